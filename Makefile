@@ -1,0 +1,30 @@
+# Two commands on a fresh machine: `make run` and `make test` (README quick start).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test bench clean screenshots
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $@
+
+run: $(STAMP)
+	$(PY) -m kiosk $(ARGS)
+
+test: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
+	$(VENV)/bin/lint-imports
+
+bench: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(PY) bench/startup.py
+	QT_QPA_PLATFORM=offscreen $(PY) bench/ingest.py
+
+screenshots: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(PY) -m kiosk.ui.screenshots docs/screenshots
+
+clean:
+	rm -rf $(VENV) build *.egg-info

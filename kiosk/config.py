@@ -1,0 +1,287 @@
+"""Settings: every one declared once, read from defaults < TOML file < KIOSK_* environment < command line.
+
+Each value remembers where it came from so that `kiosk config show` can say why a setting has its value. The module
+imports only the standard library and platformdirs, so reading settings costs nothing before the first paint.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "front-desk-kiosk"
+CONFIG_FILE_NAME = "kiosk.toml"
+CONFIG_VERSION = 1
+ROLES = ("hub", "display", "headless")
+
+
+class ConfigError(Exception):
+    """A setting or the settings file cannot be used; the message names the file, line or key."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its dotted key, type, default and help; env and flag names derive from the key."""
+
+    key: str
+    type: type
+    default: Any
+    help: str
+    flag: str | None = None
+    choices: tuple[Any, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+
+    @property
+    def env(self) -> str:
+        return "KIOSK_" + self.key.upper().replace(".", "_")
+
+    def parse(self, raw: Any) -> Any:
+        """Turn a file, environment or flag value into the declared type, or raise ConfigError."""
+        value = _coerce(self.type, raw)
+        if self.choices is not None and value not in self.choices:
+            raise ConfigError(f"{self.key}: {value!r} is not one of {', '.join(map(str, self.choices))}")
+        if self.minimum is not None and value < self.minimum:
+            raise ConfigError(f"{self.key}: {value} is below the minimum {self.minimum}")
+        if self.maximum is not None and value > self.maximum:
+            raise ConfigError(f"{self.key}: {value} is above the maximum {self.maximum}")
+        return value
+
+
+def _coerce(kind: type, raw: Any) -> Any:
+    if kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"expected true or false, got {raw!r}")
+    if kind is int:
+        if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+            raise ConfigError(f"expected a whole number, got {raw!r}")
+        try:
+            return int(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"expected a whole number, got {raw!r}") from None
+    if kind is float:
+        if isinstance(raw, bool):
+            raise ConfigError(f"expected a number, got {raw!r}")
+        try:
+            return float(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"expected a number, got {raw!r}") from None
+    if kind is str:
+        if isinstance(raw, (dict, list)):
+            raise ConfigError(f"expected text, got {raw!r}")
+        return str(raw)
+    raise ConfigError(f"unsupported setting type {kind}")
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("role", str, "hub", "What this program runs: hub (GUI + services), display (wall view), headless.",
+            choices=ROLES),
+    Setting("data_dir", str, "", "Where the database, secrets and logs live (empty: the user's data directory).",
+            flag="--data-dir"),
+    Setting("log.level", str, "INFO", "Log level: DEBUG, INFO, WARNING or ERROR.",
+            choices=("DEBUG", "INFO", "WARNING", "ERROR")),
+    Setting("broker.embedded", bool, True, "Run the embedded MQTT broker in this process."),
+    Setting("broker.bind", str, "0.0.0.0", "Address the embedded broker listens on (0.0.0.0: all interfaces)."),
+    Setting("broker.port", int, 1883, "TCP port of the embedded broker.", flag="--broker-port", minimum=1,
+            maximum=65535),
+    Setting("broker.url", str, "", "Broker the device worker connects to, e.g. mqtt://hub:1883 "
+            "(empty: the embedded broker on this machine).", flag="--broker"),
+    Setting("broker.username", str, "", "Username for broker.url (empty: the hub's internal account)."),
+    Setting("broker.password", str, "", "Password for broker.url (empty: the hub's internal account)."),
+    Setting("broker.websocket_port", int, 0, "WebSocket listener port (0: off; 9001 is usual).", minimum=0,
+            maximum=65535),
+    Setting("broker.tls_port", int, 0, "TLS listener port (0: off; 8883 is usual). Needs cert and key.", minimum=0,
+            maximum=65535),
+    Setting("broker.tls_cert", str, "", "PEM certificate file for the TLS listener."),
+    Setting("broker.tls_key", str, "", "PEM private key file for the TLS listener."),
+    Setting("broker.max_connections", int, 2000, "Most simultaneous connections per listener.", minimum=1),
+    Setting("http.bind", str, "0.0.0.0", "Address the HTTP server (health, device API) listens on."),
+    Setting("http.port", int, 8080, "Port of the HTTP server (0: off).", flag="--http-port", minimum=0,
+            maximum=65535),
+    Setting("database.url", str, "", "SQLAlchemy URL (empty: SQLite file kiosk.db in the data directory)."),
+    Setting("ingest.max_payload_bytes", int, 16384, "Largest device payload accepted; larger ones are rejected.",
+            minimum=64),
+    Setting("ingest.batch_ms", int, 100, "Store writer commits at least this often (milliseconds).", minimum=5,
+            maximum=5000),
+    Setting("ingest.batch_rows", int, 500, "Store writer commits when this many rows are waiting.", minimum=1),
+    Setting("devices.offline_after_s", float, 90.0, "A device not heard from for this long is shown offline.",
+            minimum=1),
+)
+
+_BY_KEY = {s.key: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Value:
+    value: Any
+    source: str
+
+
+@dataclass
+class Config:
+    """The effective settings and where each came from; `config_dir` and `file` locate the TOML file."""
+
+    values: dict[str, Value]
+    config_dir: Path
+    file: Path
+    warnings: list[str] = field(default_factory=list)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key].value
+
+    def source(self, key: str) -> str:
+        return self.values[key].source
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self["data_dir"]) if self["data_dir"] else Path(platformdirs.user_data_dir(APP_NAME))
+
+    @property
+    def database_url(self) -> str:
+        return self["database.url"] or f"sqlite:///{self.data_dir / 'kiosk.db'}"
+
+    @property
+    def database_label(self) -> str:
+        """The database as a person should read it: a file path, or the URL without its password."""
+        url = self.database_url
+        if url.startswith("sqlite:///"):
+            return url.removeprefix("sqlite:///")
+        return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+
+    def with_overrides(self, **overrides: Any) -> Config:
+        """A copy with some values replaced (tests and sub-commands); keys use underscores for dots."""
+        values = dict(self.values)
+        for name, raw in overrides.items():
+            key = name.replace("__", ".")
+            values[key] = Value(_BY_KEY[key].parse(raw), "override")
+        return Config(values, self.config_dir, self.file, list(self.warnings))
+
+
+def default_config_dir(env: Mapping[str, str]) -> Path:
+    return Path(env.get("KIOSK_CONFIG_DIR") or platformdirs.user_config_dir(APP_NAME))
+
+
+def load(flags: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,
+         config_dir: str | Path | None = None, strict_file: bool = True) -> Config:
+    """Build the effective settings.
+
+    Args:
+        flags: values given on the command line, keyed by setting key; None entries are ignored.
+        env: the environment (os.environ by default).
+        config_dir: the --config-dir flag, if given.
+        strict_file: a file that is not valid TOML raises ConfigError (naming the line) when True; when False the
+            file is ignored with a loud warning and the defaults are used.
+    """
+    env = os.environ if env is None else env
+    cdir = Path(config_dir) if config_dir else default_config_dir(env)
+    path = cdir / CONFIG_FILE_NAME
+    values = {s.key: Value(s.default, "default") for s in SETTINGS}
+    warnings: list[str] = []
+
+    file_values, text = _read_file(path, strict_file, warnings)
+    _apply(values, file_values, f"file {path}", warnings, lambda key: _line_of(text, key))
+    env_values = {s.key: env[s.env] for s in SETTINGS if s.env in env}
+    _apply(values, env_values, "env {env}", warnings, lambda key: None)
+    flag_values = {k: v for k, v in (flags or {}).items() if v is not None}
+    for key, raw in flag_values.items():
+        try:
+            values[key] = Value(_BY_KEY[key].parse(raw), "command line")
+        except ConfigError as exc:
+            raise ConfigError(f"command line: {exc}") from None
+    for message in warnings:
+        log.warning("%s", message)
+    return Config(values, cdir, path, warnings)
+
+
+def _read_file(path: Path, strict: bool, warnings: list[str]) -> tuple[dict[str, Any], str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}, ""
+    except (OSError, UnicodeDecodeError) as exc:
+        message = f"settings file {path} cannot be read ({exc}); using defaults"
+        if strict:
+            raise ConfigError(message) from None
+        warnings.append("!!! " + message)
+        return {}, ""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = f"settings file {path} is not valid TOML: {exc}"
+        if strict:
+            raise ConfigError(message) from None
+        warnings.append(f"!!! {message}; IGNORING THE WHOLE FILE and using defaults")
+        return {}, text
+    return _migrate(_flatten(data), path, warnings), text
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for name, value in data.items():
+        key = f"{prefix}{name}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, key + "."))
+        else:
+            flat[key] = value
+    return flat
+
+
+def _migrate(flat: dict[str, Any], path: Path, warnings: list[str]) -> dict[str, Any]:
+    """Upgrade an older file's keys in memory; the file itself is left as the admin wrote it."""
+    version = flat.pop("version", CONFIG_VERSION)
+    if not isinstance(version, int) or version > CONFIG_VERSION:
+        warnings.append(f"settings file {path}: version {version!r} is newer than this program "
+                        f"understands ({CONFIG_VERSION}); reading the keys it knows")
+    return flat
+
+
+def _apply(values: dict[str, Value], raw_values: Mapping[str, Any], source: str, warnings: list[str],
+           line_of: Callable[[str], int | None]) -> None:
+    for key, raw in raw_values.items():
+        setting = _BY_KEY.get(key)
+        where = source.format(env=setting.env if setting else key)
+        line = line_of(key)
+        at = f"{where}{f' line {line}' if line else ''}"
+        if setting is None:
+            warnings.append(f"{at}: unknown setting {key!r} ignored")
+            continue
+        try:
+            values[key] = Value(setting.parse(raw), where)
+        except ConfigError as exc:
+            warnings.append(f"!!! {at}: {exc}; using {values[key].value!r} instead")
+
+
+def _line_of(text: str, key: str) -> int | None:
+    leaf = re.escape(key.rsplit(".", 1)[-1])
+    for number, line in enumerate(text.splitlines(), start=1):
+        if re.match(rf"\s*(\"?){leaf}\1\s*=", line):
+            return number
+    return None
+
+
+def describe(config: Config) -> str:
+    """The effective settings as `kiosk config show` prints them."""
+    lines = [f"# settings file: {config.file}{'' if config.file.exists() else ' (not present)'}",
+             f"# data directory: {config.data_dir}", ""]
+    width = max(len(s.key) for s in SETTINGS)
+    for s in SETTINGS:
+        value = config[s.key]
+        shown = "***" if s.key.endswith("password") and value else repr(value)
+        lines.append(f"{s.key:<{width}} = {shown:<24} # {config.source(s.key)}; env {s.env}")
+    return "\n".join(lines)

@@ -1,0 +1,143 @@
+"""What the kiosk knows about each device while it runs: counters, last seen, last rejection, online state.
+
+Pure Python with an injected clock, so that "offline after N seconds" is tested without waiting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from enum import Enum
+
+from kiosk.protocol.payloads import Heartbeat, Reason, StatusReport
+
+KINDS = ("stall", "energy", "esp32", "sensor")
+
+
+class Online(str, Enum):
+    NEVER = "never seen"
+    ONLINE = "online"
+    OFFLINE = "offline"
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """A registered device as the store knows it (no secrets)."""
+
+    id: str
+    name: str
+    kind: str
+    organization: str
+    created_at: float
+    revoked: bool = False
+
+
+@dataclass(frozen=True)
+class DeviceSnapshot:
+    """Everything the Devices view shows about one device, frozen so it can cross threads."""
+
+    id: str
+    name: str
+    kind: str
+    last_seen: float | None
+    received: int
+    rejected: int
+    last_reject_reason: str | None
+    last_reject_detail: str | None
+    battery: float | None
+    signal: float | None
+    firmware: str | None
+    ip: str | None
+    online: Online
+    revoked: bool = False
+
+
+class DeviceTracker:
+    """Live state of every known device; the device worker owns it (one thread)."""
+
+    def __init__(self, clock: Callable[[], float], offline_after_s: float) -> None:
+        self._clock = clock
+        self._offline_after_s = offline_after_s
+        self._devices: dict[str, DeviceSnapshot] = {}
+
+    def load(self, snapshots: list[DeviceSnapshot]) -> None:
+        self._devices = {s.id: s for s in snapshots}
+
+    def __contains__(self, device_id: str) -> bool:
+        return device_id in self._devices
+
+    def get(self, device_id: str) -> DeviceSnapshot | None:
+        return self._devices.get(device_id)
+
+    def all(self) -> list[DeviceSnapshot]:
+        return list(self._devices.values())
+
+    def upsert(self, info: DeviceInfo) -> DeviceSnapshot:
+        old = self._devices.get(info.id)
+        if old is None:
+            snap = DeviceSnapshot(info.id, info.name, info.kind, None, 0, 0, None, None, None, None, None, None,
+                                  Online.NEVER, info.revoked)
+        else:
+            snap = replace(old, name=info.name, kind=info.kind, revoked=info.revoked)
+        self._devices[info.id] = snap
+        return snap
+
+    def remove(self, device_id: str) -> None:
+        self._devices.pop(device_id, None)
+
+    def accepted(self, device_id: str, message: object) -> DeviceSnapshot:
+        old = self._devices[device_id]
+        snap = replace(old, last_seen=self._clock(), received=old.received + 1, online=Online.ONLINE)
+        if isinstance(message, StatusReport):
+            snap = replace(snap, battery=_keep(message.battery, snap.battery),
+                           signal=_keep(message.signal, snap.signal),
+                           firmware=message.firmware or snap.firmware, ip=message.ip or snap.ip,
+                           online=Online.OFFLINE if message.status == "offline" else Online.ONLINE)
+        elif isinstance(message, Heartbeat):
+            snap = replace(snap, signal=_keep(message.signal, snap.signal),
+                           firmware=message.firmware or snap.firmware, ip=message.ip or snap.ip)
+        self._devices[device_id] = snap
+        return snap
+
+    def rejected(self, device_id: str, reason: Reason, detail: str) -> DeviceSnapshot:
+        """Count a rejected message; a device that sent it is still alive, so last seen moves too."""
+        old = self._devices[device_id]
+        snap = replace(old, last_seen=self._clock(), rejected=old.rejected + 1, last_reject_reason=reason.value,
+                       last_reject_detail=detail, online=Online.ONLINE)
+        self._devices[device_id] = snap
+        return snap
+
+    def expire(self) -> list[DeviceSnapshot]:
+        """Mark devices silent for too long offline; returns the ones that changed."""
+        limit = self._clock() - self._offline_after_s
+        changed = []
+        for device_id, snap in self._devices.items():
+            if snap.online is Online.ONLINE and snap.last_seen is not None and snap.last_seen < limit:
+                changed.append(replace(snap, online=Online.OFFLINE))
+        for snap in changed:
+            self._devices[snap.id] = snap
+        return changed
+
+
+def _keep(new: float | None, old: float | None) -> float | None:
+    return old if new is None else new
+
+
+class LogLimiter:
+    """Lets one log line through per key per interval, counting what it held back."""
+
+    def __init__(self, clock: Callable[[], float], interval_s: float = 60.0) -> None:
+        self._clock = clock
+        self._interval_s = interval_s
+        self._last: dict[tuple[str, ...], float] = {}
+        self._held: dict[tuple[str, ...], int] = {}
+
+    def allow(self, *key: str) -> tuple[bool, int]:
+        """Returns (may log now, how many were held back since the last line for this key)."""
+        now = self._clock()
+        last = self._last.get(key)
+        if last is not None and now - last < self._interval_s:
+            self._held[key] = self._held.get(key, 0) + 1
+            return False, 0
+        self._last[key] = now
+        return True, self._held.pop(key, 0)

@@ -1,0 +1,239 @@
+"""Device payloads: JSON bodies parsed into typed, validated messages or a precise rejection.
+
+Nothing here raises on bad input except `Rejected`, whose `reason` is one of `Reason` and whose `detail` says what was
+wrong in words an admin can act on. A `token` field inside a payload is accepted for compatibility and dropped here,
+so it never reaches the store or a log line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from kiosk.protocol.topics import Channel
+
+
+class Reason(str, Enum):
+    NOT_JSON = "not_json"
+    WRONG_TYPE = "wrong_type"
+    OUT_OF_RANGE = "out_of_range"
+    TOO_LARGE = "too_large"
+    UNKNOWN_TOPIC = "unknown_topic"
+    UNKNOWN_DEVICE = "unknown_device"
+
+
+class Rejected(Exception):
+    def __init__(self, reason: Reason, detail: str) -> None:
+        super().__init__(f"{reason.value}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Telemetry:
+    value: float | str
+    telemetry_data_id: int | None
+    urgent: bool
+    minimum: float | None
+    maximum: float | None
+
+
+@dataclass(frozen=True)
+class EnergyReading:
+    port: str | None
+    voltage: float
+    current: float
+    power: float
+
+
+@dataclass(frozen=True)
+class StallReading:
+    occupied: bool | None
+    door: str | None  # "open" / "closed"
+    thermal: bool | None
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    status: str
+    battery: float | None
+    signal: float | None
+    firmware: str | None
+    ip: str | None
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    uptime_s: float | None
+    signal: float | None
+    firmware: str | None
+    ip: str | None
+
+
+@dataclass(frozen=True)
+class LogLine:
+    text: str
+    level: str
+
+
+DeviceMessage = Telemetry | EnergyReading | StallReading | StatusReport | Heartbeat | LogLine
+
+VOLTAGE_RANGE = (0.0, 500.0)
+CURRENT_RANGE = (0.0, 100.0)
+POWER_RANGE = (0.0, 50_000.0)
+
+
+def parse(channel: Channel, payload: bytes, max_bytes: int) -> DeviceMessage:
+    """Parse one payload from a device channel, or raise Rejected."""
+    if len(payload) > max_bytes:
+        raise Rejected(Reason.TOO_LARGE, f"{len(payload)} bytes, the limit is {max_bytes}")
+    if channel is Channel.LOGS:
+        return _log_line(payload)
+    body = _json_object(payload)
+    body.pop("token", None)
+    if channel is Channel.DATASTREAM:
+        return _datastream(body)
+    if channel is Channel.STATUS:
+        return _status(body)
+    return _heartbeat(body)
+
+
+def _json_object(payload: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(payload.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise Rejected(Reason.NOT_JSON, f"not UTF-8 text (byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise Rejected(Reason.NOT_JSON, f"not JSON: {exc.msg} at character {exc.pos}") from None
+    if not isinstance(body, dict):
+        raise Rejected(Reason.WRONG_TYPE, f"expected a JSON object, got {type(body).__name__}")
+    return body
+
+
+def _datastream(body: dict[str, Any]) -> DeviceMessage:
+    if "voltage" in body or "current" in body or "power" in body:
+        return energy_reading(body)
+    if "occupied" in body or "door" in body or "thermal" in body:
+        return _stall(body)
+    if "value" in body:
+        return _telemetry(body)
+    raise Rejected(Reason.WRONG_TYPE, "datastream needs 'value', an energy reading or a stall reading; got keys "
+                   + ", ".join(sorted(body)) if body else "datastream payload is an empty object")
+
+
+def _number(body: dict[str, Any], key: str, bounds: tuple[float, float] | None = None,
+            required: bool = True) -> float | None:
+    raw = body.get(key)
+    if raw is None:
+        if required:
+            raise Rejected(Reason.WRONG_TYPE, f"'{key}' is missing")
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+        raise Rejected(Reason.WRONG_TYPE, f"'{key}' must be a number, got {type(raw).__name__}")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise Rejected(Reason.WRONG_TYPE, f"'{key}' must be a number, got {raw!r}") from None
+    if not math.isfinite(value):
+        raise Rejected(Reason.OUT_OF_RANGE, f"'{key}' is {raw!r}")
+    if bounds and not bounds[0] <= value <= bounds[1]:
+        raise Rejected(Reason.OUT_OF_RANGE, f"'{key}' = {value:g} is outside {bounds[0]:g}..{bounds[1]:g}")
+    return value
+
+
+def _text(body: dict[str, Any], key: str, limit: int = 200) -> str | None:
+    raw = body.get(key)
+    if raw is None:
+        return None
+    if not isinstance(raw, (str, int, float)) or isinstance(raw, bool):
+        raise Rejected(Reason.WRONG_TYPE, f"'{key}' must be text, got {type(raw).__name__}")
+    return str(raw)[:limit]
+
+
+def energy_reading(body: dict[str, Any], power_tolerance: float = 0.1) -> EnergyReading:
+    """An energy reading; power must agree with voltage x current within the tolerance (plus 1 W)."""
+    voltage = _number(body, "voltage", VOLTAGE_RANGE)
+    current = _number(body, "current", CURRENT_RANGE)
+    power = _number(body, "power", POWER_RANGE)
+    assert voltage is not None and current is not None and power is not None
+    expected = voltage * current
+    if abs(power - expected) > power_tolerance * expected + 1.0:
+        raise Rejected(Reason.OUT_OF_RANGE,
+                       f"power {power:g} W disagrees with voltage x current = {expected:.2f} W")
+    port = _text(body, "port", 64)
+    return EnergyReading(port, voltage, current, power)
+
+
+def _telemetry(body: dict[str, Any]) -> Telemetry:
+    raw = body["value"]
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+        raise Rejected(Reason.WRONG_TYPE, f"'value' must be a number or text, got {type(raw).__name__}")
+    value: float | str = raw if isinstance(raw, str) else float(raw)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise Rejected(Reason.OUT_OF_RANGE, f"'value' is {raw!r}")
+    data_id = body.get("telemetryDataId")
+    if data_id is not None and (isinstance(data_id, bool) or not isinstance(data_id, int)):
+        raise Rejected(Reason.WRONG_TYPE, "'telemetryDataId' must be a whole number")
+    urgent = body.get("urgent", False)
+    if not isinstance(urgent, bool):
+        raise Rejected(Reason.WRONG_TYPE, "'urgent' must be true or false")
+    thresholds = body.get("thresholds") or {}
+    if not isinstance(thresholds, dict):
+        raise Rejected(Reason.WRONG_TYPE, "'thresholds' must be an object with 'min' and 'max'")
+    return Telemetry(value if isinstance(value, str) else value, data_id, urgent,
+                     _number(thresholds, "min", required=False), _number(thresholds, "max", required=False))
+
+
+def _flag(body: dict[str, Any], key: str) -> bool | None:
+    raw = body.get(key)
+    if raw is None:
+        return None
+    if isinstance(raw, bool):
+        return raw
+    if raw in (0, 1):
+        return bool(raw)
+    raise Rejected(Reason.WRONG_TYPE, f"'{key}' must be true/false or 0/1, got {raw!r}")
+
+
+def _stall(body: dict[str, Any]) -> StallReading:
+    door = body.get("door")
+    if door is not None and door not in ("open", "closed"):
+        raise Rejected(Reason.WRONG_TYPE, f"'door' must be \"open\" or \"closed\", got {door!r}")
+    return StallReading(_flag(body, "occupied"), door, _flag(body, "thermal"))
+
+
+def _status(body: dict[str, Any]) -> StatusReport:
+    status = _text(body, "status", 32)
+    if status is None:
+        raise Rejected(Reason.WRONG_TYPE, "'status' is missing")
+    meta = body.get("metadata") or {}
+    if not isinstance(meta, dict):
+        raise Rejected(Reason.WRONG_TYPE, "'metadata' must be an object")
+    return StatusReport(status, _number(meta, "battery", (0, 100), required=False),
+                        _number(meta, "signal", (-150, 0), required=False),
+                        _text(meta, "firmware", 64), _text(meta, "ip", 64))
+
+
+def _heartbeat(body: dict[str, Any]) -> Heartbeat:
+    return Heartbeat(_number(body, "uptime", (0, 10 * 365 * 86400), required=False),
+                     _number(body, "rssi", (-150, 0), required=False),
+                     _text(body, "fw", 64), _text(body, "ip", 64))
+
+
+def _log_line(payload: bytes) -> LogLine:
+    text = payload.decode("utf-8", errors="replace").strip()
+    level = "info"
+    if text.startswith("{"):
+        try:
+            body = json.loads(text)
+        except json.JSONDecodeError:
+            body = None
+        if isinstance(body, dict) and isinstance(body.get("message"), str):
+            text = body["message"]
+            level = str(body.get("level", "info"))[:16]
+    if not text:
+        raise Rejected(Reason.WRONG_TYPE, "empty log line")
+    return LogLine(text[:1000], level)

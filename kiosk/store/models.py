@@ -1,0 +1,113 @@
+"""SQLAlchemy models. Times are UTC seconds since the epoch (float): cheap to store, compare and plot."""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Device(Base):
+    __tablename__ = "devices"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(32))
+    organization: Mapped[str] = mapped_column(String(64), default="default")
+    created_at: Mapped[float] = mapped_column(Float)
+    revoked_at: Mapped[float | None] = mapped_column(Float)
+    last_seen: Mapped[float | None] = mapped_column(Float)
+    messages_received: Mapped[int] = mapped_column(Integer, default=0)
+    messages_rejected: Mapped[int] = mapped_column(Integer, default=0)
+    last_reject_reason: Mapped[str | None] = mapped_column(String(32))
+    last_reject_detail: Mapped[str | None] = mapped_column(String(300))
+    battery: Mapped[float | None] = mapped_column(Float)
+    signal: Mapped[float | None] = mapped_column(Float)
+    firmware: Mapped[str | None] = mapped_column(String(64))
+    ip: Mapped[str | None] = mapped_column(String(64))
+
+
+class DeviceToken(Base):
+    __tablename__ = "device_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float | None] = mapped_column(Float)
+    revoked_at: Mapped[float | None] = mapped_column(Float)
+
+
+class DeviceRejection(Base):
+    """Rejected messages per claimed device id and reason; the id may be one no device has (unknown devices)."""
+
+    __tablename__ = "device_rejections"
+
+    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    last_at: Mapped[float] = mapped_column(Float)
+    last_detail: Mapped[str] = mapped_column(String(300))
+
+
+class Telemetry(Base):
+    __tablename__ = "telemetry"
+    __table_args__ = (Index("ix_telemetry_device_ts", "device_id", "ts"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(64))
+    ts: Mapped[float] = mapped_column(Float)
+    data_id: Mapped[int | None] = mapped_column(Integer)
+    value_num: Mapped[float | None] = mapped_column(Float)
+    value_text: Mapped[str | None] = mapped_column(String(200))
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class EnergyReading(Base):
+    __tablename__ = "energy_readings"
+    __table_args__ = (Index("ix_energy_device_port_ts", "device_id", "port", "ts"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(64))
+    port: Mapped[str | None] = mapped_column(String(64))
+    ts: Mapped[float] = mapped_column(Float)
+    voltage: Mapped[float] = mapped_column(Float)
+    current: Mapped[float] = mapped_column(Float)
+    power: Mapped[float] = mapped_column(Float)
+
+
+class StallReading(Base):
+    __tablename__ = "stall_readings"
+    __table_args__ = (Index("ix_stall_device_ts", "device_id", "ts"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(64))
+    ts: Mapped[float] = mapped_column(Float)
+    occupied: Mapped[bool | None] = mapped_column(Boolean)
+    door: Mapped[str | None] = mapped_column(String(8))
+    thermal: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class DeviceLog(Base):
+    __tablename__ = "device_logs"
+    __table_args__ = (Index("ix_device_logs_device_ts", "device_id", "ts"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(64))
+    ts: Mapped[float] = mapped_column(Float)
+    level: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ts: Mapped[float] = mapped_column(Float, index=True)
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(120))
+    detail: Mapped[str] = mapped_column(Text, default="")
