@@ -1,0 +1,110 @@
+"""Who may connect to the embedded broker and which topics each may use.
+
+The amqtt plugins in `plugins.py` delegate here. Devices log in with username = device id and password = token
+(checked against the registry in a worker thread so the loop never blocks); the hub's own clients use the internal
+account, whose password is generated at first start and kept in a file only its owner can read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import os
+import secrets
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from kiosk.protocol.topics import device_may_use
+from kiosk.store.devices import DeviceRegistry, LoginFailure
+
+log = logging.getLogger(__name__)
+
+INTERNAL_USERNAME = "kiosk-internal"
+INTERNAL_SECRET_FILE = "internal-broker-password"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str
+    password: str
+
+
+def internal_credentials(data_dir: Path) -> Credentials:
+    """The hub's internal broker account; the password file is created 0600 on first use."""
+    path = Path(data_dir) / INTERNAL_SECRET_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        password = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        password = ""
+    if not password:
+        password = secrets.token_urlsafe(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(password + "\n")
+    if path.stat().st_mode & 0o077:
+        os.chmod(path, 0o600)
+    return Credentials(INTERNAL_USERNAME, password)
+
+
+@dataclass(frozen=True)
+class DeviceGrant:
+    device_id: str
+    organization: str
+
+
+class Gatekeeper:
+    """Authentication and topic ACL for the embedded broker; counts refused logins by reason."""
+
+    def __init__(self, registry: DeviceRegistry, internal: Credentials,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._registry = registry
+        self._internal = internal
+        self._clock = clock
+        self._grants: dict[str, DeviceGrant] = {}
+        self.refused: Counter[str] = Counter()
+        self.accepted = 0
+
+    async def authenticate(self, username: str | None, password: str | None, client_id: str | None) -> bool:
+        if username == self._internal.username:
+            ok = password is not None and hmac.compare_digest(password.encode(), self._internal.password.encode())
+            if not ok:
+                self._refuse(LoginFailure.BAD_TOKEN.value, username, client_id)
+            else:
+                self.accepted += 1
+            return ok
+        try:
+            result = await asyncio.to_thread(self._registry.check, username, password)
+        except Exception as exc:  # a database error must refuse the login, not kill the connection handler
+            log.error("device login check failed for %s: %s", username, exc)
+            self._refuse("database error", username, client_id)
+            return False
+        if result.device is None:
+            assert result.failure is not None
+            self._refuse(result.failure.value, username, client_id)
+            return False
+        self._grants[result.device.id] = DeviceGrant(result.device.id, result.device.organization)
+        self.accepted += 1
+        return True
+
+    def _refuse(self, reason: str, username: str | None, client_id: str | None) -> None:
+        self.refused[reason] += 1
+        log.info("refused MQTT login (%s) username=%r client_id=%r", reason, username, client_id)
+
+    def may_use(self, username: str | None, topic: str, subscribing: bool) -> bool:
+        if username == self._internal.username:
+            return True
+        grant = self._grants.get(username or "")
+        if grant is None:
+            return False
+        return device_may_use(grant.device_id, grant.organization, topic, subscribing)
+
+    def forget(self, device_id: str) -> None:
+        self._grants.pop(device_id, None)
+
+    def is_device(self, username: str | None) -> bool:
+        return bool(username) and username in self._grants

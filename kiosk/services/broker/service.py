@@ -1,0 +1,128 @@
+"""The embedded amqtt broker, hosted on the service loop, with the kiosk's plugins and listeners from config."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from amqtt.broker import Broker
+
+from kiosk.services.broker.gatekeeper import Gatekeeper
+from kiosk.services.broker.plugins import PLUGINS, attach_gatekeeper
+
+log = logging.getLogger(__name__)
+DROP_TIMEOUT_S = 2.0
+
+
+@dataclass(frozen=True)
+class ListenerSpec:
+    bind: str
+    port: int
+    websocket_port: int = 0
+    tls_port: int = 0
+    tls_cert: str = ""
+    tls_key: str = ""
+    max_connections: int = 2000
+
+
+@dataclass(frozen=True)
+class BrokerStats:
+    running: bool
+    connected: int
+    devices_connected: int
+    sessions: int
+    accepted_logins: int
+    refused_logins: dict[str, int]
+    retained: int
+    uptime_s: float
+
+
+def broker_config(spec: ListenerSpec) -> dict[str, Any]:
+    """amqtt config dict: plain TCP default listener, optional WebSocket and TLS listeners, only our plugins."""
+    listeners: dict[str, Any] = {
+        "default": {"type": "tcp", "bind": f"{spec.bind}:{spec.port}", "max_connections": spec.max_connections},
+    }
+    if spec.websocket_port:
+        listeners["ws"] = {"type": "ws", "bind": f"{spec.bind}:{spec.websocket_port}",
+                           "max_connections": spec.max_connections}
+    if spec.tls_port:
+        if not (spec.tls_cert and spec.tls_key):
+            raise ValueError("broker.tls_port is set but broker.tls_cert or broker.tls_key is empty")
+        listeners["tls"] = {"type": "tcp", "bind": f"{spec.bind}:{spec.tls_port}", "ssl": True,
+                            "certfile": spec.tls_cert, "keyfile": spec.tls_key,
+                            "max_connections": spec.max_connections}
+    # Giving `plugins` replaces amqtt's defaults, which include anonymous login.
+    return {"listeners": listeners, "plugins": dict(PLUGINS)}
+
+
+class BrokerService:
+    """Start/stop the broker on the service loop; drop a device's sessions; report statistics."""
+
+    def __init__(self, spec: ListenerSpec, gatekeeper: Gatekeeper) -> None:
+        self._spec = spec
+        self._gatekeeper = gatekeeper
+        self._broker: Broker | None = None
+        self._started_at: float | None = None
+
+    async def start(self) -> None:
+        broker = Broker(broker_config(self._spec), loop=asyncio.get_running_loop())
+        attach_gatekeeper(broker.plugins_manager.plugins, self._gatekeeper)
+        await broker.start()
+        self._broker = broker
+        self._started_at = time.monotonic()
+        log.info("embedded broker listening on %s:%d", self._spec.bind, self._spec.port)
+
+    async def stop(self) -> None:
+        broker, self._broker = self._broker, None
+        if broker is not None:
+            await broker.shutdown()
+            log.info("embedded broker stopped")
+
+    @property
+    def running(self) -> bool:
+        return self._broker is not None
+
+    def _connected_sessions(self) -> list[tuple[Any, Any]]:
+        if self._broker is None:
+            return []
+        return [(s, h) for s, h in self._broker.sessions.values() if s.transitions.is_connected()]
+
+    async def drop_device(self, device_id: str) -> int:
+        """Close every live connection logged in as this device; returns how many were closed."""
+        self._gatekeeper.forget(device_id)
+        closing = [h for s, h in self._connected_sessions() if s.username == device_id]
+        for handler in closing:
+            await _close(handler)
+        if closing:
+            log.info("dropped %d connection(s) of device %s", len(closing), device_id)
+        return len(closing)
+
+    def connected_device_ids(self) -> list[str]:
+        return sorted({s.username for s, _ in self._connected_sessions() if self._gatekeeper.is_device(s.username)})
+
+    def stats(self) -> BrokerStats:
+        connected = self._connected_sessions()
+        broker = self._broker
+        return BrokerStats(
+            running=broker is not None,
+            connected=len(connected),
+            devices_connected=sum(1 for s, _ in connected if self._gatekeeper.is_device(s.username)),
+            sessions=len(broker.sessions) if broker else 0,
+            accepted_logins=self._gatekeeper.accepted,
+            refused_logins=dict(self._gatekeeper.refused),
+            retained=len(broker.retained_messages) if broker else 0,
+            uptime_s=time.monotonic() - self._started_at if broker and self._started_at else 0.0,
+        )
+
+
+async def _close(handler: Any) -> None:
+    writer = getattr(handler, "writer", None)
+    if writer is None:
+        return
+    try:
+        await asyncio.wait_for(writer.close(), DROP_TIMEOUT_S)
+    except (asyncio.TimeoutError, OSError) as exc:
+        log.warning("closing a dropped connection did not finish cleanly: %s", exc)

@@ -1,0 +1,45 @@
+"""The LAN HTTP server on the service loop: `GET /api/v1/health` now; device and OTA routes join it later."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+
+class HttpServer:
+    """aiohttp app bound where the config says; `health` returns (healthy, JSON-ready dict)."""
+
+    def __init__(self, bind: str, port: int, health: Callable[[], tuple[bool, dict[str, Any]]]) -> None:
+        self._bind = bind
+        self._port = port
+        self._health = health
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=64 * 1024)
+        app.router.add_get("/api/v1/health", self._get_health)
+        return app
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._bind, self._port)
+        await site.start()
+        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+        self.port = sockets[0].getsockname()[1] if sockets else self._port
+        log.info("HTTP server listening on %s:%s", self._bind, self.port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _get_health(self, _request: web.Request) -> web.Response:
+        healthy, body = self._health()
+        return web.json_response(body, status=200 if healthy else 503)

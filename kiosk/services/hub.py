@@ -1,0 +1,182 @@
+"""The hub's services without any GUI: store, writer, embedded broker, HTTP, device worker, once-a-second ticker.
+
+`app.py` builds one Hub for both the windowed hub and the headless hub. Start order: database (migrated) -> store
+writer -> service loop -> broker -> HTTP -> device worker -> ticker. Stop runs the other way and flushes the writer.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import text
+
+from kiosk.config import Config
+from kiosk.core.devices import DeviceInfo, DeviceSnapshot
+from kiosk.services.broker.gatekeeper import Gatekeeper, internal_credentials
+from kiosk.services.broker.service import BrokerService, BrokerStats, ListenerSpec
+from kiosk.services.http import HttpServer
+from kiosk.services.ingest import Ingest, IngestStats
+from kiosk.services.loop import ServiceLoop
+from kiosk.services.mqtt_client import BrokerAddress, DeviceLink
+from kiosk.store.db import open_store
+from kiosk.store.devices import DeviceRegistry
+from kiosk.store.writer import StoreWriter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class HubStatus:
+    """The status bar's facts, sampled once a second."""
+
+    broker_embedded: bool
+    broker: BrokerStats | None
+    link_connected: bool
+    link_detail: str
+    ingest: IngestStats
+    database: str
+    database_ok: bool
+    database_error: str | None
+    backlog: int
+
+
+class HubEvents(Protocol):
+    def device_changed(self, snapshot: DeviceSnapshot) -> None: ...
+
+    def hub_status(self, status: HubStatus) -> None: ...
+
+
+class Hub:
+    def __init__(self, config: Config, events: HubEvents, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self._events = events
+        self._clock = clock
+        self.engine = open_store(config.database_url)
+        self.registry = DeviceRegistry(self.engine, clock)
+        self.writer = StoreWriter(self.engine, config["ingest.batch_ms"], config["ingest.batch_rows"], clock)
+        self.ingest = Ingest(self.registry, self.writer, events, config["ingest.max_payload_bytes"],
+                             config["devices.offline_after_s"], clock)
+        self.loop = ServiceLoop()
+        self.internal = internal_credentials(config.data_dir)
+        self.gatekeeper = Gatekeeper(self.registry, self.internal, clock)
+        self.broker: BrokerService | None = None
+        if config["broker.embedded"] and not config["broker.url"]:
+            self.broker = BrokerService(ListenerSpec(
+                config["broker.bind"], config["broker.port"], config["broker.websocket_port"],
+                config["broker.tls_port"], config["broker.tls_cert"], config["broker.tls_key"],
+                config["broker.max_connections"]), self.gatekeeper)
+        self.http = HttpServer(config["http.bind"], config["http.port"], self.health) if config["http.port"] else None
+        self.link = DeviceLink(self.broker_address(), *self._link_credentials(), on_message=self.ingest.handle,
+                               on_control=self.device_revoked, on_connection=self._link_changed)
+        self._link_detail = "connecting"
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+
+    def broker_address(self) -> BrokerAddress:
+        if self.config["broker.url"]:
+            return BrokerAddress.parse(self.config["broker.url"])
+        bind = self.config["broker.bind"]
+        return BrokerAddress("127.0.0.1" if bind in ("0.0.0.0", "", "::") else bind, self.config["broker.port"])
+
+    def _link_credentials(self) -> tuple[str, str]:
+        if self.config["broker.username"]:
+            return self.config["broker.username"], self.config["broker.password"]
+        return self.internal.username, self.internal.password
+
+    def start(self) -> None:
+        snapshots = self.ingest.load()
+        for snap in snapshots:
+            self._events.device_changed(snap)
+        self.writer.start()
+        self.loop.start()
+        if self.broker is not None:
+            self.loop.run(self.broker.start())
+        if self.http is not None:
+            self.loop.run(self.http.start())
+        self.link.start()
+        self._ticker = threading.Thread(target=self._tick_forever, name="hub-ticker", daemon=True)
+        self._ticker.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join(2)
+        self.link.stop()
+        if self.loop.running:
+            if self.http is not None:
+                self.loop.run(self.http.stop())
+            if self.broker is not None:
+                self.loop.run(self.broker.stop())
+            self.loop.stop()
+        self.writer.stop()
+        self.engine.dispose()
+
+    def device_added(self, info: DeviceInfo) -> None:
+        self.ingest.device_registered(info)
+
+    def device_revoked(self, device_id: str) -> None:
+        """Drop a revoked device's live sessions at once (called by the CLI's nudge or the admin UI)."""
+        info = self.registry.get(device_id)
+        if info is not None:
+            self.ingest.device_registered(info)
+        if self.broker is not None and self.loop.running:
+            self.loop.submit(self.broker.drop_device(device_id))
+
+    def _link_changed(self, connected: bool, detail: str) -> None:
+        self._link_detail = detail
+
+    def _tick_forever(self) -> None:
+        sweep_every = 5
+        count = 0
+        while not self._stop.wait(1.0):
+            count += 1
+            try:
+                self.ingest.tick()
+                if count % sweep_every == 0:
+                    self._sweep_sessions()
+                self._events.hub_status(self.status())
+            except Exception:
+                log.exception("hub ticker failed; it keeps running")
+
+    def _sweep_sessions(self) -> None:
+        """Drop connected devices whose token was revoked or expired since they logged in."""
+        if self.broker is None:
+            return
+        connected = self.broker.connected_device_ids()
+        for device_id in set(connected) - self.registry.still_valid(connected):
+            log.info("device %s no longer holds a valid token; dropping its connection", device_id)
+            self.loop.submit(self.broker.drop_device(device_id))
+
+    def status(self) -> HubStatus:
+        health = self.writer.health()
+        ingest = self.ingest.tick_stats()
+        return HubStatus(self.broker is not None, self.broker.stats() if self.broker else None,
+                         self.link.connected.is_set(), self._link_detail, ingest, self.config.database_label,
+                         health.ok, health.last_error, health.backlog)
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        writer = self.writer.health()
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            db_ok, db_error = writer.ok, writer.last_error
+        except Exception as exc:
+            db_ok, db_error = False, str(exc)[:200]
+        broker = self.broker.stats() if self.broker else None
+        worker_ok = self.link.connected.is_set()
+        body = {
+            "status": "ok" if db_ok and worker_ok and (broker is None or broker.running) else "degraded",
+            "broker": {"embedded": broker is not None, "running": broker.running if broker else None,
+                       "connected": broker.connected if broker else None,
+                       "refused_logins": broker.refused_logins if broker else None},
+            "database": {"ok": db_ok, "error": db_error, "backlog": writer.backlog, "commits": writer.commits},
+            "device_worker": {"connected": worker_ok, "broker": str(self.link.address),
+                              "detail": self._link_detail, "accepted": self.ingest.accepted,
+                              "rejected": self.ingest.rejected},
+        }
+        return body["status"] == "ok", body

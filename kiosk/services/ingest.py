@@ -1,0 +1,163 @@
+"""The ingest pipeline: topic + payload -> protocol parse -> core device state -> store writer -> events.
+
+Every road into the kiosk (MQTT now; USB serial and HTTP later) hands messages to `Ingest.handle`. It never raises
+for bad input: a rejection is counted per device and reason, written to the store, logged at most once a minute per
+device and reason, and shown in the Devices view.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from kiosk.core.devices import DeviceInfo, DeviceSnapshot, DeviceTracker, LogLimiter
+from kiosk.protocol import payloads
+from kiosk.protocol.payloads import Reason, Rejected
+from kiosk.protocol.topics import TopicError, parse_device_topic
+from kiosk.store.devices import DeviceRegistry
+from kiosk.store.writer import StoreWriter
+
+log = logging.getLogger(__name__)
+UNKNOWN_RECHECK_S = 10.0
+
+
+class IngestEvents(Protocol):
+    """What the ingest pipeline reports; the GUI bridge and the headless logger implement it."""
+
+    def device_changed(self, snapshot: DeviceSnapshot) -> None: ...
+
+
+@dataclass(frozen=True)
+class IngestStats:
+    accepted: int
+    rejected: int
+    unknown_devices: int
+    per_second: float
+
+
+class Ingest:
+    def __init__(self, registry: DeviceRegistry, writer: StoreWriter, events: IngestEvents, max_payload_bytes: int,
+                 offline_after_s: float, clock: Callable[[], float] = time.time) -> None:
+        self._registry = registry
+        self._writer = writer
+        self._events = events
+        self._max_bytes = max_payload_bytes
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._offline_after_s = offline_after_s
+        self.tracker = DeviceTracker(clock, offline_after_s)
+        self._limiter = LogLimiter(clock)
+        self._unknown_checked: dict[str, float] = {}
+        self.accepted = 0
+        self.rejected = 0
+        self.unknown_devices = 0
+        self._rate_count = 0
+        self._rate_since = clock()
+        self._last_rate = 0.0
+
+    def load(self) -> list[DeviceSnapshot]:
+        with self._lock:
+            self.tracker.load(self._registry.snapshots(self._offline_after_s))
+            return self.tracker.all()
+
+    def device_registered(self, info: DeviceInfo) -> None:
+        with self._lock:
+            snap = self.tracker.upsert(info)
+            self._unknown_checked.pop(info.id, None)
+        self._events.device_changed(snap)
+
+    def handle(self, topic: str, payload: bytes, mark: float | None = None) -> bool:
+        """One message from a device; returns whether it was accepted."""
+        now = self._clock()
+        with self._lock:
+            self._rate_count += 1
+            try:
+                where = parse_device_topic(topic)
+            except TopicError as exc:
+                self._reject(topic.split("/")[1] if topic.count("/") >= 2 else "?", Reason.UNKNOWN_TOPIC,
+                             str(exc), now)
+                return False
+            if not self._known(where.device_id, now):
+                self.unknown_devices += 1
+                self._reject(where.device_id, Reason.UNKNOWN_DEVICE, f"no registered device has id "
+                             f"{where.device_id[:64]!r}", now)
+                return False
+            try:
+                message = payloads.parse(where.channel, payload, self._max_bytes)
+            except Rejected as exc:
+                self._reject(where.device_id, exc.reason, exc.detail, now)
+                return False
+            snap = self.tracker.accepted(where.device_id, message)
+            self.accepted += 1
+        row = _row(message, where.device_id, now)
+        if row is not None:
+            self._writer.add(row[0], row[1], mark)
+        self._writer.device_state(snap)
+        self._events.device_changed(snap)
+        return True
+
+    def _known(self, device_id: str, now: float) -> bool:
+        if device_id in self.tracker:
+            return not self.tracker.get(device_id).revoked  # type: ignore[union-attr]
+        checked = self._unknown_checked.get(device_id)
+        if checked is not None and now - checked < UNKNOWN_RECHECK_S:
+            return False
+        info = self._registry.get(device_id)
+        if info is None:
+            if len(self._unknown_checked) > 10_000:
+                self._unknown_checked.clear()
+            self._unknown_checked[device_id] = now
+            return False
+        self.tracker.upsert(info)
+        return not info.revoked
+
+    def _reject(self, device_id: str, reason: Reason, detail: str, now: float) -> None:
+        self.rejected += 1
+        snap = None
+        if device_id in self.tracker:
+            snap = self.tracker.rejected(device_id, reason, detail)
+            self._writer.device_state(snap)
+        self._writer.rejection(device_id[:64], reason.value, detail, now)
+        may_log, held = self._limiter.allow(device_id, reason.value)
+        if may_log:
+            more = f" ({held} more since the last report)" if held else ""
+            log.warning("rejected message from device %s: %s: %s%s", device_id[:64], reason.value, detail, more)
+        if snap is not None:
+            self._events.device_changed(snap)
+
+    def tick(self) -> list[DeviceSnapshot]:
+        """Once a second: mark silent devices offline and measure the message rate."""
+        now = self._clock()
+        with self._lock:
+            changed = self.tracker.expire()
+            elapsed = max(now - self._rate_since, 1e-6)
+            self._last_rate = self._rate_count / elapsed
+            self._rate_count = 0
+            self._rate_since = now
+        for snap in changed:
+            self._events.device_changed(snap)
+        return changed
+
+    def tick_stats(self) -> IngestStats:
+        return IngestStats(self.accepted, self.rejected, self.unknown_devices, self._last_rate)
+
+
+def _row(message: payloads.DeviceMessage, device_id: str, now: float) -> tuple[str, dict[str, Any]] | None:
+    if isinstance(message, payloads.EnergyReading):
+        return "energy", {"device_id": device_id, "port": message.port, "ts": now, "voltage": message.voltage,
+                          "current": message.current, "power": message.power}
+    if isinstance(message, payloads.Telemetry):
+        number = message.value if isinstance(message.value, float) else None
+        text = message.value if isinstance(message.value, str) else None
+        return "telemetry", {"device_id": device_id, "ts": now, "data_id": message.telemetry_data_id,
+                             "value_num": number, "value_text": text, "urgent": message.urgent}
+    if isinstance(message, payloads.StallReading):
+        return "stall", {"device_id": device_id, "ts": now, "occupied": message.occupied, "door": message.door,
+                         "thermal": message.thermal}
+    if isinstance(message, payloads.LogLine):
+        return "log", {"device_id": device_id, "ts": now, "level": message.level, "text": message.text}
+    return None

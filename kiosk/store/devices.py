@@ -1,0 +1,169 @@
+"""Device registry: create devices, issue / rotate / revoke tokens, check credentials, list what the views show.
+
+Each call opens its own short session, so any thread may use it; only the store writer writes readings.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import Session
+
+from kiosk.core.devices import DeviceInfo, DeviceSnapshot, Online
+from kiosk.core.tokens import hash_token, new_token
+from kiosk.store.models import AuditEntry, Device, DeviceRejection, DeviceToken
+
+
+class LoginFailure(str, Enum):
+    UNKNOWN_DEVICE = "unknown device"
+    BAD_TOKEN = "wrong token"
+    EXPIRED = "token expired"
+    REVOKED = "device revoked"
+    NO_CREDENTIALS = "no credentials"
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    device: DeviceInfo | None
+    failure: LoginFailure | None
+
+
+class DeviceNotFound(LookupError):
+    pass
+
+
+class DeviceRegistry:
+    def __init__(self, engine: Engine, clock: Callable[[], float] = time.time) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    def _session(self) -> Session:
+        return Session(self._engine, expire_on_commit=False)
+
+    def create(self, name: str, kind: str, actor: str, organization: str = "default",
+               expires_at: float | None = None) -> tuple[DeviceInfo, str]:
+        """Register a device; returns it with its token, the only time the token exists in clear."""
+        now = self._clock()
+        device = Device(id=str(uuid.uuid4()), name=name, kind=kind, organization=organization, created_at=now,
+                        messages_received=0, messages_rejected=0)
+        token = new_token()
+        with self._session() as session, session.begin():
+            session.add(device)
+            session.flush()
+            session.add(DeviceToken(device_id=device.id, token_hash=hash_token(token), created_at=now,
+                                    expires_at=expires_at))
+            _audit(session, now, actor, "device.create", device.id, f"name={name!r} kind={kind}")
+        return _info(device), token
+
+    def rotate(self, device_id: str, actor: str, expires_at: float | None = None) -> str:
+        """A new token; every older token of the device stops working."""
+        now = self._clock()
+        token = new_token()
+        with self._session() as session, session.begin():
+            device = self._require(session, device_id)
+            session.execute(update(DeviceToken).where(DeviceToken.device_id == device_id,
+                                                      DeviceToken.revoked_at.is_(None)).values(revoked_at=now))
+            session.add(DeviceToken(device_id=device_id, token_hash=hash_token(token), created_at=now,
+                                    expires_at=expires_at))
+            device.revoked_at = None
+            _audit(session, now, actor, "device.token.rotate", device_id, "")
+        return token
+
+    def revoke(self, device_id: str, actor: str) -> None:
+        now = self._clock()
+        with self._session() as session, session.begin():
+            device = self._require(session, device_id)
+            device.revoked_at = now
+            session.execute(update(DeviceToken).where(DeviceToken.device_id == device_id,
+                                                      DeviceToken.revoked_at.is_(None)).values(revoked_at=now))
+            _audit(session, now, actor, "device.revoke", device_id, "")
+
+    def _require(self, session: Session, device_id: str) -> Device:
+        device = session.get(Device, device_id)
+        if device is None:
+            raise DeviceNotFound(f"no device with id {device_id}")
+        return device
+
+    def check(self, device_id: str | None, token: str | None) -> LoginResult:
+        """Whether a device id and token may log in now."""
+        if not device_id or not token:
+            return LoginResult(None, LoginFailure.NO_CREDENTIALS)
+        with self._session() as session:
+            device = session.get(Device, device_id)
+            if device is None:
+                return LoginResult(None, LoginFailure.UNKNOWN_DEVICE)
+            if device.revoked_at is not None:
+                return LoginResult(None, LoginFailure.REVOKED)
+            row = session.scalar(select(DeviceToken).where(DeviceToken.device_id == device_id,
+                                                           DeviceToken.token_hash == hash_token(token)))
+            if row is None or row.revoked_at is not None:
+                return LoginResult(None, LoginFailure.BAD_TOKEN)
+            if row.expires_at is not None and row.expires_at <= self._clock():
+                return LoginResult(None, LoginFailure.EXPIRED)
+            return LoginResult(_info(device), None)
+
+    def still_valid(self, device_ids: list[str]) -> set[str]:
+        """Of these devices, those that still hold a live, unexpired token (for dropping revoked sessions)."""
+        if not device_ids:
+            return set()
+        now = self._clock()
+        with self._session() as session:
+            rows = session.scalars(
+                select(DeviceToken.device_id).join(Device, Device.id == DeviceToken.device_id)
+                .where(DeviceToken.device_id.in_(device_ids), DeviceToken.revoked_at.is_(None),
+                       Device.revoked_at.is_(None))
+                .where((DeviceToken.expires_at.is_(None)) | (DeviceToken.expires_at > now)))
+            return set(rows)
+
+    def get(self, device_id: str) -> DeviceInfo | None:
+        with self._session() as session:
+            device = session.get(Device, device_id)
+            return _info(device) if device else None
+
+    def infos(self) -> list[DeviceInfo]:
+        with self._session() as session:
+            return [_info(d) for d in session.scalars(select(Device).order_by(Device.created_at))]
+
+    def token_expiry(self) -> dict[str, float | None]:
+        with self._session() as session:
+            rows = session.execute(select(DeviceToken.device_id, func.max(DeviceToken.expires_at))
+                                   .where(DeviceToken.revoked_at.is_(None)).group_by(DeviceToken.device_id))
+            return {device_id: expires for device_id, expires in rows}
+
+    def snapshots(self, offline_after_s: float) -> list[DeviceSnapshot]:
+        now = self._clock()
+        with self._session() as session:
+            return [_snapshot(d, now, offline_after_s) for d in
+                    session.scalars(select(Device).order_by(Device.created_at))]
+
+    def rejections(self) -> list[DeviceRejection]:
+        with self._session() as session:
+            return list(session.scalars(select(DeviceRejection).order_by(DeviceRejection.last_at.desc())))
+
+    def audit(self) -> list[AuditEntry]:
+        with self._session() as session:
+            return list(session.scalars(select(AuditEntry).order_by(AuditEntry.id)))
+
+
+def _audit(session: Session, now: float, actor: str, action: str, target: str, detail: str) -> None:
+    session.add(AuditEntry(ts=now, actor=actor, action=action, target=target, detail=detail))
+
+
+def _info(device: Device) -> DeviceInfo:
+    return DeviceInfo(device.id, device.name, device.kind, device.organization, device.created_at,
+                      device.revoked_at is not None)
+
+
+def _snapshot(d: Device, now: float, offline_after_s: float) -> DeviceSnapshot:
+    if d.last_seen is None:
+        online = Online.NEVER
+    else:
+        online = Online.ONLINE if now - d.last_seen < offline_after_s else Online.OFFLINE
+    return DeviceSnapshot(d.id, d.name, d.kind, d.last_seen, d.messages_received, d.messages_rejected,
+                          d.last_reject_reason, d.last_reject_detail, d.battery, d.signal, d.firmware, d.ip, online,
+                          d.revoked_at is not None)
