@@ -278,10 +278,11 @@ def _line_of(text: str, key: str) -> int | None:
 def describe(config: Config) -> str:
     """The effective settings as `kiosk config show` prints them."""
     lines = [f"# settings file: {config.file}{'' if config.file.exists() else ' (not present)'}",
-             f"# data directory: {config.data_dir}", ""]
+             f"# data directory: {config.data_dir}",
+             "# each setting can also be set as KIOSK_<KEY> in the environment (dots become underscores)", ""]
     width = max(len(s.key) for s in SETTINGS)
     for s in SETTINGS:
         value = config[s.key]
         shown = "***" if s.key.endswith("password") and value else repr(value)
-        lines.append(f"{s.key:<{width}} = {shown:<24} # {config.source(s.key)}; env {s.env}")
+        lines.append(f"{s.key:<{width}} = {shown:<24} # {config.source(s.key)}")
     return "\n".join(lines)

@@ -1,0 +1,171 @@
+"""Composition root: settings -> role -> (window first) -> hub services -> bridge -> views; clean stop on SIGTERM.
+
+The window is painted before SQLAlchemy, amqtt, paho and aiohttp are imported: those load on a starter thread
+after the first paint (DESIGN.md 3a measures ~1 s for them on this machine).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from kiosk import logs
+from kiosk.cli import build_parser, run_command, settings
+from kiosk.config import Config, ConfigError
+
+log = logging.getLogger("kiosk")
+EXIT_CONFIG = 2
+
+
+def has_screen(env: dict[str, str] | os._Environ[str] = os.environ) -> bool:
+    """Whether a window can be shown: an X11 or Wayland display, or an explicitly chosen Qt platform."""
+    if env.get("QT_QPA_PLATFORM"):
+        return True
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command not in (None, "run"):
+        return run_command(args)
+    try:
+        config = settings(args, strict_file=True)
+    except ConfigError as exc:
+        print(f"kiosk: {exc}\nFix the file, or move it aside to start on the defaults.", file=sys.stderr)
+        return EXIT_CONFIG
+    logs.setup(config["log.level"])
+    role = config["role"]
+    if role == "display":
+        print("kiosk: the wall display role is not in this version yet; run the hub (`kiosk`) instead",
+              file=sys.stderr)
+        return EXIT_CONFIG
+    if role == "hub" and not has_screen():
+        print("kiosk: no display found (DISPLAY/WAYLAND_DISPLAY unset); running as the headless hub")
+        role = "headless"
+    if role == "headless":
+        return run_headless(config)
+    return run_window(config)
+
+
+class _LogEvents:
+    """HubEvents for the headless hub: a status line every minute, nothing per message."""
+
+    def __init__(self) -> None:
+        self._ticks = 0
+
+    def device_changed(self, snapshot: Any) -> None:
+        pass
+
+    def hub_status(self, status: Any) -> None:
+        self._ticks += 1
+        if self._ticks % 60 == 1:
+            broker = status.broker
+            log.info("status: broker %s, %s clients, %.1f msg/s, database %s%s",
+                     "up" if broker and broker.running else ("external" if not status.broker_embedded else "down"),
+                     broker.connected if broker else "?", status.ingest.per_second, status.database,
+                     "" if status.database_ok else f" (error: {status.database_error})")
+
+
+def run_headless(config: Config) -> int:
+    from kiosk.services.hub import Hub
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    hub = Hub(config, _LogEvents())
+    try:
+        hub.start()
+    except Exception as exc:
+        log.error("the hub could not start: %s", exc)
+        hub.stop()
+        return 1
+    log.info("headless hub running: broker %s, HTTP port %s, database %s; SIGTERM or Ctrl+C stops",
+             hub.broker_address(), config["http.port"] or "off", config.database_label)
+    stop.wait()
+    log.info("stopping")
+    hub.stop()
+    return 0
+
+
+def run_window(config: Config) -> int:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from kiosk.ui.bridge import Bridge
+    from kiosk.ui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Front Desk Kiosk")
+    bridge = Bridge()
+    window = MainWindow(bridge, database=config.database_label)
+    window.show()
+    starter = ServicesStarter(config, bridge)
+    window.demoRequested.connect(starter.start_demo)
+    QTimer.singleShot(0, starter.start)
+    _quit_on_signals(app)
+    app.aboutToQuit.connect(starter.stop)
+    return app.exec()
+
+
+class ServicesStarter:
+    """Starts the hub on a thread after the first paint and stops it when the window closes."""
+
+    def __init__(self, config: Config, bridge: Any) -> None:
+        self._config = config
+        self._bridge = bridge
+        self._hub: Any = None
+        self._simulator: Any = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._start, name="hub-starter", daemon=True)
+        self._thread.start()
+
+    def _start(self) -> None:
+        from kiosk.services.hub import Hub
+
+        try:
+            self._hub = Hub(self._config, self._bridge)
+            self._hub.start()
+        except Exception as exc:
+            log.exception("the hub could not start")
+            self._bridge.servicesFailed.emit(str(exc))
+            return
+        self._bridge.servicesReady.emit()
+
+    def start_demo(self) -> None:
+        if self._hub is None or self._simulator is not None:
+            return
+        from kiosk.services.simulator import SimulationPlan, Simulator, provision
+
+        plan = SimulationPlan()
+        devices = provision(self._hub.registry, self._config.data_dir, plan, announce=self._hub.device_added)
+        self._simulator = Simulator(self._hub.broker_address(), devices, plan)
+        self._simulator.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._thread.join(10)
+        if self._simulator is not None:
+            self._simulator.stop()
+        if self._hub is not None:
+            self._hub.stop()
+            self._hub = None
+
+
+def _quit_on_signals(app: Any) -> None:
+    """SIGTERM/SIGINT close the window cleanly; a timer lets Python run its signal handlers inside Qt's loop."""
+    from PySide6.QtCore import QTimer
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: app.quit())
+    timer = QTimer(app)
+    timer.timeout.connect(lambda: None)
+    timer.start(200)

@@ -1,0 +1,236 @@
+"""Command line: the roles (hub, display, headless) and the sub-commands.
+
+Heavy modules (SQLAlchemy, paho, amqtt) are imported inside the commands, so that `kiosk` paints its window fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from kiosk import __version__, logs
+from kiosk.config import Config, ConfigError, describe, load
+
+EPILOG = """\
+roles:
+  hub (default)   window + embedded MQTT broker + database + device I/O
+  --display       full-screen stall occupancy for a wall monitor (needs no database)
+  --headless      the hub without a window: broker, ingest, database, HTTP; logs to the console
+
+examples:
+  kiosk                                   start the hub (window, or headless when there is no screen)
+  kiosk device add --name "Stall W-2" --kind stall
+  kiosk simulate                          run demo devices against the hub on this machine
+  kiosk config show                       print every setting and where its value came from
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kiosk", description="Front Desk Kiosk " + __version__,
+                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"kiosk {__version__}")
+    role = parser.add_mutually_exclusive_group()
+    role.add_argument("--hub", dest="role", action="store_const", const="hub", help="run as the hub (default)")
+    role.add_argument("--display", dest="role", action="store_const", const="display",
+                      help="run as a wall display of stall occupancy")
+    role.add_argument("--headless", dest="role", action="store_const", const="headless",
+                      help="run the hub without a window")
+    parser.add_argument("--config-dir", help="folder of kiosk.toml (env KIOSK_CONFIG_DIR)")
+    parser.add_argument("--data-dir", help="folder of the database and secrets (env KIOSK_DATA_DIR)")
+    parser.add_argument("--broker-port", type=int, help="embedded broker TCP port (default 1883)")
+    parser.add_argument("--http-port", type=int, help="HTTP server port (default 8080, 0 turns it off)")
+    parser.add_argument("--broker", help="use this broker instead of the embedded one, e.g. mqtt://hub:1883")
+    parser.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sub.add_parser("run", help="start the program in its role (the default)")
+
+    config = sub.add_parser("config", help="settings").add_subparsers(dest="config_command", required=True)
+    config.add_parser("show", help="print the effective settings and where each came from")
+
+    device = sub.add_parser("device", help="devices and their tokens").add_subparsers(dest="device_command",
+                                                                                       required=True)
+    add = device.add_parser("add", help="register a device; prints its id and token (shown only once)")
+    add.add_argument("--name", required=True)
+    add.add_argument("--kind", required=True, choices=("stall", "energy", "esp32", "sensor"))
+    add.add_argument("--organization", default="default")
+    add.add_argument("--expires", help="token expiry: days from now (e.g. 90) or a date (2027-06-30)")
+    device.add_parser("list", help="list registered devices")
+    token = device.add_parser("token", help="issue a new token for a device")
+    token.add_argument("--rotate", metavar="ID", required=True, help="device whose token to replace")
+    token.add_argument("--expires", help="expiry of the new token: days or a date")
+    revoke = device.add_parser("revoke", help="revoke a device's token and drop its live connection")
+    revoke.add_argument("id")
+
+    sim = sub.add_parser("simulate", help="run demo devices (provisioned with real tokens) against a broker")
+    sim.add_argument("--stalls", type=int, default=4)
+    sim.add_argument("--meters", type=int, default=2)
+    sim.add_argument("--ports", type=int, default=2, help="ports per energy meter")
+    sim.add_argument("--esp32", type=int, default=1)
+    sim.add_argument("--interval", type=float, default=5.0, help="seconds between energy readings")
+    sim.add_argument("--voltage", default="220-240", help="voltage range in V, e.g. 220-240")
+    sim.add_argument("--current", default="0.3-0.8", help="current range in A, e.g. 0.3-0.8")
+    sim.add_argument("--duration", type=float, default=0, help="stop after this many seconds (0: until Ctrl+C)")
+
+    backup = sub.add_parser("backup", help="consistent copy of the live database")
+    backup.add_argument("path", help="a new file, or a folder for kiosk-backup.db")
+    return parser
+
+
+def settings(args: argparse.Namespace, strict_file: bool = True) -> Config:
+    flags = {"role": args.role, "data_dir": args.data_dir, "broker.port": args.broker_port,
+             "http.port": args.http_port, "broker.url": args.broker, "log.level": args.log_level}
+    return load(flags, config_dir=args.config_dir, strict_file=strict_file)
+
+
+def parse_expiry(text: str | None, now: float) -> float | None:
+    if not text:
+        return None
+    try:
+        days = float(text)
+    except ValueError:
+        try:
+            return datetime.fromisoformat(text).timestamp()
+        except ValueError:
+            raise SystemExit(f"--expires {text!r}: give days (e.g. 90) or a date (e.g. 2027-06-30)") from None
+    if days <= 0:
+        raise SystemExit("--expires must be a positive number of days")
+    return now + days * 86400
+
+
+def actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def run_command(args: argparse.Namespace) -> int:
+    try:
+        config = settings(args)
+    except ConfigError as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return 2
+    logs.setup("WARNING" if config["log.level"] == "INFO" else config["log.level"], with_time=False)
+    handler = {"config": _config, "device": _device, "simulate": _simulate, "backup": _backup}[args.command]
+    return handler(args, config)
+
+
+def _config(_args: argparse.Namespace, config: Config) -> int:
+    print(describe(config))
+    return 0
+
+
+def _registry(config: Config) -> Any:
+    from kiosk.store.db import open_store
+    from kiosk.store.devices import DeviceRegistry
+
+    return DeviceRegistry(open_store(config.database_url))
+
+
+def _device(args: argparse.Namespace, config: Config) -> int:
+    from kiosk.store.devices import DeviceNotFound
+
+    registry = _registry(config)
+    try:
+        if args.device_command == "add":
+            info, token = registry.create(args.name, args.kind, actor(), args.organization,
+                                          parse_expiry(args.expires, time.time()))
+            print(f"device id: {info.id}\ntoken:     {token}\n\n"
+                  "The token is shown only this once: write it into the device now.\n"
+                  f"MQTT login: username = device id, password = token; topics devices/{info.id}/...")
+        elif args.device_command == "list":
+            _print_devices(registry, config)
+        elif args.device_command == "token":
+            token = registry.rotate(args.rotate, actor(), parse_expiry(args.expires, time.time()))
+            _nudge_hub(config, args.rotate)
+            print(f"new token: {token}\n\nShown only this once. The old token no longer works.")
+        elif args.device_command == "revoke":
+            registry.revoke(args.id, actor())
+            reached = _nudge_hub(config, args.id)
+            print(f"revoked {args.id}" + ("; its live connection was dropped" if reached else
+                                          "; the hub is not running here (it will refuse the device when it starts)"))
+    except DeviceNotFound as exc:
+        print(f"kiosk: {exc} (see `kiosk device list`)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_devices(registry: Any, config: Config) -> None:
+    rows = registry.snapshots(config["devices.offline_after_s"])
+    expiry = registry.token_expiry()
+    if not rows:
+        print("no devices yet: `kiosk device add --name NAME --kind stall` or `kiosk simulate`")
+        return
+    print(f"{'id':<36}  {'name':<20} {'kind':<7} {'state':<10} {'last seen':<19} {'msgs':>6} {'rej':>5}  token")
+    for s in rows:
+        seen = datetime.fromtimestamp(s.last_seen).strftime("%Y-%m-%d %H:%M:%S") if s.last_seen else "-"
+        state = "revoked" if s.revoked else s.online.value
+        exp = expiry.get(s.id)
+        token = "revoked" if s.revoked else ("expires " + datetime.fromtimestamp(exp).strftime("%Y-%m-%d")
+                                             if exp else "valid")
+        print(f"{s.id:<36}  {s.name[:20]:<20} {s.kind:<7} {state:<10} {seen:<19} {s.received:>6} "
+              f"{s.rejected:>5}  {token}")
+
+
+def _nudge_hub(config: Config, device_id: str) -> bool:
+    """Tell a running hub to drop the device's connections now (it also re-checks tokens every few seconds)."""
+    from kiosk.protocol.topics import CONTROL_REVOKE
+    from kiosk.services.broker.gatekeeper import internal_credentials
+    from kiosk.services.mqtt_client import BrokerAddress, publish_once
+
+    credentials = internal_credentials(config.data_dir)
+    address = (BrokerAddress.parse(config["broker.url"]) if config["broker.url"]
+               else BrokerAddress("127.0.0.1", config["broker.port"]))
+    return publish_once(address, credentials.username, credentials.password, CONTROL_REVOKE, device_id, 3.0)
+
+
+def _range(text: str, what: str) -> tuple[float, float]:
+    try:
+        low, high = (float(x) for x in text.split("-", 1))
+    except ValueError:
+        raise SystemExit(f"--{what} {text!r}: give a range like 220-240") from None
+    if low > high:
+        raise SystemExit(f"--{what} {text!r}: the first number must not be larger than the second")
+    return low, high
+
+
+def _simulate(args: argparse.Namespace, config: Config) -> int:
+    from kiosk.services.mqtt_client import BrokerAddress
+    from kiosk.services.simulator import SimulationPlan, Simulator, provision
+
+    plan = SimulationPlan(args.stalls, args.meters, args.ports, args.esp32, args.interval,
+                          _range(args.voltage, "voltage"), _range(args.current, "current"))
+    devices = provision(_registry(config), config.data_dir, plan)
+    address = (BrokerAddress.parse(config["broker.url"]) if config["broker.url"]
+               else BrokerAddress("127.0.0.1", config["broker.port"]))
+    simulator = Simulator(address, devices, plan)
+    simulator.start()
+    print(f"simulating {len(devices)} devices against {address}; Ctrl+C stops")
+    try:
+        deadline = time.monotonic() + args.duration if args.duration else None
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        simulator.stop()
+    print(f"published {simulator.published} messages")
+    return 0
+
+
+def _backup(args: argparse.Namespace, config: Config) -> int:
+    from kiosk.store.db import backup, open_store
+
+    try:
+        target = backup(open_store(config.database_url), Path(args.path))
+    except (ValueError, FileExistsError) as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return 1
+    print(f"backup written to {target}")
+    return 0

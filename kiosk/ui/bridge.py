@@ -1,0 +1,55 @@
+"""The bridge: the one QObject worker code talks to (DESIGN.md section 3).
+
+Workers call `device_changed` / `hub_status` from any thread; those only store the latest frozen snapshot under a
+lock. A 50 ms timer on the GUI thread drains them and emits one batch per tick, so a burst of 1,000 messages costs
+the GUI one model update, not 1,000.
+
+Signals:
+    devicesChanged(list): snapshots (kiosk.core.devices.DeviceSnapshot) that changed since the last tick.
+    statusChanged(object): the latest kiosk.services.hub.HubStatus.
+    servicesReady(): the hub's services are running.
+    servicesFailed(str): the hub could not start; the text says why.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+DRAIN_MS = 50
+
+
+class Bridge(QObject):
+    devicesChanged = Signal(list)
+    statusChanged = Signal(object)
+    servicesReady = Signal()
+    servicesFailed = Signal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._lock = threading.Lock()
+        self._devices: dict[str, Any] = {}
+        self._status: Any = None
+        self._timer = QTimer(self)
+        self._timer.setInterval(DRAIN_MS)
+        self._timer.timeout.connect(self.drain)
+        self._timer.start()
+
+    def device_changed(self, snapshot: Any) -> None:
+        with self._lock:
+            self._devices[snapshot.id] = snapshot
+
+    def hub_status(self, status: Any) -> None:
+        with self._lock:
+            self._status = status
+
+    def drain(self) -> None:
+        with self._lock:
+            devices, self._devices = list(self._devices.values()), {}
+            status, self._status = self._status, None
+        if devices:
+            self.devicesChanged.emit(devices)
+        if status is not None:
+            self.statusChanged.emit(status)

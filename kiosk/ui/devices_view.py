@@ -1,0 +1,108 @@
+"""The Devices tab: every known device, live; an empty state that says what to do next."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSortFilterProxyModel, Qt, QTimer, Signal
+from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QLineEdit, QPushButton, QStackedWidget,
+                               QTableView, QVBoxLayout, QWidget)
+
+from kiosk.ui.devices_model import DevicesModel
+
+EMPTY_TEXT = """<h2>No devices yet</h2>
+<p>Devices appear here as soon as they are registered, and update live when they publish.</p>
+<p><b>Add a real device</b> from a terminal:<br>
+<code>kiosk device add --name "Stall W-2" --kind stall</code><br>
+It prints the device id and its token once; the device logs in to this hub's MQTT broker with them
+(username = device id, password = token).</p>
+<p><b>Or try it out</b> with demo devices: stall sensors, energy meters and an ESP32, provisioned with real tokens.</p>
+"""
+
+
+class DevicesView(QWidget):
+    """Signals:
+        demoRequested(): the user asked for the demo devices.
+    """
+
+    demoRequested = Signal()
+
+    def __init__(self, model: DevicesModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self._stack = QStackedWidget(self)
+        self._stack.addWidget(self._empty_page())
+        self._stack.addWidget(self._table_page())
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self._stack)
+        model.rowsInserted.connect(self._show_table)
+        self._clock = QTimer(self)
+        self._clock.setInterval(1000)
+        self._clock.timeout.connect(self._tick)
+        self._clock.start()
+        self._show_table()
+
+    def _empty_page(self) -> QWidget:
+        page = QWidget(self)
+        text = QLabel(EMPTY_TEXT, page)
+        text.setWordWrap(True)
+        text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        text.setMaximumWidth(720)
+        self.demo_button = QPushButton("Start demo devices", page)
+        self.demo_button.setMinimumHeight(48)
+        self.demo_button.setEnabled(False)
+        self.demo_button.setToolTip("Available once the broker and database are running")
+        self.demo_button.clicked.connect(self._demo_clicked)
+        layout = QVBoxLayout(page)
+        layout.addStretch(1)
+        layout.addWidget(text, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addWidget(self.demo_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addStretch(2)
+        return page
+
+    def _table_page(self) -> QWidget:
+        page = QWidget(self)
+        self.filter = QLineEdit(page)
+        self.filter.setPlaceholderText("Filter devices by name or kind")
+        self.filter.setClearButtonEnabled(True)
+        self.filter.setMinimumHeight(36)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setSortRole(Qt.ItemDataRole.UserRole)
+        self.proxy.setFilterKeyColumn(-1)
+        self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.filter.textChanged.connect(self.proxy.setFilterFixedString)
+        self.table = QTableView(page)
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(36)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        layout = QVBoxLayout(page)
+        layout.addWidget(self.filter)
+        layout.addWidget(self.table)
+        return page
+
+    def services_ready(self) -> None:
+        self.demo_button.setEnabled(True)
+        self.demo_button.setToolTip("")
+
+    def _demo_clicked(self) -> None:
+        self.demo_button.setEnabled(False)
+        self.demo_button.setText("Starting demo devices…")
+        self.demoRequested.emit()
+
+    def _show_table(self) -> None:
+        self._stack.setCurrentIndex(1 if self.model.rowCount() else 0)
+
+    def _tick(self) -> None:
+        if self.isVisible():
+            self.model.refresh_times()
+
+    @property
+    def showing_empty_state(self) -> bool:
+        return self._stack.currentIndex() == 0

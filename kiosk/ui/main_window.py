@@ -1,0 +1,43 @@
+"""Main window: composes the tabs and the status bar; each tab lives in its own module."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QWidget
+
+from kiosk.ui.bridge import Bridge
+from kiosk.ui.devices_model import DevicesModel
+from kiosk.ui.devices_view import DevicesView
+from kiosk.ui.status_bar import KioskStatusBar
+
+
+class MainWindow(QMainWindow):
+    """Signals:
+        demoRequested(): forwarded from the Devices tab's empty state.
+    """
+
+    demoRequested = Signal()
+
+    def __init__(self, bridge: Bridge, database: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Front Desk Kiosk")
+        self.resize(1100, 700)
+        self.devices_model = DevicesModel(parent=self)
+        self.devices = DevicesView(self.devices_model, self)
+        self.tabs = QTabWidget(self)
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.devices, "Devices")
+        self.setCentralWidget(self.tabs)
+        self.status = KioskStatusBar(database, self)
+        self.setStatusBar(self.status)
+        bridge.devicesChanged.connect(self.devices_model.update)
+        bridge.statusChanged.connect(self.status.show_status)
+        bridge.servicesReady.connect(self.devices.services_ready)
+        bridge.servicesFailed.connect(self._services_failed)
+        self.devices.demoRequested.connect(self.demoRequested)
+
+    def _services_failed(self, reason: str) -> None:
+        self.status.show_failure(reason)
+        QMessageBox.critical(self, "Front Desk Kiosk", "The kiosk's services could not start:\n\n" + reason +
+                             "\n\nCheck that the broker port is free and the data folder is writable; "
+                             "`kiosk config show` prints the settings in use.")
