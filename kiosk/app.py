@@ -98,11 +98,13 @@ def run_window(config: Config) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from kiosk.ui import theme
     from kiosk.ui.bridge import Bridge
     from kiosk.ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Front Desk Kiosk")
+    theme.apply(app)
     bridge = Bridge()
     window = MainWindow(bridge, database=config.database_label)
     window.show()

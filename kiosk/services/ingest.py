@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -23,6 +24,7 @@ from kiosk.store.writer import StoreWriter
 
 log = logging.getLogger(__name__)
 UNKNOWN_RECHECK_S = 10.0
+RATE_WINDOW_TICKS = 10  # messages per second are averaged over the last ten ticks
 
 
 class IngestEvents(Protocol):
@@ -58,6 +60,7 @@ class Ingest:
         self._rate_count = 0
         self._rate_since = clock()
         self._last_rate = 0.0
+        self._window: deque[tuple[int, float]] = deque(maxlen=RATE_WINDOW_TICKS)
 
     def load(self) -> list[DeviceSnapshot]:
         with self._lock:
@@ -134,8 +137,8 @@ class Ingest:
         now = self._clock()
         with self._lock:
             changed = self.tracker.expire()
-            elapsed = max(now - self._rate_since, 1e-6)
-            self._last_rate = self._rate_count / elapsed
+            self._window.append((self._rate_count, max(now - self._rate_since, 1e-6)))
+            self._last_rate = sum(c for c, _ in self._window) / sum(t for _, t in self._window)
             self._rate_count = 0
             self._rate_since = now
         for snap in changed:

@@ -107,6 +107,13 @@ class DevicesModel(QAbstractTableModel):
                 snap.last_reject_reason or "")
         return keys[column]
 
+    def state_counts(self) -> dict[str, int]:
+        """Devices per state word (online, offline, ...), in the order the legend shows them."""
+        counts = {STATE_STYLE[key][0].lower(): 0 for key in STATE_STYLE}
+        for snap in self._rows:
+            counts[STATE_STYLE[state_key(snap)][0].lower()] += 1
+        return counts
+
     def snapshot(self, row: int) -> DeviceSnapshot:
         return self._rows[row]
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QSortFilterProxyModel, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QLineEdit, QPushButton, QStackedWidget,
-                               QTableView, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
+                               QStackedWidget, QTableView, QVBoxLayout, QWidget)
 
 from kiosk.ui.devices_model import DevicesModel
 
@@ -35,6 +35,8 @@ class DevicesView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._stack)
         model.rowsInserted.connect(self._show_table)
+        model.dataChanged.connect(self._update_summary)
+        model.rowsInserted.connect(self._update_summary)
         self._clock = QTimer(self)
         self._clock.setInterval(1000)
         self._clock.timeout.connect(self._tick)
@@ -46,16 +48,22 @@ class DevicesView(QWidget):
         text = QLabel(EMPTY_TEXT, page)
         text.setWordWrap(True)
         text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        text.setMaximumWidth(720)
+        text.setFixedWidth(640)
         self.demo_button = QPushButton("Start demo devices", page)
         self.demo_button.setMinimumHeight(48)
         self.demo_button.setEnabled(False)
         self.demo_button.setToolTip("Available once the broker and database are running")
         self.demo_button.clicked.connect(self._demo_clicked)
+        column = QVBoxLayout()
+        column.addWidget(text)
+        column.addWidget(self.demo_button, 0, Qt.AlignmentFlag.AlignLeft)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addLayout(column)
+        row.addStretch(1)
         layout = QVBoxLayout(page)
         layout.addStretch(1)
-        layout.addWidget(text, 0, Qt.AlignmentFlag.AlignHCenter)
-        layout.addWidget(self.demo_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addLayout(row)
         layout.addStretch(2)
         return page
 
@@ -71,6 +79,7 @@ class DevicesView(QWidget):
         self.proxy.setFilterKeyColumn(-1)
         self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.filter.textChanged.connect(self.proxy.setFilterFixedString)
+        self.summary = QLabel(page)
         self.table = QTableView(page)
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
@@ -82,8 +91,11 @@ class DevicesView(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
+        top = QHBoxLayout()
+        top.addWidget(self.filter, 1)
+        top.addWidget(self.summary)
         layout = QVBoxLayout(page)
-        layout.addWidget(self.filter)
+        layout.addLayout(top)
         layout.addWidget(self.table)
         return page
 
@@ -98,6 +110,13 @@ class DevicesView(QWidget):
 
     def _show_table(self) -> None:
         self._stack.setCurrentIndex(1 if self.model.rowCount() else 0)
+
+    def _update_summary(self) -> None:
+        counts = self.model.state_counts()
+        total = sum(counts.values())
+        parts = [f"{total} device{'s' if total != 1 else ''}"]
+        parts += [f"{n} {word}" for word, n in counts.items() if n]
+        self.summary.setText("  ·  ".join(parts))
 
     def _tick(self) -> None:
         if self.isVisible():

@@ -15,6 +15,8 @@ class KioskStatusBar(QStatusBar):
         self.rate = QLabel("0.0 msg/s", self)
         self.database = QLabel(f"Database: {database}", self)
         self.database.setToolTip(database)
+        for label in (self.broker, self.clients, self.rate, self.database):
+            label.setContentsMargins(8, 2, 16, 2)
         for label in (self.broker, self.clients, self.rate):
             self.addWidget(label)
         self.addPermanentWidget(self.database)

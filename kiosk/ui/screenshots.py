@@ -1,0 +1,74 @@
+"""Render the real window to PNG for docs/: `python -m kiosk.ui.screenshots docs/screenshots`.
+
+It runs a real hub in a temporary data folder on free ports with the demo devices, so the pictures show what a user
+sees a few seconds after pressing "Start demo devices" — no made-up numbers.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
+
+from kiosk.app import ServicesStarter  # noqa: E402
+from kiosk.config import load  # noqa: E402
+from kiosk.ui import theme  # noqa: E402
+from kiosk.ui.bridge import Bridge  # noqa: E402
+from kiosk.ui.main_window import MainWindow  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def pump(app: QApplication, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def save(widget: QWidget, path: Path) -> None:
+    widget.grab().save(str(path))
+    print(f"wrote {path}")
+
+
+def main(out: str) -> int:
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    app = QApplication.instance() or QApplication([])
+    theme.apply(app)
+    with tempfile.TemporaryDirectory() as tmp:
+        config = load({"data_dir": tmp, "broker.port": free_port(), "http.port": free_port(),
+                       "broker.bind": "127.0.0.1"}, env={}, config_dir=tmp)
+        bridge = Bridge()
+        window = MainWindow(bridge, database=config.database_label)
+        window.resize(1200, 640)
+        window.show()
+        starter = ServicesStarter(config, bridge)
+        ready: list[bool] = []
+        bridge.servicesReady.connect(lambda: ready.append(True))
+        starter.start()
+        while not ready:
+            app.processEvents()
+            time.sleep(0.02)
+        pump(app, 1.2)
+        save(window, folder / "devices-empty.png")
+        starter.start_demo()
+        pump(app, 4.0)
+        save(window, folder / "devices.png")
+        starter.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots"))
