@@ -48,7 +48,10 @@ class Setting:
 
     def parse(self, raw: Any) -> Any:
         """Turn a file, environment or flag value into the declared type, or raise ConfigError."""
-        value = _coerce(self.type, raw)
+        try:
+            value = _coerce(self.type, raw)
+        except ConfigError as exc:
+            raise ConfigError(f"{self.key}: {exc}") from None
         if self.choices is not None and value not in self.choices:
             raise ConfigError(f"{self.key}: {value!r} is not one of {', '.join(map(str, self.choices))}")
         if self.minimum is not None and value < self.minimum:

@@ -1,0 +1,113 @@
+"""Helpers shared by tests: free ports, real paho clients that wait on CONNACK, condition polling."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.01) -> Any:
+    """Poll a condition (for things that emit no signal: another process, a database row); fail on timeout."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        pause.wait(interval)
+
+
+@dataclass
+class Device:
+    """A real paho client as a device would use it; events are recorded so tests can wait on them."""
+
+    client: mqtt.Client
+    connack: threading.Event = field(default_factory=threading.Event)
+    disconnected: threading.Event = field(default_factory=threading.Event)
+    suback: threading.Event = field(default_factory=threading.Event)
+    rc: Any = None
+    granted: list[Any] = field(default_factory=list)
+    messages: list[mqtt.MQTTMessage] = field(default_factory=list)
+    got_message: threading.Event = field(default_factory=threading.Event)
+
+    def publish(self, topic: str, payload: bytes | str, qos: int = 1) -> None:
+        info = self.client.publish(topic, payload, qos=qos)
+        if qos:
+            info.wait_for_publish(5)
+
+    def subscribe(self, topic: str, qos: int = 0) -> list[Any]:
+        self.suback.clear()
+        self.client.subscribe(topic, qos)
+        assert self.suback.wait(5), "no SUBACK"
+        return self.granted
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def connect(port: int, username: str | None, password: str | None, client_id: str = "",
+            wait: bool = True) -> Device:
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311)
+    device = Device(client)
+    if username is not None:
+        client.username_pw_set(username, password)
+
+    def on_connect(_c: Any, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+        device.rc = rc
+        device.connack.set()
+
+    def on_disconnect(_c: Any, _u: Any, _f: Any, _rc: Any, _p: Any) -> None:
+        device.disconnected.set()
+
+    def on_subscribe(_c: Any, _u: Any, _mid: Any, granted: Any, _p: Any) -> None:
+        device.granted = list(granted)
+        device.suback.set()
+
+    def on_message(_c: Any, _u: Any, message: mqtt.MQTTMessage) -> None:
+        device.messages.append(message)
+        device.got_message.set()
+
+    client.on_connect = on_connect
+    client.on_disconnect = on_disconnect
+    client.on_subscribe = on_subscribe
+    client.on_message = on_message
+    client.reconnect_delay_set(60, 120)  # tests see one connection attempt, not paho's retries
+    client.connect("127.0.0.1", port, keepalive=30)
+    client.loop_start()
+    if wait:
+        assert device.connack.wait(5), "no CONNACK within 5 s"
+    return device
+
+
+class RecordingEvents:
+    """HubEvents that keep what they were told, with events to wait on."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.devices: dict[str, Any] = {}
+        self.statuses: list[Any] = []
+        self.changed = threading.Event()
+
+    def device_changed(self, snapshot: Any) -> None:
+        with self.lock:
+            self.devices[snapshot.id] = snapshot
+        self.changed.set()
+
+    def hub_status(self, status: Any) -> None:
+        with self.lock:
+            self.statuses.append(status)

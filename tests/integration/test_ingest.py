@@ -1,0 +1,124 @@
+"""Messages from real paho devices through the embedded broker into the database and out as events."""
+
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from kiosk.store.models import DeviceRejection, EnergyReading, Telemetry
+from tests.helpers import connect, wait_for
+
+READING = {"port": "desk-lamp", "voltage": 230.5, "current": 0.45, "power": 103.73}
+
+
+def rows(hub: Any, model: Any) -> list[Any]:
+    with Session(hub.engine) as session:
+        return list(session.scalars(select(model)))
+
+
+def rejection(hub: Any, device_id: str, reason: str) -> Any:
+    with Session(hub.engine) as session:
+        return session.get(DeviceRejection, (device_id, reason))
+
+
+@pytest.fixture
+def meter(hub: Any) -> Any:
+    info, token = hub.registry.create("Meter 1", "energy", "test")
+    device = connect(hub.config["broker.port"], info.id, token)
+    device.info = info
+    yield device
+    device.close()
+
+
+def test_a_reading_reaches_the_database_and_the_devices_view(hub: Any, events: Any, meter: Any) -> None:
+    meter.publish(f"devices/{meter.info.id}/datastream", json.dumps(READING))
+    stored = wait_for(lambda: rows(hub, EnergyReading))
+    assert (stored[0].device_id, stored[0].port, stored[0].power) == (meter.info.id, "desk-lamp", 103.73)
+    snap = wait_for(lambda: events.devices.get(meter.info.id))
+    assert snap.received == 1 and snap.online.value == "online"
+
+
+def test_a_token_inside_a_payload_is_never_stored(hub: Any, meter: Any) -> None:
+    meter.publish(f"devices/{meter.info.id}/datastream",
+                  json.dumps({"value": "21.5", "token": "old-firmware-secret"}))
+    wait_for(lambda: rows(hub, Telemetry))
+    hub.writer.flush()
+    raw = b"".join(p.read_bytes() for p in hub.config.data_dir.glob("kiosk.db*"))
+    assert b"old-firmware-secret" not in raw
+
+
+@pytest.mark.parametrize(("payload", "reason"), [
+    (b"{not json", "not_json"),
+    (b"\xff\xfe\x00", "not_json"),
+    (b'{"voltage": "high", "current": 1, "power": 1}', "wrong_type"),
+    (b'{"voltage": 230, "current": 0.5, "power": 900}', "out_of_range"),
+    (b"{" + b" " * 20000 + b"}", "too_large"),
+])
+def test_bad_payloads_are_counted_and_good_ones_still_kept(hub: Any, events: Any, meter: Any, payload: bytes,
+                                                           reason: str) -> None:
+    topic = f"devices/{meter.info.id}/datastream"
+    meter.publish(topic, payload)
+    meter.publish(topic, json.dumps(READING))
+    wait_for(lambda: rows(hub, EnergyReading))
+    snap = wait_for(lambda: (s := events.devices.get(meter.info.id)) and s.received == 1 and s)
+    assert (snap.rejected, snap.last_reject_reason) == (1, reason)
+    wait_for(lambda: rejection(hub, meter.info.id, reason))
+    assert rejection(hub, meter.info.id, reason).count == 1
+
+
+def test_unknown_topics_and_unknown_devices_are_rejected(hub: Any, meter: Any) -> None:
+    meter.publish(f"devices/{meter.info.id}/weather", b"{}")
+    wait_for(lambda: rejection(hub, meter.info.id, "unknown_topic"))
+    # An external broker would let an unregistered id through; the hub must still refuse it.
+    ghost = "ffffffff-0000-0000-0000-000000000000"
+    hub.link.publish(f"devices/{ghost}/datastream", json.dumps(READING), qos=1)
+    found = wait_for(lambda: rejection(hub, ghost, "unknown_device"))
+    assert "no registered device" in found.last_detail
+    assert rows(hub, EnergyReading) == []
+    assert hub.ingest.unknown_devices == 1
+
+
+def test_rejections_are_logged_once_a_minute_per_device_and_reason(hub: Any, meter: Any,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    for _ in range(5):
+        meter.publish(f"devices/{meter.info.id}/datastream", b"garbage")
+    wait_for(lambda: (r := rejection(hub, meter.info.id, "not_json")) and r.count == 5)
+    assert caplog.text.count("rejected message from device") == 1
+
+
+def test_status_metadata_updates_the_device(hub: Any, events: Any, meter: Any) -> None:
+    meter.publish(f"devices/{meter.info.id}/status",
+                  json.dumps({"status": "online", "metadata": {"battery": 85, "signal": -45}}))
+    snap = wait_for(lambda: (s := events.devices.get(meter.info.id)) and s.battery and s)
+    assert (snap.battery, snap.signal) == (85, -45)
+
+
+def test_the_device_worker_survives_a_broker_restart(hub: Any, meter: Any) -> None:
+    hub.loop.run(hub.broker.stop())
+    wait_for(lambda: not hub.link.connected.is_set())
+    hub.loop.run(hub.broker.start())
+    assert hub.link.connected.wait(10), "the device worker did not reconnect"
+    meter.close()
+    again = connect(hub.config["broker.port"], meter.info.id, hub.registry.rotate(meter.info.id, "test"))
+    again.publish(f"devices/{meter.info.id}/datastream", json.dumps(READING))
+    wait_for(lambda: rows(hub, EnergyReading))
+    again.close()
+
+
+def test_health_reports_broker_database_and_worker(hub: Any) -> None:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{hub.config['http.port']}/api/v1/health", timeout=5) as answer:
+        body = json.loads(answer.read())
+        assert answer.status == 200
+    assert body["status"] == "ok"
+    assert body["broker"]["running"] and body["database"]["ok"] and body["device_worker"]["connected"]
+
+
+def test_rows_are_counted_per_table(hub: Any, meter: Any) -> None:
+    for i in range(20):
+        meter.publish(f"devices/{meter.info.id}/datastream", json.dumps({"value": i}), qos=0)
+    with Session(hub.engine) as session:
+        wait_for(lambda: session.scalar(select(func.count()).select_from(Telemetry)) == 20)
