@@ -11,6 +11,8 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
+from kiosk.services.mqtt_client import close_client
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -56,8 +58,7 @@ class Device:
         return self.granted
 
     def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        close_client(self.client)
 
 
 def connect(port: int, username: str | None, password: str | None, client_id: str = "",
@@ -111,3 +112,29 @@ class RecordingEvents:
     def hub_status(self, status: Any) -> None:
         with self.lock:
             self.statuses.append(status)
+
+
+def _utf8(text: str) -> bytes:
+    data = text.encode()
+    return len(data).to_bytes(2, "big") + data
+
+
+def _remaining_length(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n % 128, n // 128
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def connect_packet(client_id: str, username: str | None = None, password: str | None = None,
+                   keepalive: int = 60) -> bytes:
+    """A raw MQTT 3.1.1 CONNECT packet (clean session), for tests that need to misbehave below paho."""
+    flags = 0x02 | (0x80 if username is not None else 0) | (0x40 if password is not None else 0)
+    body = _utf8("MQTT") + bytes([4, flags]) + keepalive.to_bytes(2, "big") + _utf8(client_id)
+    if username is not None:
+        body += _utf8(username)
+    if password is not None:
+        body += _utf8(password)
+    return bytes([0x10]) + _remaining_length(len(body)) + body

@@ -52,6 +52,19 @@ def new_client(client_id: str, username: str | None = None, password: str | None
     return client
 
 
+def close_client(client: mqtt.Client) -> None:
+    """Disconnect, stop the network thread and close paho's wake-up socket pair.
+
+    paho 2.2 opens that pair in `loop_start` and closes it only in `__del__`; a client caught in a reference cycle
+    (callbacks bound to their owner) is then finalised after its sockets and Python warns of unclosed sockets.
+    """
+    client.disconnect()
+    client.loop_stop()
+    reset = getattr(client, "_reset_sockets", None)
+    if reset is not None:
+        reset(sockpair_only=True)
+
+
 class DeviceLink:
     """Subscribes to device topics and hands each message to `on_message(topic, payload)`.
 
@@ -82,8 +95,7 @@ class DeviceLink:
         self._client.loop_start()
 
     def stop(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
+        close_client(self._client)
 
     def publish(self, topic: str, payload: bytes | str, qos: int = 0, retain: bool = False) -> None:
         self._client.publish(topic, payload, qos=qos, retain=retain)
@@ -134,7 +146,6 @@ def publish_once(address: BrokerAddress, username: str, password: str, topic: st
         client.publish(topic, payload, qos=1)
         return done.wait(timeout)
     finally:
-        client.disconnect()
-        client.loop_stop()
+        close_client(client)
 
 

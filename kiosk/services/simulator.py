@@ -20,7 +20,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 from kiosk.core.devices import DeviceInfo
-from kiosk.services.mqtt_client import BrokerAddress, new_client
+from kiosk.services.mqtt_client import BrokerAddress, close_client, new_client
 from kiosk.store.devices import DeviceRegistry
 
 log = logging.getLogger(__name__)
@@ -111,8 +111,7 @@ class Simulator:
         if self._thread is not None:
             self._thread.join(5)
         for client in self._clients.values():
-            client.disconnect()
-            client.loop_stop()
+            close_client(client)
 
     def _run(self) -> None:
         due: dict[str, float] = {d.id: time.monotonic() for d in self._devices}

@@ -8,8 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from amqtt.broker import Broker
-
+from kiosk.services.broker.fixes import KioskBroker
 from kiosk.services.broker.gatekeeper import Gatekeeper
 from kiosk.services.broker.plugins import PLUGINS, attach_gatekeeper
 
@@ -64,11 +63,11 @@ class BrokerService:
     def __init__(self, spec: ListenerSpec, gatekeeper: Gatekeeper) -> None:
         self._spec = spec
         self._gatekeeper = gatekeeper
-        self._broker: Broker | None = None
+        self._broker: KioskBroker | None = None
         self._started_at: float | None = None
 
     async def start(self) -> None:
-        broker = Broker(broker_config(self._spec), loop=asyncio.get_running_loop())
+        broker = KioskBroker(broker_config(self._spec), loop=asyncio.get_running_loop())
         attach_gatekeeper(broker.plugins_manager.plugins, self._gatekeeper)
         await broker.start()
         self._broker = broker

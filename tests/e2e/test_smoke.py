@@ -1,0 +1,122 @@
+"""The whole program in a subprocess: start, register a device with the CLI, publish, stop with SIGTERM."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import connect, free_port, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def health(port: int) -> dict[str, Any] | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=1) as answer:
+            return json.loads(answer.read())
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return None
+
+
+class Kiosk:
+    def __init__(self, tmp: Path, *flags: str, env: dict[str, str] | None = None) -> None:
+        self.broker_port, self.http_port = free_port(), free_port()
+        self.env = {**os.environ, "KIOSK_DATA_DIR": str(tmp / "data"), "KIOSK_CONFIG_DIR": str(tmp / "config"),
+                    "KIOSK_BROKER_BIND": "127.0.0.1", "KIOSK_HTTP_BIND": "127.0.0.1", **(env or {})}
+        self.common = ["--broker-port", str(self.broker_port), "--http-port", str(self.http_port)]
+        self.process = subprocess.Popen([sys.executable, "main.py", *self.common, *flags], cwd=ROOT, env=self.env,
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def cli(self, *args: str) -> str:
+        result = subprocess.run([sys.executable, "-m", "kiosk", *self.common, *args], cwd=ROOT, env=self.env,
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
+
+    def stop(self) -> tuple[int, float, str]:
+        started = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        output, _ = self.process.communicate(timeout=15)
+        return self.process.returncode, time.monotonic() - started, output
+
+
+@pytest.fixture
+def running(request: Any, tmp_path: Path) -> Iterator[Kiosk]:
+    flags, env = request.param
+    kiosk = Kiosk(tmp_path, *flags, env=env)
+    try:
+        wait_for(lambda: (h := health(kiosk.http_port)) and h["status"] == "ok", timeout=30)
+        yield kiosk
+    finally:
+        if kiosk.process.poll() is None:
+            kiosk.process.kill()
+            kiosk.process.communicate()
+
+
+HEADLESS = (("--headless",), {})
+WINDOW_OFFSCREEN = ((), {"QT_QPA_PLATFORM": "offscreen"})
+NO_SCREEN = ((), {"QT_QPA_PLATFORM": "", "DISPLAY": "", "WAYLAND_DISPLAY": ""})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("running", [HEADLESS, WINDOW_OFFSCREEN], indirect=True, ids=["headless", "window"])
+def test_start_register_publish_and_stop_with_sigterm(running: Kiosk) -> None:
+    added = running.cli("device", "add", "--name", "Stall W-2", "--kind", "stall")
+    device_id = added.split("device id:")[1].split()[0]
+    token = added.split("token:")[1].split()[0]
+    device = connect(running.broker_port, device_id, token)
+    device.publish(f"devices/{device_id}/datastream", json.dumps({"occupied": True}))
+    wait_for(lambda: health(running.http_port)["device_worker"]["accepted"] == 1, timeout=10)
+    device.close()
+    listing = running.cli("device", "list")
+    assert "Stall W-2" in listing and token not in listing
+    code, seconds, output = running.stop()
+    assert code == 0, output
+    assert seconds < 5
+    assert token not in output  # tokens are never logged
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("running", [NO_SCREEN], indirect=True, ids=["no-screen"])
+def test_without_a_screen_it_says_so_and_runs_headless(running: Kiosk) -> None:
+    code, _seconds, output = running.stop()
+    assert code == 0
+    assert output.splitlines()[0] == "kiosk: no display found (DISPLAY/WAYLAND_DISPLAY unset); running as the headless hub"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("running", [HEADLESS], indirect=True, ids=["headless"])
+def test_revoking_from_the_cli_drops_the_device_at_once(running: Kiosk) -> None:
+    added = running.cli("device", "add", "--name", "Meter", "--kind", "energy")
+    device_id = added.split("device id:")[1].split()[0]
+    token = added.split("token:")[1].split()[0]
+    device = connect(running.broker_port, device_id, token)
+    assert "live connection was dropped" in running.cli("device", "revoke", device_id)
+    assert device.disconnected.wait(2)
+    device.close()
+    code, _seconds, output = running.stop()
+    assert code == 0, output
+
+
+def test_help_lists_roles_and_commands(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "kiosk", "--help"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=30)
+    for word in ("--display", "--headless", "--hub", "device", "simulate", "config", "backup"):
+        assert word in result.stdout
+
+
+def test_a_broken_settings_file_stops_with_the_line(tmp_path: Path) -> None:
+    (tmp_path / "kiosk.toml").write_text("[broker]\nport = = 3\n")
+    result = subprocess.run([sys.executable, "main.py", "--config-dir", str(tmp_path), "--headless"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert "line 2" in result.stderr

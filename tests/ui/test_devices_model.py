@@ -1,0 +1,51 @@
+from dataclasses import replace
+from typing import Any
+
+from PySide6.QtCore import Qt
+
+from kiosk.core.devices import DeviceSnapshot, Online
+from kiosk.ui.devices_model import DevicesModel, ago
+
+
+def snap(device_id: str, name: str, **changes: Any) -> DeviceSnapshot:
+    base = DeviceSnapshot(device_id, name, "stall", None, 0, 0, None, None, None, None, None, None, Online.NEVER)
+    return replace(base, **changes)
+
+
+def test_model_passes_qtmodeltester(qtmodeltester: Any) -> None:
+    model = DevicesModel(clock=lambda: 100.0)
+    model.update([snap("a", "Stall 1", last_seen=90.0, online=Online.ONLINE), snap("b", "Meter", received=3)])
+    qtmodeltester.check(model)
+
+
+def test_new_devices_are_inserted_and_known_ones_change_one_row(qtbot: Any) -> None:
+    model = DevicesModel(clock=lambda: 100.0)
+    with qtbot.waitSignal(model.rowsInserted):
+        model.update([snap("a", "Stall 1"), snap("b", "Stall 2")])
+    with qtbot.waitSignal(model.dataChanged) as changed, qtbot.assertNotEmitted(model.rowsInserted), \
+            qtbot.assertNotEmitted(model.modelReset):
+        model.update([snap("b", "Stall 2", received=1, last_seen=99.0, online=Online.ONLINE)])
+    top_left, bottom_right = changed.args[:2]
+    assert top_left.row() == bottom_right.row() == 1
+    assert model.data(model.index(1, 4)) == "1"
+    assert model.data(model.index(1, 3)) == "1 s ago"
+
+
+def test_state_is_shown_as_word_and_symbol_not_colour_alone() -> None:
+    model = DevicesModel(clock=lambda: 100.0)
+    model.update([snap("a", "A", online=Online.ONLINE, last_seen=1.0), snap("b", "B", online=Online.OFFLINE),
+                  snap("c", "C"), snap("d", "D", revoked=True)])
+    texts = [model.data(model.index(row, 2)) for row in range(4)]
+    assert texts == ["● Online", "○ Offline", "◌ Never seen", "✕ Revoked"]
+    assert model.data(model.index(0, 2), Qt.ItemDataRole.ForegroundRole) is not None
+    assert model.state_counts() == {"online": 1, "offline": 1, "never seen": 1, "revoked": 1}
+
+
+def test_last_rejection_reads_as_words() -> None:
+    model = DevicesModel(clock=lambda: 100.0)
+    model.update([snap("a", "A", rejected=2, last_reject_reason="not_json", last_reject_detail="not JSON at 0")])
+    assert model.data(model.index(0, 6)) == "not json: not JSON at 0"
+
+
+def test_relative_times() -> None:
+    assert [ago(s) for s in (5, 65, 7200, 200000)] == ["5 s ago", "1 min ago", "2 h ago", "2 d ago"]

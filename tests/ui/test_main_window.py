@@ -1,0 +1,69 @@
+"""The window with a real hub behind it: empty state, live rows from a real paho device, status bar."""
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from kiosk.app import ServicesStarter
+from kiosk.ui.bridge import Bridge
+from kiosk.ui.main_window import MainWindow
+from tests.helpers import connect
+
+
+@pytest.fixture
+def window(qtbot: Any, config: Any) -> Iterator[tuple[MainWindow, Bridge, ServicesStarter]]:
+    bridge = Bridge()
+    main = MainWindow(bridge, database=config.database_label)
+    qtbot.addWidget(main)
+    main.show()
+    starter = ServicesStarter(config, bridge)
+    main.demoRequested.connect(starter.start_demo)
+    with qtbot.waitSignal(bridge.servicesReady, timeout=15000):
+        starter.start()
+    yield main, bridge, starter
+    starter.stop()
+
+
+def test_empty_database_shows_what_to_do_next(window: Any) -> None:
+    main, _bridge, _starter = window
+    assert main.devices.showing_empty_state
+    assert main.devices.demo_button.isEnabled()
+
+
+def test_a_publishing_device_appears_in_the_view(qtbot: Any, window: Any) -> None:
+    main, bridge, starter = window
+    hub = starter._hub
+    info, token = hub.registry.create("Stall W-2", "stall", "test")
+    hub.device_added(info)
+    qtbot.waitUntil(lambda: main.devices_model.rowCount() == 1)
+    assert not main.devices.showing_empty_state
+    device = connect(hub.config["broker.port"], info.id, token)
+    sent = threading.Event()
+    with qtbot.waitSignal(bridge.devicesChanged, timeout=2000,
+                          check_params_cb=lambda snaps: any(s.received == 1 for s in snaps)):
+        device.publish(f"devices/{info.id}/datastream", json.dumps({"occupied": True}))
+        sent.set()
+    assert main.devices_model.data(main.devices_model.index(0, 2)) == "● Online"
+    device.close()
+
+
+def test_status_bar_shows_broker_clients_and_database(qtbot: Any, window: Any) -> None:
+    main, bridge, _starter = window
+    with qtbot.waitSignal(bridge.statusChanged, timeout=3000):
+        pass
+    assert main.status.broker.text() == "Broker: up"
+    assert main.status.clients.text() == "Clients: 1"
+    assert "kiosk.db" in main.status.database.text()
+
+
+def test_demo_devices_log_in_with_real_tokens(qtbot: Any, window: Any) -> None:
+    main, _bridge, starter = window
+    qtbot.mouseClick(main.devices.demo_button, __import__("PySide6.QtCore").QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: main.devices_model.rowCount() == 7, timeout=10000)
+    qtbot.waitUntil(lambda: main.devices_model.state_counts()["online"] == 7, timeout=10000)
+    assert starter._hub.broker.stats().refused_logins == {}
+    assert time.time() > 0
