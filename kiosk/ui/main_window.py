@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QPaintEvent
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from kiosk.ui.bridge import Bridge
@@ -14,13 +15,16 @@ from kiosk.ui.status_bar import KioskStatusBar
 class MainWindow(QMainWindow):
     """Signals:
         demoRequested(): forwarded from the Devices tab's empty state.
+        firstPainted(): the window has been painted for the first time (start-up is measured to here).
     """
 
     demoRequested = Signal()
+    firstPainted = Signal()
 
     def __init__(self, bridge: Bridge, database: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Front Desk Kiosk")
+        self._painted = False
         self.resize(1100, 700)
         self.devices_model = DevicesModel(parent=self)
         self.devices = DevicesView(self.devices_model, self)
@@ -35,6 +39,12 @@ class MainWindow(QMainWindow):
         bridge.servicesReady.connect(self.devices.services_ready)
         bridge.servicesFailed.connect(self._services_failed)
         self.devices.demoRequested.connect(self.demoRequested)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        if not self._painted:
+            self._painted = True
+            QTimer.singleShot(0, self.firstPainted.emit)
 
     def _services_failed(self, reason: str) -> None:
         self.status.show_failure(reason)
