@@ -120,7 +120,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("database.url", str, "", "SQLAlchemy URL (empty: SQLite file kiosk.db in the data directory)."),
     Setting("ingest.max_payload_bytes", int, 16384, "Largest device payload accepted; larger ones are rejected.",
             minimum=64),
-    Setting("ingest.batch_ms", int, 100, "Store writer commits at least this often (milliseconds).", minimum=5,
+    Setting("ingest.batch_ms", int, 50, "Longest a reading waits before it is committed (milliseconds).", minimum=5,
             maximum=5000),
     Setting("ingest.batch_rows", int, 500, "Store writer commits when this many rows are waiting.", minimum=1),
     Setting("devices.offline_after_s", float, 90.0, "A device not heard from for this long is shown offline.",

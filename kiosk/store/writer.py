@@ -79,7 +79,7 @@ class _Pending:
 class StoreWriter:
     """Owns the write session. Start with `start()`, stop with `stop()` (flushes what is pending)."""
 
-    def __init__(self, engine: Engine, batch_ms: int = 100, batch_rows: int = 500,
+    def __init__(self, engine: Engine, batch_ms: int = 50, batch_rows: int = 500,
                  clock: Callable[[], float] = time.time) -> None:
         self._engine = engine
         self._batch_s = batch_ms / 1000
@@ -89,6 +89,8 @@ class StoreWriter:
         self._pending = _Pending.empty()
         self._stopping = False
         self._busy = False
+        self._flushing = False
+        self._first_at: float | None = None
         self._thread: threading.Thread | None = None
         self._listeners: list[Callable[[CommitInfo], None]] = []
         self._commits = 0
@@ -116,17 +118,23 @@ class StoreWriter:
             self._pending.rows.setdefault(table, []).append(row)
             if mark is not None:
                 self._pending.marks.append(mark)
-            if len(self._pending.rows[table]) >= self._batch_rows:
-                self._lock.notify()
+            self._wake_if_due()
 
     def device_state(self, snapshot: DeviceSnapshot) -> None:
         with self._lock:
             self._pending.devices[snapshot.id] = snapshot
+            self._wake_if_due()
 
     def rejection(self, device_id: str, reason: str, detail: str, at: float) -> None:
         with self._lock:
             count = self._pending.rejections.get((device_id, reason), (0, 0.0, ""))[0]
             self._pending.rejections[(device_id, reason)] = (count + 1, at, detail[:300])
+            self._wake_if_due()
+
+    def _wake_if_due(self) -> None:
+        """Under the lock: wake the writer when a batch starts (to time it) or is full, not for every row."""
+        if self._first_at is None or self._rows_waiting() >= self._batch_rows:
+            self._lock.notify()
 
     def health(self) -> WriterHealth:
         with self._lock:
@@ -137,26 +145,29 @@ class StoreWriter:
         """Wait until everything added before this call is committed (tests, shutdown, backup)."""
         deadline = time.monotonic() + timeout
         with self._lock:
-            self._lock.notify()
-            while self._pending.size() > 0 or self._busy:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._lock.wait(remaining)
+            self._flushing = True
+            self._lock.notify_all()
+            try:
+                while self._pending.size() > 0 or self._busy:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return False
+                    self._lock.wait(remaining)
+            finally:
+                self._flushing = False
         return True
 
     def _run(self) -> None:
-        backoff = self._batch_s
+        backoff = 0.0
         while True:
             with self._lock:
-                if not self._stopping:
-                    self._lock.wait(backoff)
+                self._wait_for_batch(backoff)
                 batch, self._pending = self._pending, _Pending.empty()
                 stopping = self._stopping
                 self._busy = batch.size() > 0
             if batch.size():
                 if self._commit(batch):
-                    backoff = self._batch_s
+                    backoff = 0.0
                 else:
                     with self._lock:
                         self._pending.merge_older(batch)
@@ -171,6 +182,31 @@ class StoreWriter:
             if stopping:
                 return
 
+    def _wait_for_batch(self, backoff: float) -> None:
+        """Under the lock: wait until the oldest waiting change is `batch_ms` old, or `batch_rows` rows wait.
+
+        Timing batches from their first change (not from the last commit) bounds how long any row waits to
+        `batch_ms` plus one commit. After a failed commit, wait `backoff` before trying again.
+        """
+        if backoff:
+            self._lock.wait(backoff)
+            return
+        while not self._stopping:
+            if self._pending.size() == 0:
+                self._first_at = None
+                self._lock.wait(1.0)
+                continue
+            if self._first_at is None:
+                self._first_at = time.monotonic()
+            remaining = self._first_at + self._batch_s - time.monotonic()
+            if remaining <= 0 or self._rows_waiting() >= self._batch_rows or self._flushing:
+                break
+            self._lock.wait(remaining)
+        self._first_at = None
+
+    def _rows_waiting(self) -> int:
+        return sum(map(len, self._pending.rows.values()))
+
     def _trim_backlog(self) -> None:
         for table, rows in self._pending.rows.items():
             if len(rows) > MAX_BACKLOG_ROWS:
@@ -183,12 +219,8 @@ class StoreWriter:
             with Session(self._engine) as session, session.begin():
                 for table, rows in batch.rows.items():
                     session.execute(insert(TABLES[table]), rows)
-                for snap in batch.devices.values():
-                    session.execute(update(Device).where(Device.id == snap.id).values(
-                        last_seen=snap.last_seen, messages_received=snap.received,
-                        messages_rejected=snap.rejected, last_reject_reason=snap.last_reject_reason,
-                        last_reject_detail=snap.last_reject_detail, battery=snap.battery, signal=snap.signal,
-                        firmware=snap.firmware, ip=snap.ip))
+                if batch.devices:
+                    session.execute(update(Device), [_device_row(s) for s in batch.devices.values()])
                 for (device_id, reason), (count, at, detail) in batch.rejections.items():
                     session.execute(self._upsert_rejection(device_id, reason, count, at, detail))
         except SQLAlchemyError as exc:
@@ -218,3 +250,11 @@ class StoreWriter:
         return stmt.on_conflict_do_update(
             index_elements=["device_id", "reason"],
             set_={"count": DeviceRejection.count + count, "last_at": at, "last_detail": detail})
+
+
+def _device_row(snap: DeviceSnapshot) -> dict[str, Any]:
+    """One row of the bulk UPDATE by primary key that persists the devices' live state."""
+    return {"id": snap.id, "last_seen": snap.last_seen, "messages_received": snap.received,
+            "messages_rejected": snap.rejected, "last_reject_reason": snap.last_reject_reason,
+            "last_reject_detail": snap.last_reject_detail, "battery": snap.battery, "signal": snap.signal,
+            "firmware": snap.firmware, "ip": snap.ip}
