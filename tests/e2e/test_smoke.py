@@ -120,3 +120,37 @@ def test_a_broken_settings_file_stops_with_the_line(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert "line 2" in result.stderr
+
+
+def run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KIOSK_DATA_DIR": str(tmp_path / "data"), "KIOSK_CONFIG_DIR": str(tmp_path / "config")}
+    return subprocess.run([sys.executable, "-m", "kiosk", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_config_show_names_every_source(tmp_path: Path) -> None:
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "kiosk.toml").write_text("[broker]\nport = 1999\n")
+    shown = run_cli(tmp_path, "--http-port", "8181", "config", "show").stdout
+    assert "broker.port              = 1999" in shown and f"file {tmp_path / 'config' / 'kiosk.toml'}" in shown
+    assert "http.port                = 8181" in shown and "command line" in shown
+    assert f"data_dir                 = '{tmp_path / 'data'}'" in shown and "env KIOSK_DATA_DIR" in shown
+
+
+def test_backup_copies_devices_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    added = run_cli(tmp_path, "device", "add", "--name", "Meter", "--kind", "energy", "--expires", "30").stdout
+    device_id = added.split("device id:")[1].split()[0]
+    target = tmp_path / "copy.db"
+    assert run_cli(tmp_path, "backup", str(target)).returncode == 0
+    again = run_cli(tmp_path, "backup", str(target))
+    assert again.returncode == 1 and "exists" in again.stderr
+    listing = subprocess.run([sys.executable, "-m", "kiosk", "device", "list"], cwd=ROOT, capture_output=True,
+                             text=True, timeout=60, env={**os.environ, "KIOSK_CONFIG_DIR": str(tmp_path / "config"),
+                                                         "KIOSK_DATABASE_URL": f"sqlite:///{target}"}).stdout
+    assert device_id in listing and "expires" in listing
+
+
+def test_unknown_device_ids_get_a_clear_message(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "device", "revoke", "no-such-device")
+    assert result.returncode == 1
+    assert "no device with id no-such-device" in result.stderr

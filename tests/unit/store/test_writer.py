@@ -1,4 +1,5 @@
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -100,3 +101,27 @@ def test_stop_flushes_what_is_pending(engine: Any) -> None:
     writer.add("energy", reading(1))
     writer.stop()
     assert count(engine, EnergyReading) == 1
+
+
+def test_device_state_alone_is_saved_within_a_second_not_per_batch(engine: Any) -> None:
+    info, _ = DeviceRegistry(engine).create("Meter", "energy", "test")
+    commits: list[CommitInfo] = []
+    writer = StoreWriter(engine, batch_ms=10)
+    writer.on_commit(commits.append)
+    writer.start()
+    started = time.monotonic()
+    for n in range(1, 21):
+        writer.device_state(DeviceSnapshot(info.id, "Meter", "energy", float(n), n, 0, None, None, None, None, None,
+                                           None, Online.ONLINE))
+        writer.add("energy", reading(n))
+        time.sleep(0.01)
+
+    def saved() -> int:
+        with Session(engine) as session:
+            return session.get(Device, info.id).messages_received
+
+    while saved() != 20 and time.monotonic() - started < 5:
+        threading.Event().wait(0.02)
+    writer.stop()
+    assert saved() == 20
+    assert count(engine, EnergyReading) == 20
