@@ -23,6 +23,7 @@ from kiosk.config import Config, ConfigError
 log = logging.getLogger("kiosk")
 _IMPORTED_AT = time.monotonic()
 EXIT_CONFIG = 2
+FIRST_PAINT_GRACE_MS = 3000
 
 
 def has_screen(env: dict[str, str] | os._Environ[str] = os.environ) -> bool:
@@ -99,6 +100,7 @@ def run_headless(config: Config) -> int:
 
 
 def run_window(config: Config) -> int:
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from kiosk.ui import theme
@@ -114,6 +116,8 @@ def run_window(config: Config) -> int:
     window.demoRequested.connect(starter.start_demo)
     window.firstPainted.connect(lambda: log.info("window painted %.2f s after launch", _since_launch()))
     window.firstPainted.connect(starter.start)
+    QTimer.singleShot(FIRST_PAINT_GRACE_MS, starter.start)  # a window that is never painted (minimised) still works
+    bridge.servicesReady.connect(freeze_startup_objects)  # on the GUI thread: see freeze_startup_objects
     window.show()
     _quit_on_signals(app)
     app.aboutToQuit.connect(starter.stop)
@@ -131,6 +135,8 @@ class ServicesStarter:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        if self._thread is not None:
+            return
         self._thread = threading.Thread(target=self._start, name="hub-starter", daemon=True)
         self._thread.start()
 
@@ -144,7 +150,6 @@ class ServicesStarter:
             log.exception("the hub could not start")
             self._bridge.servicesFailed.emit(str(exc))
             return
-        freeze_startup_objects()
         self._bridge.servicesReady.emit()
 
     def start_demo(self) -> None:
@@ -171,7 +176,8 @@ def freeze_startup_objects() -> None:
     """Move everything alive after start-up (Qt, SQLAlchemy, amqtt modules...) out of the garbage collector's walk.
 
     A full collection otherwise visits all of them and paused the GUI thread for up to 75 ms at 500 msg/s;
-    frozen, the worst pause measured 13 ms (docs/performance.md).
+    frozen, the worst pause measured 13 ms (docs/performance.md). In the window it must run on the GUI thread: a
+    collection on another thread could free Qt objects there, which crashes PySide.
     """
     gc.collect()
     gc.freeze()

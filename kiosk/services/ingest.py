@@ -86,8 +86,10 @@ class Ingest:
                 return False
             if not self._known(where.device_id, now):
                 self.unknown_devices += 1
-                self._reject(where.device_id, Reason.UNKNOWN_DEVICE, f"no registered device has id "
-                             f"{where.device_id[:64]!r}", now)
+                revoked = where.device_id in self.tracker
+                detail = (f"device {where.device_id[:64]} is revoked" if revoked else
+                          f"no registered device has id {where.device_id[:64]!r}")
+                self._reject(where.device_id, Reason.UNKNOWN_DEVICE, detail, now)
                 return False
             try:
                 message = payloads.parse(where.channel, payload, self._max_bytes)

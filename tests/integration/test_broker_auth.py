@@ -42,7 +42,9 @@ def test_bad_credentials_get_connack_5(hub: Any, case: str) -> None:
     device.close()
     reason = {"wrong token": "wrong token", "unknown id": "unknown device", "no credentials": "no credentials",
               "expired": "token expired", "revoked": "device revoked"}[case]
-    assert hub.broker.stats().refused_logins.get(reason) == 1
+    stats = hub.broker.stats()
+    assert stats.refused_logins.get(reason) == 1
+    assert stats.connected == 1  # only the hub's own client: a failed login is not a connected client
 
 
 def test_revoking_a_connected_device_drops_its_session(hub: Any) -> None:

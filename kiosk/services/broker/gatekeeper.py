@@ -68,6 +68,8 @@ class Gatekeeper:
         self._grants: dict[str, DeviceGrant] = {}
         self.refused: Counter[str] = Counter()
         self.accepted = 0
+        # client id -> when it passed authentication (amqtt keeps failed logins as sessions too)
+        self.logged_in: dict[str, float] = {}
 
     async def authenticate(self, username: str | None, password: str | None, client_id: str | None) -> bool:
         if username == self._internal.username:
@@ -75,7 +77,7 @@ class Gatekeeper:
             if not ok:
                 self._refuse(LoginFailure.BAD_TOKEN.value, username, client_id)
             else:
-                self.accepted += 1
+                self._accept(client_id)
             return ok
         try:
             result = await asyncio.to_thread(self._registry.check, username, password)
@@ -88,11 +90,18 @@ class Gatekeeper:
             self._refuse(result.failure.value, username, client_id)
             return False
         self._grants[result.device.id] = DeviceGrant(result.device.id, result.device.organization)
-        self.accepted += 1
+        self._accept(client_id)
         return True
+
+    def _accept(self, client_id: str | None) -> None:
+        self.accepted += 1
+        if client_id:
+            self.logged_in[client_id] = time.monotonic()
 
     def _refuse(self, reason: str, username: str | None, client_id: str | None) -> None:
         self.refused[reason] += 1
+        if client_id:
+            self.logged_in.pop(client_id, None)
         log.info("refused MQTT login (%s) username=%r client_id=%r", reason, username, client_id)
 
     def may_use(self, username: str | None, topic: str, subscribing: bool) -> bool:
@@ -102,6 +111,13 @@ class Gatekeeper:
         if grant is None:
             return False
         return device_may_use(grant.device_id, grant.organization, topic, subscribing)
+
+    def prune_logins(self, present: set[str], grace_s: float = 30.0) -> None:
+        """Forget logins whose session is gone; recent ones stay (amqtt registers a session after login)."""
+        limit = time.monotonic() - grace_s
+        for client_id, at in list(self.logged_in.items()):
+            if at < limit and client_id not in present:
+                self.logged_in.pop(client_id, None)
 
     def forget(self, device_id: str) -> None:
         self._grants.pop(device_id, None)

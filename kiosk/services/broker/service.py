@@ -85,9 +85,14 @@ class BrokerService:
         return self._broker is not None
 
     def _connected_sessions(self) -> list[tuple[Any, Any]]:
+        """Live sessions that logged in. amqtt 0.12.1 also keeps failed logins as "connected" sessions
+        (../shared/AMQTT.md defect 6); counting those would show clients that do not exist."""
         if self._broker is None:
             return []
-        return [(s, h) for s, h in self._broker.sessions.values() if s.transitions.is_connected()]
+        sessions = list(self._broker.sessions.values())
+        self._gatekeeper.prune_logins({s.client_id for s, _ in sessions})
+        logged_in = self._gatekeeper.logged_in
+        return [(s, h) for s, h in sessions if s.transitions.is_connected() and s.client_id in logged_in]
 
     async def drop_device(self, device_id: str) -> int:
         """Close every live connection logged in as this device; returns how many were closed."""
