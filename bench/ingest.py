@@ -35,6 +35,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from kiosk.app import freeze_startup_objects  # noqa: E402
 from kiosk.config import load  # noqa: E402
 from kiosk.services.broker.gatekeeper import Gatekeeper, internal_credentials  # noqa: E402
+from kiosk.services.broker.process import BrokerProcess, InProcessBroker  # noqa: E402
 from kiosk.services.broker.service import BrokerService, ListenerSpec  # noqa: E402
 from kiosk.services.hub import Hub  # noqa: E402
 from kiosk.services.loop import ServiceLoop  # noqa: E402
@@ -146,14 +147,21 @@ def provision(data_dir: Path, devices: int) -> tuple[Path, Any]:
     return path, engine
 
 
+BROKER_PROCESS = "child"  # set from --broker-process: where both the reference and the pipeline run the broker
+
+
 def broker_only(data_dir: Path, credentials: Path, rate: float, seconds: float, name: str) -> Result:
-    registry = DeviceRegistry(open_store(f"sqlite:///{data_dir / 'kiosk.db'}"))
     internal = internal_credentials(data_dir)
     port = free_port()
+    spec = ListenerSpec("127.0.0.1", port)
     loop = ServiceLoop()
     loop.start()
-    broker = BrokerService(ListenerSpec("127.0.0.1", port), Gatekeeper(registry, internal))
-    loop.run(broker.start())
+    if BROKER_PROCESS == "child":
+        broker: Any = BrokerProcess(spec, f"sqlite:///{data_dir / 'kiosk.db'}", data_dir, "WARNING")
+    else:
+        registry = DeviceRegistry(open_store(f"sqlite:///{data_dir / 'kiosk.db'}"))
+        broker = InProcessBroker(loop, BrokerService(spec, Gatekeeper(registry, internal)))
+    broker.start()
     result = Result(name)
     ready = threading.Event()
     lock = threading.Lock()
@@ -177,14 +185,15 @@ def broker_only(data_dir: Path, credentials: Path, rate: float, seconds: float, 
     drain(lambda: result.delivered, None)
     result.sent = answer["sent"]
     close_client(sub)
-    loop.run(broker.stop())
+    broker.stop()
     loop.stop()
     return result
 
 
 def pipeline(app: QApplication, data_dir: Path, credentials: Path, rate: float, seconds: float, name: str) -> Result:
     config = load({"data_dir": str(data_dir), "broker.port": free_port(), "http.port": 0,
-                   "broker.bind": "127.0.0.1"}, env={}, config_dir=data_dir)
+                   "broker.bind": "127.0.0.1", "broker.process": BROKER_PROCESS, "log.level": "WARNING"}, env={},
+                  config_dir=data_dir)
     bridge = Bridge()
     result = Result(name)
     last_sent: dict[str, float] = {}
@@ -293,7 +302,11 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--quick", action="store_true", help="short runs, to check the bench itself works")
+    parser.add_argument("--broker-process", choices=("child", "thread"), default="child",
+                        help="where the broker runs, for the reference and the pipeline alike (default: child)")
     args = parser.parse_args()
+    global BROKER_PROCESS
+    BROKER_PROCESS = args.broker_process
     seconds = 4 if args.quick else args.seconds
     step_seconds = 4 if args.quick else 8
     rates = [800, 1000, 1200, 1300, 1400, 1500, 1600, 1700, 1800, 1900, 2000, 2200, 2400]
@@ -308,7 +321,8 @@ def main() -> None:
             rows.append(broker_only(data, credentials, rate, seconds, f"{label}: broker only (reference)"))
             rows.append(pipeline(app, data, credentials, rate, seconds, f"{label}: pipeline to commit"))
         ref_best, pipe_best, steps = sustained(data, credentials, app, rates, step_seconds)
-    print(f"ingest benchmark, {args.devices} devices, QoS 0, {os.cpu_count()} cores")
+    print(f"ingest benchmark, {args.devices} devices, QoS 0, {os.cpu_count()} cores, broker in a "
+          f"{'child process' if BROKER_PROCESS == 'child' else 'thread of the hub'}")
     print("p50/p99: publish -> subscriber (broker only) or -> database commit (pipeline); GUI: -> devicesChanged;")
     print("late: how late a 10 ms GUI timer fired while devices published (connect storm: while they logged in)")
     print(table(rows))

@@ -100,6 +100,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("log.level", str, "INFO", "Log level: DEBUG, INFO, WARNING or ERROR.",
             choices=("DEBUG", "INFO", "WARNING", "ERROR")),
     Setting("broker.embedded", bool, True, "Run the embedded MQTT broker in this process."),
+    Setting("broker.process", str, "child", "Run the embedded broker in a supervised child process (child) or on a "
+            "thread of the hub (thread). A child has its own CPU core and cannot take the window down.",
+            choices=("child", "thread")),
     Setting("broker.bind", str, "0.0.0.0", "Address the embedded broker listens on (0.0.0.0: all interfaces)."),
     Setting("broker.port", int, 1883, "TCP port of the embedded broker.", flag="--broker-port", minimum=1,
             maximum=65535),

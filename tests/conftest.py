@@ -34,9 +34,14 @@ def no_thread_left_running() -> Iterator[None]:
 
 @pytest.fixture
 def config(tmp_path: Path) -> Config:
-    """Settings for one test: its own data folder and free ports; no user file or environment is read."""
+    """Settings for one test: its own data folder and free ports; no user file or environment is read.
+
+    The broker runs on a thread here (fast to start); tests/integration/test_broker_process.py and the end-to-end
+    tests run it as the product does, in a child process.
+    """
     return load({"data_dir": str(tmp_path / "data"), "broker.port": free_port(), "http.port": free_port(),
-                 "broker.bind": "127.0.0.1", "http.bind": "127.0.0.1"}, env={}, config_dir=tmp_path / "config")
+                 "broker.bind": "127.0.0.1", "http.bind": "127.0.0.1", "broker.process": "thread"}, env={},
+                config_dir=tmp_path / "config")
 
 
 @pytest.fixture

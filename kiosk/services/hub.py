@@ -18,6 +18,7 @@ from sqlalchemy import text
 from kiosk.config import Config
 from kiosk.core.devices import DeviceInfo, DeviceSnapshot
 from kiosk.services.broker.gatekeeper import Gatekeeper, internal_credentials
+from kiosk.services.broker.process import BrokerProcess, InProcessBroker
 from kiosk.services.broker.service import BrokerService, BrokerStats, ListenerSpec
 from kiosk.services.http import HttpServer
 from kiosk.services.ingest import Ingest, IngestStats
@@ -64,12 +65,15 @@ class Hub:
         self.loop = ServiceLoop()
         self.internal = internal_credentials(config.data_dir)
         self.gatekeeper = Gatekeeper(self.registry, self.internal, clock)
-        self.broker: BrokerService | None = None
+        self.broker: BrokerProcess | InProcessBroker | None = None
         if config["broker.embedded"] and not config["broker.url"]:
-            self.broker = BrokerService(ListenerSpec(
-                config["broker.bind"], config["broker.port"], config["broker.websocket_port"],
-                config["broker.tls_port"], config["broker.tls_cert"], config["broker.tls_key"],
-                config["broker.max_connections"]), self.gatekeeper)
+            spec = ListenerSpec(config["broker.bind"], config["broker.port"], config["broker.websocket_port"],
+                                config["broker.tls_port"], config["broker.tls_cert"], config["broker.tls_key"],
+                                config["broker.max_connections"])
+            if config["broker.process"] == "child":
+                self.broker = BrokerProcess(spec, config.database_url, config.data_dir, config["log.level"])
+            else:
+                self.broker = InProcessBroker(self.loop, BrokerService(spec, self.gatekeeper))
         self.http = HttpServer(config["http.bind"], config["http.port"], self.health) if config["http.port"] else None
         self.link = DeviceLink(self.broker_address(), *self._link_credentials(), on_message=self.ingest.handle,
                                on_control=self.device_revoked, on_connection=self._link_changed)
@@ -95,7 +99,7 @@ class Hub:
         self.writer.start()
         self.loop.start()
         if self.broker is not None:
-            self.loop.run(self.broker.start())
+            self.broker.start()
         if self.http is not None:
             self.loop.run(self.http.start())
         self.link.start()
@@ -107,12 +111,11 @@ class Hub:
         if self._ticker is not None:
             self._ticker.join(2)
         self.link.stop()
-        if self.loop.running:
-            if self.http is not None:
-                self.loop.run(self.http.stop())
-            if self.broker is not None:
-                self.loop.run(self.broker.stop())
-            self.loop.stop()
+        if self.loop.running and self.http is not None:
+            self.loop.run(self.http.stop())
+        if self.broker is not None:
+            self.broker.stop()
+        self.loop.stop()
         self.writer.stop()
         self.engine.dispose()
 
@@ -124,8 +127,8 @@ class Hub:
         info = self.registry.get(device_id)
         if info is not None:
             self.ingest.device_registered(info)
-        if self.broker is not None and self.loop.running:
-            self.loop.submit(self.broker.drop_device(device_id))
+        if self.broker is not None:
+            self.broker.drop_device(device_id)
 
     def _link_changed(self, connected: bool, detail: str) -> None:
         self._link_detail = detail
@@ -150,7 +153,7 @@ class Hub:
         connected = self.broker.connected_device_ids()
         for device_id in set(connected) - self.registry.still_valid(connected):
             log.info("device %s no longer holds a valid token; dropping its connection", device_id)
-            self.loop.submit(self.broker.drop_device(device_id))
+            self.broker.drop_device(device_id)
 
     def status(self) -> HubStatus:
         health = self.writer.health()

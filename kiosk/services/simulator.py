@@ -94,17 +94,34 @@ class Simulator:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._occupied: dict[str, bool] = {}
+        self._online: set[str] = set()  # paho drops QoS 0 messages published before CONNACK: wait for it
         self._started = time.monotonic()
         self.published = 0
 
     def start(self) -> None:
         for device in self._devices:
             client = new_client(f"sim-{device.id[:8]}", device.id, device.token)
+            client.on_connect = self._connected_handler(device.id)
+            client.on_disconnect = self._disconnected_handler(device.id)
             client.connect_async(self._address.host, self._address.port, keepalive=30)
             client.loop_start()
             self._clients[device.id] = client
         self._thread = threading.Thread(target=self._run, name="simulator", daemon=True)
         self._thread.start()
+
+    def _connected_handler(self, device_id: str) -> Callable[..., None]:
+        def connected(_client: mqtt.Client, _userdata: object, _flags: object, reason: mqtt.ReasonCode,
+                      _props: object) -> None:
+            if reason.is_failure:
+                log.error("simulated device %s was refused by the broker: %s", device_id, reason)
+            else:
+                self._online.add(device_id)
+        return connected
+
+    def _disconnected_handler(self, device_id: str) -> Callable[..., None]:
+        def disconnected(*_args: object) -> None:
+            self._online.discard(device_id)
+        return disconnected
 
     def stop(self) -> None:
         self._stop.set()
@@ -119,7 +136,7 @@ class Simulator:
             now = time.monotonic()
             for device in self._devices:
                 if now >= due[device.id]:
-                    due[device.id] = now + self._publish(device)
+                    due[device.id] = now + (self._publish(device) if device.id in self._online else 0.1)
             self._stop.wait(max(0.05, min(due.values()) - time.monotonic()))
 
     def _publish(self, device: DemoDevice) -> float:

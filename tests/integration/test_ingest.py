@@ -96,9 +96,9 @@ def test_status_metadata_updates_the_device(hub: Any, events: Any, meter: Any) -
 
 
 def test_the_device_worker_survives_a_broker_restart(hub: Any, meter: Any) -> None:
-    hub.loop.run(hub.broker.stop())
+    hub.broker.stop()
     wait_for(lambda: not hub.link.connected.is_set())
-    hub.loop.run(hub.broker.start())
+    hub.broker.start()
     assert hub.link.connected.wait(10), "the device worker did not reconnect"
     meter.close()
     again = connect(hub.config["broker.port"], meter.info.id, hub.registry.rotate(meter.info.id, "test"))
@@ -122,3 +122,18 @@ def test_rows_are_counted_per_table(hub: Any, meter: Any) -> None:
         meter.publish(f"devices/{meter.info.id}/datastream", json.dumps({"value": i}), qos=0)
     with Session(hub.engine) as session:
         wait_for(lambda: session.scalar(select(func.count()).select_from(Telemetry)) == 20)
+
+
+def test_every_demo_device_reports_at_once(hub: Any, events: Any) -> None:
+    """Demo devices publish their first reading as soon as they are connected, not after their first interval."""
+    from kiosk.services.simulator import SimulationPlan, Simulator, provision
+
+    plan = SimulationPlan(stalls=2, meters=1, esp32=1, interval_s=60, stall_report_s=60, heartbeat_s=60)
+    devices = provision(hub.registry, hub.config.data_dir, plan, announce=hub.device_added)
+    simulator = Simulator(hub.broker_address(), devices, plan)
+    simulator.start()
+    try:
+        wait_for(lambda: all((s := events.devices.get(d.id)) and s.received >= 1 for d in devices), timeout=5)
+    finally:
+        simulator.stop()
+    assert hub.broker.stats().refused_logins == {}

@@ -1,0 +1,106 @@
+"""The embedded broker in its supervised child process, as the product runs it (broker.process = "child")."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from kiosk.config import Config
+from kiosk.services.broker.process import BrokerStartError
+from kiosk.services.hub import Hub
+from tests.helpers import connect, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def child_hub(config: Config, events: Any) -> Iterator[Hub]:
+    hub = Hub(config.with_overrides(broker__process="child"), events)
+    hub.start()
+    assert hub.link.connected.wait(10)
+    yield hub
+    hub.stop()
+
+
+def test_devices_log_in_and_revocation_crosses_the_process_boundary(child_hub: Hub) -> None:
+    assert child_hub.broker.pid != os.getpid()
+    info, token = child_hub.registry.create("Stall W-2", "stall", "test")
+    port = child_hub.config["broker.port"]
+    refused = connect(port, info.id, "wrong")
+    assert refused.rc.is_failure
+    refused.close()
+    device = connect(port, info.id, token)
+    assert device.rc == 0
+    wait_for(lambda: child_hub.broker.stats().connected == 2, timeout=5)  # the hub's link and the device
+    assert child_hub.broker.stats().refused_logins == {"wrong token": 1}
+    assert child_hub.broker.connected_device_ids() == [info.id]
+    child_hub.registry.revoke(info.id, "test")
+    child_hub.device_revoked(info.id)
+    assert device.disconnected.wait(5)
+    device.close()
+
+
+def test_a_crashed_broker_is_restarted_and_the_hub_reconnects(child_hub: Hub) -> None:
+    first = child_hub.broker.pid
+    os.kill(first, signal.SIGKILL)
+    wait_for(lambda: child_hub.broker.pid not in (None, first) and child_hub.broker.running, timeout=15)
+    assert child_hub.link.connected.wait(15), "the device worker did not reconnect to the restarted broker"
+    info, token = child_hub.registry.create("Meter", "energy", "test")
+    device = connect(child_hub.config["broker.port"], info.id, token)
+    assert device.rc == 0
+    device.close()
+    assert child_hub.broker.restarts == 1
+
+
+def test_a_port_in_use_is_a_clear_error(config: Config, events: Any) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        hub = Hub(config.with_overrides(broker__process="child", broker__port=port), events)
+        with pytest.raises(BrokerStartError, match="address already in use"):
+            hub.start()
+        hub.stop()
+
+
+ORPHAN_SCRIPT = """
+import sys, time
+from pathlib import Path
+from kiosk.services.broker.process import BrokerProcess
+from kiosk.services.broker.service import ListenerSpec
+from kiosk.store.db import open_store
+data = Path(sys.argv[1])
+open_store(f"sqlite:///{data / 'kiosk.db'}")
+broker = BrokerProcess(ListenerSpec("127.0.0.1", int(sys.argv[2])), f"sqlite:///{data / 'kiosk.db'}", data)
+broker.start()
+print(broker.pid, flush=True)
+time.sleep(60)
+"""
+
+
+def test_the_broker_does_not_outlive_a_killed_hub(tmp_path: Path) -> None:
+    from tests.helpers import free_port
+
+    hub = subprocess.Popen([sys.executable, "-c", ORPHAN_SCRIPT, str(tmp_path), str(free_port())], cwd=ROOT,
+                           stdout=subprocess.PIPE, text=True)
+    assert hub.stdout is not None
+    broker_pid = int(hub.stdout.readline())
+    assert psutil.pid_exists(broker_pid)
+    hub.kill()
+    hub.wait()
+    hub.stdout.close()
+
+    def gone() -> bool:
+        try:
+            return psutil.Process(broker_pid).status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return True
+
+    wait_for(gone, timeout=10)
