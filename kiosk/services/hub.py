@@ -64,7 +64,6 @@ class Hub:
                              config["devices.offline_after_s"], clock)
         self.loop = ServiceLoop()
         self.internal = internal_credentials(config.data_dir)
-        self.gatekeeper = Gatekeeper(self.registry, self.internal, clock)
         self.broker: BrokerProcess | InProcessBroker | None = None
         if config["broker.embedded"] and not config["broker.url"]:
             spec = ListenerSpec(config["broker.bind"], config["broker.port"], config["broker.websocket_port"],
@@ -73,7 +72,8 @@ class Hub:
             if config["broker.process"] == "child":
                 self.broker = BrokerProcess(spec, config.database_url, config.data_dir, config["log.level"])
             else:
-                self.broker = InProcessBroker(self.loop, BrokerService(spec, self.gatekeeper))
+                gatekeeper = Gatekeeper(self.registry, self.internal, clock)
+                self.broker = InProcessBroker(self.loop, BrokerService(spec, gatekeeper))
         self.http = HttpServer(config["http.bind"], config["http.port"], self.health) if config["http.port"] else None
         self.link = DeviceLink(self.broker_address(), *self._link_credentials(), on_message=self.ingest.handle,
                                on_control=self.device_revoked, on_connection=self._link_changed)
