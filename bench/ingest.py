@@ -43,14 +43,7 @@ from kiosk.services.mqtt_client import close_client  # noqa: E402
 from kiosk.store.db import open_store  # noqa: E402
 from kiosk.store.devices import DeviceRegistry  # noqa: E402
 from kiosk.ui.bridge import Bridge  # noqa: E402
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.helpers import free_port  # noqa: E402  (ports below the ephemeral range)
 
 
 def pct(values: list[float], q: float) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import threading
 import time
@@ -14,10 +15,28 @@ import paho.mqtt.client as mqtt
 from kiosk.services.mqtt_client import close_client
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port free on 127.0.0.1, below the kernel's ephemeral range (32768-60999 here).
+
+    Asking the kernel for port 0 returns an ephemeral port, the same range outgoing client connections use: with
+    hundreds of paho connections per run, one could take it before the broker binds, and the start fails.
+    """
+    rng = random.Random()
+    for _ in range(1000):
+        port = rng.randint(20000, 32000)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError("no free port between 20000 and 32000")
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.01) -> Any:

@@ -25,6 +25,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.setWindowTitle("Front Desk Kiosk")
         self._painted = False
+        self.failure_box: QMessageBox | None = None
         self.resize(1100, 700)
         self.devices_model = DevicesModel(parent=self)
         self.devices = DevicesView(self.devices_model, self)
@@ -48,6 +49,8 @@ class MainWindow(QMainWindow):
 
     def _services_failed(self, reason: str) -> None:
         self.status.show_failure(reason)
-        QMessageBox.critical(self, "Front Desk Kiosk", "The kiosk's services could not start:\n\n" + reason +
-                             "\n\nCheck that the broker port is free and the data folder is writable; "
-                             "`kiosk config show` prints the settings in use.")
+        self.failure_box = QMessageBox(QMessageBox.Icon.Critical, "Front Desk Kiosk",
+                                       "The kiosk's services could not start:\n\n" + reason +
+                                       "\n\nCheck that the broker port is free and the data folder is writable; "
+                                       "`kiosk config show` prints the settings in use.", parent=self)
+        self.failure_box.open()  # window-modal, without a nested event loop that would stall the window

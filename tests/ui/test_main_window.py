@@ -22,8 +22,13 @@ def window(qtbot: Any, config: Any) -> Iterator[tuple[MainWindow, Bridge, Servic
     main.show()
     starter = ServicesStarter(config, bridge)
     main.demoRequested.connect(starter.start_demo)
-    with qtbot.waitSignal(bridge.servicesReady, timeout=15000):
-        starter.start()
+    failures: list[str] = []
+    ready: list[bool] = []
+    bridge.servicesFailed.connect(failures.append)
+    bridge.servicesReady.connect(lambda: ready.append(True))
+    starter.start()
+    qtbot.waitUntil(lambda: bool(ready or failures), timeout=15000)
+    assert not failures, f"services failed to start: {failures}"
     yield main, bridge, starter
     starter.stop()
 
@@ -67,3 +72,23 @@ def test_demo_devices_log_in_with_real_tokens(qtbot: Any, window: Any) -> None:
     qtbot.waitUntil(lambda: main.devices_model.state_counts()["online"] == 7, timeout=10000)
     assert starter._hub.broker.stats().refused_logins == {}
     assert time.time() > 0
+
+
+def test_a_start_failure_is_shown_without_blocking_the_window(qtbot: Any, config: Any) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", config["broker.port"]))
+        taken.listen()
+        bridge = Bridge()
+        main = MainWindow(bridge, database=config.database_label)
+        qtbot.addWidget(main)
+        main.show()
+        starter = ServicesStarter(config, bridge)
+        with qtbot.waitSignal(bridge.servicesFailed, timeout=15000) as failed:
+            starter.start()
+        qtbot.waitUntil(lambda: main.failure_box is not None and main.failure_box.isVisible())
+        assert "address already in use" in failed.args[0]
+        assert "Services failed to start" in main.status.broker.text()
+        main.failure_box.close()
+        starter.stop()
