@@ -104,3 +104,15 @@ def test_the_broker_does_not_outlive_a_killed_hub(tmp_path: Path) -> None:
             return True
 
     wait_for(gone, timeout=10)
+
+
+def test_the_broker_ignores_signals_meant_for_the_whole_process_group(child_hub: Hub) -> None:
+    """Ctrl+C and systemd signal every process of the group; only the hub may stop its broker."""
+    pid = child_hub.broker.pid
+    os.kill(pid, signal.SIGTERM)
+    os.kill(pid, signal.SIGINT)
+    info, token = child_hub.registry.create("Stall", "stall", "test")
+    device = connect(child_hub.config["broker.port"], info.id, token)  # still serving
+    assert device.rc == 0
+    device.close()
+    assert child_hub.broker.pid == pid and child_hub.broker.restarts == 0

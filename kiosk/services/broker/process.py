@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import multiprocessing.connection
+import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -71,7 +72,13 @@ class _ChildArgs:
 
 
 def _child_main(conn: multiprocessing.connection.Connection, args: _ChildArgs) -> None:
-    """The broker process: serve until told to stop or until the parent goes away."""
+    """The broker process: serve until told to stop or until the parent goes away.
+
+    It ignores SIGINT and SIGTERM: Ctrl+C in a terminal and systemd's stop signal the whole process group, and the
+    hub must stop its broker itself, in order, rather than see it die and restart it during shutdown.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     from kiosk import logs
     from kiosk.store.db import open_engine
     from kiosk.store.devices import DeviceRegistry
