@@ -66,9 +66,10 @@ class Hub:
         self.internal = internal_credentials(config.data_dir)
         self.broker: BrokerProcess | InProcessBroker | None = None
         if config["broker.embedded"] and not config["broker.url"]:
-            spec = ListenerSpec(config["broker.bind"], config["broker.port"], config["broker.websocket_port"],
-                                config["broker.tls_port"], config["broker.tls_cert"], config["broker.tls_key"],
-                                config["broker.max_connections"])
+            spec = ListenerSpec(config["broker.bind"], config["broker.port"],
+                                config["broker.websocket_port"] if config["broker.websocket"] else 0,
+                                config["broker.tls_port"] if config["broker.tls"] else 0,
+                                config["broker.tls_cert"], config["broker.tls_key"], config["broker.max_connections"])
             if config["broker.process"] == "child":
                 self.broker = BrokerProcess(spec, config.database_url, config.data_dir, config["log.level"])
             else:

@@ -45,8 +45,9 @@ def certificate(tmp_path: Path) -> tuple[str, str]:
 def test_websocket_and_tls_listeners_authenticate_devices(config: Config, events: Any,
                                                          certificate: tuple[str, str]) -> None:
     ws_port, tls_port = free_port(), free_port()
-    cfg = config.with_overrides(broker__websocket_port=ws_port, broker__tls_port=tls_port,
-                                broker__tls_cert=certificate[0], broker__tls_key=certificate[1])
+    cfg = config.with_overrides(broker__websocket=True, broker__websocket_port=ws_port, broker__tls=True,
+                                broker__tls_port=tls_port, broker__tls_cert=certificate[0],
+                                broker__tls_key=certificate[1])
     hub = Hub(cfg, events)
     hub.start()
     try:
@@ -66,7 +67,7 @@ def test_websocket_and_tls_listeners_authenticate_devices(config: Config, events
 
 
 def test_tls_port_without_certificate_is_a_clear_error(config: Config, events: Any) -> None:
-    hub = Hub(config.with_overrides(broker__tls_port=free_port()), events)
+    hub = Hub(config.with_overrides(broker__tls=True, broker__tls_port=free_port()), events)
     with pytest.raises(ValueError, match="tls_cert"):
         hub.start()
     hub.stop()

@@ -49,7 +49,7 @@ def broker_config(spec: ListenerSpec) -> dict[str, Any]:
                            "max_connections": spec.max_connections}
     if spec.tls_port:
         if not (spec.tls_cert and spec.tls_key):
-            raise ValueError("broker.tls_port is set but broker.tls_cert or broker.tls_key is empty")
+            raise ValueError("broker.tls is on but broker.tls_cert or broker.tls_key is empty")
         listeners["tls"] = {"type": "tcp", "bind": f"{spec.bind}:{spec.tls_port}", "ssl": True,
                             "certfile": spec.tls_cert, "keyfile": spec.tls_key,
                             "max_connections": spec.max_connections}
