@@ -71,7 +71,7 @@ def test_a_port_in_use_is_a_clear_error(config: Config, events: Any) -> None:
 
 
 ORPHAN_SCRIPT = """
-import sys, time
+import sys
 from pathlib import Path
 from kiosk.services.broker.process import BrokerProcess
 from kiosk.services.broker.service import ListenerSpec
@@ -81,7 +81,7 @@ open_store(f"sqlite:///{data / 'kiosk.db'}")
 broker = BrokerProcess(ListenerSpec("127.0.0.1", int(sys.argv[2])), f"sqlite:///{data / 'kiosk.db'}", data)
 broker.start()
 print(broker.pid, flush=True)
-time.sleep(60)
+sys.stdin.read()  # until the test kills this process
 """
 
 
@@ -89,13 +89,14 @@ def test_the_broker_does_not_outlive_a_killed_hub(tmp_path: Path) -> None:
     from tests.helpers import free_port
 
     hub = subprocess.Popen([sys.executable, "-c", ORPHAN_SCRIPT, str(tmp_path), str(free_port())], cwd=ROOT,
-                           stdout=subprocess.PIPE, text=True)
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert hub.stdout is not None
     broker_pid = int(hub.stdout.readline())
     assert psutil.pid_exists(broker_pid)
     hub.kill()
     hub.wait()
     hub.stdout.close()
+    hub.stdin.close()
 
     def gone() -> bool:
         try:

@@ -1,12 +1,11 @@
 """The window with a real hub behind it: empty state, live rows from a real paho device, status bar."""
 
 import json
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from PySide6.QtCore import Qt
 
 from kiosk.app import ServicesStarter
 from kiosk.ui.bridge import Bridge
@@ -47,11 +46,9 @@ def test_a_publishing_device_appears_in_the_view(qtbot: Any, window: Any) -> Non
     qtbot.waitUntil(lambda: main.devices_model.rowCount() == 1)
     assert not main.devices.showing_empty_state
     device = connect(hub.config["broker.port"], info.id, token)
-    sent = threading.Event()
     with qtbot.waitSignal(bridge.devicesChanged, timeout=2000,
                           check_params_cb=lambda snaps: any(s.received == 1 for s in snaps)):
         device.publish(f"devices/{info.id}/datastream", json.dumps({"occupied": True}))
-        sent.set()
     assert main.devices_model.data(main.devices_model.index(0, 2)) == "● Online"
     device.close()
 
@@ -67,11 +64,10 @@ def test_status_bar_shows_broker_clients_and_database(qtbot: Any, window: Any) -
 
 def test_demo_devices_log_in_with_real_tokens(qtbot: Any, window: Any) -> None:
     main, _bridge, starter = window
-    qtbot.mouseClick(main.devices.demo_button, __import__("PySide6.QtCore").QtCore.Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(main.devices.demo_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: main.devices_model.rowCount() == 7, timeout=10000)
     qtbot.waitUntil(lambda: main.devices_model.state_counts()["online"] == 7, timeout=10000)
     assert starter._hub.broker.stats().refused_logins == {}
-    assert time.time() > 0
 
 
 def test_a_start_failure_is_shown_without_blocking_the_window(qtbot: Any, config: Any) -> None:

@@ -114,7 +114,6 @@ def test_device_state_alone_is_saved_within_a_second_not_per_batch(engine: Any) 
         writer.device_state(DeviceSnapshot(info.id, "Meter", "energy", float(n), n, 0, None, None, None, None, None,
                                            None, Online.ONLINE))
         writer.add("energy", reading(n))
-        time.sleep(0.01)
 
     def saved() -> int:
         with Session(engine) as session:
