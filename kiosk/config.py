@@ -117,6 +117,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("broker.tls_cert", str, "", "PEM certificate file for the TLS listener."),
     Setting("broker.tls_key", str, "", "PEM private key file for the TLS listener."),
     Setting("broker.max_connections", int, 2000, "Most simultaneous connections per listener.", minimum=1),
+    Setting("broker.connect_timeout_s", float, 10.0, "A connection that sends no CONNECT within this time is closed.",
+            minimum=1, maximum=300),
+    Setting("broker.max_packet_bytes", int, 256 * 1024, "Largest MQTT packet accepted; a larger one closes the "
+            "connection.", minimum=1024, maximum=256 * 1024 * 1024),
     Setting("http.bind", str, "0.0.0.0", "Address the HTTP server (health, device API) listens on."),
     Setting("http.port", int, 8080, "Port of the HTTP server (0: off).", flag="--http-port", minimum=0,
             maximum=65535),

@@ -81,8 +81,9 @@ class Device:
 
 
 def connect(port: int, username: str | None, password: str | None, client_id: str = "",
-            wait: bool = True) -> Device:
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311)
+            wait: bool = True, clean_session: bool = True) -> Device:
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311,
+                         clean_session=clean_session)
     device = Device(client)
     if username is not None:
         client.username_pw_set(username, password)
@@ -148,12 +149,36 @@ def _remaining_length(n: int) -> bytes:
 
 
 def connect_packet(client_id: str, username: str | None = None, password: str | None = None,
-                   keepalive: int = 60) -> bytes:
-    """A raw MQTT 3.1.1 CONNECT packet (clean session), for tests that need to misbehave below paho."""
-    flags = 0x02 | (0x80 if username is not None else 0) | (0x40 if password is not None else 0)
+                   keepalive: int = 60, clean: bool = True, will: tuple[str, str] | None = None) -> bytes:
+    """A raw MQTT 3.1.1 CONNECT packet, for tests that need to misbehave below paho."""
+    flags = ((0x02 if clean else 0) | (0x80 if username is not None else 0) | (0x40 if password is not None else 0)
+             | (0x04 if will else 0))
     body = _utf8("MQTT") + bytes([4, flags]) + keepalive.to_bytes(2, "big") + _utf8(client_id)
+    if will:
+        body += _utf8(will[0]) + _utf8(will[1])
     if username is not None:
         body += _utf8(username)
     if password is not None:
         body += _utf8(password)
     return bytes([0x10]) + _remaining_length(len(body)) + body
+
+
+def publish_packet(topic: str, payload: bytes) -> bytes:
+    """A raw QoS 0 PUBLISH packet."""
+    body = _utf8(topic) + payload
+    return bytes([0x30]) + _remaining_length(len(body)) + body
+
+
+def closed_by_peer(sock: socket.socket, timeout: float) -> bool:
+    """Whether the other end closes the connection within the timeout (reading and dropping what arrives)."""
+    sock.settimeout(timeout)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if sock.recv(4096) == b"":
+                return True
+    except (socket.timeout, TimeoutError):
+        return False
+    except OSError:
+        return True
+    return False

@@ -55,3 +55,115 @@ def test_closing_a_connection_whose_peer_is_gone_closes_the_socket(adapter: type
     with pytest.raises((OSError, asyncio.CancelledError)):
         asyncio.run(close())
     assert writer.transport.closed is closes
+
+
+# --- defects from ../shared/AMQTT.md, driven through the whole hub -------------------------------------------------
+
+import socket  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from typing import Any  # noqa: E402
+
+from kiosk.config import Config  # noqa: E402
+from kiosk.services.hub import Hub  # noqa: E402
+from tests.helpers import closed_by_peer, connect, connect_packet, publish_packet, wait_for  # noqa: E402
+
+
+@pytest.fixture
+def strict_hub(config: Config, events: Any) -> Iterator[Hub]:
+    """A hub with short limits so that the tests need not wait long."""
+    hub = Hub(config.with_overrides(broker__connect_timeout_s=1, broker__max_packet_bytes=2048), events)
+    hub.start()
+    assert hub.link.connected.wait(5)
+    yield hub
+    hub.stop()
+
+
+def raw(hub: Hub) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", hub.config["broker.port"]), timeout=5)
+
+
+def observer(hub: Hub, topic: str = "devices/#") -> Any:
+    watcher = connect(hub.config["broker.port"], hub.internal.username, hub.internal.password)
+    watcher.subscribe(topic, 1)
+    return watcher
+
+
+def test_1_a_silent_device_is_dropped_after_one_and_a_half_keepalives_and_its_will_sent(strict_hub: Hub) -> None:
+    info, token = strict_hub.registry.create("Stall W-2", "stall", "test")
+    watcher = observer(strict_hub)
+    will_topic = f"devices/{info.id}/status"
+    sock = raw(strict_hub)
+    sock.sendall(connect_packet("silent-stall", info.id, token, keepalive=1,
+                                will=(will_topic, '{"status": "offline"}')))
+    assert sock.recv(4) == b"\x20\x02\x00\x00"
+    # Power lost: no PINGREQ, no FIN. 1.5 x 1 s later the broker must close the connection.
+    assert closed_by_peer(sock, timeout=4), "the broker kept a silent connection open"
+    wait_for(lambda: any(m.topic == will_topic for m in watcher.messages), timeout=3)
+    sock.close()
+    watcher.close()
+
+
+def test_7_a_socket_that_sends_no_connect_is_closed(strict_hub: Hub) -> None:
+    sock = raw(strict_hub)
+    assert closed_by_peer(sock, timeout=4), "an idle socket was held open"
+    sock.close()
+
+
+def test_7_an_oversized_packet_closes_the_connection_and_a_normal_one_passes(strict_hub: Hub) -> None:
+    info, token = strict_hub.registry.create("Meter", "energy", "test")
+    watcher = observer(strict_hub)
+    sock = raw(strict_hub)
+    sock.sendall(connect_packet("big-meter", info.id, token))
+    assert sock.recv(4) == b"\x20\x02\x00\x00"
+    sock.sendall(publish_packet(f"devices/{info.id}/datastream", b"x" * 4096))
+    assert closed_by_peer(sock, timeout=3), "a 4 KiB packet was accepted with a 2 KiB limit"
+    sock.close()
+    device = connect(strict_hub.config["broker.port"], info.id, token)
+    device.publish(f"devices/{info.id}/datastream", b'{"value": 1}')
+    wait_for(lambda: watcher.messages)
+    for client in (device, watcher):
+        client.close()
+
+
+def test_6_failed_logins_leave_no_session_behind(strict_hub: Hub) -> None:
+    info, _token = strict_hub.registry.create("Stall", "stall", "test")
+    before = strict_hub.broker.stats().sessions
+    for n in range(30):
+        sock = raw(strict_hub)
+        sock.sendall(connect_packet(f"guess-{n}", info.id, f"wrong-{n}"))
+        assert sock.recv(4) == b"\x20\x02\x00\x05"  # CONNACK: not authorised
+        assert closed_by_peer(sock, timeout=3)
+        sock.close()
+    assert strict_hub.broker.stats().sessions == before
+
+
+def test_6_a_failed_login_cannot_take_a_live_device_offline(strict_hub: Hub) -> None:
+    info, token = strict_hub.registry.create("Stall", "stall", "test")
+    port = strict_hub.config["broker.port"]
+    device = connect(port, info.id, token, client_id="stall-7", clean_session=False)
+    device.subscribe(f"devices/{info.id}/commands", 1)
+    sock = raw(strict_hub)
+    sock.sendall(connect_packet("stall-7", info.id, "not-the-token", clean=False))
+    assert sock.recv(4) == b"\x20\x02\x00\x05"
+    sock.close()
+    strict_hub.link.publish(f"devices/{info.id}/commands", '{"command": "restart"}', qos=1)
+    assert device.got_message.wait(5), "the live device lost its session to a refused login"
+    assert not device.disconnected.is_set()
+    device.close()
+
+
+@pytest.mark.parametrize("clean", [True, False], ids=["clean-session", "persistent-session"])
+def test_5_a_new_connection_with_the_same_client_id_takes_over(strict_hub: Hub, clean: bool) -> None:
+    info, token = strict_hub.registry.create("ESP32", "esp32", "test")
+    port = strict_hub.config["broker.port"]
+    first = connect(port, info.id, token, client_id="esp32-lobby", clean_session=clean)
+    second = connect(port, info.id, token, client_id="esp32-lobby", clean_session=clean)
+    assert first.disconnected.wait(5), "the first connection was left open"
+    second.subscribe(f"devices/{info.id}/commands", 1)
+    strict_hub.link.publish(f"devices/{info.id}/commands", '{"command": "restart"}', qos=1)
+    assert second.got_message.wait(5), "the new connection is not live"
+    assert not second.disconnected.is_set()
+    wait_for(lambda: strict_hub.broker.connected_device_ids() == [info.id])
+    first.client.reconnect_delay_set(3600, 3600)
+    for client in (first, second):
+        client.close()

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from kiosk.services.broker.fixes import KioskBroker
+from kiosk.services.broker.fixes import BrokerLimits, KioskBroker
 from kiosk.services.broker.gatekeeper import Gatekeeper
 from kiosk.services.broker.plugins import PLUGINS, attach_gatekeeper
 
@@ -25,6 +25,8 @@ class ListenerSpec:
     tls_cert: str = ""
     tls_key: str = ""
     max_connections: int = 2000
+    connect_timeout_s: float = 10.0
+    max_packet_bytes: int = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,8 @@ class BrokerService:
         self._started_at: float | None = None
 
     async def start(self) -> None:
-        broker = KioskBroker(broker_config(self._spec), loop=asyncio.get_running_loop())
+        limits = BrokerLimits(self._spec.connect_timeout_s, self._spec.max_packet_bytes)
+        broker = KioskBroker(broker_config(self._spec), asyncio.get_running_loop(), limits)
         attach_gatekeeper(broker.plugins_manager.plugins, self._gatekeeper)
         await broker.start()
         self._broker = broker
