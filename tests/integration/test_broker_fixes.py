@@ -167,3 +167,42 @@ def test_5_a_new_connection_with_the_same_client_id_takes_over(strict_hub: Hub, 
     first.client.reconnect_delay_set(3600, 3600)
     for client in (first, second):
         client.close()
+
+
+def test_3_retained_messages_do_not_leak_to_other_devices_at_connect(strict_hub: Hub) -> None:
+    port = strict_hub.config["broker.port"]
+    a, a_token = strict_hub.registry.create("Stall A", "stall", "test")
+    b, b_token = strict_hub.registry.create("Stall B", "stall", "test")
+    watcher = observer(strict_hub)  # a subscription to devices/# exists, as on every hub
+    device_a = connect(port, a.id, a_token)
+    device_a.client.publish(f"devices/{a.id}/status", '{"status": "online"}', qos=1, retain=True).wait_for_publish(5)
+    wait_for(lambda: watcher.messages)
+    device_b = connect(port, b.id, b_token)
+    device_b.subscribe(f"devices/{b.id}/commands", 1)
+    strict_hub.link.publish(f"devices/{b.id}/commands", '{"command": "restart"}', qos=1)
+    assert device_b.got_message.wait(5)
+    assert [m.topic for m in device_b.messages] == [f"devices/{b.id}/commands"]
+    for client in (device_a, device_b, watcher):
+        client.close()
+
+
+def test_3_a_new_subscription_gets_the_retained_message_it_may_receive(strict_hub: Hub) -> None:
+    a, a_token = strict_hub.registry.create("ESP32", "esp32", "test")
+    strict_hub.link.publish(f"devices/{a.id}/commands", '{"command": "restart"}', qos=1, retain=True)
+    device = connect(strict_hub.config["broker.port"], a.id, a_token)
+    device.subscribe(f"devices/{a.id}/#", 1)
+    assert device.got_message.wait(5)
+    assert device.messages[0].retain and device.messages[0].payload == b'{"command": "restart"}'
+    device.close()
+
+
+@pytest.mark.parametrize(("publish_qos", "subscribe_qos", "expected"), [(0, 1, 0), (1, 0, 0), (1, 1, 1)])
+def test_4_delivery_qos_is_the_lower_of_publish_and_subscription(strict_hub: Hub, publish_qos: int,
+                                                                  subscribe_qos: int, expected: int) -> None:
+    a, a_token = strict_hub.registry.create("ESP32", "esp32", "test")
+    device = connect(strict_hub.config["broker.port"], a.id, a_token)
+    device.subscribe(f"devices/{a.id}/commands", subscribe_qos)
+    strict_hub.link.publish(f"devices/{a.id}/commands", '{"command": "restart"}', qos=publish_qos)
+    assert device.got_message.wait(5)
+    assert device.messages[0].qos == expected
+    device.close()

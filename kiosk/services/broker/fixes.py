@@ -19,6 +19,13 @@ fails on plain amqtt.
   clean session 0 wrote its credentials into that live session and "took it over", so an unauthenticated client
   could disconnect a real device. `KioskBroker` authenticates the new connection before it looks at any session;
   a refused login gets CONNACK 5 and leaves nothing behind.
+- 3. Retained messages leaked at CONNECT: every connecting client got the retained messages of every filter any
+  client had subscribed to, without the RECEIVE check (device B received device A's retained status). Retained
+  messages now go only to a new subscription (MQTT-3.3.1-6) and only where the topic ACL lets the client receive.
+- 4. QoS was upgraded: the broadcast did not carry the publish QoS, so a QoS 0 publish reached a QoS 1 subscriber at
+  QoS 1. Delivery is now at the lower of the two (MQTT-3.8.4-6). The broadcast loop also iterates a snapshot of the
+  subscriptions: it awaits the ACL check per subscriber, and a client (un)subscribing meanwhile raised
+  "dictionary changed size during iteration", which killed the broadcast task under load.
 - 7. No CONNECT timeout: a socket that never sent CONNECT was held open forever. `KioskBroker` waits
   `connect_timeout_s` (10 s by default) and closes it. Oversized packets: any single read larger than
   `max_packet_bytes` (the body of a PUBLISH, say) closes the connection before the bytes are buffered.
@@ -35,8 +42,11 @@ from typing import Any
 
 from amqtt.adapters import ReaderAdapter, StreamReaderAdapter, StreamWriterAdapter, WriterAdapter
 from amqtt.broker import Broker
+from amqtt.contexts import Action
 from amqtt.errors import AMQTTError, MQTTError, NoDataError
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
+from amqtt.events import BrokerEvents
+from amqtt.mqtt.constants import QOS_0, QOS_1, QOS_2
 from amqtt.session import Session
 from amqtt.utils import gen_client_id
 
@@ -93,6 +103,7 @@ class KioskBroker(Broker):
         super().__init__(config, loop=loop)
         self.limits = limits
         self._authenticated: set[int] = set()
+        self._connecting: set[int] = set()
 
     async def stream_connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                                listener_name: str) -> None:
@@ -151,6 +162,85 @@ class KioskBroker(Broker):
             setattr(existing, name, getattr(session, name))
         existing.parent = 1
         return existing
+
+    async def _handle_message_delivery(self, client_session: Session, handler: BrokerProtocolHandler,
+                                       wait_deliver: asyncio.Future[Any]) -> bool:
+        """amqtt 0.12.1's checks, unchanged, with the publish QoS handed to the broadcast (defect 4)."""
+        app_message = wait_deliver.result()
+        await self.plugins_manager.fire_event(BrokerEvents.MESSAGE_RECEIVED, client_id=client_session.client_id,
+                                              message=app_message)
+        if app_message is None:
+            return True
+        topic = app_message.topic
+        if not topic or "#" in topic or "+" in topic:
+            log.warning("%s published to an invalid topic %r: closing its connection", client_session.client_id,
+                        topic)
+            return False
+        if topic.startswith("$"):
+            return False
+        if not await self._topic_filtering(client_session, topic=topic, action=Action.PUBLISH):
+            return True
+        await self.plugins_manager.fire_event(BrokerEvents.MESSAGE_BROADCAST, client_id=client_session.client_id,
+                                              message=app_message)
+        await self._broadcast_queue.put({"session": client_session, "topic": topic, "data": app_message.data,
+                                         "publish_qos": app_message.qos or QOS_0})
+        if app_message.publish_packet and app_message.publish_packet.retain_flag:
+            await self.retain_message(client_session, topic, app_message.data, app_message.qos)
+        return True
+
+    async def _run_broadcast(self, running_tasks: Any) -> None:
+        broadcast = await self._broadcast_queue.get()
+        topic = broadcast["topic"]
+        for a_filter, subscriptions in list(self._subscriptions.items()):
+            if not self._matches(topic, a_filter):
+                continue
+            for target_session, sub_qos in list(subscriptions):
+                await self._deliver(broadcast, target_session, sub_qos, running_tasks)
+
+    async def _deliver(self, broadcast: dict[str, Any], target: Session, sub_qos: int, running_tasks: Any) -> None:
+        if "qos" in broadcast:  # forced by the broker itself: wills, internal messages
+            qos = broadcast["qos"]
+        else:
+            qos = min(sub_qos, broadcast.get("publish_qos", sub_qos))
+        if not await self._topic_filtering(target, topic=broadcast["topic"], action=Action.RECEIVE):
+            return
+        connected = target.transitions.state == "connected"
+        if not connected and not target.clean_session and qos in (QOS_1, QOS_2) and not target.is_anonymous:
+            await self._retain_broadcast_message(broadcast, qos, target)
+            return
+        handler = self._get_handler(target) if connected else None
+        if handler is not None:
+            running_tasks.append(asyncio.ensure_future(
+                handler.mqtt_publish(broadcast["topic"], broadcast["data"], qos, retain=False)))
+
+    async def _publish_session_retained_messages(self, session: Session) -> None:
+        await super()._publish_session_retained_messages(session)
+        # In _handle_client_session this is followed by the loop that offers every filter's retained messages to
+        # the connecting client (defect 3); until the client's message loop starts, that offer is refused.
+        self._connecting.add(id(session))
+
+    async def _client_message_loop(self, client_session: Session, handler: BrokerProtocolHandler) -> None:
+        self._connecting.discard(id(client_session))
+        await super()._client_message_loop(client_session, handler)
+
+    async def _publish_retained_messages_for_subscription(self, subscription: tuple[str, int],
+                                                          session: Session) -> None:
+        if id(session) in self._connecting:
+            return
+        handler = self._get_handler(session)
+        if handler is None:
+            return
+        a_filter, sub_qos = subscription
+        tasks = []
+        for topic, retained in list(self._retained_messages.items()):
+            if not self._matches(topic, a_filter):
+                continue
+            if not await self._topic_filtering(session, topic=topic, action=Action.RECEIVE):
+                continue
+            qos = min(sub_qos, retained.qos if retained.qos is not None else sub_qos)
+            tasks.append(asyncio.ensure_future(handler.mqtt_publish(topic, retained.data, qos, retain=True)))
+        if tasks:
+            await asyncio.wait(tasks)
 
     async def _authenticate(self, session: Session, listener: Any) -> bool:
         """Already done in _initialize_client_session, before any session was touched."""
