@@ -182,3 +182,30 @@ def closed_by_peer(sock: socket.socket, timeout: float) -> bool:
     except OSError:
         return True
     return False
+
+
+def subscribe_packet(packet_id: int, topic: str, qos: int) -> bytes:
+    body = packet_id.to_bytes(2, "big") + _utf8(topic) + bytes([qos])
+    return bytes([0x82]) + _remaining_length(len(body)) + body
+
+
+def read_packet(sock: socket.socket) -> tuple[int, int, bytes]:
+    """One MQTT packet from a raw socket: (packet type, fixed-header flags, body)."""
+    def exactly(n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            chunk = sock.recv(n - len(data))
+            if not chunk:
+                raise ConnectionError("closed")
+            data += chunk
+        return data
+
+    first = exactly(1)[0]
+    length, shift = 0, 0
+    while True:
+        byte = exactly(1)[0]
+        length |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            break
+    return first >> 4, first & 0x0F, exactly(length)

@@ -10,7 +10,7 @@ fails on plain amqtt.
   `AlwaysClosingStreamWriter` always closes the transport.
 - 1. Keep-alive was not enforced: the broker's reader times out after the keep-alive, but
   `BrokerProtocolHandler.handle_read_timeout()` does nothing, so a device that lost power stayed "connected" and its
-  will was never sent. `KeepAliveHandler` closes the connection (an abnormal close: the will is published), after
+  will was never sent. `KioskHandler` closes the connection (an abnormal close: the will is published), after
   1.5 x the client's keep-alive as MQTT-3.1.2-24 says.
 - 5. Take-over: a second connection with a client id already connected did not close the first; with persistent
   sessions the old connection's disconnect then marked the new, live session disconnected. `KioskBroker` closes the
@@ -19,6 +19,11 @@ fails on plain amqtt.
   clean session 0 wrote its credentials into that live session and "took it over", so an unauthenticated client
   could disconnect a real device. `KioskBroker` authenticates the new connection before it looks at any session;
   a refused login gets CONNACK 5 and leaves nothing behind.
+- 2. QoS 1 messages were dropped: the broker waited 5 s for a PUBACK and then discarded the message, and a closing
+  connection discarded it too, so a slow or vanished device lost its commands. An outgoing QoS 1 message now stays in
+  the session until it is acknowledged and is re-sent (DUP) when the persistent session reconnects (MQTT-4.4.0-1);
+  those retries no longer hold up the new connection for 10 s each. Messages queued while a persistent session was
+  offline are delivered with retain = 0: they are not retained messages (MQTT-3.3.1-9).
 - 3. Retained messages leaked at CONNECT: every connecting client got the retained messages of every filter any
   client had subscribed to, without the RECEIVE check (device B received device A's retained status). Retained
   messages now go only to a new subscription (MQTT-3.3.1-6) and only where the topic ACL lets the client receive.
@@ -47,7 +52,7 @@ from amqtt.errors import AMQTTError, MQTTError, NoDataError
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.events import BrokerEvents
 from amqtt.mqtt.constants import QOS_0, QOS_1, QOS_2
-from amqtt.session import Session
+from amqtt.session import OUTGOING, Session
 from amqtt.utils import gen_client_id
 
 log = logging.getLogger(__name__)
@@ -90,11 +95,44 @@ class LimitedStreamReader(StreamReaderAdapter):
         return await super().read(n)
 
 
-class KeepAliveHandler(BrokerProtocolHandler):
+class KioskHandler(BrokerProtocolHandler):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._retries: set[asyncio.Future[Any]] = set()
+
+    def in_background(self, coro: Any) -> None:
+        """Run a delivery without awaiting it; it ends when acknowledged or when the connection closes."""
+        task = asyncio.ensure_future(coro)
+        self._retries.add(task)
+        task.add_done_callback(self._retries.discard)
+
     def handle_read_timeout(self) -> None:
         client_id = self.session.client_id if self.session else "?"
         log.info("client %s silent for longer than 1.5 x its keep-alive: closing its connection", client_id)
         asyncio.ensure_future(self.handle_connection_closed())
+
+    async def _handle_qos1_message_flow(self, app_message: Any) -> None:
+        if app_message.direction != OUTGOING or self.session is None:
+            await super()._handle_qos1_message_flow(app_message)
+            return
+        packet_id = app_message.packet_id
+        self.session.inflight_out[packet_id] = app_message
+        publish_packet = app_message.build_publish_packet(dup=app_message.publish_packet is not None)
+        await self._send_packet(publish_packet)
+        app_message.publish_packet = publish_packet
+        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._puback_waiters[packet_id] = waiter
+        try:
+            app_message.puback_packet = await waiter
+        finally:
+            self._puback_waiters.pop(packet_id, None)
+        self.session.inflight_out.pop(packet_id, None)  # only an acknowledged message leaves the session
+
+    async def _retry_deliveries(self) -> None:
+        if self.session is None:
+            return
+        for message in [*self.session.inflight_in.values(), *self.session.inflight_out.values()]:
+            self.in_background(self._handle_message_flow(message))
 
 
 class KioskBroker(Broker):
@@ -114,7 +152,7 @@ class KioskBroker(Broker):
                                          remote_port: int) -> tuple[BrokerProtocolHandler, Session]:
         try:
             handler, session = await asyncio.wait_for(
-                KeepAliveHandler.init_from_connect(reader, writer, self.plugins_manager),
+                KioskHandler.init_from_connect(reader, writer, self.plugins_manager),
                 self.limits.connect_timeout_s)
         except (asyncio.TimeoutError, AMQTTError, MQTTError, NoDataError, PacketTooLarge) as exc:
             await _close(writer)
@@ -214,7 +252,11 @@ class KioskBroker(Broker):
                 handler.mqtt_publish(broadcast["topic"], broadcast["data"], qos, retain=False)))
 
     async def _publish_session_retained_messages(self, session: Session) -> None:
-        await super()._publish_session_retained_messages(session)
+        """Deliver what was queued while the session was offline: retain = 0, without holding up the connection."""
+        handler = self._get_handler(session)
+        while isinstance(handler, KioskHandler) and not session.retained_messages.empty():
+            queued = session.retained_messages.get_nowait()
+            handler.in_background(handler.mqtt_publish(queued.topic, queued.data, queued.qos, retain=False))
         # In _handle_client_session this is followed by the loop that offers every filter's retained messages to
         # the connecting client (defect 3); until the client's message loop starts, that offer is refused.
         self._connecting.add(id(session))
