@@ -119,6 +119,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("broker.max_connections", int, 2000, "Most simultaneous connections per listener.", minimum=1),
     Setting("broker.connect_timeout_s", float, 10.0, "A connection that sends no CONNECT within this time is closed.",
             minimum=1, maximum=300),
+    Setting("broker.max_inflight", int, 20, "Unacknowledged QoS 1/2 messages per client; more wait in its queue.",
+            minimum=1, maximum=65535),
+    Setting("broker.session_expiry_s", float, 7 * 86400, "A persistent session (clean session 0) whose client stays "
+            "away this long is forgotten, with its queued messages.", minimum=1),
     Setting("broker.max_packet_bytes", int, 256 * 1024, "Largest MQTT packet accepted; a larger one closes the "
             "connection.", minimum=1024, maximum=256 * 1024 * 1024),
     Setting("http.bind", str, "0.0.0.0", "Address the HTTP server (health, device API) listens on."),

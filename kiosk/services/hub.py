@@ -70,7 +70,8 @@ class Hub:
                                 config["broker.websocket_port"] if config["broker.websocket"] else 0,
                                 config["broker.tls_port"] if config["broker.tls"] else 0,
                                 config["broker.tls_cert"], config["broker.tls_key"], config["broker.max_connections"],
-                                config["broker.connect_timeout_s"], config["broker.max_packet_bytes"])
+                                config["broker.connect_timeout_s"], config["broker.max_packet_bytes"],
+                                config["broker.max_inflight"], config["broker.session_expiry_s"])
             if config["broker.process"] == "child":
                 self.broker = BrokerProcess(spec, config.database_url, config.data_dir, config["log.level"])
             else:

@@ -72,7 +72,8 @@ from tests.helpers import closed_by_peer, connect, connect_packet, publish_packe
 @pytest.fixture
 def strict_hub(config: Config, events: Any) -> Iterator[Hub]:
     """A hub with short limits so that the tests need not wait long."""
-    hub = Hub(config.with_overrides(broker__connect_timeout_s=1, broker__max_packet_bytes=2048), events)
+    hub = Hub(config.with_overrides(broker__connect_timeout_s=1, broker__max_packet_bytes=2048,
+                                    broker__max_inflight=2, broker__session_expiry_s=1), events)
     hub.start()
     assert hub.link.connected.wait(5)
     yield hub
@@ -254,3 +255,39 @@ def test_2_messages_queued_for_an_offline_device_arrive_in_order_without_the_ret
     assert [m.payload for m in back.messages] == [f'{{"command": "restart", "n": {n}}}'.encode() for n in range(3)]
     assert not any(m.retain for m in back.messages)
     back.close()
+
+
+def test_limit_at_most_max_inflight_unacknowledged_messages_then_the_rest_in_order(strict_hub: Hub) -> None:
+    from tests.helpers import read_packet, subscribe_packet
+
+    a, token = strict_hub.registry.create("ESP32", "esp32", "test")
+    sock = raw(strict_hub)
+    sock.sendall(connect_packet("esp32-slow", a.id, token))
+    assert sock.recv(4)[3] == 0
+    sock.sendall(subscribe_packet(1, f"devices/{a.id}/commands", 1))
+    assert read_packet(sock)[0] == SUBACK
+    for n in range(5):
+        strict_hub.link.publish(f"devices/{a.id}/commands", f"command {n}", qos=1)
+    received = [read_packet(sock) for _ in range(2)]  # max_inflight = 2
+    sock.settimeout(1.0)
+    with pytest.raises(TimeoutError):
+        read_packet(sock)  # nothing more until something is acknowledged
+    sock.settimeout(5.0)
+    for n in range(5):
+        body = received[n][2]
+        topic_length = int.from_bytes(body[:2], "big")
+        packet_id = body[2 + topic_length:4 + topic_length]
+        assert body.endswith(f"command {n}".encode())
+        sock.sendall(b"\x40\x02" + packet_id)  # PUBACK frees a slot: the next queued message follows
+        if n + 2 < 5:
+            received.append(read_packet(sock))
+    sock.close()
+
+
+def test_limit_a_persistent_session_expires_when_its_client_stays_away(strict_hub: Hub) -> None:
+    a, token = strict_hub.registry.create("ESP32", "esp32", "test")
+    before = strict_hub.broker.stats().sessions
+    device = connect(strict_hub.config["broker.port"], a.id, token, client_id="esp32-gone", clean_session=False)
+    wait_for(lambda: strict_hub.broker.stats().sessions == before + 1)
+    device.close()
+    wait_for(lambda: strict_hub.broker.stats().sessions == before, timeout=5)  # session_expiry_s = 1

@@ -24,6 +24,8 @@ fails on plain amqtt.
   the session until it is acknowledged and is re-sent (DUP) when the persistent session reconnects (MQTT-4.4.0-1);
   those retries no longer hold up the new connection for 10 s each. Messages queued while a persistent session was
   offline are delivered with retain = 0: they are not retained messages (MQTT-3.3.1-9).
+- Limit: at most `max_inflight` unacknowledged QoS 1/2 messages per client; further ones wait in the session's
+  queue, in order, and go out as acknowledgements arrive (amqtt had no limit: a stuck client piled up tasks).
 - 3. Retained messages leaked at CONNECT: every connecting client got the retained messages of every filter any
   client had subscribed to, without the RECEIVE check (device B received device A's retained status). Retained
   messages now go only to a new subscription (MQTT-3.3.1-6) and only where the topic ACL lets the client receive.
@@ -46,7 +48,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from amqtt.adapters import ReaderAdapter, StreamReaderAdapter, StreamWriterAdapter, WriterAdapter
-from amqtt.broker import Broker
+from amqtt.broker import Broker, RetainedApplicationMessage
 from amqtt.contexts import Action
 from amqtt.errors import AMQTTError, MQTTError, NoDataError
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
@@ -64,6 +66,7 @@ TAKE_OVER_WAIT_S = 5.0
 class BrokerLimits:
     connect_timeout_s: float = 10.0
     max_packet_bytes: int = 256 * 1024
+    max_inflight: int = 20
 
 
 class PacketTooLarge(Exception):
@@ -99,12 +102,39 @@ class KioskHandler(BrokerProtocolHandler):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._retries: set[asyncio.Future[Any]] = set()
+        self.max_inflight = BrokerLimits.max_inflight
+        self.unacked = 0
 
     def in_background(self, coro: Any) -> None:
         """Run a delivery without awaiting it; it ends when acknowledged or when the connection closes."""
         task = asyncio.ensure_future(coro)
         self._retries.add(task)
         task.add_done_callback(self._retries.discard)
+
+    def has_room(self) -> bool:
+        return self.unacked < self.max_inflight
+
+    def send(self, topic: str, data: bytes | bytearray, qos: int) -> asyncio.Future[Any]:
+        """Start delivering one message; a QoS 1/2 message counts against max_inflight until acknowledged."""
+        if qos:
+            self.unacked += 1
+
+        async def deliver() -> None:
+            try:
+                await self.mqtt_publish(topic, data, qos, retain=False)
+            finally:
+                if qos:
+                    self.unacked -= 1
+                    self.release_queue()
+
+        return asyncio.ensure_future(deliver())
+
+    def release_queue(self) -> None:
+        """Send what waits in the session's queue (offline messages, overflow) while there is room in flight."""
+        session = self.session
+        while session is not None and self.has_room() and not session.retained_messages.empty():
+            queued = session.retained_messages.get_nowait()
+            self.in_background(self.send(queued.topic, queued.data, queued.qos or QOS_0))
 
     def handle_read_timeout(self) -> None:
         client_id = self.session.client_id if self.session else "?"
@@ -159,6 +189,7 @@ class KioskBroker(Broker):
             reason = (f"no CONNECT within {self.limits.connect_timeout_s:g} s"
                       if isinstance(exc, asyncio.TimeoutError) else f"bad CONNECT: {exc}")
             raise AMQTTError(f"{remote_address}:{remote_port}: {reason}") from exc
+        handler.max_inflight = self.limits.max_inflight
         if not await super()._authenticate(session, None):  # type: ignore[arg-type]
             handler.attach(session, reader, writer)
             await handler.mqtt_connack_authorize(False)
@@ -247,16 +278,18 @@ class KioskBroker(Broker):
             await self._retain_broadcast_message(broadcast, qos, target)
             return
         handler = self._get_handler(target) if connected else None
-        if handler is not None:
-            running_tasks.append(asyncio.ensure_future(
-                handler.mqtt_publish(broadcast["topic"], broadcast["data"], qos, retain=False)))
+        if isinstance(handler, KioskHandler):
+            if qos and not handler.has_room():  # max_inflight reached: queue it in the session, in order
+                await target.retained_messages.put(
+                    RetainedApplicationMessage(broadcast["session"], broadcast["topic"], broadcast["data"], qos))
+                return
+            running_tasks.append(handler.send(broadcast["topic"], broadcast["data"], qos))
 
     async def _publish_session_retained_messages(self, session: Session) -> None:
         """Deliver what was queued while the session was offline: retain = 0, without holding up the connection."""
         handler = self._get_handler(session)
-        while isinstance(handler, KioskHandler) and not session.retained_messages.empty():
-            queued = session.retained_messages.get_nowait()
-            handler.in_background(handler.mqtt_publish(queued.topic, queued.data, queued.qos, retain=False))
+        if isinstance(handler, KioskHandler):
+            handler.release_queue()
         # In _handle_client_session this is followed by the loop that offers every filter's retained messages to
         # the connecting client (defect 3); until the client's message loop starts, that offer is refused.
         self._connecting.add(id(session))

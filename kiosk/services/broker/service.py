@@ -27,6 +27,8 @@ class ListenerSpec:
     max_connections: int = 2000
     connect_timeout_s: float = 10.0
     max_packet_bytes: int = 256 * 1024
+    max_inflight: int = 20
+    session_expiry_s: float = 7 * 86400
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,8 @@ def broker_config(spec: ListenerSpec) -> dict[str, Any]:
                             "certfile": spec.tls_cert, "keyfile": spec.tls_key,
                             "max_connections": spec.max_connections}
     # Giving `plugins` replaces amqtt's defaults, which include anonymous login.
-    return {"listeners": listeners, "plugins": dict(PLUGINS)}
+    return {"listeners": listeners, "plugins": dict(PLUGINS),
+            "session_expiry_interval": max(1, round(spec.session_expiry_s))}
 
 
 class BrokerService:
@@ -69,7 +72,7 @@ class BrokerService:
         self._started_at: float | None = None
 
     async def start(self) -> None:
-        limits = BrokerLimits(self._spec.connect_timeout_s, self._spec.max_packet_bytes)
+        limits = BrokerLimits(self._spec.connect_timeout_s, self._spec.max_packet_bytes, self._spec.max_inflight)
         broker = KioskBroker(broker_config(self._spec), asyncio.get_running_loop(), limits)
         attach_gatekeeper(broker.plugins_manager.plugins, self._gatekeeper)
         await broker.start()
