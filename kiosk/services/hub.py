@@ -44,6 +44,8 @@ class HubStatus:
     database_ok: bool
     database_error: str | None
     backlog: int
+    broker_in_per_s: float = 0.0
+    broker_out_per_s: float = 0.0
 
 
 class HubEvents(Protocol):
@@ -81,6 +83,7 @@ class Hub:
         self.link = DeviceLink(self.broker_address(), *self._link_credentials(), on_message=self.ingest.handle,
                                on_control=self.device_revoked, on_connection=self._link_changed)
         self._link_detail = "connecting"
+        self._last_broker_sample: tuple[float, int, int] | None = None
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
 
@@ -161,9 +164,22 @@ class Hub:
     def status(self) -> HubStatus:
         health = self.writer.health()
         ingest = self.ingest.tick_stats()
-        return HubStatus(self.broker is not None, self.broker.stats() if self.broker else None,
-                         self.link.connected.is_set(), self._link_detail, ingest, self.config.database_label,
-                         health.ok, health.last_error, health.backlog)
+        broker = self.broker.stats() if self.broker else None
+        rate_in, rate_out = self._broker_rates(broker)
+        return HubStatus(self.broker is not None, broker, self.link.connected.is_set(), self._link_detail, ingest,
+                         self.config.database_label, health.ok, health.last_error, health.backlog, rate_in,
+                         rate_out)
+
+    def _broker_rates(self, broker: BrokerStats | None) -> tuple[float, float]:
+        """Messages per second into and out of the broker since the previous sample."""
+        if broker is None:
+            return 0.0, 0.0
+        now = time.monotonic()
+        last, self._last_broker_sample = self._last_broker_sample, (now, broker.messages_in, broker.messages_out)
+        if last is None or now <= last[0] or broker.messages_in < last[1]:  # first sample, or the broker restarted
+            return 0.0, 0.0
+        elapsed = now - last[0]
+        return (broker.messages_in - last[1]) / elapsed, (broker.messages_out - last[2]) / elapsed
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         writer = self.writer.health()
@@ -179,6 +195,12 @@ class Hub:
             "status": "ok" if db_ok and worker_ok and (broker is None or broker.running) else "degraded",
             "broker": {"embedded": broker is not None, "running": broker.running if broker else None,
                        "connected": broker.connected if broker else None,
+                       "sessions": broker.sessions if broker else None,
+                       "retained": broker.retained if broker else None,
+                       "messages_in": broker.messages_in if broker else None,
+                       "messages_out": broker.messages_out if broker else None,
+                       "memory_bytes": broker.memory_bytes if broker else None,
+                       "uptime_s": round(broker.uptime_s, 1) if broker else None,
                        "refused_logins": broker.refused_logins if broker else None},
             "database": {"ok": db_ok, "error": db_error, "backlog": writer.backlog, "commits": writer.commits},
             "device_worker": {"connected": worker_ok, "broker": str(self.link.address),

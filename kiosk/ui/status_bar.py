@@ -27,11 +27,19 @@ class KioskStatusBar(QStatusBar):
             state = "external, " + ("connected" if status.link_connected else f"not reachable ({status.link_detail})")
         elif broker is not None and broker.running:
             state = "up" if status.link_connected else f"up, hub link down ({status.link_detail})"
+            if broker.memory_bytes:
+                state += f" · {broker.memory_bytes / 1e6:.0f} MB"
         else:
             state = "DOWN"
         self.broker.setText(f"Broker: {state}")
         self.clients.setText(f"Clients: {broker.connected}" if broker else "Clients: —")
-        self.rate.setText(f"{status.ingest.per_second:.1f} msg/s")
+        if broker is not None:
+            self.rate.setText(f"{status.broker_in_per_s:.1f} msg/s in · {status.broker_out_per_s:.1f} out")
+            self.rate.setToolTip(f"Broker: {broker.sessions} sessions, {broker.retained} retained messages, "
+                                 f"refused logins: {broker.refused_logins or 'none'}. "
+                                 f"Device readings accepted: {status.ingest.per_second:.1f}/s")
+        else:
+            self.rate.setText(f"{status.ingest.per_second:.1f} msg/s")
         db = f"Database: {status.database}"
         if not status.database_ok:
             db += f" — WRITE ERROR, {status.backlog} rows waiting: {status.database_error}"

@@ -137,3 +137,18 @@ def test_every_demo_device_reports_at_once(hub: Any, events: Any) -> None:
     finally:
         simulator.stop()
     assert hub.broker.stats().refused_logins == {}
+
+
+def test_broker_statistics_count_messages_in_and_out(hub: Any, meter: Any) -> None:
+    before = hub.broker.stats()
+    for i in range(5):
+        meter.publish(f"devices/{meter.info.id}/datastream", json.dumps({"value": i}))
+    wait_for(lambda: hub.broker.stats().messages_in - before.messages_in == 5)
+    wait_for(lambda: hub.broker.stats().messages_out - before.messages_out == 5)  # to the hub's device worker
+    stats = hub.broker.stats()
+    assert stats.memory_bytes > 10_000_000 and stats.sessions >= 2
+    hub.status()
+    for i in range(3):
+        meter.publish(f"devices/{meter.info.id}/datastream", json.dumps({"value": i}))
+    wait_for(lambda: hub.broker.stats().messages_in - stats.messages_in == 3)
+    assert hub.status().broker_in_per_s > 0

@@ -57,7 +57,8 @@ def test_status_bar_shows_broker_clients_and_database(qtbot: Any, window: Any) -
     main, bridge, _starter = window
     with qtbot.waitSignal(bridge.statusChanged, timeout=3000):
         pass
-    assert main.status.broker.text() == "Broker: up"
+    assert main.status.broker.text().startswith("Broker: up · ") and main.status.broker.text().endswith(" MB")
+    assert "msg/s in" in main.status.rate.text()
     assert main.status.clients.text() == "Clients: 1"
     assert "kiosk.db" in main.status.database.text()
 

@@ -172,6 +172,8 @@ class KioskBroker(Broker):
         self.limits = limits
         self._authenticated: set[int] = set()
         self._connecting: set[int] = set()
+        self.messages_in = 0  # PUBLISH packets accepted from clients
+        self.messages_out = 0  # deliveries to subscribers (sent or queued)
 
     async def stream_connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                                listener_name: str) -> None:
@@ -240,6 +242,7 @@ class KioskBroker(Broker):
                                               message=app_message)
         if app_message is None:
             return True
+        self.messages_in += 1
         topic = app_message.topic
         if not topic or "#" in topic or "+" in topic:
             log.warning("%s published to an invalid topic %r: closing its connection", client_session.client_id,
@@ -274,6 +277,7 @@ class KioskBroker(Broker):
         if not await self._topic_filtering(target, topic=broadcast["topic"], action=Action.RECEIVE):
             return
         connected = target.transitions.state == "connected"
+        self.messages_out += 1
         if not connected and not target.clean_session and qos in (QOS_1, QOS_2) and not target.is_anonymous:
             await self._retain_broadcast_message(broadcast, qos, target)
             return

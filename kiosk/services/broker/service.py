@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import psutil
+
 from kiosk.services.broker.fixes import BrokerLimits, KioskBroker
 from kiosk.services.broker.gatekeeper import Gatekeeper
 from kiosk.services.broker.plugins import PLUGINS, attach_gatekeeper
@@ -41,6 +43,9 @@ class BrokerStats:
     refused_logins: dict[str, int]
     retained: int
     uptime_s: float
+    messages_in: int = 0
+    messages_out: int = 0
+    memory_bytes: int = 0
 
 
 def broker_config(spec: ListenerSpec) -> dict[str, Any]:
@@ -125,6 +130,9 @@ class BrokerService:
             refused_logins=dict(self._gatekeeper.refused),
             retained=len(broker.retained_messages) if broker else 0,
             uptime_s=time.monotonic() - self._started_at if broker and self._started_at else 0.0,
+            messages_in=broker.messages_in if broker else 0,
+            messages_out=broker.messages_out if broker else 0,
+            memory_bytes=psutil.Process().memory_info().rss,
         )
 
 
