@@ -50,15 +50,34 @@ class DeviceSnapshot:
     ip: str | None
     online: Online
     revoked: bool = False
+    report_interval_s: float | None = None  # learned from the device's own rhythm; None until known
+
+
+MISSED_REPORTS = 3  # a device is offline after missing about this many of its usual reports
+BURST_GAP_S = 1.0  # readings closer than this belong to one report (a meter sends all its ports at once)
+GAPS_KEPT = 9
+
+
+def usual_interval(gaps: list[float]) -> float | None:
+    """A device's usual report interval: the median of its recent gaps, ignoring gaps inside a burst."""
+    real = sorted(g for g in gaps if g >= BURST_GAP_S)
+    if len(real) < 2:
+        return None
+    return real[len(real) // 2]
 
 
 class DeviceTracker:
-    """Live state of every known device; the device worker owns it (one thread)."""
+    """Live state of every known device; the device worker owns it (one thread).
+
+    A device is marked offline when it has been silent for about three of its usual report intervals (learned from
+    its own rhythm); until its rhythm is known, after `offline_after_s`.
+    """
 
     def __init__(self, clock: Callable[[], float], offline_after_s: float) -> None:
         self._clock = clock
         self._offline_after_s = offline_after_s
         self._devices: dict[str, DeviceSnapshot] = {}
+        self._gaps: dict[str, list[float]] = {}
 
     def load(self, snapshots: list[DeviceSnapshot]) -> None:
         self._devices = {s.id: s for s in snapshots}
@@ -87,10 +106,12 @@ class DeviceTracker:
 
     def accepted(self, device_id: str, message: object) -> DeviceSnapshot:
         old = self._devices[device_id]
+        now = self._clock()
+        interval = self._learn(device_id, old.last_seen, now, old.report_interval_s)
         # The hot path (every reading): build the snapshot directly, dataclasses.replace costs three times more.
-        snap = DeviceSnapshot(old.id, old.name, old.kind, self._clock(), old.received + 1, old.rejected,
+        snap = DeviceSnapshot(old.id, old.name, old.kind, now, old.received + 1, old.rejected,
                               old.last_reject_reason, old.last_reject_detail, old.battery, old.signal, old.firmware,
-                              old.ip, Online.ONLINE, old.revoked)
+                              old.ip, Online.ONLINE, old.revoked, interval)
         if isinstance(message, StatusReport):
             snap = replace(snap, battery=_keep(message.battery, snap.battery),
                            signal=_keep(message.signal, snap.signal),
@@ -110,12 +131,30 @@ class DeviceTracker:
         self._devices[device_id] = snap
         return snap
 
+    def _learn(self, device_id: str, last_seen: float | None, now: float, known: float | None) -> float | None:
+        if last_seen is None:
+            return known
+        gap = now - last_seen
+        if gap < BURST_GAP_S:
+            return known
+        gaps = self._gaps.setdefault(device_id, [])
+        gaps.append(gap)
+        del gaps[:-GAPS_KEPT]
+        return usual_interval(gaps)
+
+    def silence_limit(self, snap: DeviceSnapshot) -> float:
+        """How long this device may be silent before it is shown offline."""
+        if snap.report_interval_s is None:
+            return self._offline_after_s
+        return MISSED_REPORTS * snap.report_interval_s + BURST_GAP_S
+
     def expire(self) -> list[DeviceSnapshot]:
         """Mark devices silent for too long offline; returns the ones that changed."""
-        limit = self._clock() - self._offline_after_s
+        now = self._clock()
         changed = []
         for device_id, snap in self._devices.items():
-            if snap.online is Online.ONLINE and snap.last_seen is not None and snap.last_seen < limit:
+            if snap.online is Online.ONLINE and snap.last_seen is not None and \
+                    now - snap.last_seen > self.silence_limit(snap):
                 changed.append(replace(snap, online=Online.OFFLINE))
         for snap in changed:
             self._devices[snap.id] = snap

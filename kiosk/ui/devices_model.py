@@ -97,7 +97,10 @@ class DevicesModel(QAbstractTableModel):
         if column == 0:
             return f"id {snap.id}"
         if column == SEEN_COLUMN and snap.last_seen is not None:
-            return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(snap.last_seen))
+            seen = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(snap.last_seen))
+            if snap.report_interval_s is None:
+                return seen
+            return f"{seen}\nreports about every {ago(snap.report_interval_s).removesuffix(' ago')}"
         if column == 6 and snap.last_reject_detail:
             return snap.last_reject_detail
         return None

@@ -49,3 +49,9 @@ def test_last_rejection_reads_as_words() -> None:
 
 def test_relative_times() -> None:
     assert [ago(s) for s in (5, 65, 7200, 200000)] == ["5 s ago", "1 min ago", "2 h ago", "2 d ago"]
+
+
+def test_last_seen_tooltip_tells_the_devices_rhythm() -> None:
+    model = DevicesModel(clock=lambda: 100.0)
+    model.update([snap("a", "A", last_seen=90.0, online=Online.ONLINE, report_interval_s=10.0)])
+    assert model.data(model.index(0, 3), Qt.ItemDataRole.ToolTipRole).endswith("reports about every 10 s")

@@ -70,3 +70,51 @@ def test_tokens_are_long_random_and_only_their_hash_is_compared() -> None:
     stored = hash_token(first)
     assert first not in stored
     assert token_matches(first, stored) and not token_matches(second, stored)
+
+
+def test_a_device_is_offline_after_missing_about_three_of_its_own_reports() -> None:
+    clock = Clock()
+    t = tracker(clock)
+    for _ in range(4):  # a legacy stall board: every 10 s
+        t.accepted("d1", object())
+        clock.now += 10
+    assert t.get("d1").report_interval_s == 10
+    clock.now += 20  # 30 s after the last report: three missed reports, just about
+    assert t.expire() == []
+    clock.now += 2
+    assert [s.online for s in t.expire()] == [Online.OFFLINE]
+    assert t.get("d1").last_seen == 1_030.0  # and when it was last seen is kept
+
+
+def test_a_slow_device_is_not_called_offline_by_the_fixed_default() -> None:
+    clock = Clock()
+    t = tracker(clock)
+    for _ in range(4):  # reports every 5 minutes, far beyond the 90 s default
+        t.accepted("d1", object())
+        clock.now += 300
+    clock.now += 500
+    assert t.expire() == []
+    clock.now += 150
+    assert [s.online for s in t.expire()] == [Online.OFFLINE]
+
+
+def test_readings_sent_together_count_as_one_report() -> None:
+    """An energy meter sends every port at once, every 5 s: its rhythm is 5 s, not the gap between ports."""
+    clock = Clock()
+    t = tracker(clock)
+    for _ in range(5):
+        for _port in range(3):
+            t.accepted("d1", object())
+            clock.now += 0.01
+        clock.now += 5 - 0.03
+    assert abs(t.get("d1").report_interval_s - 5.0) < 0.1
+
+
+def test_until_its_rhythm_is_known_the_default_applies() -> None:
+    clock = Clock()
+    t = tracker(clock)
+    t.accepted("d1", object())
+    clock.now += 10
+    t.accepted("d1", object())  # one gap is not a rhythm yet
+    assert t.get("d1").report_interval_s is None
+    assert t.silence_limit(t.get("d1")) == 90
