@@ -248,8 +248,10 @@ def test_2_messages_queued_for_an_offline_device_arrive_in_order_without_the_ret
     device.subscribe(f"devices/{a.id}/commands", 1)
     device.close()
     wait_for(lambda: strict_hub.broker.connected_device_ids() == [])
+    received_before = strict_hub.broker.stats().messages_in
     for n in range(3):
         strict_hub.link.publish(f"devices/{a.id}/commands", f'{{"command": "restart", "n": {n}}}', qos=1)
+    wait_for(lambda: strict_hub.broker.stats().messages_in == received_before + 3)  # all queued while offline
     back = connect(port, a.id, token, client_id="esp32-hall", clean_session=False)
     wait_for(lambda: len(back.messages) == 3)
     assert [m.payload for m in back.messages] == [f'{{"command": "restart", "n": {n}}}'.encode() for n in range(3)]

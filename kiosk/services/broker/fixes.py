@@ -283,7 +283,8 @@ class KioskBroker(Broker):
             return
         handler = self._get_handler(target) if connected else None
         if isinstance(handler, KioskHandler):
-            if qos and not handler.has_room():  # max_inflight reached: queue it in the session, in order
+            # Queue behind what is already queued (order per topic, MQTT 4.6), or when max_inflight is reached.
+            if qos and (not handler.has_room() or not target.retained_messages.empty()):
                 await target.retained_messages.put(
                     RetainedApplicationMessage(broadcast["session"], broadcast["topic"], broadcast["data"], qos))
                 return
