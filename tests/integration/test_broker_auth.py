@@ -115,3 +115,15 @@ def test_anonymous_clients_cannot_read_anything(hub: Any) -> None:
     assert refused(client)
     client.close()
     assert isinstance(client.client, mqtt.Client)
+
+
+def test_refused_logins_are_logged_once_a_minute_per_user_and_reason(hub: Any,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    info, _token = hub.registry.create("Stall W-2", "stall", "test")
+    for _ in range(5):
+        device = connect(port(hub), info.id, "stale-token")
+        assert refused(device)
+        device.close()
+    assert hub.broker.stats().refused_logins == {"wrong token": 5}
+    assert caplog.text.count("refused MQTT login") == 1
+    assert "stale-token" not in caplog.text  # and the password itself never

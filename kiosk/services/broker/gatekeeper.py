@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from kiosk.core.devices import LogLimiter
 from kiosk.protocol.topics import device_may_use
 from kiosk.store.devices import DeviceRegistry, LoginFailure
 
@@ -66,6 +67,7 @@ class Gatekeeper:
         self._internal = internal
         self._clock = clock
         self._grants: dict[str, DeviceGrant] = {}
+        self._log_limiter = LogLimiter(clock)  # one line per username and reason per minute
         self.refused: Counter[str] = Counter()
         self.accepted = 0
         # client id -> when it passed authentication (amqtt keeps failed logins as sessions too)
@@ -102,7 +104,10 @@ class Gatekeeper:
         self.refused[reason] += 1
         if client_id:
             self.logged_in.pop(client_id, None)
-        log.info("refused MQTT login (%s) username=%r client_id=%r", reason, username, client_id)
+        may_log, held = self._log_limiter.allow(str(username), reason)
+        if may_log:
+            more = f" ({held} more since the last report)" if held else ""
+            log.warning("refused MQTT login (%s) username=%r client_id=%r%s", reason, username, client_id, more)
 
     def may_use(self, username: str | None, topic: str, subscribing: bool) -> bool:
         if username == self._internal.username:

@@ -8,6 +8,7 @@ connected_device_ids. In a child process the broker has its own interpreter and 
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -94,6 +95,8 @@ def _child_main(conn: multiprocessing.connection.Connection, args: _ChildArgs) -
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
         loop.stop()
         return
+    gc.collect()
+    gc.freeze()  # as the hub does: full collections otherwise walk every amqtt/SQLAlchemy object (latency spikes)
     conn.send(("ready", None))
     try:
         _serve(conn, loop, service)
