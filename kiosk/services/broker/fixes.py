@@ -172,6 +172,7 @@ class KioskBroker(Broker):
         self.limits = limits
         self._authenticated: set[int] = set()
         self._connecting: set[int] = set()
+        self.gatekeeper: Any = None  # set by BrokerService: topic checks go to it directly (see _topic_filtering)
         self.messages_in = 0  # PUBLISH packets accepted from clients
         self.messages_out = 0  # deliveries to subscribers (sent or queued)
 
@@ -321,6 +322,13 @@ class KioskBroker(Broker):
             tasks.append(asyncio.ensure_future(handler.mqtt_publish(topic, retained.data, qos, retain=True)))
         if tasks:
             await asyncio.wait(tasks)
+
+    async def _topic_filtering(self, session: Session, topic: str, action: Action) -> bool:
+        """The kiosk's ACL, asked directly. amqtt's plugin manager wraps every check (each PUBLISH, and each
+        subscriber of each message) in a task and a gather: 11 % of the broker's time at 1,000 msg/s."""
+        if self.gatekeeper is None:
+            return await super()._topic_filtering(session, topic, action)
+        return bool(self.gatekeeper.may_use(session.username, topic, action != Action.PUBLISH))
 
     async def _authenticate(self, session: Session, listener: Any) -> bool:
         """Already done in _initialize_client_session, before any session was touched."""

@@ -80,6 +80,7 @@ class BrokerService:
         limits = BrokerLimits(self._spec.connect_timeout_s, self._spec.max_packet_bytes, self._spec.max_inflight)
         broker = KioskBroker(broker_config(self._spec), asyncio.get_running_loop(), limits)
         attach_gatekeeper(broker.plugins_manager.plugins, self._gatekeeper)
+        broker.gatekeeper = self._gatekeeper
         await broker.start()
         self._broker = broker
         self._started_at = time.monotonic()
