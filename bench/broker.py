@@ -240,8 +240,9 @@ def main() -> None:
                    (registry.create(f"bench {n}", "sensor", "bench") for n in range(args.devices))]
         internal = internal_credentials(folder)
         port = free_port()
-        kiosk = BrokerProcess(ListenerSpec("127.0.0.1", port, max_connections=args.devices + 100,
-                                           max_inflight=1000), url, folder, "WARNING")
+        spec = ListenerSpec("127.0.0.1", port, max_connections=args.devices + 100, max_inflight=1000)
+        log_level = os.environ.get("BENCH_BROKER_LOG", "WARNING")  # INFO shows why the broker closes connections
+        kiosk = BrokerProcess(spec, url, folder, log_level)
         kiosk.start()
         assert kiosk.pid is not None
         for qos in (0, 1):
