@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -29,6 +30,7 @@ from kiosk.store.devices import DeviceRegistry
 from kiosk.store.writer import StoreWriter
 
 log = logging.getLogger(__name__)
+RATE_WINDOW_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,7 @@ class Hub:
         self.link = DeviceLink(self.broker_address(), *self._link_credentials(), on_message=self.ingest.handle,
                                on_control=self.device_revoked, on_connection=self._link_changed)
         self._link_detail = "connecting"
-        self._last_broker_sample: tuple[float, int, int] | None = None
+        self._broker_samples: deque[tuple[float, int, int]] = deque()
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
 
@@ -171,15 +173,20 @@ class Hub:
                          rate_out)
 
     def _broker_rates(self, broker: BrokerStats | None) -> tuple[float, float]:
-        """Messages per second into and out of the broker since the previous sample."""
+        """Messages per second into and out of the broker, averaged over the last 10 s (as the ingest rate)."""
         if broker is None:
             return 0.0, 0.0
         now = time.monotonic()
-        last, self._last_broker_sample = self._last_broker_sample, (now, broker.messages_in, broker.messages_out)
-        if last is None or now <= last[0] or broker.messages_in < last[1]:  # first sample, or the broker restarted
+        samples = self._broker_samples
+        if samples and broker.messages_in < samples[-1][1]:  # the broker restarted: its counters did too
+            samples.clear()
+        samples.append((now, broker.messages_in, broker.messages_out))
+        while len(samples) > 2 and now - samples[0][0] > RATE_WINDOW_S:
+            samples.popleft()
+        first = samples[0]
+        if now <= first[0]:
             return 0.0, 0.0
-        elapsed = now - last[0]
-        return (broker.messages_in - last[1]) / elapsed, (broker.messages_out - last[2]) / elapsed
+        return (broker.messages_in - first[1]) / (now - first[0]), (broker.messages_out - first[2]) / (now - first[0])
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         writer = self.writer.health()

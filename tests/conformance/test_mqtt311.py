@@ -97,6 +97,13 @@ def broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Broker]:
     yield from make(tmp_path)
 
 
+def watch_devices(broker: Broker) -> Device:
+    """The hub's view: a client of the internal account subscribed to every device topic."""
+    watcher = broker.client(broker.internal)
+    watcher.subscribe("devices/#", 1)
+    return watcher
+
+
 def connack(sock: socket.socket) -> tuple[int, int]:
     kind, _flags, body = read_packet(sock)
     assert kind == 2
@@ -133,8 +140,7 @@ def test_unsupported_protocol_level_gets_return_code_1(broker: Broker) -> None:
 
 def test_keepalive_closes_a_silent_client_and_sends_its_will(broker: Broker) -> None:
     device = broker.devices[0]
-    watcher = broker.client(broker.internal)
-    watcher.subscribe("devices/#", 1)
+    watcher = watch_devices(broker)
     sock = broker.raw()
     will_topic = f"devices/{device.username}/status"
     sock.sendall(connect_packet("c-silent", device.username, device.password, keepalive=1,
@@ -153,8 +159,7 @@ def test_keepalive_closes_a_silent_client_and_sends_its_will(broker: Broker) -> 
 
 def test_no_will_after_a_clean_disconnect(broker: Broker) -> None:
     device = broker.devices[0]
-    watcher = broker.client(broker.internal)
-    watcher.subscribe("devices/#", 1)
+    watcher = watch_devices(broker)
     sock = broker.raw()
     sock.sendall(connect_packet("c-polite", device.username, device.password,
                                 will=(f"devices/{device.username}/status", "offline")))
@@ -191,8 +196,7 @@ def test_retained_message_set_and_cleared(broker: Broker) -> None:
 
 def test_retained_messages_of_one_device_never_reach_another(broker: Broker) -> None:
     a, b = broker.devices
-    watcher = broker.client(broker.internal)
-    watcher.subscribe("devices/#", 1)
+    watcher = watch_devices(broker)
     device_a = broker.client(a)
     device_a.client.publish(f"devices/{a.username}/status", "online", qos=1, retain=True).wait_for_publish(5)
     wait_for(lambda: watcher.messages)
