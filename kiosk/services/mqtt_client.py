@@ -10,7 +10,6 @@ import logging
 import os
 import socket
 import threading
-
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlparse
