@@ -112,8 +112,9 @@ class Fleet:
                     sock.setblocking(True)
                     sock.sendall(packet)
                     sock.setblocking(False)
-                except OSError:
+                except OSError as exc:
                     self.dropped.add(index)
+                    print(f"device {index}: the broker closed its connection ({exc})", file=sys.stderr)
             self.drain()
             time.sleep(0.001)
         return sent - self._lost(sent)

@@ -293,3 +293,53 @@ def test_limit_a_persistent_session_expires_when_its_client_stays_away(strict_hu
     wait_for(lambda: strict_hub.broker.stats().sessions == before + 1)
     device.close()
     wait_for(lambda: strict_hub.broker.stats().sessions == before, timeout=5)  # session_expiry_s = 1
+
+
+def test_8_the_session_sweep_never_closes_a_client_that_just_reconnected(strict_hub: Hub) -> None:
+    """amqtt's session monitor lists the disconnected clean sessions by client id, then awaits each clean-up. A device
+    that reconnects meanwhile (Wi-Fi roaming: seconds apart) had its *new* connection closed, silently. Found by
+    bench/broker.py (one device of 1,000 dropped in some runs)."""
+    broker = strict_hub.broker._service._broker  # the KioskBroker on the hub's service loop
+    info, token = strict_hub.registry.create("ESP32", "esp32", "test")
+    original = broker._cleanup_session
+    blocked, release = threading.Event(), threading.Event()
+    listed: list[str] = []
+
+    async def slow_cleanup(client_id: str) -> None:
+        if client_id.startswith("roam-a") and not blocked.is_set():
+            listed[:] = [cid for cid, (s, _h) in broker._sessions.items() if s.transitions.state == "disconnected"]
+            blocked.set()
+            while not release.is_set():  # the sweep is suspended here, with its list already made
+                await asyncio.sleep(0.01)
+        await original(client_id)
+
+    broker._cleanup_session = slow_cleanup
+    try:
+        for attempt in range(5):
+            first, second = f"roam-a{attempt}", f"roam-b{attempt}"
+            for client_id in (first, second):
+                sock = raw(strict_hub)
+                sock.sendall(connect_packet(client_id, info.id, token))
+                assert sock.recv(4)[3] == 0
+                sock.sendall(b"\xe0\x00")  # DISCONNECT
+                sock.close()
+            assert blocked.wait(5), "the session sweep did not run"
+            if second in listed:
+                break
+            blocked.clear()  # the sweep ran between the two disconnects: try again
+            release.set()
+            release.clear()
+        else:
+            pytest.fail("could not catch the sweep with both sessions listed")
+        back = raw(strict_hub)  # the second device comes back while the sweep is suspended
+        back.sendall(connect_packet(second, info.id, token))
+        assert back.recv(4)[3] == 0
+        release.set()
+        wait_for(lambda: first not in broker._sessions)  # the sweep has moved on past the first session
+        assert not closed_by_peer(back, timeout=1.5), "the sweep closed the reconnected client"
+        back.sendall(b"\xc0\x00")  # PINGREQ
+        assert back.recv(2) == b"\xd0\x00"
+        back.close()
+    finally:
+        release.set()
+        broker._cleanup_session = original

@@ -36,6 +36,11 @@ fails on plain amqtt.
 - 7. No CONNECT timeout: a socket that never sent CONNECT was held open forever. `KioskBroker` waits
   `connect_timeout_s` (10 s by default) and closes it. Oversized packets: any single read larger than
   `max_packet_bytes` (the body of a PUBLISH, say) closes the connection before the bytes are buffered.
+- 8. (found here) The session sweep closed live connections: once a second amqtt lists the disconnected clean or
+  expired sessions *by client id*, then awaits each clean-up; a client that reconnected with one of those ids
+  meanwhile had its new session removed and its connection closed, without a log line. Devices that roam Wi-Fi
+  reconnect within seconds; `bench/broker.py` lost one device in some runs. The sweep now removes a session only
+  if the id still maps to the very session it listed, still disconnected.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
@@ -234,6 +240,22 @@ class KioskBroker(Broker):
             setattr(existing, name, getattr(session, name))
         existing.parent = 1
         return existing
+
+    async def _session_monitor(self) -> None:
+        """amqtt 0.12.1's sweep of disconnected sessions, with each removal re-checked after the awaits (defect 8)."""
+        while True:
+            expiry = self.config.session_expiry_interval
+            oldest_kept = math.floor(time.time() - expiry) if expiry is not None else None
+            listed = [(client_id, session) for client_id, (session, _h) in self._sessions.items()
+                      if session.transitions.state == "disconnected" and (
+                          session.is_anonymous or session.clean_session or (
+                              oldest_kept is not None and session.last_disconnect_time
+                              and session.last_disconnect_time < oldest_kept))]
+            for client_id, session in listed:
+                current = self._sessions.get(client_id, (None, None))[0]
+                if current is session and session.transitions.state == "disconnected":
+                    await self._cleanup_session(client_id)
+            await asyncio.sleep(1)
 
     async def _handle_message_delivery(self, client_session: Session, handler: BrokerProtocolHandler,
                                        wait_deliver: asyncio.Future[Any]) -> bool:

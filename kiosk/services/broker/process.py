@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kiosk.services.broker.collection import CollectionSchedule
 from kiosk.services.broker.gatekeeper import Gatekeeper, internal_credentials
 from kiosk.services.broker.service import BrokerService, BrokerStats, ListenerSpec
 from kiosk.services.loop import ServiceLoop
@@ -54,14 +55,19 @@ class InProcessBroker:
     def running(self) -> bool:
         return self._service.running
 
+    def _snapshot(self) -> tuple[BrokerStats, list[str]]:
+        if not self._loop.running:
+            return BrokerStats(False, 0, 0, 0, 0, {}, 0, 0.0), []
+        return self._loop.run(self._service.snapshot_async())
+
     def stats(self) -> BrokerStats:
-        return self._service.stats()
+        return self._snapshot()[0]
 
     def drop_device(self, device_id: str) -> None:
         self._loop.submit(self._service.drop_device(device_id))
 
     def connected_device_ids(self) -> list[str]:
-        return self._service.connected_device_ids()
+        return self._snapshot()[1]
 
 
 @dataclass(frozen=True)
@@ -97,20 +103,24 @@ def _child_main(conn: multiprocessing.connection.Connection, args: _ChildArgs) -
         return
     gc.collect()
     gc.freeze()  # as the hub does: full collections otherwise walk every amqtt/SQLAlchemy object (latency spikes)
+    collections = CollectionSchedule()
+    collections.install()
     conn.send(("ready", None))
     try:
-        _serve(conn, loop, service)
+        _serve(conn, loop, service, collections)
     finally:
         loop.run(service.stop())
         loop.stop()
 
 
-def _serve(conn: multiprocessing.connection.Connection, loop: ServiceLoop, service: BrokerService) -> None:
+def _serve(conn: multiprocessing.connection.Connection, loop: ServiceLoop, service: BrokerService,
+           collections: CollectionSchedule) -> None:
     next_stats = 0.0
     while True:
         now = time.monotonic()
         if now >= next_stats:
-            conn.send(("stats", (service.stats(), service.connected_device_ids())))
+            collections.maybe_collect()
+            conn.send(("stats", loop.run(service.snapshot_async())))  # on the loop: see BrokerService.snapshot
             next_stats = now + STATS_EVERY_S
         try:
             if not conn.poll(max(0.0, next_stats - time.monotonic())):
@@ -122,7 +132,7 @@ def _serve(conn: multiprocessing.connection.Connection, loop: ServiceLoop, servi
             return
         if command == "drop":
             loop.run(service.drop_device(argument))
-            conn.send(("stats", (service.stats(), service.connected_device_ids())))
+            conn.send(("stats", loop.run(service.snapshot_async())))
 
 
 class BrokerProcess:
