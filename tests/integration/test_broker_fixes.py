@@ -241,6 +241,45 @@ def test_2_an_unacknowledged_qos1_message_is_kept_and_resent_on_reconnect(strict
     again.close()
 
 
+def test_2_an_unfinished_qos2_delivery_is_kept_and_resumed_on_reconnect(strict_hub: Hub) -> None:
+    """QoS 2 to a device: the PUBLISH stays until PUBREC (amqtt gave up after 5 s), then the PUBREL stays until
+    PUBCOMP (amqtt dropped the message at PUBREC, so a device that lost power then never got the PUBREL again)."""
+    from tests.helpers import read_packet, subscribe_packet
+
+    pubrec, pubrel, pubcomp = 5, 6, 7
+    a, token = strict_hub.registry.create("ESP32", "esp32", "test")
+
+    def session(present: int) -> socket.socket:
+        sock = raw(strict_hub)
+        sock.sendall(connect_packet("esp32-qos2", a.id, token, clean=False))
+        connack = sock.recv(4)
+        assert connack[2] == present and connack[3] == 0
+        return sock
+
+    sock = session(0)
+    sock.sendall(subscribe_packet(1, f"devices/{a.id}/commands", 2))
+    assert read_packet(sock)[0] == SUBACK
+    strict_hub.link.publish(f"devices/{a.id}/commands", '{"command": "restart"}', qos=2)
+    kind, flags, body = read_packet(sock)
+    assert kind == PUBLISH and flags & 0x06 == 0x04
+    packet_id = body[2 + int.from_bytes(body[:2], "big"):][:2]
+    threading.Event().wait(6.0)  # past amqtt's fixed 5 s PUBREC timer; nothing can be awaited instead
+    sock.close()
+    sock = session(1)
+    kind, flags, body = read_packet(sock)
+    assert kind == PUBLISH and flags & DUP, "the unacknowledged QoS 2 message was not re-sent"
+    assert body[2 + int.from_bytes(body[:2], "big"):][:2] == packet_id
+    sock.sendall(bytes([pubrec << 4, 2]) + packet_id)
+    assert read_packet(sock) == (pubrel, 0x02, packet_id)
+    sock.close()  # power lost before PUBCOMP
+    sock = session(1)
+    assert read_packet(sock) == (pubrel, 0x02, packet_id), "the PUBREL was not re-sent after reconnect"
+    sock.sendall(bytes([pubcomp << 4, 2]) + packet_id)
+    sock.sendall(b"\xc0\x00")  # PINGREQ: the next packet must be PINGRESP, no second copy of anything
+    assert read_packet(sock)[0] == 13
+    sock.close()
+
+
 def test_2_messages_queued_for_an_offline_device_arrive_in_order_without_the_retain_flag(strict_hub: Hub) -> None:
     a, token = strict_hub.registry.create("ESP32", "esp32", "test")
     port = strict_hub.config["broker.port"]

@@ -22,7 +22,9 @@ fails on plain amqtt.
 - 2. QoS 1 messages were dropped: the broker waited 5 s for a PUBACK and then discarded the message, and a closing
   connection discarded it too, so a slow or vanished device lost its commands. An outgoing QoS 1 message now stays in
   the session until it is acknowledged and is re-sent (DUP) when the persistent session reconnects (MQTT-4.4.0-1);
-  those retries no longer hold up the new connection for 10 s each. Messages queued while a persistent session was
+  those retries no longer hold up the new connection for 10 s each. Outgoing QoS 2 likewise: the PUBLISH is kept
+  until PUBREC and the PUBREL until PUBCOMP, and a reconnect resumes where the flow stopped (amqtt gave up after 5 s
+  and forgot the message at PUBREC). Messages queued while a persistent session was
   offline are delivered with retain = 0: they are not retained messages (MQTT-3.3.1-9).
 - Limit: at most `max_inflight` unacknowledged QoS 1/2 messages per client; further ones wait in the session's
   queue, in order, and go out as acknowledgements arrive (amqtt had no limit: a stuck client piled up tasks).
@@ -60,6 +62,7 @@ from amqtt.errors import AMQTTError, MQTTError, NoDataError
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.events import BrokerEvents
 from amqtt.mqtt.constants import QOS_0, QOS_1, QOS_2
+from amqtt.mqtt.pubrel import PubrelPacket
 from amqtt.session import OUTGOING, Session
 from amqtt.utils import gen_client_id
 
@@ -163,6 +166,35 @@ class KioskHandler(BrokerProtocolHandler):
         finally:
             self._puback_waiters.pop(packet_id, None)
         self.session.inflight_out.pop(packet_id, None)  # only an acknowledged message leaves the session
+
+    async def _handle_qos2_message_flow(self, app_message: Any) -> None:
+        """Outgoing QoS 2 kept in the session until PUBCOMP, without amqtt's 5 s timers; a retry after reconnect
+        re-sends the PUBLISH (DUP) if no PUBREC came, else the PUBREL (MQTT-4.4.0-1)."""
+        if app_message.direction != OUTGOING or self.session is None:
+            await super()._handle_qos2_message_flow(app_message)
+            return
+        packet_id = app_message.packet_id
+        self.session.inflight_out[packet_id] = app_message
+        loop = asyncio.get_running_loop()
+        if app_message.pubrec_packet is None:
+            publish_packet = app_message.build_publish_packet(dup=app_message.publish_packet is not None)
+            await self._send_packet(publish_packet)
+            app_message.publish_packet = publish_packet
+            received: asyncio.Future[Any] = loop.create_future()
+            self._pubrec_waiters[packet_id] = received
+            try:
+                app_message.pubrec_packet = await received
+            finally:
+                self._pubrec_waiters.pop(packet_id, None)
+        app_message.pubrel_packet = PubrelPacket.build(packet_id)
+        await self._send_packet(app_message.pubrel_packet)
+        completed: asyncio.Future[Any] = loop.create_future()
+        self._pubcomp_waiters[packet_id] = completed
+        try:
+            app_message.pubcomp_packet = await completed
+        finally:
+            self._pubcomp_waiters.pop(packet_id, None)
+        self.session.inflight_out.pop(packet_id, None)
 
     async def _retry_deliveries(self) -> None:
         if self.session is None:

@@ -58,6 +58,8 @@ class InProcessBroker:
     def _snapshot(self) -> tuple[BrokerStats, list[str]]:
         if not self._loop.running:
             return BrokerStats(False, 0, 0, 0, 0, {}, 0, 0.0), []
+        if self._loop.on_loop_thread():  # e.g. the health endpoint, served on the same loop: waiting would deadlock
+            return self._service.snapshot()
         return self._loop.run(self._service.snapshot_async())
 
     def stats(self) -> BrokerStats:
