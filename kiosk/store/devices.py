@@ -37,6 +37,15 @@ class DeviceNotFound(LookupError):
     pass
 
 
+LEGACY_KIND = "stallsense"
+LEGACY_PREFIX = "stallsense:"
+
+
+def legacy_device_id(name: str) -> str:
+    """Legacy StallSense boards have no registered id: theirs is derived from the name they connect with."""
+    return LEGACY_PREFIX + name
+
+
 class DeviceRegistry:
     def __init__(self, engine: Engine, clock: Callable[[], float] = time.time) -> None:
         self._engine = engine
@@ -57,7 +66,7 @@ class DeviceRegistry:
             session.flush()
             session.add(DeviceToken(device_id=device.id, token_hash=hash_token(token), created_at=now,
                                     expires_at=expires_at))
-            _audit(session, now, actor, "device.create", device.id, f"name={name!r} kind={kind}")
+            write_audit(session, now, actor, "device.create", device.id, f"name={name!r} kind={kind}")
         return _info(device), token
 
     def rotate(self, device_id: str, actor: str, expires_at: float | None = None) -> str:
@@ -71,7 +80,7 @@ class DeviceRegistry:
             session.add(DeviceToken(device_id=device_id, token_hash=hash_token(token), created_at=now,
                                     expires_at=expires_at))
             device.revoked_at = None
-            _audit(session, now, actor, "device.token.rotate", device_id, "")
+            write_audit(session, now, actor, "device.token.rotate", device_id, "")
         return token
 
     def revoke(self, device_id: str, actor: str) -> None:
@@ -81,7 +90,40 @@ class DeviceRegistry:
             device.revoked_at = now
             session.execute(update(DeviceToken).where(DeviceToken.device_id == device_id,
                                                       DeviceToken.revoked_at.is_(None)).values(revoked_at=now))
-            _audit(session, now, actor, "device.revoke", device_id, "")
+            write_audit(session, now, actor, "device.revoke", device_id, "")
+
+    def ensure_legacy(self, name: str) -> tuple[DeviceInfo, bool]:
+        """The device row of a legacy StallSense board, created (pending, without a token) on first contact."""
+        device_id = legacy_device_id(name)
+        now = self._clock()
+        with self._session() as session, session.begin():
+            device = session.get(Device, device_id)
+            if device is not None:
+                return _info(device), False
+            device = Device(id=device_id, name=name, kind=LEGACY_KIND, organization="default", created_at=now,
+                            messages_received=0, messages_rejected=0)
+            session.add(device)
+            write_audit(session, now, "hub", "device.legacy.discover", device_id, f"name={name!r}")
+        return _info(device), True
+
+    def set_details(self, device_id: str, model: str | None = None, ip: str | None = None) -> None:
+        """What a board says about itself (a legacy board's type and IP address)."""
+        values = {k: v for k, v in (("model", model), ("ip", ip)) if v is not None}
+        if values:
+            with self._session() as session, session.begin():
+                session.execute(update(Device).where(Device.id == device_id).values(**values))
+
+    def legacy_allowed(self, name: str) -> bool:
+        """Whether an anonymous legacy board with this name may connect: yes unless an admin revoked it."""
+        with self._session() as session:
+            device = session.get(Device, legacy_device_id(name))
+            return device is None or device.revoked_at is None
+
+    def details(self, device_id: str) -> tuple[str | None, str | None]:
+        """(model, ip) of a device."""
+        with self._session() as session:
+            device = session.get(Device, device_id)
+            return (device.model, device.ip) if device else (None, None)
 
     def _require(self, session: Session, device_id: str) -> Device:
         device = session.get(Device, device_id)
@@ -150,7 +192,7 @@ class DeviceRegistry:
             return list(session.scalars(select(AuditEntry).order_by(AuditEntry.id)))
 
 
-def _audit(session: Session, now: float, actor: str, action: str, target: str, detail: str) -> None:
+def write_audit(session: Session, now: float, actor: str, action: str, target: str, detail: str) -> None:
     session.add(AuditEntry(ts=now, actor=actor, action=action, target=target, detail=detail))
 
 

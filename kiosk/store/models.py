@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -28,6 +28,7 @@ class Device(Base):
     signal: Mapped[float | None] = mapped_column(Float)
     firmware: Mapped[str | None] = mapped_column(String(64))
     ip: Mapped[str | None] = mapped_column(String(64))
+    model: Mapped[str | None] = mapped_column(String(64))  # e.g. a legacy board's type, "com.StallSense.DoorSensor"
 
 
 class DeviceToken(Base):
@@ -77,6 +78,48 @@ class EnergyReading(Base):
     voltage: Mapped[float] = mapped_column(Float)
     current: Mapped[float] = mapped_column(Float)
     power: Mapped[float] = mapped_column(Float)
+
+
+class Restroom(Base):
+    __tablename__ = "restrooms"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    floor: Mapped[str] = mapped_column(String(40), default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Stall(Base):
+    __tablename__ = "stalls"
+    __table_args__ = (UniqueConstraint("restroom_id", "label"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    restroom_id: Mapped[int] = mapped_column(ForeignKey("restrooms.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(40))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class StallSensor(Base):
+    """Which sensor watches which stall, and as what (door, thermal, combined). A sensor watches one stall."""
+
+    __tablename__ = "stall_sensors"
+
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True)
+    stall_id: Mapped[int] = mapped_column(ForeignKey("stalls.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+
+
+class StallEvent(Base):
+    """Each change of a stall's shown state: the timeline and the occupancy analytics are built from these."""
+
+    __tablename__ = "stall_events"
+    __table_args__ = (Index("ix_stall_events_stall_ts", "stall_id", "ts"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stall_id: Mapped[int] = mapped_column(Integer)
+    ts: Mapped[float] = mapped_column(Float)
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(80), default="")
 
 
 class StallReading(Base):

@@ -21,11 +21,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from kiosk.core.devices import DeviceSnapshot
-from kiosk.store.models import Device, DeviceLog, DeviceRejection, EnergyReading, StallReading, Telemetry
+from kiosk.store.models import (Device, DeviceLog, DeviceRejection, EnergyReading, StallEvent, StallReading,
+                                 Telemetry)
 
 log = logging.getLogger(__name__)
 
-TABLES = {"telemetry": Telemetry, "energy": EnergyReading, "stall": StallReading, "log": DeviceLog}
+TABLES = {"telemetry": Telemetry, "energy": EnergyReading, "stall": StallReading, "log": DeviceLog,
+          "stall_event": StallEvent}
 # Device state (last seen, counters) is saved at most this often: it only serves restarts and `kiosk device list`;
 # live views get it from events. Readings keep the batch_ms bound.
 DEVICE_STATE_EVERY_S = 1.0
