@@ -67,6 +67,9 @@ class _LogEvents:
     def device_changed(self, snapshot: Any) -> None:
         pass
 
+    def stalls_changed(self, views: Any) -> None:
+        pass
+
     def hub_status(self, status: Any) -> None:
         self._ticks += 1
         if self._ticks % 60 == 1:

@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--http-port", type=int, help="HTTP server port (default 8080, 0 turns it off)")
     parser.add_argument("--broker", help="use this broker instead of the embedded one, e.g. mqtt://hub:1883")
     parser.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    parser.add_argument("--legacy-stallsense", action="store_true", default=None,
+                        help="accept anonymous legacy StallSense boards (limited to their own topics)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     sub.add_parser("run", help="start the program in its role (the default)")
@@ -84,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def settings(args: argparse.Namespace, strict_file: bool = True) -> Config:
     flags = {"role": args.role, "data_dir": args.data_dir, "broker.port": args.broker_port,
-             "http.port": args.http_port, "broker.url": args.broker, "log.level": args.log_level}
+             "http.port": args.http_port, "broker.url": args.broker, "log.level": args.log_level,
+             "stalls.legacy_stallsense": args.legacy_stallsense}
     return load(flags, config_dir=args.config_dir, strict_file=strict_file)
 
 
@@ -167,15 +170,31 @@ def _print_devices(registry: Any, config: Config) -> None:
     if not rows:
         print("no devices yet: `kiosk device add --name NAME --kind stall` or `kiosk simulate`")
         return
-    print(f"{'id':<36}  {'name':<20} {'kind':<7} {'state':<10} {'last seen':<19} {'msgs':>6} {'rej':>5}  token")
+    details = {d.device_id: d for d in _stall_directory(registry).sensors()}
+    print(f"{'id':<36}  {'name':<20} {'kind':<10} {'state':<10} {'last seen':<19} {'msgs':>6} {'rej':>5}  token")
     for s in rows:
         seen = datetime.fromtimestamp(s.last_seen).strftime("%Y-%m-%d %H:%M:%S") if s.last_seen else "-"
         state = "revoked" if s.revoked else s.online.value
         exp = expiry.get(s.id)
         token = "revoked" if s.revoked else ("expires " + datetime.fromtimestamp(exp).strftime("%Y-%m-%d")
                                              if exp else "valid")
-        print(f"{s.id:<36}  {s.name[:20]:<20} {s.kind:<7} {state:<10} {seen:<19} {s.received:>6} "
+        if s.kind == "stallsense":
+            token = "none (legacy)"
+        print(f"{s.id:<36}  {s.name[:20]:<20} {s.kind:<10} {state:<10} {seen:<19} {s.received:>6} "
               f"{s.rejected:>5}  {token}")
+    pending = [d for d in details.values() if d.stall_id is None and not d.revoked and d.kind == "stallsense"]
+    if pending:
+        print("\nStallSense boards waiting to be assigned to a stall (Stalls tab, Edit):")
+        for d in pending:
+            kind = {"com.StallSense.DoorSensor": "door", "com.StallSense.ThermalSensor": "thermal"}.get(
+                d.model or "", d.model or "type not reported yet")
+            print(f"  {d.name:<20} {kind:<22} IP {d.ip or 'not reported yet'}")
+
+
+def _stall_directory(registry: Any) -> Any:
+    from kiosk.store.stalls import StallDirectory
+
+    return StallDirectory(registry.engine)
 
 
 def _nudge_hub(config: Config, device_id: str) -> bool:

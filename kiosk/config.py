@@ -136,6 +136,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ingest.batch_rows", int, 500, "Store writer commits when this many rows are waiting.", minimum=1),
     Setting("devices.offline_after_s", float, 90.0, "A device not heard from for this long is shown offline.",
             minimum=1),
+    Setting("stalls.legacy_stallsense", bool, False, "Accept legacy StallSense boards: anonymous MQTT, limited to "
+            "the topics N, N/id, N/ip and N/rst of their own name N. Off by default.",
+            flag="--legacy-stallsense"),
+    Setting("stalls.debounce_s", float, 2.0, "A sensor input that flips again within this time must hold this long "
+            "before the stall changes (the first change shows at once).", minimum=0, maximum=60),
+    Setting("stalls.door_left_shut_s", float, 600.0, "A closed door with nobody inside for this long is flagged "
+            "\"door left shut\".", minimum=30),
+    Setting("stalls.report_interval_s", float, 10.0, "A stall sensor's report interval until its own is learned; "
+            "a sensor that misses about three reports makes its stall NO SIGNAL.", minimum=1),
 )
 
 _BY_KEY = {s.key: s for s in SETTINGS}

@@ -122,6 +122,7 @@ class RecordingEvents:
         self.lock = threading.Lock()
         self.devices: dict[str, Any] = {}
         self.statuses: list[Any] = []
+        self.stalls: dict[int, Any] = {}  # stall id -> (place, view)
         self.changed = threading.Event()
 
     def device_changed(self, snapshot: Any) -> None:
@@ -132,6 +133,11 @@ class RecordingEvents:
     def hub_status(self, status: Any) -> None:
         with self.lock:
             self.statuses.append(status)
+
+    def stalls_changed(self, views: Any) -> None:
+        with self.lock:
+            for place, view in views:
+                self.stalls[place.stall_id] = (place, view)
 
 
 def _utf8(text: str) -> bytes:

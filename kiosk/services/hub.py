@@ -6,6 +6,7 @@ writer -> service loop -> broker -> HTTP -> device worker -> ticker. Stop runs t
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -18,6 +19,9 @@ from sqlalchemy import text
 
 from kiosk.config import Config
 from kiosk.core.devices import DeviceInfo, DeviceSnapshot
+from kiosk.core.stalls import StallRules, StallView
+from kiosk.protocol.legacy import LEGACY_SUBSCRIPTIONS, RESET_PAYLOAD, reset_topic
+from kiosk.protocol.topics import DEVICE_PREFIXES, STATE_PREFIX
 from kiosk.services.broker.gatekeeper import Gatekeeper, internal_credentials
 from kiosk.services.broker.process import BrokerProcess, InProcessBroker
 from kiosk.services.broker.service import BrokerService, BrokerStats, ListenerSpec
@@ -25,12 +29,21 @@ from kiosk.services.http import HttpServer
 from kiosk.services.ingest import Ingest, IngestStats
 from kiosk.services.loop import ServiceLoop
 from kiosk.services.mqtt_client import BrokerAddress, DeviceLink
+from kiosk.services.stalls import StallPlace, StallService
 from kiosk.store.db import open_store
-from kiosk.store.devices import DeviceRegistry
+from kiosk.store.devices import LEGACY_PREFIX, DeviceRegistry
+from kiosk.store.stalls import StallDirectory
 from kiosk.store.writer import StoreWriter
 
 log = logging.getLogger(__name__)
 RATE_WINDOW_S = 10.0
+HUB_STATE_TOPIC = f"{STATE_PREFIX}/hub"
+HUB_BEAT_EVERY_S = 5  # displays call the hub unreachable when this beat stops (see docs/protocol.md)
+
+
+def hub_state(online: bool, at: float) -> bytes:
+    """Retained on kiosk/state/hub: displays tell "hub unreachable" from "all stalls quiet"."""
+    return json.dumps({"online": online, "at": round(at, 3), "beat_s": HUB_BEAT_EVERY_S}).encode()
 
 
 @dataclass(frozen=True)
@@ -55,6 +68,8 @@ class HubEvents(Protocol):
 
     def hub_status(self, status: HubStatus) -> None: ...
 
+    def stalls_changed(self, views: list[tuple[StallPlace, StallView]]) -> None: ...
+
 
 class Hub:
     def __init__(self, config: Config, events: HubEvents, clock: Callable[[], float] = time.time) -> None:
@@ -64,8 +79,14 @@ class Hub:
         self.engine = open_store(config.database_url)
         self.registry = DeviceRegistry(self.engine, clock)
         self.writer = StoreWriter(self.engine, config["ingest.batch_ms"], config["ingest.batch_rows"], clock)
+        self.stall_directory = StallDirectory(self.engine, clock)
+        rules = StallRules(config["stalls.debounce_s"], config["stalls.door_left_shut_s"],
+                           report_interval_s=config["stalls.report_interval_s"])
+        self.stalls = StallService(self.stall_directory, self.writer, rules, events, self._publish_state,
+                                   self._report_interval, clock)
         self.ingest = Ingest(self.registry, self.writer, events, config["ingest.max_payload_bytes"],
-                             config["devices.offline_after_s"], clock)
+                             config["devices.offline_after_s"], clock, on_stall=self.stalls.reading)
+        self.legacy_stallsense = bool(config["stalls.legacy_stallsense"])
         self.loop = ServiceLoop()
         self.internal = internal_credentials(config.data_dir)
         self.broker: BrokerProcess | InProcessBroker | None = None
@@ -75,15 +96,18 @@ class Hub:
                                 config["broker.tls_port"] if config["broker.tls"] else 0,
                                 config["broker.tls_cert"], config["broker.tls_key"], config["broker.max_connections"],
                                 config["broker.connect_timeout_s"], config["broker.max_packet_bytes"],
-                                config["broker.max_inflight"], config["broker.session_expiry_s"])
+                                config["broker.max_inflight"], config["broker.session_expiry_s"],
+                                self.legacy_stallsense)
             if config["broker.process"] == "child":
                 self.broker = BrokerProcess(spec, config.database_url, config.data_dir, config["log.level"])
             else:
-                gatekeeper = Gatekeeper(self.registry, self.internal, clock)
+                gatekeeper = Gatekeeper(self.registry, self.internal, clock, self.legacy_stallsense)
                 self.broker = InProcessBroker(self.loop, BrokerService(spec, gatekeeper))
         self.http = HttpServer(config["http.bind"], config["http.port"], self.health) if config["http.port"] else None
-        self.link = DeviceLink(self.broker_address(), *self._link_credentials(), on_message=self.ingest.handle,
-                               on_control=self.device_revoked, on_connection=self._link_changed)
+        self.link = DeviceLink(self.broker_address(), *self._link_credentials(), on_message=self._message,
+                               on_control=self.device_revoked, on_connection=self._link_changed,
+                               extra_subscriptions=LEGACY_SUBSCRIPTIONS if self.legacy_stallsense else (),
+                               will=(HUB_STATE_TOPIC, hub_state(False, clock())))
         self._link_detail = "connecting"
         self._broker_samples: deque[tuple[float, int, int]] = deque()
         self._stop = threading.Event()
@@ -100,7 +124,40 @@ class Hub:
             return self.config["broker.username"], self.config["broker.password"]
         return self.internal.username, self.internal.password
 
+    def _message(self, topic: str, payload: bytes) -> None:
+        if topic.split("/", 1)[0] in DEVICE_PREFIXES or not self.legacy_stallsense:
+            self.ingest.handle(topic, payload)
+        else:
+            self.ingest.handle_legacy(topic, payload)
+
+    def _report_interval(self, device_id: str) -> float | None:
+        snap = self.ingest.tracker.get(device_id)
+        return snap.report_interval_s if snap is not None else None
+
+    def _publish_state(self, topic: str, payload: bytes, retain: bool) -> None:
+        """Derived state for displays; skipped while the link is down (everything is republished on reconnect)."""
+        if self.link.connected.is_set():
+            self.link.publish(topic, payload, qos=1, retain=retain)
+
+    def reset_legacy_board(self, device_id: str, actor: str) -> None:
+        """Send a legacy StallSense board its Wi-Fi reset (`N/rst` = 1): it forgets its network and reboots.
+
+        The caller has asked for confirmation; this writes the audit row and publishes. Raises LookupError for a
+        device that is not a legacy board, ConnectionError while the broker cannot be reached."""
+        info = self.registry.get(device_id)
+        if info is None or not device_id.startswith(LEGACY_PREFIX):
+            raise LookupError(f"{device_id} is not a StallSense board")
+        if not self.link.connected.is_set():
+            raise ConnectionError("the broker is not reachable; the reset was not sent")
+        self.registry.record(actor, "stallsense.wifi_reset", device_id, f"sent {reset_topic(info.name)} = 1")
+        self.link.publish(reset_topic(info.name), RESET_PAYLOAD, qos=1)
+
+    def stalls_edited(self) -> None:
+        """Restrooms, stalls or assignments changed (GUI or CLI): fuse and publish with the new layout."""
+        self.stalls.reload()
+
     def start(self) -> None:
+        self.stalls.reload()
         snapshots = self.ingest.load()
         for snap in snapshots:
             self._events.device_changed(snap)
@@ -140,6 +197,9 @@ class Hub:
 
     def _link_changed(self, connected: bool, detail: str) -> None:
         self._link_detail = detail
+        if connected:
+            self.link.publish(HUB_STATE_TOPIC, hub_state(True, self._clock()), qos=1, retain=True)
+            self.stalls.republish()
 
     def _tick_forever(self) -> None:
         sweep_every = 5
@@ -148,6 +208,9 @@ class Hub:
             count += 1
             try:
                 self.ingest.tick()
+                self.stalls.tick()
+                if count % HUB_BEAT_EVERY_S == 0 and self.link.connected.is_set():
+                    self.link.publish(HUB_STATE_TOPIC, hub_state(True, self._clock()), qos=0, retain=True)
                 if count % sweep_every == 0:
                     self._sweep_sessions()
                 self._events.hub_status(self.status())

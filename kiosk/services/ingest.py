@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kiosk.core.devices import DeviceInfo, DeviceSnapshot, DeviceTracker, LogLimiter
+from kiosk.core.stalls import Reading
 from kiosk.protocol import payloads
+from kiosk.protocol.legacy import LegacyAddress, LegacyState, LegacyType, parse_legacy, parse_legacy_topic
 from kiosk.protocol.payloads import Reason, Rejected
 from kiosk.protocol.topics import TopicError, parse_device_topic
-from kiosk.store.devices import DeviceRegistry
+from kiosk.store.devices import DeviceRegistry, legacy_device_id
 from kiosk.store.writer import StoreWriter
 
 log = logging.getLogger(__name__)
@@ -43,8 +45,11 @@ class IngestStats:
 
 class Ingest:
     def __init__(self, registry: DeviceRegistry, writer: StoreWriter, events: IngestEvents, max_payload_bytes: int,
-                 offline_after_s: float, clock: Callable[[], float] = time.time) -> None:
+                 offline_after_s: float, clock: Callable[[], float] = time.time,
+                 on_stall: Callable[[str, Reading, float], None] | None = None) -> None:
         self._registry = registry
+        self._on_stall = on_stall
+        self._legacy_details: dict[str, tuple[str | None, str | None]] = {}  # (model, ip) last written
         self._writer = writer
         self._events = events
         self._max_bytes = max_payload_bytes
@@ -103,7 +108,62 @@ class Ingest:
             self._writer.add(row[0], row[1], mark)
         self._writer.device_state(snap)
         self._events.device_changed(snap)
+        if isinstance(message, payloads.StallReading) and self._on_stall is not None:
+            door = None if message.door is None else message.door == "closed"
+            self._on_stall(where.device_id, Reading(message.occupied, door, message.thermal), now)
         return True
+
+    def handle_legacy(self, topic: str, payload: bytes, mark: float | None = None) -> bool:
+        """One message from a legacy StallSense board (`N`, `N/id`, `N/ip`); a new board becomes a pending sensor."""
+        now = self._clock()
+        with self._lock:
+            self._rate_count += 1
+            try:
+                where = parse_legacy_topic(topic)
+            except TopicError as exc:
+                self._reject(topic.split("/")[0][:64] or "?", Reason.UNKNOWN_TOPIC, str(exc), now)
+                return False
+            device_id = legacy_device_id(where.name)
+            if device_id not in self.tracker:
+                info, created = self._registry.ensure_legacy(where.name)
+                self.tracker.upsert(info)
+                if created:
+                    log.info("new StallSense board %r: pending until an admin assigns it to a stall", where.name)
+            if self.tracker.get(device_id).revoked:  # type: ignore[union-attr]
+                self._reject(device_id, Reason.UNKNOWN_DEVICE, f"StallSense board {where.name!r} is revoked", now)
+                return False
+            try:
+                message = parse_legacy(where.field, payload)
+            except Rejected as exc:
+                self._reject(device_id, exc.reason, exc.detail, now)
+                return False
+            if isinstance(message, LegacyState):
+                reading: payloads.DeviceMessage = payloads.StallReading(message.occupied, None, None)
+            else:
+                reading = payloads.Heartbeat(None, None, None, message.ip if isinstance(message, LegacyAddress)
+                                             else None)
+            snap = self.tracker.accepted(device_id, reading)
+            self.accepted += 1
+        if isinstance(message, LegacyType | LegacyAddress):
+            self._remember_details(device_id, message)
+        row = _row(reading, device_id, now)
+        if row is not None:
+            self._writer.add(row[0], row[1], mark)
+        self._writer.device_state(snap)
+        self._events.device_changed(snap)
+        if isinstance(message, LegacyState) and self._on_stall is not None:
+            self._on_stall(device_id, Reading(occupied=message.occupied), now)
+        return True
+
+    def _remember_details(self, device_id: str, message: LegacyType | LegacyAddress) -> None:
+        """A board's type and IP go to the registry, written only when they change."""
+        if device_id not in self._legacy_details:
+            self._legacy_details[device_id] = self._registry.details(device_id)
+        model, ip = self._legacy_details[device_id]
+        new = (message.model, ip) if isinstance(message, LegacyType) else (model, message.ip)
+        if new != (model, ip):
+            self._registry.set_details(device_id, *new)
+            self._legacy_details[device_id] = new
 
     def _known(self, device_id: str, now: float) -> bool:
         if device_id in self.tracker:

@@ -75,14 +75,18 @@ class DeviceLink:
 
     def __init__(self, address: BrokerAddress, username: str, password: str,
                  on_message: Callable[[str, bytes], object], on_control: Callable[[str], None],
-                 on_connection: Callable[[bool, str], None]) -> None:
+                 on_connection: Callable[[bool, str], None], extra_subscriptions: tuple[str, ...] = (),
+                 will: tuple[str, bytes] | None = None) -> None:
         self.address = address
+        self._extra = extra_subscriptions
         self._on_message = on_message
         self._on_control = on_control
         self._on_connection = on_connection
         self._client = new_client(f"kiosk-hub-{socket.gethostname()}-{os.getpid()}", username, password)
         if address.tls:
             self._client.tls_set()
+        if will is not None:
+            self._client.will_set(will[0], will[1], qos=1, retain=True)
         self._client.on_connect = self._connected
         self._client.on_disconnect = self._disconnected
         self._client.on_message = self._message
@@ -106,7 +110,7 @@ class DeviceLink:
             log.error("%s (%s)", self.last_error, self.address)
             self._on_connection(False, self.last_error)
             return
-        client.subscribe([(topic, 0) for topic in INGEST_SUBSCRIPTIONS] + [(CONTROL_REVOKE, 1)])
+        client.subscribe([(topic, 0) for topic in (*INGEST_SUBSCRIPTIONS, *self._extra)] + [(CONTROL_REVOKE, 1)])
         self.last_error = None
         self.connected.set()
         log.info("device worker connected to %s", self.address)

@@ -51,6 +51,10 @@ class DeviceRegistry:
         self._engine = engine
         self._clock = clock
 
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
     def _session(self) -> Session:
         return Session(self._engine, expire_on_commit=False)
 
@@ -112,6 +116,11 @@ class DeviceRegistry:
         if values:
             with self._session() as session, session.begin():
                 session.execute(update(Device).where(Device.id == device_id).values(**values))
+
+    def record(self, actor: str, action: str, target: str, detail: str = "") -> None:
+        """An audit row for an operator action that changes no table here (e.g. a command sent to a device)."""
+        with self._session() as session, session.begin():
+            write_audit(session, self._clock(), actor, action, target, detail)
 
     def legacy_allowed(self, name: str) -> bool:
         """Whether an anonymous legacy board with this name may connect: yes unless an admin revoked it."""

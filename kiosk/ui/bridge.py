@@ -6,6 +6,7 @@ the GUI one model update, not 1,000.
 
 Signals:
     devicesChanged(list): snapshots (kiosk.core.devices.DeviceSnapshot) that changed since the last tick.
+    stallsChanged(list): (StallPlace, StallView) pairs of the stalls whose tile changed since the last tick.
     statusChanged(object): the latest kiosk.services.hub.HubStatus.
     servicesReady(): the hub's services are running.
     servicesFailed(str): the hub could not start; the text says why.
@@ -23,6 +24,7 @@ DRAIN_MS = 50
 
 class Bridge(QObject):
     devicesChanged = Signal(list)
+    stallsChanged = Signal(list)
     statusChanged = Signal(object)
     servicesReady = Signal()
     servicesFailed = Signal(str)
@@ -31,6 +33,7 @@ class Bridge(QObject):
         super().__init__(parent)
         self._lock = threading.Lock()
         self._devices: dict[str, Any] = {}
+        self._stalls: dict[int, Any] = {}
         self._status: Any = None
         self._timer = QTimer(self)
         self._timer.setInterval(DRAIN_MS)
@@ -45,11 +48,19 @@ class Bridge(QObject):
         with self._lock:
             self._status = status
 
+    def stalls_changed(self, views: list[Any]) -> None:
+        with self._lock:
+            for place, view in views:
+                self._stalls[place.stall_id] = (place, view)
+
     def drain(self) -> None:
         with self._lock:
             devices, self._devices = list(self._devices.values()), {}
             status, self._status = self._status, None
+            stalls, self._stalls = list(self._stalls.values()), {}
         if devices:
             self.devicesChanged.emit(devices)
+        if stalls:
+            self.stallsChanged.emit(stalls)
         if status is not None:
             self.statusChanged.emit(status)

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kiosk.core.devices import LogLimiter
+from kiosk.protocol.legacy import legacy_may_use, valid_name
 from kiosk.protocol.topics import device_may_use
-from kiosk.store.devices import DeviceRegistry, LoginFailure
+from kiosk.store.devices import LEGACY_PREFIX, DeviceRegistry, LoginFailure
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +63,10 @@ class Gatekeeper:
     """Authentication and topic ACL for the embedded broker; counts refused logins by reason."""
 
     def __init__(self, registry: DeviceRegistry, internal: Credentials,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, legacy_stallsense: bool = False) -> None:
         self._registry = registry
+        self.legacy_stallsense = legacy_stallsense
+        self._legacy: set[str] = set()  # client ids of anonymous StallSense boards that logged in
         self._internal = internal
         self._clock = clock
         self._grants: dict[str, DeviceGrant] = {}
@@ -81,6 +84,8 @@ class Gatekeeper:
             else:
                 self._accept(client_id)
             return ok
+        if username is None and password is None and self.legacy_stallsense:
+            return await self._legacy_login(client_id)
         try:
             result = await asyncio.to_thread(self._registry.check, username, password)
         except Exception as exc:  # a database error must refuse the login, not kill the connection handler
@@ -92,6 +97,24 @@ class Gatekeeper:
             self._refuse(result.failure.value, username, client_id)
             return False
         self._grants[result.device.id] = DeviceGrant(result.device.id, result.device.organization)
+        self._accept(client_id)
+        return True
+
+    async def _legacy_login(self, client_id: str | None) -> bool:
+        """An anonymous StallSense board (legacy mode on): its client id is its name; revoked boards stay out."""
+        if not valid_name(client_id):
+            self._refuse("legacy board name not allowed", client_id, client_id)
+            return False
+        try:
+            allowed = await asyncio.to_thread(self._registry.legacy_allowed, client_id)  # type: ignore[arg-type]
+        except Exception as exc:
+            log.error("legacy board check failed for %s: %s", client_id, exc)
+            self._refuse("database error", client_id, client_id)
+            return False
+        if not allowed:
+            self._refuse(LoginFailure.REVOKED.value, client_id, client_id)
+            return False
+        self._legacy.add(client_id)  # type: ignore[arg-type]
         self._accept(client_id)
         return True
 
@@ -109,9 +132,12 @@ class Gatekeeper:
             more = f" ({held} more since the last report)" if held else ""
             log.warning("refused MQTT login (%s) username=%r client_id=%r%s", reason, username, client_id, more)
 
-    def may_use(self, username: str | None, topic: str, subscribing: bool) -> bool:
+    def may_use(self, username: str | None, topic: str, subscribing: bool, client_id: str | None = None) -> bool:
         if username == self._internal.username:
             return True
+        if username is None:
+            return (self.legacy_stallsense and client_id in self._legacy
+                    and legacy_may_use(client_id, topic, subscribing))
         grant = self._grants.get(username or "")
         if grant is None:
             return False
@@ -126,6 +152,8 @@ class Gatekeeper:
 
     def forget(self, device_id: str) -> None:
         self._grants.pop(device_id, None)
+        if device_id.startswith(LEGACY_PREFIX):
+            self._legacy.discard(device_id[len(LEGACY_PREFIX):])
 
     def is_device(self, username: str | None) -> bool:
         return bool(username) and username in self._grants

@@ -40,7 +40,8 @@ class DeviceTopicPlugin(BaseTopicPlugin, _Attached):
                               action: Action | None = None) -> bool | None:
         if self.gatekeeper is None or session is None or topic is None:
             return False
-        return self.gatekeeper.may_use(session.username, topic, action != Action.PUBLISH)
+        subscribing = action != Action.PUBLISH
+        return self.gatekeeper.may_use(session.username, topic, subscribing, session.client_id)
 
 
 def attach_gatekeeper(plugins: list[Any], gatekeeper: Gatekeeper) -> None:

@@ -95,7 +95,8 @@ def _child_main(conn: multiprocessing.connection.Connection, args: _ChildArgs) -
     logs.setup(args.log_level)
     loop = ServiceLoop("broker-loop")
     service = BrokerService(args.spec, Gatekeeper(DeviceRegistry(open_engine(args.database_url)),
-                                                  internal_credentials(Path(args.data_dir))))
+                                                  internal_credentials(Path(args.data_dir)),
+                                                  legacy_stallsense=args.spec.legacy_stallsense))
     loop.start()
     try:
         loop.run(service.start(), timeout=START_TIMEOUT_S)

@@ -13,6 +13,7 @@ import psutil
 from kiosk.services.broker.fixes import BrokerLimits, KioskBroker
 from kiosk.services.broker.gatekeeper import Gatekeeper
 from kiosk.services.broker.plugins import PLUGINS, attach_gatekeeper
+from kiosk.store.devices import LEGACY_PREFIX
 
 log = logging.getLogger(__name__)
 DROP_TIMEOUT_S = 2.0
@@ -31,6 +32,7 @@ class ListenerSpec:
     max_packet_bytes: int = 256 * 1024
     max_inflight: int = 20
     session_expiry_s: float = 7 * 86400
+    legacy_stallsense: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,9 @@ class BrokerService:
     async def drop_device(self, device_id: str) -> int:
         """Close every live connection logged in as this device; returns how many were closed."""
         self._gatekeeper.forget(device_id)
-        closing = [h for s, h in self._connected_sessions() if s.username == device_id]
+        legacy_name = device_id[len(LEGACY_PREFIX):] if device_id.startswith(LEGACY_PREFIX) else None
+        closing = [h for s, h in self._connected_sessions()
+                   if s.username == device_id or (legacy_name and s.username is None and s.client_id == legacy_name)]
         for handler in closing:
             await _close(handler)
         if closing:

@@ -1,0 +1,132 @@
+"""Stall occupancy on the hub: readings in, state out to the GUI, the store and wall displays.
+
+Ingest hands every stall reading (registered sensors and legacy StallSense boards) to `StallService.reading`; the
+hub's ticker calls `tick` once a second for staleness, debounce and door-left-shut. Each change of what a tile shows
+is:
+
+- sent to the GUI (`events.stalls_changed`);
+- published **retained** on `kiosk/state/stalls/{stall id}` (JSON below), so that wall displays follow the hub
+  over MQTT without a database, on this machine or across the LAN;
+- written to `stall_events` when the state itself changed (the timeline and the analytics read those).
+
+State payload: `{"stall": 12, "restroom": "West", "floor": "G", "label": "2", "position": 2, "restroom_position": 1,
+"state": "occupied", "reason": "door closed", "since": 1795360000.0, "updated": 1795360042.5}`. A removed stall's
+topic is cleared (empty retained payload). Nothing in it names a person.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from kiosk.core.stalls import Reading, StallBoard, StallRules, StallView
+from kiosk.protocol.topics import STATE_PREFIX
+from kiosk.store.stalls import StallDirectory
+from kiosk.store.writer import StoreWriter
+
+log = logging.getLogger(__name__)
+STALL_STATE_PREFIX = f"{STATE_PREFIX}/stalls"
+
+
+def stall_topic(stall_id: int) -> str:
+    return f"{STALL_STATE_PREFIX}/{stall_id}"
+
+
+@dataclass(frozen=True)
+class StallPlace:
+    """Where a stall is, for tiles and displays."""
+
+    stall_id: int
+    restroom_id: int
+    restroom: str
+    floor: str
+    label: str
+    position: int
+    restroom_position: int
+
+
+class StallEvents(Protocol):
+    def stalls_changed(self, views: list[tuple[StallPlace, StallView]]) -> None: ...
+
+
+class StallService:
+    def __init__(self, directory: StallDirectory, writer: StoreWriter, rules: StallRules, events: StallEvents,
+                 publish: Callable[[str, bytes, bool], None], interval_of: Callable[[str], float | None],
+                 clock: Callable[[], float] = time.time) -> None:
+        self._directory = directory
+        self._writer = writer
+        self._events = events
+        self._publish = publish
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.board = StallBoard(rules, interval_of)
+        self._places: dict[int, StallPlace] = {}
+        self._states: dict[int, str] = {}  # last state written to stall_events
+
+    def reload(self) -> None:
+        """Read restrooms, stalls and assignments again (at start and after every edit); republish everything."""
+        rooms = self._directory.restrooms()
+        assignments = self._directory.assignments()
+        places = {s.id: StallPlace(s.id, r.id, r.name, r.floor, s.label, s.position, r.position)
+                  for r in rooms for s in r.stalls}
+        now = self._clock()
+        with self._lock:
+            removed = set(self._places) - set(places)
+            self._places = places
+            self.board.configure(places, assignments)
+            views = self.board.views(now)
+        for stall_id in removed:
+            self._publish(stall_topic(stall_id), b"", True)
+        self._changed(views)
+
+    def reading(self, device_id: str, reading: Reading, at: float) -> None:
+        with self._lock:
+            view = self.board.report(device_id, reading, at)
+        if view is not None:
+            self._changed([view])
+
+    def tick(self) -> None:
+        with self._lock:
+            views = self.board.tick(self._clock())
+        if views:
+            self._changed(views)
+
+    def current(self) -> list[tuple[StallPlace, StallView]]:
+        with self._lock:
+            views = self.board.views(self._clock())
+            return [(self._places[v.stall_id], v) for v in views if v.stall_id in self._places]
+
+    def republish(self) -> None:
+        """Every stall's state again, e.g. after the link to the broker came back (a restarted broker forgot it)."""
+        with self._lock:
+            views = self.board.views(self._clock())
+        self._changed(views)
+
+    def _changed(self, views: list[StallView]) -> None:
+        out = []
+        for view in views:
+            place = self._places.get(view.stall_id)
+            if place is None:
+                continue
+            out.append((place, view))
+            self._publish(stall_topic(view.stall_id), state_payload(place, view), True)
+            if self._states.get(view.stall_id) != view.state.value:
+                self._writer.add("stall_event", {"stall_id": view.stall_id, "ts": view.since,
+                                                 "state": view.state.value, "reason": view.reason})
+                self._states[view.stall_id] = view.state.value
+        if out:
+            self._events.stalls_changed(out)
+
+
+def state_payload(place: StallPlace, view: StallView) -> bytes:
+    return json.dumps({
+        "stall": place.stall_id, "restroom": place.restroom, "floor": place.floor, "label": place.label,
+        "position": place.position, "restroom_position": place.restroom_position, "state": view.state.value,
+        "reason": view.reason, "since": round(view.since, 3),
+        "updated": None if view.updated_at is None else round(view.updated_at, 3),
+    }, separators=(",", ":")).encode()

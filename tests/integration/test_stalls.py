@@ -1,0 +1,153 @@
+"""Stall occupancy end to end: a legacy StallSense board and a registered sensor drive a stall through the hub."""
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from kiosk.config import Config
+from kiosk.core.stalls import SensorRole, StallState
+from kiosk.services.hub import Hub
+from kiosk.services.stalls import stall_topic
+from kiosk.store.devices import legacy_device_id
+from tests.helpers import RecordingEvents, connect, wait_for
+
+
+class Clock:
+    """The hub's clock: real time until a test moves it forward."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._time = time.time
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return self._time() + self.offset
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def legacy_hub(config: Config, events: RecordingEvents, clock: Clock) -> Iterator[Hub]:
+    hub = Hub(config.with_overrides(stalls__legacy_stallsense=True), events, clock)
+    hub.start()
+    assert hub.link.connected.wait(5)
+    yield hub
+    hub.stop()
+
+
+def shown(events: RecordingEvents, stall_id: int) -> StallState | None:
+    with events.lock:
+        entry = events.stalls.get(stall_id)
+    return entry[1].state if entry else None
+
+
+def retained_state(hub: Hub, stall_id: int) -> dict[str, Any]:
+    """What a wall display that connects now gets for this stall."""
+    watcher = connect(hub.config["broker.port"], hub.internal.username, hub.internal.password)
+    watcher.subscribe(stall_topic(stall_id), 1)
+    assert watcher.got_message.wait(5), "no retained state for the stall"
+    watcher.close()
+    return json.loads(watcher.messages[-1].payload)
+
+
+def test_a_legacy_board_is_registered_pending_then_drives_its_stall(legacy_hub: Hub, events: RecordingEvents,
+                                                                   clock: Clock) -> None:
+    port = legacy_hub.config["broker.port"]
+    board = connect(port, None, None, client_id="Stall3")  # anonymous, client id = its name, as on the wall
+    assert board.rc == 0
+    board.subscribe("Stall3/rst", 1)
+    assert board.suback.wait(5) and board.granted[0].value == 1
+    board.client.publish("Stall3/id", "com.StallSense.DoorSensor", qos=1)
+    board.client.publish("Stall3/ip", "10.1.2.3", qos=1)
+    board.client.publish("Stall3", "0", qos=1)
+    device_id = legacy_device_id("Stall3")
+    wait_for(lambda: [(s.device_id, s.model, s.ip) for s in legacy_hub.stall_directory.pending()]
+             == [(device_id, "com.StallSense.DoorSensor", "10.1.2.3")])
+
+    room = legacy_hub.stall_directory.add_restroom("West", "G", "admin")
+    stall = legacy_hub.stall_directory.add_stall(room, "1", "admin")
+    legacy_hub.stall_directory.assign(device_id, stall, SensorRole.DOOR, "admin")
+    legacy_hub.stalls_edited()
+    assert shown(events, stall) is StallState.NO_SIGNAL  # assigned, not heard from since
+
+    board.client.publish("Stall3", "0", qos=1)
+    wait_for(lambda: shown(events, stall) is StallState.VACANT)
+    state = retained_state(legacy_hub, stall)
+    assert (state["restroom"], state["label"], state["state"]) == ("West", "1", "vacant")
+
+    clock.offset += 5  # past the debounce time
+    board.client.publish("Stall3", "1", qos=1)
+    wait_for(lambda: shown(events, stall) is StallState.OCCUPIED)
+    assert retained_state(legacy_hub, stall)["state"] == "occupied"
+
+    clock.offset += 40  # more than three missed 10 s reports: the ticker must say so
+    wait_for(lambda: shown(events, stall) is StallState.NO_SIGNAL, timeout=3)
+    assert retained_state(legacy_hub, stall)["state"] == "no_signal"
+
+    legacy_hub.reset_legacy_board(device_id, "admin")
+    wait_for(lambda: any(m.topic == "Stall3/rst" and m.payload == b"1" for m in board.messages))
+    assert [e.action for e in legacy_hub.registry.audit()][-1] == "stallsense.wifi_reset"
+    wait_for(lambda: [s for _t, s, _r in legacy_hub.stall_directory.timeline(stall, 0, clock() + 1)]
+             == ["no_signal", "vacant", "occupied", "no_signal"])  # the day's timeline, from stall_events
+    board.close()
+
+
+def test_a_legacy_board_may_use_only_its_own_topics(legacy_hub: Hub) -> None:
+    port = legacy_hub.config["broker.port"]
+    watcher = connect(port, legacy_hub.internal.username, legacy_hub.internal.password)
+    watcher.subscribe("#", 0)
+    assert watcher.suback.wait(5)
+    board = connect(port, None, None, client_id="Stall4")
+    board.subscribe("Stall5/rst", 1)
+    assert board.suback.wait(5) and board.granted[0].value == 0x80  # another board's reset: refused
+    for topic in ("Stall5", "devices/x/datastream", "kiosk/state/stalls/1"):
+        board.client.publish(topic, "1", qos=1)
+    board.client.publish("Stall4", "1", qos=1)  # its own: passes, and arrives after the refused ones
+    wait_for(lambda: any(m.topic == "Stall4" for m in watcher.messages))
+    assert [m.topic for m in watcher.messages if not m.topic.startswith("kiosk/state/")] == ["Stall4"]
+    assert not any(m.topic == "kiosk/state/stalls/1" for m in watcher.messages)
+    board.close()
+    watcher.close()
+
+
+def test_without_legacy_mode_anonymous_boards_are_refused(hub: Hub) -> None:
+    board = connect(hub.config["broker.port"], None, None, client_id="Stall3")
+    assert board.rc != 0
+    board.close()
+    assert hub.stall_directory.pending() == []
+
+
+def test_a_revoked_legacy_board_can_no_longer_connect(legacy_hub: Hub) -> None:
+    port = legacy_hub.config["broker.port"]
+    board = connect(port, None, None, client_id="Stall6")
+    board.client.publish("Stall6", "0", qos=1)
+    device_id = legacy_device_id("Stall6")
+    wait_for(lambda: legacy_hub.registry.get(device_id) is not None)
+    legacy_hub.registry.revoke(device_id, "admin")
+    legacy_hub.device_revoked(device_id)
+    assert board.disconnected.wait(5), "the revoked board's live connection was not dropped"
+    board.close()
+    again = connect(port, None, None, client_id="Stall6")
+    assert again.rc != 0
+    again.close()
+
+
+def test_a_registered_sensor_with_a_token_drives_its_stall(hub: Hub, events: RecordingEvents) -> None:
+    info, token = hub.registry.create("Stall sensor W-1", "stall", "admin")
+    room = hub.stall_directory.add_restroom("West", "G", "admin")
+    stall = hub.stall_directory.add_stall(room, "1", "admin")
+    hub.stall_directory.assign(info.id, stall, SensorRole.COMBINED, "admin")
+    hub.stalls_edited()
+    sensor = connect(hub.config["broker.port"], info.id, token)
+    topic = f"devices/{info.id}/datastream"
+    sensor.client.publish(topic, json.dumps({"door": "closed", "thermal": True}), qos=1)
+    wait_for(lambda: shown(events, stall) is StallState.OCCUPIED)
+    sensor.client.publish(topic, json.dumps({"door": "open", "thermal": False}), qos=1)
+    wait_for(lambda: shown(events, stall) is StallState.VACANT, timeout=5)  # after the 2 s debounce
+    sensor.close()
