@@ -67,7 +67,7 @@ class _LogEvents:
     def device_changed(self, snapshot: Any) -> None:
         pass
 
-    def stalls_changed(self, views: Any) -> None:
+    def stalls_changed(self, views: Any, complete: bool = False) -> None:
         pass
 
     def hub_status(self, status: Any) -> None:
@@ -158,10 +158,12 @@ class ServicesStarter:
     def start_demo(self) -> None:
         if self._hub is None or self._simulator is not None:
             return
-        from kiosk.services.simulator import SimulationPlan, Simulator, provision
+        from kiosk.services.simulator import SimulationPlan, Simulator, demo_restroom, provision
 
         plan = SimulationPlan()
         devices = provision(self._hub.registry, self._config.data_dir, plan, announce=self._hub.device_added)
+        if demo_restroom(self._hub.stall_directory, devices):
+            self._hub.stalls_edited()
         self._simulator = Simulator(self._hub.broker_address(), devices, plan)
         self._simulator.start()
 

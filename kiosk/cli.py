@@ -221,11 +221,14 @@ def _range(text: str, what: str) -> tuple[float, float]:
 
 def _simulate(args: argparse.Namespace, config: Config) -> int:
     from kiosk.services.mqtt_client import BrokerAddress
-    from kiosk.services.simulator import SimulationPlan, Simulator, provision
+    from kiosk.services.simulator import SimulationPlan, Simulator, demo_restroom, provision
 
     plan = SimulationPlan(args.stalls, args.meters, args.ports, args.esp32, args.interval,
                           _range(args.voltage, "voltage"), _range(args.current, "current"))
-    devices = provision(_registry(config), config.data_dir, plan)
+    registry = _registry(config)
+    devices = provision(registry, config.data_dir, plan)
+    if demo_restroom(_stall_directory(registry), devices):
+        print("created the demo restroom; its stalls follow the demo stall sensors")
     address = (BrokerAddress.parse(config["broker.url"]) if config["broker.url"]
                else BrokerAddress("127.0.0.1", config["broker.port"]))
     simulator = Simulator(address, devices, plan)

@@ -134,8 +134,10 @@ class RecordingEvents:
         with self.lock:
             self.statuses.append(status)
 
-    def stalls_changed(self, views: Any) -> None:
+    def stalls_changed(self, views: Any, complete: bool = False) -> None:
         with self.lock:
+            if complete:
+                self.stalls.clear()
             for place, view in views:
                 self.stalls[place.stall_id] = (place, view)
 

@@ -68,7 +68,7 @@ class HubEvents(Protocol):
 
     def hub_status(self, status: HubStatus) -> None: ...
 
-    def stalls_changed(self, views: list[tuple[StallPlace, StallView]]) -> None: ...
+    def stalls_changed(self, views: list[tuple[StallPlace, StallView]], complete: bool = False) -> None: ...
 
 
 class Hub:
@@ -213,6 +213,7 @@ class Hub:
                     self.link.publish(HUB_STATE_TOPIC, hub_state(True, self._clock()), qos=0, retain=True)
                 if count % sweep_every == 0:
                     self._sweep_sessions()
+                    self.stalls.reload_if_edited()
                 self._events.hub_status(self.status())
             except Exception:
                 log.exception("hub ticker failed; it keeps running")

@@ -20,8 +20,10 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 from kiosk.core.devices import DeviceInfo
+from kiosk.core.stalls import SensorRole
 from kiosk.services.mqtt_client import BrokerAddress, close_client, new_client
 from kiosk.store.devices import DeviceRegistry
+from kiosk.store.stalls import StallDirectory
 
 log = logging.getLogger(__name__)
 DEMO_FILE = "demo-devices.json"
@@ -66,6 +68,20 @@ def provision(registry: DeviceRegistry, data_dir: Path, plan: SimulationPlan,
         devices.append(reuse)
     _write(path, devices)
     return devices
+
+
+DEMO_RESTROOM = "Demo restroom"
+
+
+def demo_restroom(directory: StallDirectory, devices: list[DemoDevice]) -> bool:
+    """A demo restroom whose stalls are watched by the demo stall sensors; False if it exists already."""
+    if any(r.name == DEMO_RESTROOM for r in directory.restrooms()):
+        return False
+    room = directory.add_restroom(DEMO_RESTROOM, "G", "simulator")
+    for n, device in enumerate(d for d in devices if d.kind == "stall"):
+        stall = directory.add_stall(room, str(n + 1), "simulator")
+        directory.assign(device.id, stall, SensorRole.COMBINED, "simulator")
+    return True
 
 
 def _read(path: Path) -> list[DemoDevice]:

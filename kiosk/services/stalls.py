@@ -51,7 +51,8 @@ class StallPlace:
 
 
 class StallEvents(Protocol):
-    def stalls_changed(self, views: list[tuple[StallPlace, StallView]]) -> None: ...
+    def stalls_changed(self, views: list[tuple[StallPlace, StallView]], complete: bool = False) -> None:
+        """Tiles that changed; `complete`: this is every stall there is (after an edit), drop any other."""
 
 
 class StallService:
@@ -67,9 +68,11 @@ class StallService:
         self.board = StallBoard(rules, interval_of)
         self._places: dict[int, StallPlace] = {}
         self._states: dict[int, str] = {}  # last state written to stall_events
+        self._layout_version = -1
 
     def reload(self) -> None:
         """Read restrooms, stalls and assignments again (at start and after every edit); republish everything."""
+        self._layout_version = self._directory.layout_version()
         rooms = self._directory.restrooms()
         assignments = self._directory.assignments()
         places = {s.id: StallPlace(s.id, r.id, r.name, r.floor, s.label, s.position, r.position)
@@ -82,7 +85,14 @@ class StallService:
             views = self.board.views(now)
         for stall_id in removed:
             self._publish(stall_topic(stall_id), b"", True)
-        self._changed(views)
+        self._changed(views, complete=True)
+
+    def reload_if_edited(self) -> bool:
+        """Reload when another station or the CLI changed the layout (the hub polls this every few seconds)."""
+        if self._directory.layout_version() == self._layout_version:
+            return False
+        self.reload()
+        return True
 
     def reading(self, device_id: str, reading: Reading, at: float) -> None:
         with self._lock:
@@ -107,7 +117,7 @@ class StallService:
             views = self.board.views(self._clock())
         self._changed(views)
 
-    def _changed(self, views: list[StallView]) -> None:
+    def _changed(self, views: list[StallView], complete: bool = False) -> None:
         out = []
         for view in views:
             place = self._places.get(view.stall_id)
@@ -119,8 +129,8 @@ class StallService:
                 self._writer.add("stall_event", {"stall_id": view.stall_id, "ts": view.since,
                                                  "state": view.state.value, "reason": view.reason})
                 self._states[view.stall_id] = view.state.value
-        if out:
-            self._events.stalls_changed(out)
+        if out or complete:
+            self._events.stalls_changed(out, complete)
 
 
 def state_payload(place: StallPlace, view: StallView) -> bytes:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from kiosk.core.stalls import SensorRole
 from kiosk.store.devices import LEGACY_KIND, write_audit
-from kiosk.store.models import Device, Restroom, Stall, StallEvent, StallSensor
+from kiosk.store.models import AuditEntry, Device, Restroom, Stall, StallEvent, StallSensor
 
 
 class StallsError(ValueError):
@@ -95,6 +95,13 @@ class StallDirectory:
 
     def pending(self) -> list[SensorInfo]:
         return [s for s in self.sensors() if s.stall_id is None and not s.revoked]
+
+    def layout_version(self) -> int:
+        """Changes whenever restrooms, stalls or assignments change, from any station or the CLI (cheap to poll)."""
+        with self._session() as session:
+            return session.scalar(select(func.max(AuditEntry.id)).where(
+                AuditEntry.action.like("restroom.%") | AuditEntry.action.like("stall.%")
+                | AuditEntry.action.in_(("device.revoke", "device.token.rotate")))) or 0
 
     # --- changing -----------------------------------------------------------------------------------------------
 

@@ -6,7 +6,8 @@ the GUI one model update, not 1,000.
 
 Signals:
     devicesChanged(list): snapshots (kiosk.core.devices.DeviceSnapshot) that changed since the last tick.
-    stallsChanged(list): (StallPlace, StallView) pairs of the stalls whose tile changed since the last tick.
+    stallsChanged(list, bool): (StallPlace, StallView) pairs of the stalls whose tile changed since the last tick;
+        True when the list is every stall there is (after an edit: drop tiles not in it).
     statusChanged(object): the latest kiosk.services.hub.HubStatus.
     servicesReady(): the hub's services are running.
     servicesFailed(str): the hub could not start; the text says why.
@@ -24,7 +25,7 @@ DRAIN_MS = 50
 
 class Bridge(QObject):
     devicesChanged = Signal(list)
-    stallsChanged = Signal(list)
+    stallsChanged = Signal(list, bool)
     statusChanged = Signal(object)
     servicesReady = Signal()
     servicesFailed = Signal(str)
@@ -34,6 +35,7 @@ class Bridge(QObject):
         self._lock = threading.Lock()
         self._devices: dict[str, Any] = {}
         self._stalls: dict[int, Any] = {}
+        self._stalls_complete = False
         self._status: Any = None
         self._timer = QTimer(self)
         self._timer.setInterval(DRAIN_MS)
@@ -48,8 +50,10 @@ class Bridge(QObject):
         with self._lock:
             self._status = status
 
-    def stalls_changed(self, views: list[Any]) -> None:
+    def stalls_changed(self, views: list[Any], complete: bool = False) -> None:
         with self._lock:
+            if complete:
+                self._stalls, self._stalls_complete = {}, True
             for place, view in views:
                 self._stalls[place.stall_id] = (place, view)
 
@@ -58,9 +62,10 @@ class Bridge(QObject):
             devices, self._devices = list(self._devices.values()), {}
             status, self._status = self._status, None
             stalls, self._stalls = list(self._stalls.values()), {}
+            complete, self._stalls_complete = self._stalls_complete, False
         if devices:
             self.devicesChanged.emit(devices)
-        if stalls:
-            self.stallsChanged.emit(stalls)
+        if stalls or complete:
+            self.stallsChanged.emit(stalls, complete)
         if status is not None:
             self.statusChanged.emit(status)

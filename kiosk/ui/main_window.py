@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QWidget
 from kiosk.ui.bridge import Bridge
 from kiosk.ui.devices_model import DevicesModel
 from kiosk.ui.devices_view import DevicesView
+from kiosk.ui.stalls_view import StallsView
 from kiosk.ui.status_bar import KioskStatusBar
 
 
@@ -29,13 +30,17 @@ class MainWindow(QMainWindow):
         self.resize(1100, 700)
         self.devices_model = DevicesModel(parent=self)
         self.devices = DevicesView(self.devices_model, self)
+        self.stalls = StallsView(self)
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.stalls, "Stalls")
         self.tabs.addTab(self.devices, "Devices")
         self.setCentralWidget(self.tabs)
         self.status = KioskStatusBar(database, self)
         self.setStatusBar(self.status)
         bridge.devicesChanged.connect(self.devices_model.update)
+        bridge.stallsChanged.connect(self.stalls.update_stalls)
+        bridge.servicesReady.connect(self.stalls.services_ready)
         bridge.statusChanged.connect(self.status.show_status)
         bridge.servicesReady.connect(self.devices.services_ready)
         bridge.servicesFailed.connect(self._services_failed)

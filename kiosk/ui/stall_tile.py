@@ -1,0 +1,180 @@
+"""One stall as a tile: colour **and** icon **and** word, so that no one depends on colour alone.
+
+The same painter serves the front-desk tab (small tiles, clickable) and the wall display (large type, readable from
+5 m). Colours are chosen for at least 4.5:1 text contrast (WCAG AA); `contrast_ratio` checks it in the tests.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from kiosk.core.stalls import StallState
+
+
+@dataclass(frozen=True)
+class TileStyle:
+    word: str
+    background: str
+    text: str
+
+
+STYLES = {
+    StallState.VACANT: TileStyle("FREE", "#1b5e20", "#ffffff"),
+    StallState.OCCUPIED: TileStyle("IN USE", "#b71c1c", "#ffffff"),
+    StallState.NO_SIGNAL: TileStyle("NO SIGNAL", "#455a64", "#ffffff"),
+    StallState.ATTENTION: TileStyle("CHECK", "#ffb300", "#000000"),
+}
+UNKNOWN = TileStyle("WAITING", "#455a64", "#ffffff")  # the display before the hub has said anything
+
+
+def _luminance(hex_colour: str) -> float:
+    channels = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast_ratio(foreground: str, background: str) -> float:
+    """WCAG 2 contrast ratio of two #rrggbb colours (1 to 21)."""
+    a, b = sorted((_luminance(foreground), _luminance(background)), reverse=True)
+    return (a + 0.05) / (b + 0.05)
+
+
+def ago(seconds: float | None) -> str:
+    if seconds is None:
+        return "never heard from"
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.0f} s ago"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min ago"
+    return f"{seconds / 3600:.0f} h ago"
+
+
+def paint_icon(painter: QPainter, state: StallState | None, box: QRectF, colour: QColor) -> None:
+    """A simple shape per state, drawn (not a font glyph) so that every machine shows the same thing."""
+    pen = QPen(colour, max(2.0, box.width() * 0.11), Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap,
+               Qt.PenJoinStyle.RoundJoin)
+    painter.setPen(pen)
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    x, y, w, h = box.x(), box.y(), box.width(), box.height()
+    if state is StallState.VACANT:
+        path = QPainterPath(QPointF(x + 0.12 * w, y + 0.55 * h))
+        path.lineTo(QPointF(x + 0.40 * w, y + 0.82 * h))
+        path.lineTo(QPointF(x + 0.90 * w, y + 0.20 * h))
+        painter.drawPath(path)
+    elif state is StallState.OCCUPIED:
+        painter.drawEllipse(box.adjusted(w * 0.08, h * 0.08, -w * 0.08, -h * 0.08))
+        painter.drawLine(QPointF(x + 0.28 * w, y + 0.5 * h), QPointF(x + 0.72 * w, y + 0.5 * h))
+    elif state is StallState.ATTENTION:
+        path = QPainterPath(QPointF(x + 0.5 * w, y + 0.08 * h))
+        path.lineTo(QPointF(x + 0.95 * w, y + 0.9 * h))
+        path.lineTo(QPointF(x + 0.05 * w, y + 0.9 * h))
+        path.closeSubpath()
+        painter.drawPath(path)
+        painter.drawLine(QPointF(x + 0.5 * w, y + 0.38 * h), QPointF(x + 0.5 * w, y + 0.6 * h))
+        painter.drawPoint(QPointF(x + 0.5 * w, y + 0.76 * h))
+    else:  # no signal: a signal fan with a slash through it
+        for k in (0.25, 0.5, 0.75):
+            arc = QRectF(x + w * (0.5 - k / 1.5), y + h * (0.85 - k / 1.5), w * k / 0.75, h * k / 0.75)
+            painter.drawArc(arc, 45 * 16, 90 * 16)
+        painter.drawLine(QPointF(x + 0.12 * w, y + 0.12 * h), QPointF(x + 0.88 * w, y + 0.88 * h))
+
+
+class StallTile(QWidget):
+    """Signals:
+        clicked(int): the stall id, when the tile is clicked or tapped (front desk only).
+    """
+
+    clicked = Signal(int)
+
+    def __init__(self, stall_id: int, label: str, large: bool = False, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.stall_id = stall_id
+        self.label = label
+        self.large = large
+        self.state: StallState | None = None
+        self.reason = ""
+        self.updated_at: float | None = None
+        self.stale = False  # the wall display greys tiles out when the hub is unreachable
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.setCursor(Qt.CursorShape.ArrowCursor if large else Qt.CursorShape.PointingHandCursor)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus if large else Qt.FocusPolicy.StrongFocus)
+
+    def sizeHint(self) -> QSize:
+        return QSize(360, 240) if self.large else QSize(170, 118)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(200, 140) if self.large else QSize(150, 104)
+
+    def show_state(self, state: StallState, reason: str, updated_at: float | None, label: str | None = None) -> None:
+        if label is not None:
+            self.label = label
+        self.state, self.reason, self.updated_at = state, reason, updated_at
+        self.setAccessibleName(f"Stall {self.label}: {self.style_for().word.lower()}")
+        self.update()
+
+    def style_for(self) -> TileStyle:
+        if self.state is None or self.stale:
+            return UNKNOWN if self.state is None else STYLES[StallState.NO_SIGNAL]
+        return STYLES[self.state]
+
+    def detail_line(self, now: float) -> str:
+        if self.state is StallState.ATTENTION:
+            return self.reason
+        age = None if self.updated_at is None else now - self.updated_at
+        if self.state is StallState.NO_SIGNAL:
+            return "last heard " + ago(age) if age is not None else self.reason
+        return "updated " + ago(age)
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        style = self.style_for()
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        rect = QRectF(self.rect()).adjusted(3, 3, -3, -3)
+        painter.setPen(QPen(QColor("#000000" if self.hasFocus() else style.background), 3))
+        painter.setBrush(QColor(style.background))
+        painter.drawRoundedRect(rect, 10, 10)
+        fg = QColor(style.text)
+        h = rect.height()
+        pad = h * 0.08
+        icon = QRectF(rect.x() + pad, rect.y() + pad, h * 0.30, h * 0.30)
+        paint_icon(painter, None if self.stale else self.state, icon, fg)
+        painter.setPen(fg)
+        label_font = QFont(self.font())
+        label_font.setPixelSize(max(12, int(h * 0.26)))
+        label_font.setBold(True)
+        painter.setFont(label_font)
+        painter.drawText(QRectF(icon.right() + pad, rect.y() + pad * 0.5, rect.width() - icon.width() - 3 * pad,
+                                h * 0.36), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, self.label)
+        word_font = QFont(self.font())
+        word_font.setPixelSize(max(12, int(h * (0.22 if self.large else 0.20))))
+        word_font.setBold(True)
+        painter.setFont(word_font)
+        painter.drawText(QRectF(rect.x() + pad, rect.y() + h * 0.42, rect.width() - 2 * pad, h * 0.30),
+                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, style.word)
+        small = QFont(self.font())
+        small.setPixelSize(max(11, int(h * 0.11)))
+        painter.setFont(small)
+        line = "hub unreachable" if self.stale else self.detail_line(time.time())
+        painter.drawText(QRectF(rect.x() + pad, rect.y() + h * 0.74, rect.width() - 2 * pad, h * 0.2),
+                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                         painter.fontMetrics().elidedText(line, Qt.TextElideMode.ElideRight,
+                                                          int(rect.width() - 2 * pad)))
+        painter.end()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if not self.large and event.button() == Qt.MouseButton.LeftButton and self.rect().contains(
+                event.position().toPoint()):
+            self.clicked.emit(self.stall_id)
+        super().mouseReleaseEvent(event)
+
+    def keyPressEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        if not self.large and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space):
+            self.clicked.emit(self.stall_id)
+            return
+        super().keyPressEvent(event)

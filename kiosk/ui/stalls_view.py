@@ -1,0 +1,172 @@
+"""The Stalls tab: every restroom with its stalls as tiles, live; counts per restroom and in total.
+
+Tiles are updated in place from the bridge's `stallsChanged` batches (one repaint per changed tile); the sections are
+rebuilt only when the layout itself changed (a stall added, removed, renamed or moved). A one-second timer refreshes
+the "updated N s ago" lines while the tab is visible.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QStackedWidget, QVBoxLayout,
+                               QWidget)
+
+from kiosk.core.stalls import StallState
+from kiosk.ui.flow_layout import FlowLayout
+from kiosk.ui.stall_tile import STYLES, StallTile
+
+EMPTY_TEXT = """<h2>No restrooms yet</h2>
+<p>Add a restroom and its stalls with <b>Edit restrooms</b>, then give each stall its sensor:
+a door sensor, a thermal sensor, or both.</p>
+<p><b>Registered sensors</b> (<code>kiosk device add --kind stall</code>) and <b>legacy StallSense boards</b>
+appear in the edit dialog as soon as they report. StallSense boards log in anonymously, so they are accepted only
+with legacy mode on: start the kiosk with <code>--legacy-stallsense</code> (or set
+<code>stalls.legacy_stallsense = true</code>).</p>
+<p>The demo devices (Devices tab) come with a demo restroom.</p>
+"""
+
+
+def counts_text(states: Counter[StallState]) -> str:
+    parts = [f"{STYLES[s].word.capitalize()} {states.get(s, 0)}" for s in
+             (StallState.VACANT, StallState.OCCUPIED, StallState.NO_SIGNAL, StallState.ATTENTION)
+             if states.get(s, 0) or s in (StallState.VACANT, StallState.OCCUPIED)]
+    return "  ·  ".join(parts)
+
+
+class RestroomSection(QFrame):
+    def __init__(self, restroom_id: int, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.restroom_id = restroom_id
+        self.setObjectName("restroomSection")
+        self.title = QLabel(title, self)
+        self.title.setObjectName("restroomTitle")
+        self.counts = QLabel(self)
+        self.counts.setObjectName("restroomCounts")
+        header = QHBoxLayout()
+        header.addWidget(self.title)
+        header.addStretch(1)
+        header.addWidget(self.counts)
+        self.tiles = FlowLayout(spacing=10)
+        column = QVBoxLayout(self)
+        column.addLayout(header)
+        column.addLayout(self.tiles)
+
+
+class StallsView(QWidget):
+    """Signals:
+        stallClicked(int): the stall id whose tile was clicked or activated with the keyboard.
+        editRequested(): the user asked to edit restrooms, stalls and sensor assignment.
+        analyticsRequested(): the user asked for the occupancy figures.
+    """
+
+    stallClicked = Signal(int)
+    editRequested = Signal()
+    analyticsRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.tiles: dict[int, StallTile] = {}
+        self.places: dict[int, Any] = {}
+        self.views: dict[int, Any] = {}
+        self._sections: dict[int, RestroomSection] = {}
+        self.summary = QLabel("Waiting for the hub…", self)
+        self.summary.setObjectName("stallSummary")
+        self.edit_button = QPushButton("Edit restrooms…", self)
+        self.edit_button.clicked.connect(self.editRequested)
+        self.analytics_button = QPushButton("Occupancy figures…", self)
+        self.analytics_button.clicked.connect(self.analyticsRequested)
+        for button in (self.edit_button, self.analytics_button):
+            button.setEnabled(False)
+            button.setToolTip("Available once the hub's services are running")
+        top = QHBoxLayout()
+        top.addWidget(self.summary, 1)
+        top.addWidget(self.analytics_button)
+        top.addWidget(self.edit_button)
+        self._body = QWidget(self)
+        self._body_layout = QVBoxLayout(self._body)
+        self._body_layout.addStretch(1)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(self._body)
+        empty = QLabel(EMPTY_TEXT, self)
+        empty.setWordWrap(True)
+        empty.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        empty.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        empty.setMaximumWidth(700)
+        self._stack = QStackedWidget(self)
+        self._stack.addWidget(empty)
+        self._stack.addWidget(scroll)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self._stack, 1)
+        self._clock = QTimer(self)
+        self._clock.setInterval(1000)
+        self._clock.timeout.connect(self._tick)
+        self._clock.start()
+
+    def services_ready(self) -> None:
+        for button in (self.edit_button, self.analytics_button):
+            button.setEnabled(True)
+            button.setToolTip("")
+
+    def update_stalls(self, pairs: list[tuple[Any, Any]], complete: bool) -> None:
+        """A batch from the bridge: (StallPlace, StallView) pairs; `complete` means these are all the stalls."""
+        if complete:
+            gone = set(self.places) - {place.stall_id for place, _ in pairs}
+            for stall_id in gone:
+                self.places.pop(stall_id, None)
+                self.views.pop(stall_id, None)
+        relayout = complete
+        for place, view in pairs:
+            if self.places.get(place.stall_id) != place:
+                relayout = True
+            self.places[place.stall_id] = place
+            self.views[place.stall_id] = view
+        if relayout:
+            self._rebuild()
+        for place, view in pairs:
+            self.tiles[place.stall_id].show_state(view.state, view.reason, view.updated_at)
+        self._update_counts()
+
+    def _rebuild(self) -> None:
+        for section in self._sections.values():
+            section.setParent(None)
+            section.deleteLater()
+        self._sections, self.tiles = {}, {}
+        ordered = sorted(self.places.values(), key=lambda p: (p.restroom_position, p.restroom_id, p.position,
+                                                               p.stall_id))
+        for place in ordered:
+            section = self._sections.get(place.restroom_id)
+            if section is None:
+                title = place.restroom + (f"  ·  floor {place.floor}" if place.floor else "")
+                section = RestroomSection(place.restroom_id, title, self._body)
+                self._body_layout.insertWidget(self._body_layout.count() - 1, section)
+                self._sections[place.restroom_id] = section
+            tile = StallTile(place.stall_id, place.label, parent=section)
+            tile.clicked.connect(self.stallClicked)
+            view = self.views.get(place.stall_id)
+            if view is not None:
+                tile.show_state(view.state, view.reason, view.updated_at)
+            section.tiles.addWidget(tile)
+            self.tiles[place.stall_id] = tile
+        self._stack.setCurrentIndex(1 if self.places else 0)
+
+    def _update_counts(self) -> None:
+        total: Counter[StallState] = Counter()
+        for restroom_id, section in self._sections.items():
+            states = Counter(self.views[s].state for s, p in self.places.items()
+                             if p.restroom_id == restroom_id and s in self.views)
+            total.update(states)
+            stalls = sum(states.values())
+            section.counts.setText(f"{states.get(StallState.VACANT, 0)} of {stalls} free")
+            section.counts.setToolTip(counts_text(states))
+        self.summary.setText(counts_text(total) if self.places else "No restrooms yet")
+
+    def _tick(self) -> None:
+        if self.isVisible():
+            for tile in self.tiles.values():
+                tile.update()
