@@ -120,6 +120,7 @@ def run_window(config: Config) -> int:
     window.firstPainted.connect(lambda: log.info("window painted %.2f s after launch", _since_launch()))
     window.firstPainted.connect(starter.start)
     QTimer.singleShot(FIRST_PAINT_GRACE_MS, starter.start)  # a window that is never painted (minimised) still works
+    window.stalls.provider = starter.stall_services
     bridge.servicesReady.connect(freeze_startup_objects)  # on the GUI thread: see freeze_startup_objects
     window.show()
     _quit_on_signals(app)
@@ -154,6 +155,15 @@ class ServicesStarter:
             self._bridge.servicesFailed.emit(str(exc))
             return
         self._bridge.servicesReady.emit()
+
+    def stall_services(self) -> tuple[Any, Any] | None:
+        """What the Stalls tab may ask of the hub, and the admin PIN; None until the hub runs."""
+        from kiosk.ui.pin_dialog import AdminPin
+        from kiosk.ui.stall_operations import StallOperations
+
+        if self._hub is None:
+            return None
+        return StallOperations(self._hub), AdminPin(self._config.data_dir)
 
     def start_demo(self) -> None:
         if self._hub is None or self._simulator is not None:

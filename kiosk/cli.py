@@ -79,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--current", default="0.3-0.8", help="current range in A, e.g. 0.3-0.8")
     sim.add_argument("--duration", type=float, default=0, help="stop after this many seconds (0: until Ctrl+C)")
 
+    admin = sub.add_parser("admin", help="the admin PIN (editing at the front desk, leaving a wall display)")
+    admin_sub = admin.add_subparsers(dest="admin_command", required=True)
+    set_pin = admin_sub.add_parser("set-pin", help="set or change this machine's admin PIN")
+    set_pin.add_argument("--stdin", action="store_true", help="read the PIN from standard input (for scripts)")
+
     backup = sub.add_parser("backup", help="consistent copy of the live database")
     backup.add_argument("path", help="a new file, or a folder for kiosk-backup.db")
     return parser
@@ -120,8 +125,32 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"kiosk: {exc}", file=sys.stderr)
         return 2
     logs.setup("WARNING" if config["log.level"] == "INFO" else config["log.level"], with_time=False)
-    handler = {"config": _config, "device": _device, "simulate": _simulate, "backup": _backup}[args.command]
+    handler = {"config": _config, "device": _device, "simulate": _simulate, "backup": _backup,
+               "admin": _admin}[args.command]
     return handler(args, config)
+
+
+def _admin(args: argparse.Namespace, config: Config) -> int:
+    from kiosk.core.pin import PinError, check_new_pin, hash_pin
+    from kiosk.store.admin_pin import write_pin_hash
+
+    if args.stdin:
+        pin = sys.stdin.readline().strip()
+    else:
+        pin = getpass.getpass("New admin PIN (at least 6 digits): ")
+        if getpass.getpass("The same PIN again: ") != pin:
+            print("kiosk: the two PINs differ; nothing was changed", file=sys.stderr)
+            return 1
+    try:
+        check_new_pin(pin)
+    except PinError as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return 1
+    write_pin_hash(config.data_dir, hash_pin(pin))
+    registry = _registry(config)
+    registry.record(actor(), "admin.pin.set", "admin-pin", "")
+    print(f"admin PIN set for {config.data_dir}")
+    return 0
 
 
 def _config(_args: argparse.Namespace, config: Config) -> int:

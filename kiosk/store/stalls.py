@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from kiosk.core.stalls import SensorRole
 from kiosk.store.devices import LEGACY_KIND, write_audit
-from kiosk.store.models import AuditEntry, Device, Restroom, Stall, StallEvent, StallSensor
+from kiosk.store.models import AuditEntry, Device, Restroom, Stall, StallEvent, StallReading, StallSensor
 
 
 class StallsError(ValueError):
@@ -202,6 +202,22 @@ class StallDirectory:
                 return
             session.delete(link)
             write_audit(session, now, actor, "stall.sensor.unassign", device_id, f"stall={link.stall_id}")
+
+    def recent_readings(self, device_ids: list[str], limit: int = 20) -> list[tuple[float, str, str]]:
+        """(time, device id, what it said) of the newest stall readings of these sensors, newest first."""
+        if not device_ids:
+            return []
+        with self._session() as session:
+            rows = session.execute(select(StallReading.ts, StallReading.device_id, StallReading.occupied,
+                                          StallReading.door, StallReading.thermal)
+                                   .where(StallReading.device_id.in_(device_ids))
+                                   .order_by(StallReading.ts.desc()).limit(limit)).all()
+        out = []
+        for ts, device_id, occupied, door, thermal in rows:
+            parts = [f"door {door}" if door else "", "" if thermal is None else ("heat" if thermal else "no heat"),
+                     "" if occupied is None else ("occupied" if occupied else "vacant")]
+            out.append((ts, device_id, ", ".join(p for p in parts if p) or "empty reading"))
+        return out
 
     # --- history ------------------------------------------------------------------------------------------------
 

@@ -56,16 +56,34 @@ def main(out: str) -> int:
         window.show()
         starter = ServicesStarter(config, bridge)
         ready: list[bool] = []
+        window.stalls.provider = starter.stall_services
         bridge.servicesReady.connect(lambda: ready.append(True))
         starter.start()
         while not ready:
             app.processEvents()
             time.sleep(0.02)
         pump(app, 1.2)
+        window.tabs.setCurrentWidget(window.stalls)
+        pump(app, 0.2)
+        save(window, folder / "stalls-empty.png")
+        window.tabs.setCurrentWidget(window.devices)
+        pump(app, 0.2)
         save(window, folder / "devices-empty.png")
         starter.start_demo()
         pump(app, 4.0)
         save(window, folder / "devices.png")
+        window.tabs.setCurrentWidget(window.stalls)
+        pump(app, 0.3)
+        save(window, folder / "stalls.png")
+        view = window.stalls
+        for name, opener in (("stall-detail", lambda: view.open_detail(min(view.places))),
+                             ("stalls-edit", view.open_editor), ("stalls-figures", view.open_analytics)):
+            opener()
+            pump(app, 0.5)
+            if view.dialog is not None:
+                save(view.dialog, folder / f"{name}.png")
+                view.dialog.close()
+                pump(app, 0.1)
         starter.stop()
     return 0
 

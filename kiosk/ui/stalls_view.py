@@ -8,6 +8,7 @@ the "updated N s ago" lines while the tab is visible.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -16,6 +17,10 @@ from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QPushButton, QScroll
 
 from kiosk.core.stalls import StallState
 from kiosk.ui.flow_layout import FlowLayout
+from kiosk.ui.pin_dialog import ask_admin
+from kiosk.ui.restroom_editor import RestroomEditor
+from kiosk.ui.stall_analytics_view import StallAnalytics
+from kiosk.ui.stall_detail import StallDetail
 from kiosk.ui.stall_tile import STYLES, StallTile
 
 EMPTY_TEXT = """<h2>No restrooms yet</h2>
@@ -60,6 +65,9 @@ class StallsView(QWidget):
         stallClicked(int): the stall id whose tile was clicked or activated with the keyboard.
         editRequested(): the user asked to edit restrooms, stalls and sensor assignment.
         analyticsRequested(): the user asked for the occupancy figures.
+
+    Once `attach` gives it the hub's operations and the admin PIN, the view opens the detail, edit (behind the PIN)
+    and figures dialogs itself.
     """
 
     stallClicked = Signal(int)
@@ -72,6 +80,11 @@ class StallsView(QWidget):
         self.places: dict[int, Any] = {}
         self.views: dict[int, Any] = {}
         self._sections: dict[int, RestroomSection] = {}
+        self.ops: Any = None
+        self.pin: Any = None
+        self.dialog: QWidget | None = None  # the dialog open now (tests and screenshots look at it)
+        # Set by the composition root: returns (operations, admin PIN) once the hub runs.
+        self.provider: Callable[[], tuple[Any, Any] | None] = lambda: None
         self.summary = QLabel("Waiting for the hub…", self)
         self.summary.setObjectName("stallSummary")
         self.edit_button = QPushButton("Edit restrooms…", self)
@@ -109,9 +122,37 @@ class StallsView(QWidget):
         self._clock.start()
 
     def services_ready(self) -> None:
+        """Connected to the bridge's servicesReady: runs on the GUI thread (this is a QObject's slot)."""
+        services = self.provider()
+        if services is not None:
+            self.attach(*services)
+
+    def attach(self, operations: Any, pin: Any) -> None:
+        """The hub's services are running: enable editing, details and figures."""
+        self.ops, self.pin = operations, pin
         for button in (self.edit_button, self.analytics_button):
             button.setEnabled(True)
             button.setToolTip("")
+        self.stallClicked.connect(self.open_detail)
+        self.editRequested.connect(lambda: ask_admin(self.pin, "edit restrooms, stalls and sensors", self,
+                                                     self.open_editor))
+        self.analyticsRequested.connect(self.open_analytics)
+
+    def open_editor(self) -> None:
+        self._show(RestroomEditor(self.ops, self))
+
+    def open_detail(self, stall_id: int) -> None:
+        if self.ops is not None and stall_id in self.places:
+            self._show(StallDetail(self.ops, self.pin, self.places[stall_id], self.views[stall_id], self))
+
+    def open_analytics(self) -> None:
+        self._show(StallAnalytics(self.ops, dict(self.places), self))
+
+    def _show(self, dialog: QWidget) -> None:
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.destroyed.connect(lambda: setattr(self, "dialog", None))
+        self.dialog = dialog
+        dialog.open()  # type: ignore[attr-defined]
 
     def update_stalls(self, pairs: list[tuple[Any, Any]], complete: bool) -> None:
         """A batch from the bridge: (StallPlace, StallView) pairs; `complete` means these are all the stalls."""

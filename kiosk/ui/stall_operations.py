@@ -1,0 +1,66 @@
+"""What the Stalls tab may ask of the hub: a narrow facade, so that widgets never hold the hub itself.
+
+Edits are small transactions on the GUI thread (a few milliseconds; SQLite's busy timeout covers a concurrent batch
+commit). After each edit the hub re-reads the layout, fuses, publishes to displays and the tiles follow.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kiosk.core.stalls import SensorRole
+from kiosk.store.stalls import RestroomInfo, SensorInfo
+
+ADMIN_ACTOR = "admin (PIN)"
+
+
+class StallOperations:
+    def __init__(self, hub: Any) -> None:
+        self._hub = hub
+        self.directory = hub.stall_directory
+
+    def restrooms(self) -> list[RestroomInfo]:
+        return self.directory.restrooms()
+
+    def sensors(self) -> list[SensorInfo]:
+        return self.directory.sensors()
+
+    def add_restroom(self, name: str, floor: str) -> int:
+        return self._edited(self.directory.add_restroom(name, floor, ADMIN_ACTOR))
+
+    def edit_restroom(self, restroom_id: int, name: str, floor: str) -> None:
+        self._edited(self.directory.edit_restroom(restroom_id, name, floor, ADMIN_ACTOR))
+
+    def remove_restroom(self, restroom_id: int) -> None:
+        self._edited(self.directory.remove_restroom(restroom_id, ADMIN_ACTOR))
+
+    def add_stall(self, restroom_id: int, label: str) -> int:
+        return self._edited(self.directory.add_stall(restroom_id, label, ADMIN_ACTOR))
+
+    def remove_stall(self, stall_id: int) -> None:
+        self._edited(self.directory.remove_stall(stall_id, ADMIN_ACTOR))
+
+    def assign(self, device_id: str, stall_id: int, role: SensorRole) -> None:
+        self._edited(self.directory.assign(device_id, stall_id, role, ADMIN_ACTOR))
+
+    def unassign(self, device_id: str) -> None:
+        self._edited(self.directory.unassign(device_id, ADMIN_ACTOR))
+
+    def reset_wifi(self, device_id: str) -> None:
+        self._hub.reset_legacy_board(device_id, ADMIN_ACTOR)
+
+    def device(self, device_id: str) -> Any:
+        return self._hub.ingest.tracker.get(device_id)
+
+    def timeline(self, stall_id: int, since: float, until: float) -> list[tuple[float, str, str]]:
+        return self.directory.timeline(stall_id, since, until)
+
+    def recent_readings(self, device_ids: list[str]) -> list[tuple[float, str, str]]:
+        return self.directory.recent_readings(device_ids)
+
+    def events(self, since: float, until: float) -> list[tuple[int, float, str]]:
+        return self.directory.events(since, until)
+
+    def _edited(self, result: Any) -> Any:
+        self._hub.stalls_edited()
+        return result
