@@ -47,9 +47,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.setup(config["log.level"])
     role = config["role"]
     if role == "display":
-        print("kiosk: the wall display role is not in this version yet; run the hub (`kiosk`) instead",
-              file=sys.stderr)
-        return EXIT_CONFIG
+        if not has_screen():
+            print("kiosk: the wall display needs a screen (DISPLAY/WAYLAND_DISPLAY unset)", file=sys.stderr)
+            return EXIT_CONFIG
+        return run_display(config)
     if role == "hub" and not has_screen():
         print("kiosk: no display found (DISPLAY/WAYLAND_DISPLAY unset); running as the headless hub")
         role = "headless"
@@ -125,6 +126,52 @@ def run_window(config: Config) -> int:
     window.show()
     _quit_on_signals(app)
     app.aboutToQuit.connect(starter.stop)
+    return app.exec()
+
+
+def run_display(config: Config) -> int:
+    """The wall display: subscribes to the hub's retained stall states; no database, no broker of its own."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from kiosk.services.broker.gatekeeper import internal_credentials
+    from kiosk.services.display_feed import DisplayFeed
+    from kiosk.services.mqtt_client import BrokerAddress
+    from kiosk.ui import theme
+    from kiosk.ui.display_window import DisplayBridge, DisplayWindow
+    from kiosk.ui.pin_dialog import AdminPin
+
+    from kiosk.ui.display_window import parse_clock
+
+    try:
+        parse_clock(config["display.dim_from"])
+        parse_clock(config["display.dim_to"])
+    except ValueError:
+        print("kiosk: display.dim_from and display.dim_to must be times like 22:00", file=sys.stderr)
+        return EXIT_CONFIG
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Front Desk Kiosk display")
+    theme.apply(app)
+    address = (BrokerAddress.parse(config["broker.url"]) if config["broker.url"]
+               else BrokerAddress("127.0.0.1", config["broker.port"]))
+    if config["broker.username"]:
+        username, password = config["broker.username"], config["broker.password"]
+    else:  # on the hub's own machine: its internal account
+        credentials = internal_credentials(config.data_dir)
+        username, password = credentials.username, credentials.password
+    bridge = DisplayBridge()
+    window = DisplayWindow(bridge, AdminPin(config.data_dir), config.data_dir / "display.ini",
+                           config["display.dim_from"], config["display.dim_to"], config["display.dim_brightness"])
+    feed = DisplayFeed(address, username, password, bridge)
+    checker = QTimer(window)
+    checker.setInterval(1000)
+    checker.timeout.connect(feed.check)
+    checker.start()
+    feed.start()
+    window.show_on_remembered_screen()
+    _quit_on_signals(app, before=lambda: setattr(window, "allow_close", True))
+    app.aboutToQuit.connect(feed.stop)
+    log.info("wall display following the hub at %s", address)
     return app.exec()
 
 
@@ -212,12 +259,17 @@ def _since_launch() -> float:
         return time.monotonic() - _IMPORTED_AT
 
 
-def _quit_on_signals(app: Any) -> None:
+def _quit_on_signals(app: Any, before: Any = None) -> None:
     """SIGTERM/SIGINT close the window cleanly; a timer lets Python run its signal handlers inside Qt's loop."""
     from PySide6.QtCore import QTimer
 
+    def stop(*_args: Any) -> None:
+        if before is not None:
+            before()
+        app.quit()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: app.quit())
+        signal.signal(sig, stop)
     timer = QTimer(app)
     timer.timeout.connect(lambda: None)
     timer.start(200)

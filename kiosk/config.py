@@ -143,6 +143,10 @@ SETTINGS: tuple[Setting, ...] = (
             "before the stall changes (the first change shows at once).", minimum=0, maximum=60),
     Setting("stalls.door_left_shut_s", float, 600.0, "A closed door with nobody inside for this long is flagged "
             "\"door left shut\".", minimum=30),
+    Setting("display.dim_from", str, "22:00", "Wall display: dim from this time (HH:MM; equal to dim_to: never)."),
+    Setting("display.dim_to", str, "06:00", "Wall display: back to full brightness at this time (HH:MM)."),
+    Setting("display.dim_brightness", float, 40.0, "Wall display: brightness while dimmed, in percent.", minimum=5,
+            maximum=100),
     Setting("stalls.report_interval_s", float, 10.0, "A stall sensor's report interval until its own is learned; "
             "a sensor that misses about three reports makes its stall NO SIGNAL.", minimum=1),
 )

@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -84,8 +85,37 @@ def main(out: str) -> int:
                 save(view.dialog, folder / f"{name}.png")
                 view.dialog.close()
                 pump(app, 0.1)
+        display, feed = wall_display(config, starter, Path(tmp))
+        pump(app, 2.5)
+        feed.check()
+        pump(app, 0.3)
+        save(display, folder / "display.png")
         starter.stop()
+        for _ in range(20):  # the hub is gone: the display must say so
+            feed.check()
+            pump(app, 0.2)
+        save(display, folder / "display-hub-unreachable.png")
+        feed.stop()
     return 0
+
+
+def wall_display(config: Any, starter: ServicesStarter, tmp: Path) -> tuple[QWidget, Any]:
+    """The wall display at 1920 x 1080, following the same hub over MQTT as a real display does."""
+    from kiosk.services.broker.gatekeeper import internal_credentials
+    from kiosk.services.display_feed import DisplayFeed
+    from kiosk.services.mqtt_client import BrokerAddress
+    from kiosk.ui.display_window import DisplayBridge, DisplayWindow
+    from kiosk.ui.pin_dialog import AdminPin
+
+    bridge = DisplayBridge()
+    display = DisplayWindow(bridge, AdminPin(tmp), tmp / "display.ini", dim_from="00:00", dim_to="00:00")
+    display.resize(1920, 1080)
+    display.show()
+    account = internal_credentials(config.data_dir)
+    feed = DisplayFeed(BrokerAddress("127.0.0.1", config["broker.port"]), account.username, account.password,
+                       bridge)
+    feed.start()
+    return display, feed
 
 
 if __name__ == "__main__":

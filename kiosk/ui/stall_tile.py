@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from kiosk.core.stalls import StallState
@@ -85,6 +85,18 @@ def paint_icon(painter: QPainter, state: StallState | None, box: QRectF, colour:
         painter.drawLine(QPointF(x + 0.12 * w, y + 0.12 * h), QPointF(x + 0.88 * w, y + 0.88 * h))
 
 
+def fitting_size(font: QFont, text: str, wanted_px: int, width: float) -> int:
+    """The largest pixel size up to `wanted_px` at which `text` fits in `width` (never below 10 px)."""
+    probe = QFont(font)
+    size = max(10, wanted_px)
+    while size > 10:
+        probe.setPixelSize(size)
+        if QFontMetrics(probe).horizontalAdvance(text) <= width:
+            break
+        size -= 1
+    return size
+
+
 class StallTile(QWidget):
     """Signals:
         clicked(int): the stall id, when the tile is clicked or tapped (front desk only).
@@ -152,8 +164,9 @@ class StallTile(QWidget):
         painter.drawText(QRectF(icon.right() + pad, rect.y() + pad * 0.5, rect.width() - icon.width() - 3 * pad,
                                 h * 0.36), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, self.label)
         word_font = QFont(self.font())
-        word_font.setPixelSize(max(12, int(h * (0.22 if self.large else 0.20))))
         word_font.setBold(True)
+        word_font.setPixelSize(fitting_size(word_font, style.word, int(h * (0.22 if self.large else 0.20)),
+                                            rect.width() - 2 * pad))
         painter.setFont(word_font)
         painter.drawText(QRectF(rect.x() + pad, rect.y() + h * 0.42, rect.width() - 2 * pad, h * 0.30),
                          Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, style.word)

@@ -151,3 +151,27 @@ def test_a_registered_sensor_with_a_token_drives_its_stall(hub: Hub, events: Rec
     sensor.client.publish(topic, json.dumps({"door": "open", "thermal": False}), qos=1)
     wait_for(lambda: shown(events, stall) is StallState.VACANT, timeout=5)  # after the 2 s debounce
     sensor.close()
+
+
+def test_a_display_login_may_only_read_the_hubs_state(hub: Hub) -> None:
+    info, token = hub.registry.create("Lobby display", "display", "admin")
+    room = hub.stall_directory.add_restroom("West", "G", "admin")
+    stall = hub.stall_directory.add_stall(room, "1", "admin")
+    hub.stalls_edited()
+    display = connect(hub.config["broker.port"], info.id, token)
+    display.subscribe("kiosk/state/stalls/+", 1)
+    assert display.suback.wait(5) and display.granted[0].value == 1
+    wait_for(lambda: any(m.topic == stall_topic(stall) for m in display.messages))
+    display.suback.clear()
+    display.subscribe("devices/#", 0)
+    assert display.suback.wait(5) and display.granted[0].value == 0x80
+    watcher = connect(hub.config["broker.port"], hub.internal.username, hub.internal.password)
+    watcher.subscribe("kiosk/state/stalls/+", 1)
+    wait_for(lambda: watcher.messages)
+    display.client.publish(stall_topic(stall), b'{"state": "vacant"}', qos=1)  # a display cannot fake a state
+    display.client.publish("kiosk/state/hub", b"", qos=1)
+    hub.stalls_edited()  # something that does publish, to know the refused ones had their chance to arrive
+    wait_for(lambda: len(watcher.messages) >= 2)
+    assert all(json.loads(m.payload).get("restroom") == "West" for m in watcher.messages)
+    display.close()
+    watcher.close()

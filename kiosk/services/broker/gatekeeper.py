@@ -20,12 +20,13 @@ from pathlib import Path
 
 from kiosk.core.devices import LogLimiter
 from kiosk.protocol.legacy import legacy_may_use, valid_name
-from kiosk.protocol.topics import device_may_use
+from kiosk.protocol.topics import STATE_PREFIX, device_may_use
 from kiosk.store.devices import LEGACY_PREFIX, DeviceRegistry, LoginFailure
 
 log = logging.getLogger(__name__)
 
 INTERNAL_USERNAME = "kiosk-internal"
+DISPLAY_KIND = "display"
 INTERNAL_SECRET_FILE = "internal-broker-password"
 
 
@@ -57,6 +58,7 @@ def internal_credentials(data_dir: Path) -> Credentials:
 class DeviceGrant:
     device_id: str
     organization: str
+    kind: str = ""
 
 
 class Gatekeeper:
@@ -96,7 +98,7 @@ class Gatekeeper:
             assert result.failure is not None
             self._refuse(result.failure.value, username, client_id)
             return False
-        self._grants[result.device.id] = DeviceGrant(result.device.id, result.device.organization)
+        self._grants[result.device.id] = DeviceGrant(result.device.id, result.device.organization, result.device.kind)
         self._accept(client_id)
         return True
 
@@ -141,6 +143,8 @@ class Gatekeeper:
         grant = self._grants.get(username or "")
         if grant is None:
             return False
+        if grant.kind == DISPLAY_KIND:  # a wall display reads the hub's derived state, nothing else
+            return subscribing and topic.startswith(STATE_PREFIX + "/")
         return device_may_use(grant.device_id, grant.organization, topic, subscribing)
 
     def prune_logins(self, present: set[str], grace_s: float = 30.0) -> None:

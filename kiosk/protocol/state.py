@@ -1,0 +1,72 @@
+"""The hub's derived state on MQTT (`kiosk/state/...`, retained), read by wall displays: parsing is pure and strict.
+
+A display must never show a wrong state, so a payload that does not parse is dropped (and counted by the caller),
+never guessed at.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+STALLS_FILTER = "kiosk/state/stalls/+"
+HUB_TOPIC = "kiosk/state/hub"
+STATES = ("vacant", "occupied", "no_signal", "attention")
+
+
+@dataclass(frozen=True)
+class StallStateMessage:
+    stall_id: int
+    restroom: str
+    floor: str
+    label: str
+    position: int
+    restroom_position: int
+    state: str
+    reason: str
+    since: float
+    updated: float | None
+
+
+@dataclass(frozen=True)
+class HubBeat:
+    online: bool
+    at: float
+    beat_s: float
+
+
+class StateError(ValueError):
+    pass
+
+
+def stall_id_of(topic: str) -> int:
+    try:
+        return int(topic.rsplit("/", 1)[1])
+    except (IndexError, ValueError):
+        raise StateError(f"not a stall state topic: {topic!r}") from None
+
+
+def parse_stall_state(topic: str, payload: bytes) -> StallStateMessage | None:
+    """The state of one stall, or None when the stall was removed (an empty retained payload)."""
+    stall_id = stall_id_of(topic)
+    if not payload:
+        return None
+    try:
+        body = json.loads(payload)
+        message = StallStateMessage(stall_id, str(body["restroom"]), str(body.get("floor", "")), str(body["label"]),
+                                    int(body.get("position", 0)), int(body.get("restroom_position", 0)),
+                                    str(body["state"]), str(body.get("reason", "")), float(body["since"]),
+                                    None if body.get("updated") is None else float(body["updated"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise StateError(f"bad stall state on {topic}: {exc}") from None
+    if message.state not in STATES or message.stall_id != int(body.get("stall", stall_id)):
+        raise StateError(f"bad stall state on {topic}: state {message.state!r}")
+    return message
+
+
+def parse_hub_beat(payload: bytes) -> HubBeat:
+    try:
+        body = json.loads(payload)
+        return HubBeat(bool(body["online"]), float(body["at"]), float(body.get("beat_s", 5)))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise StateError(f"bad hub state: {exc}") from None

@@ -1,0 +1,262 @@
+"""The wall display: stall occupancy full screen, for students walking past. Read from 5 m, never lies.
+
+- Large tiles sized to the screen, white on dark, each with colour, drawn icon and word (text contrast >= 4.5:1).
+- When the hub is unreachable a banner says so in plain words and every tile turns grey with "hub unreachable":
+  old states are never shown as current.
+- No blinking, no names or personal data, the mouse cursor hidden.
+- Night dimming on a schedule (`display.dim_from`, `display.dim_to`, `display.dim_brightness`).
+- It opens on the monitor it was last on (Ctrl+Shift+Right moves it to the next one and remembers).
+- Leaving full screen (Esc, F11) or closing needs the admin PIN.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from datetime import time as day_time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QColor, QGuiApplication, QKeyEvent, QPainter, QPaintEvent, QResizeEvent
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from kiosk.core.stalls import StallState
+from kiosk.ui.flow_layout import FlowLayout
+from kiosk.ui.pin_dialog import AdminPin, ask_admin
+from kiosk.ui.stall_tile import StallTile
+
+BACKGROUND = "#101418"
+
+
+def parse_clock(text: str) -> day_time:
+    hours, minutes = text.strip().split(":")
+    return day_time(int(hours), int(minutes))
+
+
+def is_night(now: day_time, start: day_time, end: day_time) -> bool:
+    """Whether `now` falls in [start, end), a range that may cross midnight; start == end means never."""
+    if start == end:
+        return False
+    if start < end:
+        return start <= now < end
+    return now >= start or now < end
+
+
+class DisplayBridge(QObject):
+    """Signals:
+        stallState(int, object): a stall's StallStateMessage, or None when the stall was removed.
+        hubReachable(bool, str): whether the hub is reachable, and why not.
+    """
+
+    stallState = Signal(int, object)
+    hubReachable = Signal(bool, str)
+
+    def stall_state(self, stall_id: int, message: Any) -> None:
+        self.stallState.emit(stall_id, message)
+
+    def hub_reachable(self, reachable: bool, detail: str) -> None:
+        self.hubReachable.emit(reachable, detail)
+
+
+class DimOverlay(QWidget):
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.alpha = 0
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        if self.alpha:
+            painter = QPainter(self)
+            painter.fillRect(self.rect(), QColor(0, 0, 0, self.alpha))
+            painter.end()
+
+
+class DisplayWindow(QWidget):
+    def __init__(self, bridge: DisplayBridge, pin: AdminPin, settings_file: Path, dim_from: str = "22:00",
+                 dim_to: str = "06:00", dim_brightness: float = 40.0, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.pin = pin
+        self.settings = QSettings(str(settings_file), QSettings.Format.IniFormat)
+        self.dim_from, self.dim_to = parse_clock(dim_from), parse_clock(dim_to)
+        self.dim_alpha = round(255 * (1 - dim_brightness / 100))
+        self.allow_close = False
+        self.reachable = False
+        self.messages: dict[int, Any] = {}
+        self.tiles: dict[int, StallTile] = {}
+        self._sections: dict[str, tuple[QWidget, QLabel, FlowLayout]] = {}
+        self.setWindowTitle("Restrooms")
+        self.setObjectName("wallDisplay")
+        self.setStyleSheet(f"#wallDisplay {{ background: {BACKGROUND}; }} QLabel {{ color: #ffffff; }}")
+        self.setCursor(Qt.CursorShape.BlankCursor)
+        self.title = QLabel("Restrooms", self)
+        self.clock = QLabel(self)
+        self.banner = QLabel(self)
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet("background: #ffb300; color: #000000; padding: 12px; border-radius: 8px;")
+        self.body = QVBoxLayout()
+        self.body.setSpacing(24)
+        header = QHBoxLayout()
+        header.addWidget(self.title, 1)
+        header.addWidget(self.clock)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(32, 24, 32, 24)
+        layout.addLayout(header)
+        layout.addWidget(self.banner)
+        layout.addLayout(self.body)
+        layout.addStretch(1)
+        self.overlay = DimOverlay(self)
+        bridge.stallState.connect(self.show_stall)
+        bridge.hubReachable.connect(self.show_reachable)
+        self._timer = QTimer(self)
+        self._timer.setInterval(1000)
+        self._timer.timeout.connect(self.tick)
+        self._timer.start()
+        self.reachable = True  # so that the first call below sets the banner
+        self.show_reachable(False, "connecting to the hub")
+        self.tick()
+
+    # --- data ---------------------------------------------------------------------------------------------------
+
+    def show_stall(self, stall_id: int, message: Any) -> None:
+        old = self.messages.get(stall_id)
+        if message is None:
+            self.messages.pop(stall_id, None)
+        else:
+            self.messages[stall_id] = message
+        placed = (lambda m: None if m is None else (m.restroom, m.restroom_position, m.label, m.position))
+        if stall_id not in self.tiles or placed(old) != placed(message):
+            self._rebuild()
+        elif message is not None:
+            self.tiles[stall_id].show_state(StallState(message.state), message.reason, message.updated)
+        self._update_titles()
+
+    def show_reachable(self, reachable: bool, detail: str) -> None:
+        """The reason (`detail`) goes to the log; the banner says what it means for the reader."""
+        if reachable == self.reachable and self.banner.text():
+            return
+        self.reachable = reachable
+        self.banner.setVisible(not reachable)
+        since = datetime.now().strftime("%H:%M")
+        self.banner.setText(f"NO CONNECTION TO THE HUB since {since}. These stalls may have changed: "
+                            "please check before you rely on them." if self.messages else
+                            "Waiting for the hub: no stall states yet.")
+        for tile in self.tiles.values():
+            tile.stale = not reachable
+            tile.update()
+        self._update_titles()
+
+    def _rebuild(self) -> None:
+        for widget, _title, _flow in self._sections.values():
+            widget.setParent(None)
+            widget.deleteLater()
+        self._sections, self.tiles = {}, {}
+        for message in sorted(self.messages.values(), key=lambda m: (m.restroom_position, m.restroom, m.position)):
+            if message.restroom not in self._sections:
+                section = QWidget(self)
+                title = QLabel(section)
+                flow = FlowLayout(spacing=18)
+                column = QVBoxLayout(section)
+                column.setContentsMargins(0, 0, 0, 0)
+                column.addWidget(title)
+                column.addLayout(flow)
+                self.body.addWidget(section)
+                self._sections[message.restroom] = (section, title, flow)
+            section, _title, flow = self._sections[message.restroom]
+            tile = StallTile(message.stall_id, message.label, large=True, parent=section)
+            tile.show_state(StallState(message.state), message.reason, message.updated)
+            tile.stale = not self.reachable
+            flow.addWidget(tile)
+            self.tiles[message.stall_id] = tile
+        self._size_tiles()
+
+    def _update_titles(self) -> None:
+        for restroom, (_w, title, _f) in self._sections.items():
+            stalls = [m for m in self.messages.values() if m.restroom == restroom]
+            free = sum(1 for m in stalls if m.state == StallState.VACANT.value)
+            floor = next((m.floor for m in stalls if m.floor), "")
+            count = f"{free} of {len(stalls)} free" if self.reachable else "state unknown"
+            title.setText(f"{restroom}{'  ·  floor ' + floor if floor else ''}   —   {count}")
+
+    # --- appearance ---------------------------------------------------------------------------------------------
+
+    def _size_tiles(self) -> None:
+        """Tiles as large as the screen allows: up to 4 per row, 2 rows per restroom on a 1080p screen."""
+        height = max(self.height(), 600)
+        width = max(self.width(), 800)
+        tile_h = int(min(360, max(170, height / (2.6 * max(1, len(self._sections)) + 0.8))))
+        widest = max((sum(1 for m in self.messages.values() if m.restroom == r) for r in self._sections), default=1)
+        per_row = max(1, min(widest, int((width - 64) // (tile_h * 1.2 + 18))))
+        tile_w = int(min(tile_h * 1.6, (width - 64 - 18 * (per_row - 1)) / per_row))
+        for tile in self.tiles.values():
+            tile.setFixedSize(tile_w, tile_h)
+        px = max(28, tile_h // 5)
+        for _w, title, _f in self._sections.values():
+            title.setStyleSheet(f"font-size: {int(px * 0.8)}px; font-weight: bold;")
+        self.title.setStyleSheet(f"font-size: {px}px; font-weight: bold;")
+        self.clock.setStyleSheet(f"font-size: {px}px;")
+        self.banner.setStyleSheet(f"background: #ffb300; color: #000000; padding: 12px; border-radius: 8px;"
+                                  f"font-size: {int(px * 0.7)}px; font-weight: bold;")
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.overlay.setGeometry(self.rect())
+        self._size_tiles()
+
+    def tick(self, now: float | None = None) -> None:
+        moment = datetime.fromtimestamp(now if now is not None else time.time())
+        self.clock.setText(moment.strftime("%H:%M"))
+        alpha = self.dim_alpha if is_night(moment.time(), self.dim_from, self.dim_to) else 0
+        if alpha != self.overlay.alpha:
+            self.overlay.alpha = alpha
+            self.overlay.raise_()
+            self.overlay.update()
+        for tile in self.tiles.values():
+            tile.update()  # "updated N s ago"
+
+    # --- screens and leaving ------------------------------------------------------------------------------------
+
+    def show_on_remembered_screen(self) -> None:
+        name = self.settings.value("screen", "")
+        screens = QGuiApplication.screens()
+        screen = next((s for s in screens if s.name() == name), QGuiApplication.primaryScreen())
+        if screen is not None:
+            self.setGeometry(screen.geometry())
+        self.showFullScreen()
+
+    def next_screen(self) -> None:
+        screens = QGuiApplication.screens()
+        if len(screens) < 2:
+            return
+        current = self.screen()
+        index = (screens.index(current) + 1) % len(screens) if current in screens else 0
+        self.settings.setValue("screen", screens[index].name())
+        self.settings.sync()
+        self.showNormal()
+        self.setGeometry(screens[index].geometry())
+        self.showFullScreen()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Escape, Qt.Key.Key_F11) and self.isFullScreen():
+            ask_admin(self.pin, "leave full screen", self, self.leave_full_screen)
+            return
+        if event.key() == Qt.Key.Key_Right and event.modifiers() == (Qt.KeyboardModifier.ControlModifier
+                                                                      | Qt.KeyboardModifier.ShiftModifier):
+            self.next_screen()
+            return
+        super().keyPressEvent(event)
+
+    def leave_full_screen(self) -> None:
+        self.setCursor(Qt.CursorShape.ArrowCursor)
+        self.showNormal()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.allow_close or not self.isFullScreen():
+            event.accept()
+            return
+        event.ignore()
+        ask_admin(self.pin, "close the display", self, self._close_now)
+
+    def _close_now(self) -> None:
+        self.allow_close = True
+        self.close()

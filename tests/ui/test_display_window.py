@@ -1,0 +1,78 @@
+"""The wall display, offscreen, following a real hub over its broker."""
+
+from datetime import datetime
+from datetime import time as day_time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kiosk.config import Config
+from kiosk.core.stalls import SensorRole, StallState
+from kiosk.services.display_feed import DisplayFeed
+from kiosk.services.hub import Hub
+from kiosk.services.mqtt_client import BrokerAddress
+from kiosk.store.devices import legacy_device_id
+from kiosk.ui.display_window import DisplayBridge, DisplayWindow, is_night
+from kiosk.ui.pin_dialog import AdminPin
+from tests.helpers import RecordingEvents, connect
+
+
+@pytest.mark.parametrize(("now", "night"), [("23:00", True), ("02:00", True), ("06:00", False), ("12:00", False),
+                                            ("22:00", True), ("21:59", False)])
+def test_night_dimming_crosses_midnight(now: str, night: bool) -> None:
+    hours, minutes = map(int, now.split(":"))
+    assert is_night(day_time(hours, minutes), day_time(22), day_time(6)) is night
+    assert not is_night(day_time(hours, minutes), day_time(7), day_time(7))  # equal times: never dim
+
+
+def window(qtbot: Any, tmp_path: Path, **kwargs: Any) -> tuple[DisplayBridge, DisplayWindow]:
+    bridge = DisplayBridge()
+    display = DisplayWindow(bridge, AdminPin(tmp_path), tmp_path / "display.ini", **kwargs)
+    qtbot.addWidget(display)
+    display.resize(1280, 720)
+    return bridge, display
+
+
+def test_the_display_dims_at_night_and_the_cursor_is_hidden(qtbot: Any, tmp_path: Path) -> None:
+    _bridge, display = window(qtbot, tmp_path, dim_from="22:00", dim_to="06:00", dim_brightness=40)
+    display.tick(datetime(2026, 11, 22, 23, 30).timestamp())
+    assert display.overlay.alpha == 153
+    display.tick(datetime(2026, 11, 22, 9, 0).timestamp())
+    assert display.overlay.alpha == 0
+    assert display.cursor().shape().name == "BlankCursor"
+
+
+def test_the_display_follows_the_hub_and_says_when_it_cannot(qtbot: Any, tmp_path: Path, config: Config) -> None:
+    hub = Hub(config.with_overrides(stalls__legacy_stallsense=True), RecordingEvents())
+    hub.start()
+    try:
+        room = hub.stall_directory.add_restroom("West", "G", "admin")
+        stall = hub.stall_directory.add_stall(room, "1", "admin")
+        board = connect(config["broker.port"], None, None, client_id="Stall1")
+        board.client.publish("Stall1", "0", qos=1)
+        qtbot.waitUntil(lambda: hub.registry.get(legacy_device_id("Stall1")) is not None)
+        hub.stall_directory.assign(legacy_device_id("Stall1"), stall, SensorRole.DOOR, "admin")
+        hub.stalls_edited()
+        board.client.publish("Stall1", "0", qos=1)
+        bridge, display = window(qtbot, tmp_path)
+        feed = DisplayFeed(BrokerAddress("127.0.0.1", config["broker.port"]), hub.internal.username,
+                           hub.internal.password, bridge)
+        feed.start()
+        try:
+            qtbot.waitUntil(lambda: feed.check()[0] and stall in display.tiles
+                            and display.tiles[stall].state is StallState.VACANT, timeout=5000)
+            assert not display.banner.isVisibleTo(display) and not display.tiles[stall].stale
+            assert display._sections["West"][1].text() == "West  ·  floor G   —   1 of 1 free"
+            board.client.publish("Stall1", "1", qos=1)  # within the debounce time: shown once it held 2 s
+            qtbot.waitUntil(lambda: display.tiles[stall].state is StallState.OCCUPIED, timeout=5000)
+            board.close()
+            hub.stop()  # the hub goes away: the display must say so, not keep showing "IN USE" as current
+            qtbot.waitUntil(lambda: not feed.check()[0], timeout=5000)
+            assert display.banner.isVisibleTo(display) and "NO CONNECTION TO THE HUB" in display.banner.text()
+            assert display.tiles[stall].stale and display.tiles[stall].style_for().word == "NO SIGNAL"
+            assert display._sections["West"][1].text().endswith("state unknown")  # no stale "1 of 1 free"
+        finally:
+            feed.stop()
+    finally:
+        hub.stop()
