@@ -135,9 +135,12 @@ class Hub:
         return snap.report_interval_s if snap is not None else None
 
     def _publish_state(self, topic: str, payload: bytes, retain: bool) -> None:
-        """Derived state for displays; skipped while the link is down (everything is republished on reconnect)."""
+        """Derived state for displays; skipped while the link is down (everything is republished on reconnect).
+
+        QoS 0: the link is a local TCP connection that loses nothing while it is up, and a lost link republishes
+        every state; QoS 1 cost the embedded broker a PUBACK round per change (bench/stalls.py: bursts of 100)."""
         if self.link.connected.is_set():
-            self.link.publish(topic, payload, qos=1, retain=retain)
+            self.link.publish(topic, payload, qos=0, retain=retain)
 
     def reset_legacy_board(self, device_id: str, actor: str) -> None:
         """Send a legacy StallSense board its Wi-Fi reset (`N/rst` = 1): it forgets its network and reboots.

@@ -11,10 +11,22 @@ class FlowLayout(QLayout):
         super().__init__(parent)
         self._items: list[QLayoutItem] = []
         self._spacing = spacing
+        # Qt asks heightForWidth many times per layout pass; a restroom of 20 tiles re-measured on every label change
+        # stalled the GUI 40+ ms with 500 stalls (bench/stalls.py). Cached until the items change.
+        self._height_for: dict[int, int] = {}
+        self._minimum: QSize | None = None
+        self._placed = False
         self.setContentsMargins(0, 0, 0, 0)
 
     def addItem(self, item: QLayoutItem) -> None:
         self._items.append(item)
+        self.invalidate()
+
+    def invalidate(self) -> None:
+        self._height_for.clear()
+        self._minimum = None
+        self._placed = False
+        super().invalidate()
 
     def count(self) -> int:
         return len(self._items)
@@ -23,7 +35,10 @@ class FlowLayout(QLayout):
         return self._items[index] if 0 <= index < len(self._items) else None
 
     def takeAt(self, index: int) -> QLayoutItem | None:
-        return self._items.pop(index) if 0 <= index < len(self._items) else None
+        if not 0 <= index < len(self._items):
+            return None
+        self.invalidate()
+        return self._items.pop(index)
 
     def expandingDirections(self) -> Qt.Orientation:
         return Qt.Orientation(0)
@@ -32,20 +47,27 @@ class FlowLayout(QLayout):
         return True
 
     def heightForWidth(self, width: int) -> int:
-        return self._place(QRect(0, 0, width, 0), move=False)
+        if width not in self._height_for:
+            self._height_for[width] = self._place(QRect(0, 0, width, 0), move=False)
+        return self._height_for[width]
 
     def setGeometry(self, rect: QRect) -> None:
+        if rect == self.geometry() and self._placed:
+            return
         super().setGeometry(rect)
         self._place(rect, move=True)
+        self._placed = True
 
     def sizeHint(self) -> QSize:
         return self.minimumSize()
 
     def minimumSize(self) -> QSize:
-        size = QSize()
-        for item in self._items:
-            size = size.expandedTo(item.minimumSize())
-        return size
+        if self._minimum is None:
+            size = QSize()
+            for item in self._items:
+                size = size.expandedTo(item.minimumSize())
+            self._minimum = size
+        return self._minimum
 
     def _place(self, rect: QRect, move: bool) -> int:
         x, y, row_height = rect.x(), rect.y(), 0

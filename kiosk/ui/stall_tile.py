@@ -85,8 +85,19 @@ def paint_icon(painter: QPainter, state: StallState | None, box: QRectF, colour:
         painter.drawLine(QPointF(x + 0.12 * w, y + 0.12 * h), QPointF(x + 0.88 * w, y + 0.88 * h))
 
 
+_FITTED: dict[tuple[str, str, int, int], int] = {}
+
+
 def fitting_size(font: QFont, text: str, wanted_px: int, width: float) -> int:
-    """The largest pixel size up to `wanted_px` at which `text` fits in `width` (never below 10 px)."""
+    """The largest pixel size up to `wanted_px` at which `text` fits in `width` (never below 10 px); cached, as
+    every tile repaints once a second."""
+    key = (font.family(), text, wanted_px, int(width))
+    if key not in _FITTED:
+        _FITTED[key] = _fit(font, text, wanted_px, width)
+    return _FITTED[key]
+
+
+def _fit(font: QFont, text: str, wanted_px: int, width: float) -> int:
     probe = QFont(font)
     size = max(10, wanted_px)
     while size > 10:

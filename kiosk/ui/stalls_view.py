@@ -197,10 +197,14 @@ class StallsView(QWidget):
         self._stack.setCurrentIndex(1 if self.places else 0)
 
     def _update_counts(self) -> None:
+        per_room: dict[int, Counter[StallState]] = {r: Counter() for r in self._sections}
+        for stall_id, place in self.places.items():
+            view = self.views.get(stall_id)
+            if view is not None and place.restroom_id in per_room:
+                per_room[place.restroom_id][view.state] += 1
         total: Counter[StallState] = Counter()
         for restroom_id, section in self._sections.items():
-            states = Counter(self.views[s].state for s, p in self.places.items()
-                             if p.restroom_id == restroom_id and s in self.views)
+            states = per_room[restroom_id]
             total.update(states)
             stalls = sum(states.values())
             section.counts.setText(f"{states.get(StallState.VACANT, 0)} of {stalls} free")

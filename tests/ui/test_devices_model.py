@@ -55,3 +55,53 @@ def test_last_seen_tooltip_tells_the_devices_rhythm() -> None:
     model = DevicesModel(clock=lambda: 100.0)
     model.update([snap("a", "A", last_seen=90.0, online=Online.ONLINE, report_interval_s=10.0)])
     assert model.data(model.index(0, 3), Qt.ItemDataRole.ToolTipRole).endswith("reports about every 10 s")
+
+
+class CountingModel(DevicesModel):
+    def __init__(self) -> None:
+        super().__init__(clock=lambda: 100.0)
+        self.calls = 0
+
+    def data(self, index: Any, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        self.calls += 1
+        return super().data(index, role)
+
+
+def test_one_changed_device_costs_the_view_little_with_many_devices(qtbot: Any) -> None:
+    """Found by bench/stalls.py: with 500 devices, resize-to-contents columns asked the model for every cell of
+    every row on each update, and kept the GUI thread busy for hundreds of milliseconds at 70 msg/s."""
+    from kiosk.ui.devices_view import DevicesView
+
+    model = CountingModel()
+    view = DevicesView(model)
+    qtbot.addWidget(view)
+    view.resize(1000, 600)
+    view.show()
+    model.update([snap(str(n), f"Stall {n}", received=n) for n in range(500)])
+    qtbot.waitExposed(view)
+    qtbot.wait(700)  # columns fitted once after the insert
+    model.calls = 0
+    model.update([snap("250", "Stall 250", received=9999, last_seen=99.0, online=Online.ONLINE)])
+    qtbot.wait(50)
+    view.repaint()
+    assert model.calls < 2000, f"{model.calls} data() calls for one changed row"
+
+
+def test_the_summary_is_counted_once_per_batch_not_once_per_device(qtbot: Any) -> None:
+    """Found by bench/stalls.py: every dataChanged recounted all devices (O(n^2) per batch: 49 ms for 100 of 500)."""
+    from kiosk.ui.devices_view import DevicesView
+
+    model = DevicesModel(clock=lambda: 100.0)
+    counted = []
+    original = model.state_counts
+    model.state_counts = lambda: counted.append(1) or original()  # type: ignore[method-assign]
+    view = DevicesView(model)
+    qtbot.addWidget(view)
+    view.show()
+    model.update([snap(str(n), f"Stall {n}") for n in range(500)])
+    qtbot.waitUntil(lambda: "500 devices" in view.summary.text())
+    counted.clear()
+    model.update([snap(str(n), f"Stall {n}", received=1, last_seen=99.0, online=Online.ONLINE)
+                  for n in range(0, 500, 5)])
+    qtbot.waitUntil(lambda: "100 online" in view.summary.text())
+    assert len(counted) == 1
