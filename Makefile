@@ -22,6 +22,7 @@ bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) bench/startup.py
 	QT_QPA_PLATFORM=offscreen $(PY) bench/ingest.py
 	$(PY) bench/broker.py
+	QT_QPA_PLATFORM=offscreen $(PY) bench/stalls.py
 
 screenshots: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m kiosk.ui.screenshots docs/screenshots

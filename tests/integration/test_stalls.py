@@ -138,7 +138,9 @@ def test_a_revoked_legacy_board_can_no_longer_connect(legacy_hub: Hub) -> None:
     again.close()
 
 
-def test_a_registered_sensor_with_a_token_drives_its_stall(hub: Hub, events: RecordingEvents) -> None:
+def test_a_registered_sensor_with_a_token_drives_its_stall(legacy_hub: Hub, events: RecordingEvents,
+                                                            clock: Clock) -> None:
+    hub = legacy_hub  # legacy mode changes nothing for registered sensors; this hub has the movable clock
     info, token = hub.registry.create("Stall sensor W-1", "stall", "admin")
     room = hub.stall_directory.add_restroom("West", "G", "admin")
     stall = hub.stall_directory.add_stall(room, "1", "admin")
@@ -148,8 +150,11 @@ def test_a_registered_sensor_with_a_token_drives_its_stall(hub: Hub, events: Rec
     topic = f"devices/{info.id}/datastream"
     sensor.client.publish(topic, json.dumps({"door": "closed", "thermal": True}), qos=1)
     wait_for(lambda: shown(events, stall) is StallState.OCCUPIED)
+    clock.offset += 5
     sensor.client.publish(topic, json.dumps({"door": "open", "thermal": False}), qos=1)
-    wait_for(lambda: shown(events, stall) is StallState.VACANT, timeout=5)  # after the 2 s debounce
+    wait_for(lambda: shown(events, stall) is StallState.VACANT)
+    clock.offset += 40  # silent for more than three 10 s reports
+    wait_for(lambda: shown(events, stall) is StallState.NO_SIGNAL, timeout=3)
     sensor.close()
 
 
@@ -175,3 +180,24 @@ def test_a_display_login_may_only_read_the_hubs_state(hub: Hub) -> None:
     assert all(json.loads(m.payload).get("restroom") == "West" for m in watcher.messages)
     display.close()
     watcher.close()
+
+
+def test_kiosk_device_list_shows_pending_boards_with_type_and_ip(legacy_hub: Hub, tmp_path: Any) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    board = connect(legacy_hub.config["broker.port"], None, None, client_id="Stall8")
+    board.client.publish("Stall8/id", "com.StallSense.ThermalSensor", qos=1)
+    board.client.publish("Stall8/ip", "10.9.8.7", qos=1)
+    wait_for(lambda: [(s.model, s.ip) for s in legacy_hub.stall_directory.pending()]
+             == [("com.StallSense.ThermalSensor", "10.9.8.7")])
+    board.close()
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-m", "kiosk", "--data-dir", str(legacy_hub.config.data_dir),
+                             "--config-dir", str(tmp_path / "none"), "device", "list"], cwd=root,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "StallSense boards waiting to be assigned" in result.stdout
+    line = next(line for line in result.stdout.splitlines() if line.strip().startswith("Stall8"))
+    assert "thermal" in line and "10.9.8.7" in line

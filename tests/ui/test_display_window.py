@@ -76,3 +76,27 @@ def test_the_display_follows_the_hub_and_says_when_it_cannot(qtbot: Any, tmp_pat
             feed.stop()
     finally:
         hub.stop()
+
+
+def test_leaving_full_screen_needs_the_admin_pin(qtbot: Any, tmp_path: Path) -> None:
+    from PySide6.QtCore import Qt
+
+    from kiosk.ui.pin_dialog import PinDialog
+
+    _bridge, display = window(qtbot, tmp_path)
+    display.pin.set("482913")
+    display.showFullScreen()
+    qtbot.waitUntil(display.isFullScreen)
+    qtbot.keyClick(display, Qt.Key.Key_Escape)
+    dialog = display.findChild(PinDialog)
+    assert dialog is not None and display.isFullScreen()
+    dialog.entry.setText("111111")
+    dialog._submit()
+    assert display.isFullScreen() and dialog.error.text() == "Wrong PIN."
+    dialog.entry.setText("482913")
+    dialog._submit()
+    qtbot.waitUntil(lambda: not display.isFullScreen())
+    display.showFullScreen()
+    qtbot.waitUntil(display.isFullScreen)
+    display.close()  # closing is guarded the same way
+    assert display.isVisible()
