@@ -106,6 +106,10 @@ class DisplayWindow(QWidget):
         layout.addLayout(self.body)
         layout.addStretch(1)
         self.overlay = DimOverlay(self)
+        self._relayout = QTimer(self)
+        self._relayout.setSingleShot(True)
+        self._relayout.setInterval(100)
+        self._relayout.timeout.connect(self._rebuild)
         bridge.stallState.connect(self.show_stall)
         bridge.hubReachable.connect(self.show_reachable)
         self._timer = QTimer(self)
@@ -126,10 +130,11 @@ class DisplayWindow(QWidget):
             self.messages[stall_id] = message
         placed = (lambda m: None if m is None else (m.restroom, m.restroom_position, m.label, m.position))
         if stall_id not in self.tiles or placed(old) != placed(message):
-            self._rebuild()
+            if not self._relayout.isActive():  # retained states arrive one by one at start: build once, 100 ms on
+                self._relayout.start()
         elif message is not None:
             self.tiles[stall_id].show_state(StallState(message.state), message.reason, message.updated)
-        self._update_titles()
+            self._update_titles()
 
     def show_reachable(self, reachable: bool, detail: str) -> None:
         """The reason (`detail`) goes to the log; the banner says what it means for the reader."""
@@ -169,6 +174,7 @@ class DisplayWindow(QWidget):
             flow.addWidget(tile)
             self.tiles[message.stall_id] = tile
         self._size_tiles()
+        self._update_titles()
 
     def _update_titles(self) -> None:
         for restroom, (_w, title, _f) in self._sections.items():

@@ -71,6 +71,7 @@ class RestroomEditor(QDialog):
         left.addWidget(self.tree, 1)
         left.addLayout(add_room)
         left.addLayout(add_stall)
+        left.addWidget(self._button("Save name and floor of selected restroom", self._rename))
         left.addWidget(self._button("Remove selected…", self._remove))
         assign = QHBoxLayout()
         assign.addWidget(QLabel("as", self))
@@ -81,6 +82,7 @@ class RestroomEditor(QDialog):
         right.addWidget(self.sensors, 1)
         right.addLayout(assign)
         right.addWidget(self._button("Unassign selected sensor", self._unassign))
+        right.addWidget(self._button("Reset Wi-Fi of selected StallSense board…", self._reset))
         columns = QHBoxLayout()
         columns.addLayout(left, 1)
         columns.addLayout(right, 1)
@@ -188,6 +190,38 @@ class RestroomEditor(QDialog):
         action = self.ops.remove_restroom if kind == ROOM else self.ops.remove_stall
         box.accepted.connect(lambda: self._run(lambda: action(key), f"Removed {what}."))
         box.open()
+
+    def _rename(self) -> None:
+        room = self._room_of_selection()
+        if room is None:
+            self.error.setText("Select a restroom, type its new name and floor above, then save.")
+            return
+        name, floor = self.room_name.text(), self.room_floor.text()
+        if self._run(lambda: self.ops.edit_restroom(room, name, floor), f"Saved {name.strip()}."):
+            self.room_name.clear()
+            self.room_floor.clear()
+
+    def _reset(self) -> None:
+        item = self.sensors.currentItem()
+        if item is None or not str(item.data(0, Qt.ItemDataRole.UserRole)).startswith("stallsense:"):
+            self.error.setText("Select a StallSense board in the sensor list.")
+            return
+        device_id, name = item.data(0, Qt.ItemDataRole.UserRole), item.text(0)
+        box = QMessageBox(QMessageBox.Icon.Warning, "Reset Wi-Fi",
+                          f"Send {name} its Wi-Fi reset?\n\nThe board forgets its network settings and reboots; "
+                          "someone must then set up its Wi-Fi again on site.",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.accepted.connect(lambda: self.reset(device_id, name))
+        box.open()
+
+    def reset(self, device_id: str, name: str) -> None:
+        try:
+            self.ops.reset_wifi(device_id)
+        except (LookupError, ConnectionError) as exc:
+            self.error.setText(f"Not sent: {exc}")
+            return
+        self.error.setText(f"Wi-Fi reset sent to {name} (written to the audit log).")
 
     def _assign(self) -> None:
         device_id = self._selected(self.sensors)

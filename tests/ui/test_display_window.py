@@ -100,3 +100,19 @@ def test_leaving_full_screen_needs_the_admin_pin(qtbot: Any, tmp_path: Path) -> 
     qtbot.waitUntil(display.isFullScreen)
     display.close()  # closing is guarded the same way
     assert display.isVisible()
+
+
+def test_five_hundred_retained_states_at_start_build_the_wall_once(qtbot: Any, tmp_path: Path) -> None:
+    from kiosk.protocol.state import StallStateMessage
+
+    bridge, display = window(qtbot, tmp_path)
+    builds = []
+    original = display._rebuild
+    display._rebuild = lambda: (builds.append(1), original())  # type: ignore[method-assign]
+    display._relayout.timeout.disconnect()
+    display._relayout.timeout.connect(display._rebuild)
+    for n in range(500):
+        bridge.stall_state(n, StallStateMessage(n, f"Restroom {n // 20}", "", str(n % 20), n % 20, n // 20,
+                                                "vacant", "door open", 0.0, 0.0))
+    qtbot.waitUntil(lambda: len(display.tiles) == 500)
+    assert len(builds) == 1

@@ -118,6 +118,14 @@ def test_the_editor_adds_restrooms_and_stalls_and_assigns_a_pending_board(qtbot:
     assert hub.stall_directory.assignments()[0][0] == board.id
     assert events.stalls  # the hub re-fused and told the GUI at once
     assert [e.actor for e in hub.registry.audit()][-1] == "admin (PIN)"
+    editor.tree.setCurrentItem(editor.tree.topLevelItem(0))
+    editor.room_name.setText("North wing")
+    editor.room_floor.setText("3")
+    editor._rename()
+    assert [(r.name, r.floor) for r in hub.stall_directory.restrooms()] == [("North wing", "3")]
+    editor.reset(board.id, "Stall9")
+    assert editor.error.text() == "Wi-Fi reset sent to Stall9 (written to the audit log)."
+    assert [e.action for e in hub.registry.audit()][-1] == "stallsense.wifi_reset"
 
 
 class FailingOps:
