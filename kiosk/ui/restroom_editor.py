@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QHBoxLayout, QLabel, QLineEdi
 from kiosk.core.stalls import LEGACY_TYPES, SensorRole
 from kiosk.store.stalls import StallsError
 from kiosk.ui.stall_operations import StallOperations
+from kiosk.ui.wifi_reset import confirm_wifi_reset, send_wifi_reset
 
 ROOM, STALL = 1, 2
 ROLE_WORDS = {SensorRole.DOOR: "door sensor", SensorRole.THERMAL: "thermal sensor",
@@ -207,21 +208,10 @@ class RestroomEditor(QDialog):
             self.error.setText("Select a StallSense board in the sensor list.")
             return
         device_id, name = item.data(0, Qt.ItemDataRole.UserRole), item.text(0)
-        box = QMessageBox(QMessageBox.Icon.Warning, "Reset Wi-Fi",
-                          f"Send {name} its Wi-Fi reset?\n\nThe board forgets its network settings and reboots; "
-                          "someone must then set up its Wi-Fi again on site.",
-                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.accepted.connect(lambda: self.reset(device_id, name))
-        box.open()
+        confirm_wifi_reset(self, name, lambda: self.reset(device_id, name))
 
     def reset(self, device_id: str, name: str) -> None:
-        try:
-            self.ops.reset_wifi(device_id)
-        except (LookupError, ConnectionError) as exc:
-            self.error.setText(f"Not sent: {exc}")
-            return
-        self.error.setText(f"Wi-Fi reset sent to {name} (written to the audit log).")
+        self.error.setText(send_wifi_reset(self.ops, device_id, name))
 
     def _assign(self) -> None:
         device_id = self._selected(self.sensors)

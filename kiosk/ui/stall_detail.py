@@ -12,7 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPaintEvent
-from PySide6.QtWidgets import (QDialog, QHBoxLayout, QLabel, QMessageBox, QPushButton, QTreeWidget, QTreeWidgetItem,
+from PySide6.QtWidgets import (QDialog, QHBoxLayout, QLabel, QPushButton, QTreeWidget, QTreeWidgetItem,
                                QVBoxLayout, QWidget)
 
 from kiosk.core.stalls import StallState
@@ -20,6 +20,7 @@ from kiosk.ui.pin_dialog import AdminPin, ask_admin
 from kiosk.ui.restroom_editor import sensor_type
 from kiosk.ui.stall_operations import StallOperations
 from kiosk.ui.stall_tile import STYLES, ago
+from kiosk.ui.wifi_reset import confirm_wifi_reset, send_wifi_reset
 
 
 def clock_time(ts: float) -> str:
@@ -135,21 +136,8 @@ class StallDetail(QDialog):
         if item is None:
             return
         device_id, name = item.data(0, Qt.ItemDataRole.UserRole)[0], item.text(0)
-        ask_admin(self.pin, f"reset the Wi-Fi of {name}", self, lambda: self._confirm_reset(device_id, name))
-
-    def _confirm_reset(self, device_id: str, name: str) -> None:
-        box = QMessageBox(QMessageBox.Icon.Warning, "Reset Wi-Fi",
-                          f"Send {name} its Wi-Fi reset?\n\nThe board forgets its network settings and reboots; "
-                          "someone must then set up its Wi-Fi again on site. Its stall shows NO SIGNAL until then.",
-                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.accepted.connect(lambda: self.reset(device_id, name))
-        box.open()
+        ask_admin(self.pin, f"reset the Wi-Fi of {name}", self,
+                  lambda: confirm_wifi_reset(self, name, lambda: self.reset(device_id, name)))
 
     def reset(self, device_id: str, name: str) -> None:
-        try:
-            self.ops.reset_wifi(device_id)
-        except (LookupError, ConnectionError) as exc:
-            self.status.setText(f"Not sent: {exc}")
-            return
-        self.status.setText(f"Wi-Fi reset sent to {name} (written to the audit log).")
+        self.status.setText(send_wifi_reset(self.ops, device_id, name))
