@@ -10,7 +10,8 @@ import time
 from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPen
+from PySide6.QtGui import (QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPen,
+                           QPixmap)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from kiosk.core.stalls import StallState
@@ -86,6 +87,8 @@ def paint_icon(painter: QPainter, state: StallState | None, box: QRectF, colour:
 
 
 _FITTED: dict[tuple[str, str, int, int], int] = {}
+_FACES: dict[tuple, QPixmap] = {}  # tile faces by size, state, label...: a few per stall at most
+MAX_FACES = 4000
 
 
 def fitting_size(font: QFont, text: str, wanted_px: int, width: float) -> int:
@@ -155,10 +158,46 @@ class StallTile(QWidget):
         return "updated " + ago(age)
 
     def paintEvent(self, _event: QPaintEvent) -> None:
+        """The unchanging face of a tile (colour, icon, label, word) comes from a cached pixmap; only the "updated N s
+        ago" line is drawn each time. Every Qt call from Python lets the hub's threads take the GIL, so a tile drawn
+        call by call (~30 calls) kept the GUI thread waiting during bursts (bench/stalls.py)."""
         style = self.style_for()
         painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.drawPixmap(0, 0, self._face(style))
         rect = QRectF(self.rect()).adjusted(3, 3, -3, -3)
+        h, pad = rect.height(), rect.height() * 0.08
+        painter.setPen(QColor(style.text))
+        painter.setFont(self._small_font(h))
+        line = "hub unreachable" if self.stale else self.detail_line(time.time())
+        painter.drawText(QRectF(rect.x() + pad, rect.y() + h * 0.74, rect.width() - 2 * pad, h * 0.2),
+                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                         painter.fontMetrics().elidedText(line, Qt.TextElideMode.ElideRight,
+                                                          int(rect.width() - 2 * pad)))
+        painter.end()
+
+    def _small_font(self, h: float) -> QFont:
+        small = QFont(self.font())
+        small.setPixelSize(max(11, int(h * 0.11)))
+        return small
+
+    def _face(self, style: TileStyle) -> QPixmap:
+        ratio = self.devicePixelRatioF()
+        key = (self.width(), self.height(), ratio, style, self.label, None if self.stale else self.state,
+               self.hasFocus(), self.large, self.font().family())
+        face = _FACES.get(key)
+        if face is None:
+            if len(_FACES) > MAX_FACES:
+                _FACES.clear()
+            face = _FACES[key] = self._draw_face(style, ratio)
+        return face
+
+    def _draw_face(self, style: TileStyle, ratio: float) -> QPixmap:
+        face = QPixmap(int(self.width() * ratio), int(self.height() * ratio))
+        face.setDevicePixelRatio(ratio)
+        face.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(face)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        rect = QRectF(0, 0, self.width(), self.height()).adjusted(3, 3, -3, -3)
         painter.setPen(QPen(QColor("#000000" if self.hasFocus() else style.background), 3))
         painter.setBrush(QColor(style.background))
         painter.drawRoundedRect(rect, 10, 10)
@@ -181,15 +220,8 @@ class StallTile(QWidget):
         painter.setFont(word_font)
         painter.drawText(QRectF(rect.x() + pad, rect.y() + h * 0.42, rect.width() - 2 * pad, h * 0.30),
                          Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, style.word)
-        small = QFont(self.font())
-        small.setPixelSize(max(11, int(h * 0.11)))
-        painter.setFont(small)
-        line = "hub unreachable" if self.stale else self.detail_line(time.time())
-        painter.drawText(QRectF(rect.x() + pad, rect.y() + h * 0.74, rect.width() - 2 * pad, h * 0.2),
-                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                         painter.fontMetrics().elidedText(line, Qt.TextElideMode.ElideRight,
-                                                          int(rect.width() - 2 * pad)))
         painter.end()
+        return face
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if not self.large and event.button() == Qt.MouseButton.LeftButton and self.rect().contains(
