@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -154,3 +154,44 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(120))
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class Member(Base):
+    __tablename__ = "members"
+
+    enrollment: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    programme: Mapped[str] = mapped_column(String(80), default="")
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class Locker(Base):
+    __tablename__ = "lockers"
+
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bank: Mapped[str] = mapped_column(String(40), default="")
+    out_of_order: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str] = mapped_column(String(200), default="")
+
+
+class LockerAssignment(Base):
+    """Every assignment ever made; the active ones have no `released_at`. The two partial unique indexes are the
+    invariants: at most one active assignment per locker and per member, whatever the stations do."""
+
+    __tablename__ = "locker_assignments"
+    __table_args__ = (
+        Index("ux_active_locker", "locker", unique=True, sqlite_where=text("released_at IS NULL")),
+        Index("ux_active_member", "member", unique=True, sqlite_where=text("released_at IS NULL")),
+        Index("ix_assignments_assigned_at", "assigned_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    locker: Mapped[int] = mapped_column(ForeignKey("lockers.number"))
+    member: Mapped[str] = mapped_column(ForeignKey("members.enrollment"))
+    assigned_at: Mapped[float] = mapped_column(Float)
+    due_at: Mapped[float] = mapped_column(Float)
+    assigned_by: Mapped[str] = mapped_column(String(120))
+    released_at: Mapped[float | None] = mapped_column(Float)
+    released_by: Mapped[str | None] = mapped_column(String(120))
+    release_kind: Mapped[str | None] = mapped_column(String(16))  # exit, force, overdue
+    release_reason: Mapped[str | None] = mapped_column(String(200))
