@@ -49,7 +49,7 @@ class Ingest:
                  on_stall: Callable[[str, Reading, float], None] | None = None) -> None:
         self._registry = registry
         self._on_stall = on_stall
-        self._legacy_details: dict[str, tuple[str | None, str | None]] = {}  # (model, ip) last written
+        self._legacy_details: dict[str, str | None] = {}  # a legacy board's type, as last written
         self._writer = writer
         self._events = events
         self._max_bytes = max_payload_bytes
@@ -144,8 +144,8 @@ class Ingest:
                                              else None)
             snap = self.tracker.accepted(device_id, reading)
             self.accepted += 1
-        if isinstance(message, LegacyType | LegacyAddress):
-            self._remember_details(device_id, message)
+        if isinstance(message, LegacyType):
+            self._remember_model(device_id, message.model)
         row = _row(reading, device_id, now)
         if row is not None:
             self._writer.add(row[0], row[1], mark)
@@ -155,15 +155,14 @@ class Ingest:
             self._on_stall(device_id, Reading(occupied=message.occupied), now)
         return True
 
-    def _remember_details(self, device_id: str, message: LegacyType | LegacyAddress) -> None:
-        """A board's type and IP go to the registry, written only when they change."""
+    def _remember_model(self, device_id: str, model: str) -> None:
+        """A board's type goes to the registry when it changes. (Its IP travels with the device state, which the
+        store writer saves: writing it here too raced that save and could put back an older value.)"""
         if device_id not in self._legacy_details:
-            self._legacy_details[device_id] = self._registry.details(device_id)
-        model, ip = self._legacy_details[device_id]
-        new = (message.model, ip) if isinstance(message, LegacyType) else (model, message.ip)
-        if new != (model, ip):
-            self._registry.set_details(device_id, *new)
-            self._legacy_details[device_id] = new
+            self._legacy_details[device_id] = self._registry.details(device_id)[0]
+        if self._legacy_details[device_id] != model:
+            self._registry.set_details(device_id, model=model)
+            self._legacy_details[device_id] = model
 
     def _known(self, device_id: str, now: float) -> bool:
         if device_id in self.tracker:
