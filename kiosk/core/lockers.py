@@ -66,3 +66,64 @@ def due_time(assigned_at: datetime, hours: float | None, closing: time | None) -
 
 def is_overdue(due_at: float, now: float) -> bool:
     return now >= due_at
+
+
+DEMO_ROSTER = (
+    ("CS2021001", "Rahul Sharma", "CS"), ("CS2021002", "Priya Patel", "CS"), ("EC2021001", "Amit Kumar", "EC"),
+    ("ME2021001", "Sneha Gupta", "ME"), ("CS2021003", "Vikram Singh", "CS"), ("EC2021002", "Anjali Verma", "EC"),
+    ("ME2021002", "Ravi Mehta", "ME"), ("CS2021004", "Pooja Jain", "CS"), ("EC2021003", "Suresh Yadav", "EC"),
+    ("ME2021003", "Kavita Nair", "ME"),
+)
+
+
+@dataclass(frozen=True)
+class RosterRow:
+    line: int
+    enrollment: str
+    name: str
+    programme: str
+
+
+@dataclass(frozen=True)
+class RosterPreview:
+    """What an import would do, before it does it: rows to add, rows already known, and errors by line."""
+
+    new: tuple[RosterRow, ...]
+    known: tuple[RosterRow, ...]
+    errors: tuple[tuple[int, str], ...]
+
+
+def preview_roster(text: str, existing: set[str]) -> RosterPreview:
+    """Read a roster CSV (header: enrollment, name, programme; any order, any case) without changing anything."""
+    import csv
+    import io
+
+    reader = csv.reader(io.StringIO(text))
+    header = [h.strip().lower() for h in next(reader, [])]
+    missing = [c for c in ("enrollment", "name") if c not in header]
+    if missing:
+        return RosterPreview((), (), ((1, f"the header needs the column(s) {', '.join(missing)}"),))
+    at = {name: header.index(name) for name in ("enrollment", "name", "programme") if name in header}
+    new: list[RosterRow] = []
+    known: list[RosterRow] = []
+    errors: list[tuple[int, str]] = []
+    seen: dict[str, int] = {}
+    for line, cells in enumerate(reader, start=2):
+        if not any(c.strip() for c in cells):
+            continue
+        cell = (lambda key: cells[at[key]].strip() if key in at and at[key] < len(cells) else "")
+        try:
+            enrollment = normalise_enrollment(cell("enrollment"))
+        except LockerError as exc:
+            errors.append((line, str(exc).split(":")[0]))
+            continue
+        if not cell("name"):
+            errors.append((line, f"{enrollment}: the name is empty"))
+            continue
+        if enrollment in seen:
+            errors.append((line, f"{enrollment} is also on line {seen[enrollment]}"))
+            continue
+        seen[enrollment] = line
+        row = RosterRow(line, enrollment, cell("name"), cell("programme"))
+        (known if enrollment in existing else new).append(row)
+    return RosterPreview(tuple(new), tuple(known), tuple(errors))

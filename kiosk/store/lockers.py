@@ -17,7 +17,8 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from kiosk.core.lockers import Locker, LockerError, Policy, choose_locker, due_time, normalise_enrollment
+from kiosk.core.lockers import (Locker, LockerError, Policy, RosterPreview, choose_locker, due_time,
+                                normalise_enrollment)
 from kiosk.store.devices import write_audit
 from kiosk.store.models import Locker as LockerRow
 from kiosk.store.models import LockerAssignment, Member
@@ -85,6 +86,22 @@ class LockerDesk:
                                created_at=now))
             write_audit(session, now, operator.name, "member.add", enrollment, "")
         return enrollment
+
+    def enrollments(self) -> set[str]:
+        with self._session() as session:
+            return set(session.scalars(select(Member.enrollment)))
+
+    def import_roster(self, preview: RosterPreview, operator: Operator) -> int:
+        """Add the previewed new members in one transaction; returns how many were added."""
+        now = self._clock()
+        with self._session() as session, session.begin():
+            have = set(session.scalars(select(Member.enrollment)))
+            rows = [r for r in preview.new if r.enrollment not in have]
+            session.add_all(Member(enrollment=r.enrollment, name=r.name, programme=r.programme, created_at=now)
+                            for r in rows)
+            write_audit(session, now, operator.name, "member.import", "roster",
+                        f"{len(rows)} added, {len(preview.known)} known, {len(preview.errors)} refused")
+        return len(rows)
 
     # --- the desk -------------------------------------------------------------------------------------------------
 

@@ -26,3 +26,22 @@ def test_due_after_hours_or_at_closing_time() -> None:
     assert due_time(at, 4, None) == datetime(2026, 11, 22, 14, 30)
     assert due_time(at, None, time(21, 0)) == datetime(2026, 11, 22, 21, 0)
     assert due_time(datetime(2026, 11, 22, 22, 0), None, time(21, 0)) == datetime(2026, 11, 23, 21, 0)
+
+
+def test_a_roster_preview_reports_each_bad_row_and_changes_nothing() -> None:
+    from kiosk.core.lockers import preview_roster
+
+    text = ("Name,Enrollment,Programme\n"
+            "Rahul Sharma,cs2021001,CS\n"
+            "Priya Patel,CS2021002,CS\n"
+            "Nobody,CS20,CS\n"
+            ",EC2021001,EC\n"
+            "Rahul Again,CS2021001,CS\n"
+            "\n"
+            "Amit Kumar,EC2021001,EC\n")
+    preview = preview_roster(text, existing={"CS2021002"})
+    assert [r.enrollment for r in preview.new] == ["CS2021001", "EC2021001"]
+    assert [r.enrollment for r in preview.known] == ["CS2021002"]
+    assert [line for line, _ in preview.errors] == [4, 5, 6]
+    assert "also on line 2" in preview.errors[2][1]
+    assert preview_roster("id,who\n1,2\n", set()).errors == ((1, "the header needs the column(s) enrollment, name"),)
