@@ -30,6 +30,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.stats import pct  # noqa: E402
+
 import paho.mqtt.client as mqtt  # noqa: E402
 import psutil  # noqa: E402
 
@@ -52,11 +54,6 @@ class Row:
     rss_mb: float = 0.0
     seconds: float = 0.0
     dropped: int = 0
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))] if ordered else float("nan")
 
 
 def qos1_publish(topic: str, payload: bytes, packet_id: int) -> bytes:

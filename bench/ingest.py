@@ -27,6 +27,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.stats import pct  # noqa: E402
+
 import paho.mqtt.client as mqtt  # noqa: E402
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
@@ -43,13 +45,6 @@ from kiosk.store.db import open_store  # noqa: E402
 from kiosk.store.devices import DeviceRegistry  # noqa: E402
 from kiosk.ui.bridge import Bridge  # noqa: E402
 from tests.helpers import free_port  # noqa: E402  (ports below the ephemeral range)
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
 
 
 @dataclass

@@ -26,6 +26,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.stats import pct  # noqa: E402
+
 from PySide6.QtCore import QElapsedTimer, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
@@ -36,11 +38,6 @@ from kiosk.services.hub import Hub  # noqa: E402
 from kiosk.ui.bridge import Bridge  # noqa: E402
 from kiosk.ui.main_window import MainWindow  # noqa: E402
 from tests.helpers import free_port  # noqa: E402
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))] if ordered else float("nan")
 
 
 def latencies(changes: list, seen: list) -> tuple[list[float], int]:
