@@ -24,11 +24,90 @@ class Policy(str, Enum):
     SPREAD = "spread"  # the free locker in the bank with the most free lockers: banks fill evenly
 
 
+class LockerStatus(str, Enum):
+    FREE = "free"
+    IN_USE = "in use"
+    OVERDUE = "overdue"
+    OUT_OF_ORDER = "out of order"
+
+
 @dataclass(frozen=True)
 class Locker:
     number: int
     bank: str
     out_of_order: bool = False
+
+
+@dataclass(frozen=True)
+class LockerCounts:
+    free: int = 0
+    in_use: int = 0  # includes the overdue ones
+    overdue: int = 0
+    out_of_order: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.free + self.in_use + self.out_of_order
+
+
+class AlreadyAssigned(LockerError):
+    """The member already holds a locker; `locker` says which (the desk offers to release it)."""
+
+    def __init__(self, message: str, locker: int) -> None:
+        super().__init__(message)
+        self.locker = locker
+
+
+def bank_label(number: int, bank_size: int, labels: tuple[str, ...] = ()) -> str:
+    """Lockers 1..bank_size are the first bank, and so on; banks are named by `labels`, else A, B, C..."""
+    index = (number - 1) // max(1, bank_size)
+    if index < len(labels) and labels[index].strip():
+        return labels[index].strip()
+    return "Bank " + (chr(ord("A") + index) if index < 26 else str(index + 1))
+
+
+def parse_bank_labels(text: str) -> tuple[str, ...]:
+    """`"Ground floor, First floor"` -> ("Ground floor", "First floor"); empty entries keep the letter name."""
+    return tuple(part.strip() for part in text.split(",")) if text.strip() else ()
+
+
+def parse_closing(text: str) -> time | None:
+    """`"21:30"` -> 21:30; empty -> None (assignments are due after a number of hours instead)."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        hour, minute = (int(part) for part in text.split(":"))
+        return time(hour, minute)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a time like 21:30") from None
+
+
+def locker_status(out_of_order: bool, due_at: float | None, now: float) -> LockerStatus:
+    if due_at is not None:
+        return LockerStatus.OVERDUE if is_overdue(due_at, now) else LockerStatus.IN_USE
+    return LockerStatus.OUT_OF_ORDER if out_of_order else LockerStatus.FREE
+
+
+def count_statuses(statuses: Iterable[LockerStatus]) -> LockerCounts:
+    tally = {status: 0 for status in LockerStatus}
+    for status in statuses:
+        tally[status] += 1
+    return LockerCounts(tally[LockerStatus.FREE], tally[LockerStatus.IN_USE] + tally[LockerStatus.OVERDUE],
+                        tally[LockerStatus.OVERDUE], tally[LockerStatus.OUT_OF_ORDER])
+
+
+def describe_duration(seconds: float) -> str:
+    """3725 -> "1 h 2 min"; 50 -> "1 min" (a desk reads minutes, not seconds)."""
+    minutes = max(1, round(seconds / 60))
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    parts = [f"{days} d"] if days else []
+    if hours:
+        parts.append(f"{hours} h")
+    if minutes and not days:
+        parts.append(f"{minutes} min")
+    return " ".join(parts) or "0 min"
 
 
 def normalise_enrollment(raw: str) -> str:

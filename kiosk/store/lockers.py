@@ -6,22 +6,27 @@ member) are the last word: a second station that raced us gets a clear LockerErr
 
 from __future__ import annotations
 
+import csv
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from datetime import time as day_time
 from enum import Enum
+from typing import TextIO
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from kiosk.core.lockers import (Locker, LockerError, Policy, RosterPreview, choose_locker, due_time,
+from kiosk.core.lockers import (AlreadyAssigned, Locker, LockerCounts, LockerError, LockerStatus, Policy,
+                                RosterPreview, bank_label, choose_locker, count_statuses, due_time, locker_status,
                                 normalise_enrollment)
 from kiosk.store.devices import write_audit
+from kiosk.store.models import AuditEntry, LockerAssignment, Member
 from kiosk.store.models import Locker as LockerRow
-from kiosk.store.models import LockerAssignment, Member
+
+HISTORY_LIMIT = 1000  # rows a history view shows; exports have no limit
 
 
 class Role(str, Enum):
@@ -52,27 +57,104 @@ class DueRule:
     closing: day_time | None = None
 
 
+@dataclass(frozen=True)
+class LockerState:
+    """One locker as the desk sees it now: its place, and who holds it until when."""
+
+    number: int
+    bank: str
+    out_of_order: bool
+    note: str = ""
+    member: str | None = None
+    name: str = ""
+    programme: str = ""
+    assigned_at: float | None = None
+    due_at: float | None = None
+
+    def status(self, now: float) -> LockerStatus:
+        return locker_status(self.out_of_order, self.due_at, now)
+
+
+@dataclass(frozen=True)
+class MemberInfo:
+    enrollment: str
+    name: str
+    programme: str
+    locker: int | None = None
+
+
+@dataclass(frozen=True)
+class HistoryFilter:
+    """Assignments that started in [since, until), of members whose number or name contains `member`."""
+
+    member: str = ""
+    locker: int | None = None
+    since: float | None = None
+    until: float | None = None
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    id: int
+    locker: int
+    member: str
+    name: str
+    assigned_at: float
+    due_at: float
+    released_at: float | None
+    release_kind: str | None
+    assigned_by: str
+    released_by: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class LockerStatistics:
+    since: float
+    until: float
+    now: LockerCounts
+    assignments: int
+    per_day: list[tuple[str, int]] = field(default_factory=list)  # (YYYY-MM-DD local, assignments started)
+    per_hour: list[int] = field(default_factory=list)  # 24 counts by local hour of assignment
+    average_duration_s: float | None = None
+    forced: int = 0
+    overdue_released: int = 0
+
+    @property
+    def busiest_hours(self) -> list[int]:
+        """The hours of day (0-23) with the most assignments, busiest first (up to three, none if no data)."""
+        ranked = sorted((h for h in range(24) if self.per_hour[h]), key=lambda h: (-self.per_hour[h], h))
+        return ranked[:3]
+
+
 class LockerDesk:
     def __init__(self, engine: Engine, policy: Policy = Policy.LOWEST, due: DueRule = DueRule(),
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, count: int | None = None) -> None:
         self._engine = engine
         self.policy = policy
         self.due = due
         self._clock = clock
+        self.count = count  # lockers above this number are out of the map (once free); None: all of them
+        self._marker = 0
 
     def _session(self) -> Session:
         return Session(self._engine, expire_on_commit=False)
 
     # --- set-up ---------------------------------------------------------------------------------------------------
 
-    def ensure_lockers(self, count: int, per_bank: int = 50) -> None:
-        """Lockers 1..count exist, in banks A, B, ... of `per_bank`; existing ones keep their state."""
+    def ensure_lockers(self, count: int, per_bank: int = 50, labels: tuple[str, ...] = ()) -> None:
+        """Lockers 1..count exist, in banks of `per_bank` named by `labels` (else Bank A, B...); their state stays.
+
+        A smaller count than before hides the lockers above it once they are free; their history stays."""
+        self.count = count
         with self._session() as session, session.begin():
-            have = set(session.scalars(select(LockerRow.number)))
+            have = {row.number: row for row in session.scalars(select(LockerRow))}
             for number in range(1, count + 1):
+                bank = bank_label(number, per_bank, labels)
                 if number not in have:
-                    session.add(LockerRow(number=number, bank=chr(ord("A") + (number - 1) // per_bank),
-                                          out_of_order=False, note=""))
+                    session.add(LockerRow(number=number, bank=bank, out_of_order=False, note=""))
+                elif have[number].bank != bank:
+                    have[number].bank = bank
 
     def add_member(self, enrollment: str, name: str, programme: str, operator: Operator) -> str:
         enrollment = normalise_enrollment(enrollment)
@@ -90,6 +172,42 @@ class LockerDesk:
     def enrollments(self) -> set[str]:
         with self._session() as session:
             return set(session.scalars(select(Member.enrollment)))
+
+    def edit_member(self, enrollment: str, name: str, programme: str, operator: Operator) -> None:
+        enrollment = normalise_enrollment(enrollment)
+        if not name.strip():
+            raise LockerError("A member needs a name.")
+        now = self._clock()
+        with self._session() as session, session.begin():
+            member = session.get(Member, enrollment)
+            if member is None:
+                raise LockerError(f"{enrollment} is not on the roster.")
+            before = f"{member.name} / {member.programme}"
+            member.name, member.programme = name.strip(), programme.strip()
+            write_audit(session, now, operator.name, "member.edit", enrollment,
+                        f"{before} -> {member.name} / {member.programme}")
+
+    def member(self, enrollment: str) -> MemberInfo | None:
+        with self._session() as session:
+            row = session.get(Member, enrollment)
+            if row is None:
+                return None
+            locker = session.scalar(select(LockerAssignment.locker).where(
+                LockerAssignment.member == enrollment, LockerAssignment.released_at.is_(None)))
+            return MemberInfo(row.enrollment, row.name, row.programme, locker)
+
+    def members(self, search: str = "", limit: int = 500) -> list[MemberInfo]:
+        """Members whose number or name contains `search` (case-insensitive), by number, with their locker."""
+        query = (select(Member.enrollment, Member.name, Member.programme, LockerAssignment.locker)
+                 .outerjoin(LockerAssignment, and_(LockerAssignment.member == Member.enrollment,
+                                                   LockerAssignment.released_at.is_(None)))
+                 .order_by(Member.enrollment).limit(limit))
+        if search.strip():
+            pattern = f"%{_escape_like(search.strip())}%"
+            query = query.where(or_(Member.enrollment.ilike(pattern, escape="\\"),
+                                    Member.name.ilike(pattern, escape="\\")))
+        with self._session() as session:
+            return [MemberInfo(*row) for row in session.execute(query)]
 
     def import_roster(self, preview: RosterPreview, operator: Operator) -> int:
         """Add the previewed new members in one transaction; returns how many were added."""
@@ -116,11 +234,14 @@ class LockerDesk:
             active = session.scalar(select(LockerAssignment).where(LockerAssignment.member == enrollment,
                                                                    LockerAssignment.released_at.is_(None)))
             if active is not None:
-                raise LockerError(f"{member.name} already has locker {active.locker}. Scan again to release it "
-                                  "first.")
+                raise AlreadyAssigned(f"{member.name} already has locker {active.locker}. Scan the card again to "
+                                      "release it.", active.locker)
             taken = set(session.scalars(select(LockerAssignment.locker).where(
                 LockerAssignment.released_at.is_(None))))
-            lockers = [Locker(r.number, r.bank, r.out_of_order) for r in session.scalars(select(LockerRow))]
+            in_service = select(LockerRow.number, LockerRow.bank, LockerRow.out_of_order)
+            if self.count is not None:
+                in_service = in_service.where(LockerRow.number <= self.count)
+            lockers = [Locker(n, bank, bool(out)) for n, bank, out in session.execute(in_service)]
             chosen = self._pick(lockers, taken, locker)
             due = due_time(datetime.fromtimestamp(now), self.due.hours, self.due.closing).timestamp()
             row = LockerAssignment(locker=chosen, member=enrollment, assigned_at=now, due_at=due,
@@ -167,6 +288,27 @@ class LockerDesk:
                 raise LockerError(f"Locker {locker} is not in use.")
             return self._release(session, row, operator, "force", reason.strip())
 
+    def release_locker(self, locker: int, operator: Operator) -> Assignment:
+        """The desk hands a locker back from the map (the member is standing there; staff may do it)."""
+        with self._session() as session, session.begin():
+            row = session.scalar(select(LockerAssignment).where(LockerAssignment.locker == locker,
+                                                                LockerAssignment.released_at.is_(None)))
+            if row is None:
+                raise LockerError(f"Locker {locker} is not in use.")
+            return self._release(session, row, operator, "exit", "")
+
+    def release_overdue(self, reason: str, operator: Operator) -> list[Assignment]:
+        """Admin only, with a reason: free every overdue locker at once (e.g. at closing time). Audited per locker."""
+        _require_admin(operator, "release all overdue lockers")
+        if not reason.strip():
+            raise LockerError("Releasing overdue lockers needs a reason (it goes to the audit log).")
+        now = self._clock()
+        with self._session() as session, session.begin():
+            rows = list(session.scalars(select(LockerAssignment).where(
+                LockerAssignment.released_at.is_(None), LockerAssignment.due_at <= now)
+                .order_by(LockerAssignment.locker)))
+            return [self._release(session, row, operator, "overdue", reason.strip()) for row in rows]
+
     def set_out_of_order(self, locker: int, out: bool, note: str, operator: Operator) -> None:
         _require_admin(operator, "mark lockers out of order")
         now = self._clock()
@@ -205,9 +347,133 @@ class LockerDesk:
             return [Locker(r.number, r.bank, r.out_of_order) for r in
                     session.scalars(select(LockerRow).order_by(LockerRow.number))]
 
+    def board(self) -> list[LockerState]:
+        """Every locker in service with its holder: one query, for the map, the lists and the counts."""
+        query = (select(LockerRow.number, LockerRow.bank, LockerRow.out_of_order, LockerRow.note,
+                        LockerAssignment.member, Member.name, Member.programme, LockerAssignment.assigned_at,
+                        LockerAssignment.due_at)
+                 .outerjoin(LockerAssignment, and_(LockerAssignment.locker == LockerRow.number,
+                                                   LockerAssignment.released_at.is_(None)))
+                 .outerjoin(Member, Member.enrollment == LockerAssignment.member)
+                 .order_by(LockerRow.number))
+        if self.count is not None:
+            query = query.where(or_(LockerRow.number <= self.count, LockerAssignment.id.is_not(None)))
+        with self._session() as session:
+            return [LockerState(n, bank, bool(out), note or "", member, name or "", programme or "", at, due)
+                    for n, bank, out, note, member, name, programme, at, due in session.execute(query)]
+
+    def counts(self, now: float | None = None) -> LockerCounts:
+        at = self._clock() if now is None else now
+        return count_statuses(state.status(at) for state in self.board())
+
+    def changed_since(self, marker: int) -> int:
+        """The newest locker or member change in the audit log after `marker` (another station's, the CLI's...);
+        `marker` itself when there is none. Reads only the rows after the marker."""
+        with self._session() as session:
+            newest = session.scalar(select(func.max(AuditEntry.id)).where(
+                AuditEntry.id > marker, or_(AuditEntry.action.like("locker.%"), AuditEntry.action.like("member.%"))))
+            return newest or marker
+
+    # --- history and figures --------------------------------------------------------------------------------------
+
+    def _history_query(self, session: Session, wanted: HistoryFilter):  # type: ignore[no-untyped-def]
+        query = (select(LockerAssignment.id, LockerAssignment.locker, LockerAssignment.member, Member.name,
+                        LockerAssignment.assigned_at, LockerAssignment.due_at, LockerAssignment.released_at,
+                        LockerAssignment.release_kind, LockerAssignment.assigned_by, LockerAssignment.released_by,
+                        LockerAssignment.release_reason)
+                 .join(Member, Member.enrollment == LockerAssignment.member)
+                 .order_by(LockerAssignment.assigned_at.desc(), LockerAssignment.id.desc()))
+        if wanted.member.strip():
+            # Members first (10,000 at most, a fast scan), then their assignments through the member index.
+            pattern = f"%{_escape_like(wanted.member.strip())}%"
+            matching = list(session.scalars(select(Member.enrollment).where(or_(
+                Member.enrollment.ilike(pattern, escape="\\"), Member.name.ilike(pattern, escape="\\")))))
+            query = query.where(LockerAssignment.member.in_(matching))
+        if wanted.locker is not None:
+            query = query.where(LockerAssignment.locker == wanted.locker)
+        if wanted.since is not None:
+            query = query.where(LockerAssignment.assigned_at >= wanted.since)
+        if wanted.until is not None:
+            query = query.where(LockerAssignment.assigned_at < wanted.until)
+        return query
+
+    def history_rows(self, wanted: HistoryFilter = HistoryFilter(),
+                     limit: int = HISTORY_LIMIT) -> tuple[list[HistoryRow], bool]:
+        """The newest `limit` matching assignments, and whether there are more."""
+        with self._session() as session:
+            rows = [HistoryRow(*r) for r in session.execute(self._history_query(session, wanted).limit(limit + 1))]
+        return rows[:limit], len(rows) > limit
+
+    def export_history(self, wanted: HistoryFilter, out: TextIO,
+                       progress: Callable[[int], bool] = lambda n: True) -> int:
+        """Every matching assignment as CSV (newest first); `progress(rows so far)` returning False cancels."""
+        writer = csv.writer(out)
+        writer.writerow(["locker", "enrollment", "name", "assigned", "due", "released", "duration_min",
+                         "release", "assigned_by", "released_by", "reason"])
+        written = 0
+        with self._session() as session:
+            result = session.execute(self._history_query(session, wanted).execution_options(yield_per=5000))
+            for r in result:
+                row = HistoryRow(*r)
+                writer.writerow([row.locker, row.member, row.name, _iso(row.assigned_at), _iso(row.due_at),
+                                 _iso(row.released_at),
+                                 "" if row.released_at is None else round((row.released_at - row.assigned_at) / 60),
+                                 row.release_kind or "", row.assigned_by, row.released_by or "", row.reason or ""])
+                written += 1
+                if written % 5000 == 0 and not progress(written):
+                    break
+        progress(written)
+        return written
+
+    def statistics(self, since: float, until: float, now: float | None = None) -> LockerStatistics:
+        """Figures for assignments that started in [since, until), by local day and hour, and the counts now."""
+        at = self._clock() if now is None else now
+        window = and_(LockerAssignment.assigned_at >= since, LockerAssignment.assigned_at < until)
+        with self._session() as session:
+            total, average, forced, overdue = session.execute(
+                select(func.count(), func.avg(LockerAssignment.released_at - LockerAssignment.assigned_at),
+                       func.count().filter(LockerAssignment.release_kind == "force"),
+                       func.count().filter(LockerAssignment.release_kind == "overdue")).where(window)).one()
+            day = func.date(LockerAssignment.assigned_at, "unixepoch", "localtime")
+            per_day = [(d, n) for d, n in session.execute(
+                select(day, func.count()).where(window).group_by(day).order_by(day))]
+            hour = func.strftime("%H", LockerAssignment.assigned_at, "unixepoch", "localtime")
+            per_hour = [0] * 24
+            for h, n in session.execute(select(hour, func.count()).where(window).group_by(hour)):
+                per_hour[int(h)] = n
+        return LockerStatistics(since, until, self.counts(at), total, per_day, per_hour, average, forced, overdue)
+
+    @staticmethod
+    def export_statistics(figures: LockerStatistics, out: TextIO) -> None:
+        """The figures as CSV: one section per table (section, key, value)."""
+        writer = csv.writer(out)
+        writer.writerow(["section", "key", "value"])
+        writer.writerow(["range", "from", _iso(figures.since)])
+        writer.writerow(["range", "to", _iso(figures.until)])
+        for key, value in (("free", figures.now.free), ("in use", figures.now.in_use),
+                           ("overdue", figures.now.overdue), ("out of order", figures.now.out_of_order)):
+            writer.writerow(["now", key, value])
+        writer.writerow(["totals", "assignments", figures.assignments])
+        writer.writerow(["totals", "average duration (min)",
+                         "" if figures.average_duration_s is None else round(figures.average_duration_s / 60, 1)])
+        writer.writerow(["totals", "forced releases", figures.forced])
+        writer.writerow(["totals", "overdue releases", figures.overdue_released])
+        for day, count in figures.per_day:
+            writer.writerow(["per day", day, count])
+        for hour_of_day, count in enumerate(figures.per_hour):
+            writer.writerow(["per hour", f"{hour_of_day:02d}:00", count])
+
     def member_count(self) -> int:
         with self._session() as session:
             return session.scalar(select(func.count()).select_from(Member)) or 0
+
+
+def _escape_like(text_: str) -> str:
+    return text_.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _iso(at: float | None) -> str:
+    return "" if at is None else datetime.fromtimestamp(at).isoformat(sep=" ", timespec="seconds")
 
 
 def _require_admin(operator: Operator, what: str) -> None:

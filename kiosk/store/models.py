@@ -183,6 +183,8 @@ class LockerAssignment(Base):
         Index("ux_active_locker", "locker", unique=True, sqlite_where=text("released_at IS NULL")),
         Index("ux_active_member", "member", unique=True, sqlite_where=text("released_at IS NULL")),
         Index("ix_assignments_assigned_at", "assigned_at"),
+        Index("ix_assignments_member", "member", "assigned_at"),
+        Index("ix_assignments_locker", "locker", "assigned_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -45,3 +45,45 @@ def test_a_roster_preview_reports_each_bad_row_and_changes_nothing() -> None:
     assert [line for line, _ in preview.errors] == [4, 5, 6]
     assert "also on line 2" in preview.errors[2][1]
     assert preview_roster("id,who\n1,2\n", set()).errors == ((1, "the header needs the column(s) enrollment, name"),)
+
+
+def test_banks_are_named_by_the_labels_then_by_letter() -> None:
+    from kiosk.core.lockers import bank_label, parse_bank_labels
+
+    labels = parse_bank_labels("Ground floor, , Basement")
+    assert [bank_label(n, 50, labels) for n in (1, 50, 51, 101, 151)] == \
+        ["Ground floor", "Ground floor", "Bank B", "Basement", "Bank D"]
+    assert bank_label(1, 50) == "Bank A"
+
+
+def test_closing_time_parses_or_says_why_not() -> None:
+    from datetime import time
+
+    from kiosk.core.lockers import parse_closing
+
+    assert parse_closing(" 21:30 ") == time(21, 30)
+    assert parse_closing("") is None
+    with pytest.raises(ValueError, match="like 21:30"):
+        parse_closing("9pm")
+    with pytest.raises(ValueError):
+        parse_closing("25:00")
+
+
+def test_status_and_counts_of_a_board() -> None:
+    from kiosk.core.lockers import LockerStatus, count_statuses, locker_status
+
+    now = 1000.0
+    statuses = [locker_status(False, None, now), locker_status(True, None, now),
+                locker_status(False, 2000.0, now), locker_status(False, 999.0, now), locker_status(False, 1000.0, now)]
+    assert statuses == [LockerStatus.FREE, LockerStatus.OUT_OF_ORDER, LockerStatus.IN_USE, LockerStatus.OVERDUE,
+                        LockerStatus.OVERDUE]
+    counts = count_statuses(statuses)
+    assert (counts.free, counts.in_use, counts.overdue, counts.out_of_order, counts.total) == (1, 3, 2, 1, 5)
+
+
+def test_durations_read_as_a_desk_would_say_them() -> None:
+    from kiosk.core.lockers import describe_duration
+
+    assert describe_duration(50) == "1 min"
+    assert describe_duration(3725) == "1 h 2 min"
+    assert describe_duration(2 * 86400 + 3 * 3600 + 60) == "2 d 3 h"

@@ -153,3 +153,173 @@ def test_importing_the_demo_roster_twice_adds_it_once(tmp_path: Path) -> None:
     again = preview_roster(text, desk.enrollments())
     assert len(again.known) == 10 and desk.import_roster(again, ADMIN) == 0
     assert desk.member_count() == 10
+
+
+class Clock:
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def clocked_desk(path: Path, lockers: int = 4) -> tuple[LockerDesk, Clock]:
+    from datetime import datetime
+
+    clock = Clock(datetime(2026, 11, 2, 9, 0).timestamp())  # a Monday, 09:00 local
+    desk = LockerDesk(open_store(f"sqlite:///{path}"), clock=clock)
+    desk.ensure_lockers(lockers, per_bank=2, labels=("Ground floor",))
+    for n, enrollment in enumerate(ROSTER):
+        desk.add_member(enrollment, f"Member {n}", "CS", STAFF)
+    return desk, clock
+
+
+def test_a_member_who_has_a_locker_is_told_which_one(tmp_path: Path) -> None:
+    from kiosk.core.lockers import AlreadyAssigned
+
+    desk, _ = clocked_desk(tmp_path / "k.db")
+    desk.assign("CS2021001", STAFF, locker=3)
+    with pytest.raises(AlreadyAssigned) as refused:
+        desk.assign("CS2021001", STAFF)
+    assert refused.value.locker == 3 and "Scan the card again" in str(refused.value)
+
+
+def test_the_board_shows_holders_banks_and_states(tmp_path: Path) -> None:
+    from kiosk.core.lockers import LockerStatus
+
+    desk, clock = clocked_desk(tmp_path / "k.db")
+    desk.assign("CS2021001", STAFF)
+    desk.set_out_of_order(4, True, "hinge", ADMIN)
+    board = desk.board()
+    assert [(s.number, s.bank) for s in board] == [(1, "Ground floor"), (2, "Ground floor"), (3, "Bank B"),
+                                                  (4, "Bank B")]
+    assert board[0].member == "CS2021001" and board[0].name == "Member 0" and board[3].note == "hinge"
+    assert [s.status(clock.now) for s in board] == [LockerStatus.IN_USE, LockerStatus.FREE, LockerStatus.FREE,
+                                                    LockerStatus.OUT_OF_ORDER]
+    clock.now += 5 * 3600  # past the default 4 h
+    counts = desk.counts()
+    assert (counts.free, counts.in_use, counts.overdue, counts.out_of_order) == (2, 1, 1, 1)
+
+
+def test_fewer_lockers_hides_the_free_ones_above_but_not_a_held_one(tmp_path: Path) -> None:
+    desk, _ = clocked_desk(tmp_path / "k.db")
+    desk.assign("CS2021001", STAFF, locker=4)
+    desk.ensure_lockers(2, per_bank=2)
+    assert [s.number for s in desk.board()] == [1, 2, 4]
+    desk.exit("CS2021001", STAFF)
+    assert [s.number for s in desk.board()] == [1, 2]
+    with pytest.raises(LockerError, match="no locker 4"):
+        desk.assign("CS2021002", STAFF, locker=4)
+
+
+def test_release_all_overdue_is_for_an_admin_with_a_reason_and_audited(tmp_path: Path) -> None:
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from kiosk.store.models import AuditEntry
+
+    desk, clock = clocked_desk(tmp_path / "k.db")
+    desk.assign("CS2021001", STAFF)
+    clock.now += 3 * 3600
+    desk.assign("CS2021002", STAFF)
+    clock.now += 2 * 3600  # the first is overdue (5 h), the second is not (2 h)
+    with pytest.raises(PermissionError):
+        desk.release_overdue("closing", STAFF)
+    with pytest.raises(LockerError, match="needs a reason"):
+        desk.release_overdue(" ", ADMIN)
+    released = desk.release_overdue("library closing", ADMIN)
+    assert [(a.locker, a.member, a.release_kind) for a in released] == [(1, "CS2021001", "overdue")]
+    assert [a.member for a in desk.active()] == ["CS2021002"]
+    with Session(desk._engine) as session:
+        rows = session.execute(select(AuditEntry.actor, AuditEntry.action, AuditEntry.target, AuditEntry.detail)
+                               .where(AuditEntry.action == "locker.overdue")).all()
+    assert rows == [("admin", "locker.overdue", "1", "CS2021001 library closing")]
+
+
+def test_members_can_be_edited_and_searched(tmp_path: Path) -> None:
+    desk, _ = clocked_desk(tmp_path / "k.db")
+    desk.edit_member("cs2021002", "Priya Patel", "Computer Science", STAFF)
+    desk.assign("CS2021002", STAFF)
+    found = desk.members("priya")
+    assert [(m.enrollment, m.name, m.programme, m.locker) for m in found] == \
+        [("CS2021002", "Priya Patel", "Computer Science", 1)]
+    assert [m.enrollment for m in desk.members("ec20")] == ["EC2021001"]
+    assert desk.members("100%") == []  # LIKE wildcards in the search are taken literally
+    with pytest.raises(LockerError, match="not on the roster"):
+        desk.edit_member("CS2029999", "X", "", STAFF)
+
+
+def test_history_filters_by_member_locker_and_dates(tmp_path: Path) -> None:
+    desk, clock = clocked_desk(tmp_path / "k.db")
+    start = clock.now
+    for member in ("CS2021001", "CS2021002", "CS2021001"):
+        desk.assign(member, STAFF)
+        clock.now += 3600
+        desk.exit(member, STAFF)
+        clock.now += 86400
+    from kiosk.store.lockers import HistoryFilter
+
+    rows, more = desk.history_rows(HistoryFilter(member="member 0"))
+    assert [r.member for r in rows] == ["CS2021001", "CS2021001"] and not more
+    assert rows[0].assigned_at > rows[1].assigned_at  # newest first
+    rows, _ = desk.history_rows(HistoryFilter(since=start + 86400, until=start + 2 * 86400))
+    assert [r.member for r in rows] == ["CS2021002"]
+    rows, more = desk.history_rows(HistoryFilter(locker=1), limit=2)
+    assert len(rows) == 2 and more
+    assert desk.history_rows(HistoryFilter(locker=2))[0] == []
+
+
+def test_statistics_and_their_csv(tmp_path: Path) -> None:
+    import csv
+    import io
+
+    desk, clock = clocked_desk(tmp_path / "k.db")
+    start = clock.now
+    desk.assign("CS2021001", STAFF)  # 09:00
+    clock.now += 1800
+    desk.assign("CS2021002", STAFF)  # 09:30
+    clock.now += 1800
+    desk.exit("CS2021001", STAFF)  # held 1 h
+    desk.exit("CS2021002", STAFF)  # held 30 min
+    clock.now += 86400 + 5 * 3600
+    desk.assign("EC2021001", STAFF)  # the next day, 15:00
+    desk.force_exit(1, "test", ADMIN)
+    figures = desk.statistics(start, clock.now + 1)
+    assert figures.assignments == 3 and figures.forced == 1
+    assert figures.per_day == [("2026-11-02", 2), ("2026-11-03", 1)]
+    assert figures.per_hour[9] == 2 and figures.per_hour[15] == 1 and figures.busiest_hours == [9, 15]
+    assert figures.average_duration_s == pytest.approx((3600 + 1800 + 0) / 3)
+    out = io.StringIO()
+    desk.export_statistics(figures, out)
+    rows = list(csv.reader(io.StringIO(out.getvalue())))
+    assert ["per day", "2026-11-02", "2"] in rows and ["per hour", "09:00", "2"] in rows
+    assert ["totals", "assignments", "3"] in rows
+
+
+def test_history_export_writes_every_matching_row_and_can_be_cancelled(tmp_path: Path) -> None:
+    import csv
+    import io
+
+    from kiosk.store.lockers import HistoryFilter
+
+    desk, clock = clocked_desk(tmp_path / "k.db")
+    for _ in range(3):
+        desk.assign("CS2021001", STAFF)
+        clock.now += 600
+        desk.exit("CS2021001", STAFF)
+    out = io.StringIO()
+    seen: list[int] = []
+    assert desk.export_history(HistoryFilter(), out, lambda n: seen.append(n) or True) == 3
+    rows = list(csv.reader(io.StringIO(out.getvalue())))
+    assert rows[0][:3] == ["locker", "enrollment", "name"] and len(rows) == 4
+    assert rows[1][1] == "CS2021001" and rows[1][6] == "10" and rows[1][7] == "exit"
+    assert seen[-1] == 3
+
+
+def test_another_stations_change_is_seen_through_the_audit_log(tmp_path: Path) -> None:
+    desk, _ = clocked_desk(tmp_path / "k.db")
+    marker = desk.changed_since(0)
+    assert marker > 0 and desk.changed_since(marker) == marker
+    other = LockerDesk(open_store(f"sqlite:///{tmp_path / 'k.db'}"))
+    other.assign("CS2021001", STAFF)
+    assert desk.changed_since(marker) > marker
