@@ -71,6 +71,9 @@ class _LogEvents:
     def stalls_changed(self, views: Any, complete: bool = False) -> None:
         pass
 
+    def lockers_changed(self) -> None:
+        pass
+
     def hub_status(self, status: Any) -> None:
         self._ticks += 1
         if self._ticks % 60 == 1:

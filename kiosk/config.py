@@ -41,6 +41,8 @@ class Setting:
     choices: tuple[Any, ...] | None = None
     minimum: float | None = None
     maximum: float | None = None
+    pattern: str | None = None  # a text setting must match this (e.g. a time of day)
+    example: str = ""
 
     @property
     def env(self) -> str:
@@ -58,6 +60,8 @@ class Setting:
             raise ConfigError(f"{self.key}: {value} is below the minimum {self.minimum}")
         if self.maximum is not None and value > self.maximum:
             raise ConfigError(f"{self.key}: {value} is above the maximum {self.maximum}")
+        if self.pattern is not None and not re.fullmatch(self.pattern, value):
+            raise ConfigError(f"{self.key}: {value!r} is not like {self.example!r}")
         return value
 
 
@@ -147,11 +151,28 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("display.dim_to", str, "06:00", "Wall display: back to full brightness at this time (HH:MM)."),
     Setting("display.dim_brightness", float, 40.0, "Wall display: brightness while dimmed, in percent.", minimum=5,
             maximum=100),
+    Setting("lockers.count", int, 150, "Number of lockers (1..count). Fewer than before hides the lockers above "
+            "it once they are free; their history stays.", minimum=1, maximum=5000),
+    Setting("lockers.bank_size", int, 50, "Lockers per bank: 1..bank_size are the first bank, and so on.", minimum=1),
+    Setting("lockers.bank_labels", str, "", "Names of the banks in order, comma-separated (e.g. \"Ground floor, "
+            "First floor\"); unnamed banks are Bank A, Bank B..."),
+    Setting("lockers.policy", str, "lowest", "Which free locker a member gets: lowest (the lowest number) or spread "
+            "(a locker in the bank with the most free lockers).", choices=("lowest", "spread")),
+    Setting("lockers.due_hours", float, 4.0, "An assignment is due this many hours after it was made (unless "
+            "lockers.closing_time is set).", minimum=0.1, maximum=24 * 14),
+    Setting("lockers.closing_time", str, "", "If set (HH:MM), every assignment is due at this time of day instead "
+            "of after lockers.due_hours.", pattern=r"|([01]?\d|2[0-3]):[0-5]\d", example="21:30"),
+    Setting("display.show_lockers", bool, False, "Wall display: also show how many lockers are free."),
     Setting("stalls.report_interval_s", float, 10.0, "A stall sensor's report interval until its own is learned; "
             "a sensor that misses about three reports makes its stall NO SIGNAL.", minimum=1),
 )
 
 _BY_KEY = {s.key: s for s in SETTINGS}
+
+
+def setting(key: str) -> Setting:
+    """The declaration of one setting (KeyError for an unknown key)."""
+    return _BY_KEY[key]
 
 
 @dataclass(frozen=True)

@@ -124,6 +124,7 @@ class RecordingEvents:
         self.statuses: list[Any] = []
         self.stalls: dict[int, Any] = {}  # stall id -> (place, view)
         self.changed = threading.Event()
+        self.locker_changes = 0
 
     def device_changed(self, snapshot: Any) -> None:
         with self.lock:
@@ -133,6 +134,10 @@ class RecordingEvents:
     def hub_status(self, status: Any) -> None:
         with self.lock:
             self.statuses.append(status)
+
+    def lockers_changed(self) -> None:
+        with self.lock:
+            self.locker_changes += 1
 
     def stalls_changed(self, views: Any, complete: bool = False) -> None:
         with self.lock:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 STALLS_FILTER = "kiosk/state/stalls/+"
 HUB_TOPIC = "kiosk/state/hub"
+LOCKERS_TOPIC = "kiosk/state/lockers"
 STATES = ("vacant", "occupied", "no_signal", "attention")
 
 
@@ -33,6 +34,15 @@ class HubBeat:
     online: bool
     at: float
     beat_s: float
+
+
+@dataclass(frozen=True)
+class LockerCountsMessage:
+    free: int
+    in_use: int
+    overdue: int
+    out_of_order: int
+    total: int
 
 
 class StateError(ValueError):
@@ -70,3 +80,22 @@ def parse_hub_beat(payload: bytes) -> HubBeat:
         return HubBeat(bool(body["online"]), float(body["at"]), float(body.get("beat_s", 5)))
     except (ValueError, KeyError, TypeError) as exc:
         raise StateError(f"bad hub state: {exc}") from None
+
+
+def locker_counts_payload(free: int, in_use: int, overdue: int, out_of_order: int) -> bytes:
+    """Retained on kiosk/state/lockers by the hub whenever a count changes."""
+    return json.dumps({"free": free, "in_use": in_use, "overdue": overdue, "out_of_order": out_of_order,
+                       "total": free + in_use + out_of_order}).encode()
+
+
+def parse_locker_counts(payload: bytes) -> LockerCountsMessage:
+    try:
+        body = json.loads(payload)
+        message = LockerCountsMessage(*(int(body[key]) for key in ("free", "in_use", "overdue", "out_of_order",
+                                                                   "total")))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise StateError(f"bad locker counts: {exc}") from None
+    if min(message.free, message.in_use, message.overdue, message.out_of_order) < 0 or \
+            message.total != message.free + message.in_use + message.out_of_order:
+        raise StateError(f"bad locker counts: {payload[:80]!r}")
+    return message

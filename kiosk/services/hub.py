@@ -19,6 +19,7 @@ from sqlalchemy import text
 
 from kiosk.config import Config
 from kiosk.core.devices import DeviceInfo, DeviceSnapshot
+from kiosk.core.lockers import parse_bank_labels
 from kiosk.core.stalls import StallRules, StallView
 from kiosk.protocol.legacy import LEGACY_SUBSCRIPTIONS, RESET_PAYLOAD, reset_topic
 from kiosk.protocol.topics import DEVICE_PREFIXES, STATE_PREFIX
@@ -27,11 +28,13 @@ from kiosk.services.broker.process import BrokerProcess, InProcessBroker
 from kiosk.services.broker.service import BrokerService, BrokerStats, ListenerSpec
 from kiosk.services.http import HttpServer
 from kiosk.services.ingest import Ingest, IngestStats
+from kiosk.services.lockers import LockerService
 from kiosk.services.loop import ServiceLoop
 from kiosk.services.mqtt_client import BrokerAddress, DeviceLink
 from kiosk.services.stalls import StallPlace, StallService
 from kiosk.store.db import open_store
 from kiosk.store.devices import LEGACY_PREFIX, DeviceRegistry
+from kiosk.store.lockers import LockerDesk, locker_desk_for
 from kiosk.store.stalls import StallDirectory
 from kiosk.store.writer import StoreWriter
 
@@ -70,6 +73,8 @@ class HubEvents(Protocol):
 
     def stalls_changed(self, views: list[tuple[StallPlace, StallView]], complete: bool = False) -> None: ...
 
+    def lockers_changed(self) -> None: ...
+
 
 class Hub:
     def __init__(self, config: Config, events: HubEvents, clock: Callable[[], float] = time.time) -> None:
@@ -84,6 +89,8 @@ class Hub:
                            report_interval_s=config["stalls.report_interval_s"])
         self.stalls = StallService(self.stall_directory, self.writer, rules, events, self._publish_state,
                                    self._report_interval, clock)
+        self.lockers: LockerDesk = locker_desk_for(config, self.engine, clock)
+        self.locker_service = LockerService(self.lockers, self._publish_state, events.lockers_changed)
         self.ingest = Ingest(self.registry, self.writer, events, config["ingest.max_payload_bytes"],
                              config["devices.offline_after_s"], clock, on_stall=self.stalls.reading)
         self.legacy_stallsense = bool(config["stalls.legacy_stallsense"])
@@ -161,6 +168,8 @@ class Hub:
 
     def start(self) -> None:
         self.stalls.reload()
+        self.lockers.ensure_lockers(self.config["lockers.count"], self.config["lockers.bank_size"],
+                                    parse_bank_labels(self.config["lockers.bank_labels"]))
         snapshots = self.ingest.load()
         for snap in snapshots:
             self._events.device_changed(snap)
@@ -173,11 +182,13 @@ class Hub:
         self.link.start()
         self._ticker = threading.Thread(target=self._tick_forever, name="hub-ticker", daemon=True)
         self._ticker.start()
+        self.locker_service.start()
 
     def stop(self) -> None:
         self._stop.set()
         if self._ticker is not None:
             self._ticker.join(2)
+        self.locker_service.stop()
         self.link.stop()
         if self.loop.running and self.http is not None:
             self.loop.run(self.http.stop())
@@ -203,6 +214,7 @@ class Hub:
         if connected:
             self.link.publish(HUB_STATE_TOPIC, hub_state(True, self._clock()), qos=1, retain=True)
             self.stalls.republish()
+            self.locker_service.republish()
 
     def _tick_forever(self) -> None:
         sweep_every = 5

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from datetime import time as day_time
 from enum import Enum
-from typing import TextIO
+from typing import Any, TextIO
 
 from sqlalchemy import Engine, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from kiosk.core.lockers import (AlreadyAssigned, Locker, LockerCounts, LockerError, LockerStatus, Policy,
                                 RosterPreview, bank_label, choose_locker, count_statuses, due_time, locker_status,
-                                normalise_enrollment)
+                                normalise_enrollment, parse_closing)
 from kiosk.store.devices import write_audit
 from kiosk.store.models import AuditEntry, LockerAssignment, Member
 from kiosk.store.models import Locker as LockerRow
@@ -466,6 +466,14 @@ class LockerDesk:
     def member_count(self) -> int:
         with self._session() as session:
             return session.scalar(select(func.count()).select_from(Member)) or 0
+
+
+def locker_desk_for(config: Any, engine: Engine, clock: Callable[[], float] = time.time) -> LockerDesk:
+    """The desk as the settings describe it (policy, due rule, number of lockers)."""
+    closing = parse_closing(config["lockers.closing_time"])
+    return LockerDesk(engine, Policy(config["lockers.policy"]),
+                      DueRule(None if closing else config["lockers.due_hours"], closing), clock,
+                      count=config["lockers.count"])
 
 
 def _escape_like(text_: str) -> str:

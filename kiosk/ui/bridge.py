@@ -9,6 +9,8 @@ Signals:
     stallsChanged(list, bool): (StallPlace, StallView) pairs of the stalls whose tile changed since the last tick;
         True when the list is every stall there is (after an edit: drop tiles not in it).
     statusChanged(object): the latest kiosk.services.hub.HubStatus.
+    lockersChanged(): another station or the CLI changed lockers or members (this station's own changes are shown
+        by the view that made them).
     servicesReady(): the hub's services are running.
     servicesFailed(str): the hub could not start; the text says why.
 """
@@ -28,6 +30,7 @@ class Bridge(QObject):
     stallsChanged = Signal(list, bool)
     _stallsPending = Signal()
     statusChanged = Signal(object)
+    lockersChanged = Signal()
     servicesReady = Signal()
     servicesFailed = Signal(str)
 
@@ -64,6 +67,9 @@ class Bridge(QObject):
                 self._stalls[place.stall_id] = (place, view)
         if first:
             self._stallsPending.emit()
+
+    def lockers_changed(self) -> None:
+        self.lockersChanged.emit()  # from the hub's locker thread: queued to the GUI thread's receivers
 
     def drain(self) -> None:
         with self._lock:

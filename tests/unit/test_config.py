@@ -93,3 +93,14 @@ def test_show_lists_every_setting_with_its_source_and_hides_passwords(tmp_path: 
     for setting in SETTINGS:
         assert setting.key in text
     assert "broker.password" in text and "***" in text
+
+
+def test_closing_time_must_be_a_time_of_day() -> None:
+    from kiosk.config import ConfigError, setting
+
+    closing = setting("lockers.closing_time")
+    assert closing.parse("21:30") == "21:30" and closing.parse("") == ""
+    with pytest.raises(ConfigError, match="lockers.closing_time: '9pm' is not like '21:30'"):
+        closing.parse("9pm")
+    with pytest.raises(ConfigError):
+        closing.parse("24:00")
