@@ -125,6 +125,7 @@ def run_window(config: Config) -> int:
     window.firstPainted.connect(starter.start)
     QTimer.singleShot(FIRST_PAINT_GRACE_MS, starter.start)  # a window that is never painted (minimised) still works
     window.stalls.provider = starter.stall_services
+    window.lockers.provider = starter.locker_services
     bridge.servicesReady.connect(freeze_startup_objects)  # on the GUI thread: see freeze_startup_objects
     window.show()
     _quit_on_signals(app)
@@ -215,15 +216,27 @@ class ServicesStarter:
             return None
         return StallOperations(self._hub), AdminPin(self._config.data_dir)
 
+    def locker_services(self) -> tuple[Any, Any] | None:
+        """What the Lockers tab may ask of the hub, and the admin PIN; None until the hub runs."""
+        from kiosk.ui.locker_operations import LockerOperations
+        from kiosk.ui.pin_dialog import AdminPin
+
+        if self._hub is None:
+            return None
+        return LockerOperations.for_hub(self._hub), AdminPin(self._config.data_dir)
+
     def start_demo(self) -> None:
         if self._hub is None or self._simulator is not None:
             return
-        from kiosk.services.simulator import SimulationPlan, Simulator, demo_restroom, provision
+        from kiosk.services.simulator import SimulationPlan, Simulator, demo_restroom, demo_roster, provision
 
         plan = SimulationPlan()
         devices = provision(self._hub.registry, self._config.data_dir, plan, announce=self._hub.device_added)
         if demo_restroom(self._hub.stall_directory, devices):
             self._hub.stalls_edited()
+        if demo_roster(self._hub.lockers):
+            self._hub.locker_service.changed()
+            self._bridge.lockers_changed()
         self._simulator = Simulator(self._hub.broker_address(), devices, plan)
         self._simulator.start()
 

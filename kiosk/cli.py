@@ -251,7 +251,8 @@ def _range(text: str, what: str) -> tuple[float, float]:
 
 def _simulate(args: argparse.Namespace, config: Config) -> int:
     from kiosk.services.mqtt_client import BrokerAddress
-    from kiosk.services.simulator import SimulationPlan, Simulator, demo_restroom, provision
+    from kiosk.services.simulator import SimulationPlan, Simulator, demo_restroom, demo_roster, provision
+    from kiosk.store.lockers import LockerDesk
 
     plan = SimulationPlan(args.stalls, args.meters, args.ports, args.esp32, args.interval,
                           _range(args.voltage, "voltage"), _range(args.current, "current"))
@@ -259,6 +260,8 @@ def _simulate(args: argparse.Namespace, config: Config) -> int:
     devices = provision(registry, config.data_dir, plan)
     if demo_restroom(_stall_directory(registry), devices):
         print("created the demo restroom; its stalls follow the demo stall sensors")
+    if demo_roster(LockerDesk(registry.engine)):
+        print("added the demo roster (10 students, CS2021001 Rahul Sharma ...) for the Lockers tab")
     address = (BrokerAddress.parse(config["broker.url"]) if config["broker.url"]
                else BrokerAddress("127.0.0.1", config["broker.port"]))
     simulator = Simulator(address, devices, plan)

@@ -155,6 +155,11 @@ DEMO_ROSTER = (
 )
 
 
+def demo_roster_csv() -> str:
+    """The demo roster as a roster CSV file would have it."""
+    return "enrollment,name,programme\n" + "".join(f"{e},{n},{p}\n" for e, n, p in DEMO_ROSTER)
+
+
 @dataclass(frozen=True)
 class RosterRow:
     line: int

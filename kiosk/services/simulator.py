@@ -23,6 +23,7 @@ from kiosk.core.devices import DeviceInfo
 from kiosk.core.stalls import SensorRole
 from kiosk.services.mqtt_client import BrokerAddress, close_client, new_client
 from kiosk.store.devices import DeviceRegistry
+from kiosk.store.lockers import LockerDesk, Operator, Role
 from kiosk.store.stalls import StallDirectory
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,14 @@ def demo_restroom(directory: StallDirectory, devices: list[DemoDevice]) -> bool:
         stall = directory.add_stall(room, str(n + 1), "simulator")
         directory.assign(device.id, stall, SensorRole.COMBINED, "simulator")
     return True
+
+
+def demo_roster(desk: LockerDesk) -> bool:
+    """The ten demo students (kiosk.core.lockers.DEMO_ROSTER) on the roster; False if they are all there."""
+    from kiosk.core.lockers import demo_roster_csv, preview_roster
+
+    return desk.import_roster(preview_roster(demo_roster_csv(), desk.enrollments()),
+                              Operator("simulator", Role.STAFF)) > 0
 
 
 def _read(path: Path) -> list[DemoDevice]:

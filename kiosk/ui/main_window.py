@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QWidget
 from kiosk.ui.bridge import Bridge
 from kiosk.ui.devices_model import DevicesModel
 from kiosk.ui.devices_view import DevicesView
+from kiosk.ui.lockers_view import LockersView
 from kiosk.ui.stalls_view import StallsView
 from kiosk.ui.status_bar import KioskStatusBar
 
@@ -31,9 +32,11 @@ class MainWindow(QMainWindow):
         self.devices_model = DevicesModel(parent=self)
         self.devices = DevicesView(self.devices_model, self)
         self.stalls = StallsView(self)
+        self.lockers = LockersView(self)
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.stalls, "Stalls")
+        self.tabs.addTab(self.lockers, "Lockers")
         self.tabs.addTab(self.devices, "Devices")
         self.setCentralWidget(self.tabs)
         self.status = KioskStatusBar(database, self)
@@ -41,6 +44,8 @@ class MainWindow(QMainWindow):
         bridge.devicesChanged.connect(self.devices_model.update)
         bridge.stallsChanged.connect(self.stalls.update_stalls)
         bridge.servicesReady.connect(self.stalls.services_ready)
+        bridge.servicesReady.connect(self.lockers.services_ready)
+        bridge.lockersChanged.connect(self.lockers.refresh)
         bridge.statusChanged.connect(self.status.show_status)
         bridge.servicesReady.connect(self.devices.services_ready)
         bridge.servicesFailed.connect(self._services_failed)

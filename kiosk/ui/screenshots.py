@@ -58,6 +58,7 @@ def main(out: str) -> int:
         starter = ServicesStarter(config, bridge)
         ready: list[bool] = []
         window.stalls.provider = starter.stall_services
+        window.lockers.provider = starter.locker_services
         bridge.servicesReady.connect(lambda: ready.append(True))
         starter.start()
         while not ready:
@@ -85,6 +86,7 @@ def main(out: str) -> int:
                 save(view.dialog, folder / f"{name}.png")
                 view.dialog.close()
                 pump(app, 0.1)
+        lockers(app, window, starter, folder)
         display, feed = wall_display(config, starter, Path(tmp))
         pump(app, 2.5)
         feed.check()
@@ -97,6 +99,71 @@ def main(out: str) -> int:
         save(display, folder / "display-hub-unreachable.png")
         feed.stop()
     return 0
+
+
+def demo_locker_history(desk: Any, days: int = 30) -> None:
+    """Three weeks of a small desk, made through the real operations with the clock set back (the demo roster)."""
+    import random
+
+    from kiosk.core.lockers import DEMO_ROSTER
+    from kiosk.store.lockers import LockerDesk, Operator, Role
+
+    rng = random.Random(7)
+    from datetime import datetime
+
+    midnight = datetime.now().replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    clock = [midnight - days * 86400]
+    past = LockerDesk(desk._engine, desk.policy, desk.due, lambda: clock[0], desk.count)
+    staff, admin = Operator("front desk", Role.STAFF), Operator("admin (PIN)", Role.ADMIN)
+    start = clock[0]
+    for day in range(days - 1):
+        for enrollment, _, _ in rng.sample(DEMO_ROSTER, rng.randint(3, 8)):
+            clock[0] = start + day * 86400 + rng.triangular(9, 19, 12) * 3600
+            locker = past.assign(enrollment, staff).locker
+            clock[0] += rng.uniform(0.3, 5) * 3600
+            if rng.random() < 0.05:
+                past.force_exit(locker, "key not returned", admin)
+            else:
+                past.exit(enrollment, staff)
+
+
+def lockers(app: QApplication, window: Any, starter: ServicesStarter, folder: Path) -> None:
+    """The Lockers tab with the demo roster: a few lockers in use, one overdue, one out of order."""
+    from kiosk.store.lockers import LockerDesk, Operator, Role
+
+    ops = window.lockers.ops
+    desk = ops.desk
+    demo_locker_history(desk)
+    staff, admin = Operator("front desk", Role.STAFF), Operator("admin (PIN)", Role.ADMIN)
+    earlier = LockerDesk(desk._engine, desk.policy, desk.due, lambda: time.time() - 5 * 3600, desk.count)
+    earlier.assign("ME2021003", staff)  # five hours ago: overdue now
+    for enrollment in ("CS2021001", "CS2021002", "EC2021001", "ME2021001", "CS2021003"):
+        desk.assign(enrollment, staff)
+    desk.set_out_of_order(9, True, "broken hinge", admin)
+    window.tabs.setCurrentWidget(window.lockers)
+    view = window.lockers
+    view.refresh()
+    view.desk.scan.setText("EC2021002")
+    view.desk.scan_entered()
+    pump(app, 0.3)
+    save(window, folder / "lockers.png")
+    view.pages.setCurrentWidget(view.assigned)
+    pump(app, 0.3)
+    save(window, folder / "lockers-assigned.png")
+    view.pages.setCurrentWidget(view.history)
+    pump(app, 1.0)
+    save(window, folder / "lockers-history.png")
+    view.pages.setCurrentWidget(view.figures)
+    pump(app, 1.5)
+    save(window, folder / "lockers-figures.png")
+    view.pages.setCurrentWidget(view.members)
+    view.members.open_import("enrollment,name,programme\nCS2022001,Neha Rao,CS\ncs2021001,Rahul Sharma,CS\n"
+                             "CS20X,Bad Number,CS\nEC2022004,,EC\nCS2022001,Neha Rao,CS\n", "roster.csv")
+    pump(app, 0.5)
+    save(view.members.dialog, folder / "lockers-import.png")
+    view.members.dialog.close()
+    view.pages.setCurrentWidget(view.desk)
+    pump(app, 0.2)
 
 
 def wall_display(config: Any, starter: ServicesStarter, tmp: Path) -> tuple[QWidget, Any]:

@@ -145,10 +145,10 @@ TestLockerInvariants.settings = settings(max_examples=40, stateful_step_count=25
 
 
 def test_importing_the_demo_roster_twice_adds_it_once(tmp_path: Path) -> None:
-    from kiosk.core.lockers import DEMO_ROSTER, preview_roster
+    from kiosk.core.lockers import demo_roster_csv, preview_roster
 
     desk = LockerDesk(open_store(f"sqlite:///{tmp_path / 'k.db'}"))
-    text = "enrollment,name,programme\n" + "".join(f"{e},{n},{p}\n" for e, n, p in DEMO_ROSTER)
+    text = demo_roster_csv()
     assert desk.import_roster(preview_roster(text, desk.enrollments()), ADMIN) == 10
     again = preview_roster(text, desk.enrollments())
     assert len(again.known) == 10 and desk.import_roster(again, ADMIN) == 0

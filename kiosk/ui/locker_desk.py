@@ -1,0 +1,358 @@
+"""The desk page of the Lockers tab: a scan field that keeps the focus, the answer in large type, and the locker map.
+
+Scan (or type) an enrollment number and press Enter:
+- a member without a locker gets one (the policy's choice, or the locker picked on the map);
+- a member who has one is told which, and a second scan of the same card within 30 s releases it;
+- anything else (not a number, not on the roster, no free locker) gets a message that says what to do next.
+Typing a locker number (digits only) selects that locker, as a tap on the map does. Esc clears the selection.
+
+Signals:
+    changed(): this page changed lockers or members; the tab refreshes every view.
+    addMemberRequested(str): the scanned number is not on the roster and the desk wants to add it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPushButton, QScrollArea,
+                               QSizePolicy, QVBoxLayout, QWidget)
+
+from kiosk.core.lockers import AlreadyAssigned, LockerCounts, LockerError, LockerStatus, normalise_enrollment
+from kiosk.ui.locker_map import LockerMap, describe_locker
+from kiosk.ui.pin_dialog import ask_admin
+from kiosk.ui.reason_dialog import ask_reason
+
+CONFIRM_WINDOW_S = 30.0  # a second scan within this time releases the member's locker
+IDLE_TEXT = "Scan a card or type an enrollment number, then Enter."
+
+
+def counts_text(counts: LockerCounts) -> str:
+    overdue = f" ({counts.overdue} overdue)" if counts.overdue else ""
+    return f"{counts.free} free  ·  {counts.in_use} in use{overdue}  ·  {counts.out_of_order} out of order"
+
+
+class ScanField(QLineEdit):
+    """The scan field: barcode and RFID readers type characters then Enter. Esc is passed to the page."""
+
+    escapePressed = Signal()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Escape:
+            self.clear()
+            self.escapePressed.emit()
+            return
+        super().keyPressEvent(event)
+
+
+class DeskPage(QWidget):
+    changed = Signal()
+    addMemberRequested = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None, clock: Any = time.time) -> None:
+        super().__init__(parent)
+        self.ops: Any = None
+        self.pin: Any = None
+        self.dialog: QWidget | None = None
+        self._clock = clock
+        self._pending: tuple[str, float] | None = None  # (enrollment, when) awaiting a second scan to release
+        self._unknown = ""
+        self.scan = ScanField(self)
+        self.scan.setObjectName("lockerScan")
+        self.scan.setPlaceholderText("Scan a card or type a number")
+        self.scan.setMaxLength(40)
+        self.scan.setEnabled(False)
+        self.scan.returnPressed.connect(self.scan_entered)
+        self.scan.escapePressed.connect(self.clear_selection)
+
+        self.result = QFrame(self)
+        self.result.setObjectName("lockerResult")
+        self.result_title = QLabel("Locker", self.result)
+        self.result_title.setObjectName("lockerResultTitle")
+        self.result_number = QLabel("–", self.result)
+        self.result_number.setObjectName("lockerNumber")
+        self.result_number.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.result_line = QLabel("", self.result)
+        self.result_line.setObjectName("lockerResultLine")
+        self.result_detail = QLabel(IDLE_TEXT, self.result)
+        self.result_detail.setWordWrap(True)
+        self.result_detail.setObjectName("lockerResultDetail")
+        for label in (self.result_title, self.result_line, self.result_detail):
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.result_action = self._button("&Add this member…", self._add_unknown)
+        self.result_action.hide()
+        box = QVBoxLayout(self.result)
+        for widget in (self.result_title, self.result_number, self.result_line, self.result_detail):
+            box.addWidget(widget)
+        box.addWidget(self.result_action)
+        self._tone("idle")
+
+        self.selection = QLabel("Tap a locker on the map to pick it or to see who has it.", self)
+        self.selection.setObjectName("lockerSelection")
+        self.selection.setWordWrap(True)
+        self.release_button = self._button("&Release", self._release_selected)
+        self.force_button = self._button("&Force release…", self._force_selected)
+        self.order_button = self._button("&Out of order…", self._toggle_order)
+        self.clear_button = self._button("Clear (Esc)", self.clear_selection)
+        actions = QVBoxLayout()
+        for button in (self.release_button, self.force_button, self.order_button, self.clear_button):
+            actions.addWidget(button)
+        left = QVBoxLayout()
+        left.addWidget(self.scan)
+        left.addWidget(self.result, 1)
+        left.addWidget(self.selection)
+        left.addLayout(actions)
+        left_widget = QWidget(self)
+        left_widget.setLayout(left)
+        left_widget.setFixedWidth(400)
+
+        self.counts = QLabel("", self)
+        self.counts.setObjectName("lockerCounts")
+        self.map = LockerMap(self)
+        self.map.lockerClicked.connect(self.select_locker)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
+        scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        scroll.setWidget(self.map)
+        self.scroll = scroll
+        right = QVBoxLayout()
+        right.addWidget(self.counts)
+        right.addWidget(scroll, 1)
+        layout = QHBoxLayout(self)
+        layout.addWidget(left_widget)
+        layout.addLayout(right, 1)
+        self._show_selection()
+
+    def _button(self, text: str, slot: Any) -> QPushButton:
+        button = QPushButton(text, self)
+        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the scan field keeps the focus; Alt+letter still works
+        button.setMinimumHeight(48)
+        button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        button.clicked.connect(slot)
+        return button
+
+    def attach(self, operations: Any, pin: Any) -> None:
+        self.ops, self.pin = operations, pin
+        self.scan.setEnabled(True)
+        self.scan.setFocus()
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        self.scan.setFocus()
+
+    def set_board(self, states: list, counts: LockerCounts) -> None:
+        self.map.set_board(states, self._clock())
+        self.counts.setText(counts_text(counts))
+        self._show_selection()
+
+    # --- scanning -------------------------------------------------------------------------------------------------
+
+    def scan_entered(self) -> None:
+        text = self.scan.text().strip()
+        self.scan.clear()
+        if not text or self.ops is None:
+            return
+        if text.isdigit():
+            self.select_locker(int(text))
+            return
+        try:
+            enrollment = normalise_enrollment(text)
+        except LockerError as exc:
+            self._show("error", "?", "Not an enrollment number", str(exc))
+            return
+        pending = self._pending
+        self._pending = None
+        if pending and pending[0] == enrollment and self._clock() - pending[1] <= CONFIRM_WINDOW_S:
+            self._release_member(enrollment)
+            return
+        self._assign(enrollment)
+
+    def _assign(self, enrollment: str) -> None:
+        picked = self.map.selected if self.map.status_of(self.map.selected or -1) is LockerStatus.FREE else None
+        try:
+            assignment = self.ops.assign(enrollment, picked)
+        except AlreadyAssigned as exc:
+            self._pending = (enrollment, self._clock())
+            self._show("warn", str(exc.locker), self._who(enrollment),
+                       f"Already has locker {exc.locker}. Scan the card again within {CONFIRM_WINDOW_S:.0f} s to "
+                       "release it; Esc cancels.")
+            return
+        except LockerError as exc:
+            unknown = "not on the roster" in str(exc)
+            self._unknown = enrollment if unknown else ""
+            self._show("error", "–", enrollment, str(exc), action=unknown)
+            return
+        self.map.select(None)
+        self.changed.emit()
+        due = time.strftime("%H:%M", time.localtime(assignment.due_at))
+        self._show("ok", str(assignment.locker), self._who(enrollment), f"Locker {assignment.locker} assigned, "
+                   f"due back by {due}.")
+
+    def _release_member(self, enrollment: str) -> None:
+        try:
+            released = self.ops.exit(enrollment)
+        except LockerError as exc:
+            self._show("error", "–", enrollment, str(exc))
+            return
+        self.changed.emit()
+        self._show_released(released, self._who(enrollment))
+
+    def _show_released(self, released: Any, who: str) -> None:
+        from kiosk.core.lockers import describe_duration
+
+        held = describe_duration((released.released_at or self._clock()) - released.assigned_at)
+        self._show("released", str(released.locker), who, f"Locker {released.locker} is free again (held {held}).")
+
+    def _who(self, enrollment: str) -> str:
+        member = self.ops.member(enrollment)
+        return f"{member.name} · {enrollment}" if member else enrollment
+
+    def _show(self, tone: str, number: str, line: str, detail: str, action: bool = False) -> None:
+        self.result_title.setText({"ok": "Locker assigned", "released": "Locker released", "warn": "Has a locker",
+                                   "error": "Not done"}.get(tone, "Locker"))
+        self.result_number.setText(number)
+        self.result_line.setText(line)
+        self.result_detail.setText(detail)
+        self.result_action.setVisible(action)
+        if action:
+            self.result_action.setText(f"&Add {self._unknown} to the roster…")
+        self._tone(tone)
+
+    def _tone(self, tone: str) -> None:
+        self.result.setProperty("tone", tone)
+        self.result.style().unpolish(self.result)
+        self.result.style().polish(self.result)
+        for child in self.result.findChildren(QLabel):
+            child.style().unpolish(child)
+            child.style().polish(child)
+
+    def _add_unknown(self) -> None:
+        if self._unknown:
+            self.addMemberRequested.emit(self._unknown)
+
+    def member_added(self, enrollment: str) -> None:
+        """The member was just added from the desk: give them a locker straight away."""
+        self.result_action.hide()
+        self._assign(enrollment)
+
+    # --- the selected locker --------------------------------------------------------------------------------------
+
+    def select_locker(self, number: int) -> None:
+        if self.map.state_of(number) is None:
+            self._show("error", str(number), "No such locker", f"There is no locker {number} on the map.")
+            return
+        self.map.select(number)
+        self._pending = None
+        self._show_selection()
+        self.scan.setFocus()
+
+    def clear_selection(self) -> None:
+        self.map.select(None)
+        self._pending = None
+        self._show_selection()
+        self._show("idle", "–", "", IDLE_TEXT)
+
+    def _show_selection(self) -> None:
+        number = self.map.selected
+        state = self.map.state_of(number) if number is not None else None
+        status = self.map.status_of(number) if number is not None else None
+        if state is None or status is None:
+            self.map.select(None)
+            self.selection.setText("Tap a locker on the map (or type its number) to pick it or to see who has it.")
+            for button in (self.release_button, self.force_button, self.order_button, self.clear_button):
+                button.setVisible(False)
+            return
+        text = describe_locker(state, status, self._clock())
+        if status is LockerStatus.FREE:
+            text += ". The next scan gets this locker."
+        self.selection.setText(text)
+        in_use = status in (LockerStatus.IN_USE, LockerStatus.OVERDUE)
+        self.release_button.setVisible(in_use)
+        self.force_button.setVisible(in_use)
+        self.order_button.setVisible(not in_use)
+        self.order_button.setText("Back in &service…" if status is LockerStatus.OUT_OF_ORDER else "&Out of order…")
+        self.clear_button.setVisible(True)
+
+    def _release_selected(self) -> None:
+        number = self.map.selected
+        state = self.map.state_of(number) if number is not None else None
+        if state is None or state.member is None:
+            return
+        box = QMessageBox(QMessageBox.Icon.Question, "Release locker",
+                          f"Release locker {number} held by {state.name} ({state.member})?\n\nDo this when the key is "
+                          "back at the desk.", QMessageBox.StandardButton.Cancel, self)
+        yes = box.addButton(f"Release {number}", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(yes)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.accepted.connect(lambda: self._do_release(number, state))
+        self._open(box)
+
+    def _do_release(self, number: int, state: Any) -> None:
+        try:
+            released = self.ops.release_locker(number)
+        except LockerError as exc:
+            self._show("error", str(number), "", str(exc))
+            return
+        self.changed.emit()
+        self._show_released(released, f"{state.name} · {state.member}")
+
+    def _force_selected(self) -> None:
+        number = self.map.selected
+        state = self.map.state_of(number) if number is not None else None
+        if state is None or state.member is None:
+            return
+
+        def reason() -> None:
+            self._open(ask_reason(self, "Force release", f"Force locker {number} free? {state.name} "
+                                  f"({state.member}) has not handed the key back. Why?", f"Force release {number}",
+                                  lambda why: self._do_force(number, why, state)))
+
+        self._open(ask_admin(self.pin, f"force locker {number} free", self, reason))
+
+    def _do_force(self, number: int, reason: str, state: Any) -> None:
+        try:
+            released = self.ops.force_exit(number, reason)
+        except (LockerError, PermissionError) as exc:
+            self._show("error", str(number), "", str(exc))
+            return
+        self.changed.emit()
+        self._show_released(released, f"{state.name} · {state.member}")
+
+    def _toggle_order(self) -> None:
+        number = self.map.selected
+        if number is None:
+            return
+        out = self.map.status_of(number) is not LockerStatus.OUT_OF_ORDER
+
+        def note() -> None:
+            if out:
+                self._open(ask_reason(self, "Out of order", f"Mark locker {number} out of order? It will not be "
+                                      "given to anyone until it is back in service. What is wrong?",
+                                      f"Out of order {number}", lambda why: self._do_order(number, True, why)))
+            else:
+                self._do_order(number, False, "")
+
+        what = f"mark locker {number} out of order" if out else f"put locker {number} back in service"
+        self._open(ask_admin(self.pin, what, self, note))
+
+    def _do_order(self, number: int, out: bool, note: str) -> None:
+        try:
+            self.ops.set_out_of_order(number, out, note)
+        except (LockerError, PermissionError) as exc:
+            self._show("error", str(number), "", str(exc))
+            return
+        self.changed.emit()
+        self._show("idle", str(number), "Out of order" if out else "Back in service", note or "")
+
+    def _open(self, dialog: QWidget) -> QWidget:
+        """Dialogs hand the focus back to the scan field when they close."""
+        self.dialog = dialog
+        dialog.finished.connect(lambda *_: self.scan.setFocus())  # type: ignore[attr-defined]
+        if not dialog.isVisible():
+            dialog.open()  # type: ignore[attr-defined]
+        return dialog
