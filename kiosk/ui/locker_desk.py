@@ -27,6 +27,7 @@ from kiosk.ui.pin_dialog import ask_admin
 from kiosk.ui.reason_dialog import ask_reason
 
 CONFIRM_WINDOW_S = 30.0  # a second scan within this time releases the member's locker
+BIG_NUMBER_PT = 84
 IDLE_TEXT = "Scan a card or type an enrollment number, then Enter."
 
 
@@ -75,6 +76,10 @@ class DeskPage(QWidget):
         self.result_number = QLabel("–", self.result)
         self.result_number.setObjectName("lockerNumber")
         self.result_number.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        big = self.result_number.font()  # set here, not only in the theme: the number is the answer
+        big.setPointSize(BIG_NUMBER_PT)
+        big.setBold(True)
+        self.result_number.setFont(big)
         self.result_line = QLabel("", self.result)
         self.result_line.setObjectName("lockerResultLine")
         self.result_detail = QLabel(IDLE_TEXT, self.result)
