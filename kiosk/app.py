@@ -165,8 +165,9 @@ def run_display(config: Config) -> int:
         username, password = credentials.username, credentials.password
     bridge = DisplayBridge()
     window = DisplayWindow(bridge, AdminPin(config.data_dir), config.data_dir / "display.ini",
-                           config["display.dim_from"], config["display.dim_to"], config["display.dim_brightness"])
-    feed = DisplayFeed(address, username, password, bridge)
+                           config["display.dim_from"], config["display.dim_to"], config["display.dim_brightness"],
+                           show_lockers=config["display.show_lockers"])
+    feed = DisplayFeed(address, username, password, bridge, lockers=config["display.show_lockers"])
     checker = QTimer(window)
     checker.setInterval(1000)
     checker.timeout.connect(feed.check)

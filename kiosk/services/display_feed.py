@@ -16,7 +16,8 @@ from typing import Protocol
 
 import paho.mqtt.client as mqtt
 
-from kiosk.protocol.state import (HUB_TOPIC, STALLS_FILTER, StallStateMessage, StateError, parse_hub_beat,
+from kiosk.protocol.state import (HUB_TOPIC, LOCKERS_TOPIC, STALLS_FILTER, LockerCountsMessage, StallStateMessage,
+                                  StateError, parse_hub_beat, parse_locker_counts,
                                   parse_stall_state, stall_id_of)
 from kiosk.services.mqtt_client import BrokerAddress, close_client, new_client
 
@@ -29,11 +30,14 @@ class DisplayEvents(Protocol):
 
     def hub_reachable(self, reachable: bool, detail: str) -> None: ...
 
+    def locker_counts(self, message: LockerCountsMessage) -> None: ...
+
 
 class DisplayFeed:
     def __init__(self, address: BrokerAddress, username: str, password: str, events: DisplayEvents,
-                 clock: Callable[[], float] = time.time, client_id: str = "") -> None:
+                 clock: Callable[[], float] = time.time, client_id: str = "", lockers: bool = False) -> None:
         self.address = address
+        self.lockers = lockers  # also follow kiosk/state/lockers (display.show_lockers)
         self._events = events
         self._clock = clock
         self._client = new_client(client_id or f"kiosk-display-{address.host}-{int(clock())}", username, password)
@@ -86,7 +90,7 @@ class DisplayFeed:
             return
         with self._lock:
             self.link_up, self.link_detail = True, "connected"
-        client.subscribe([(STALLS_FILTER, 1), (HUB_TOPIC, 1)])
+        client.subscribe([(STALLS_FILTER, 1), (HUB_TOPIC, 1)] + ([(LOCKERS_TOPIC, 1)] if self.lockers else []))
         log.info("display connected to %s", self.address)
 
     def _disconnected(self, _c: mqtt.Client, _u: object, _f: object, reason: mqtt.ReasonCode, _p: object) -> None:
@@ -100,6 +104,9 @@ class DisplayFeed:
                 beat = parse_hub_beat(message.payload)
                 with self._lock:
                     self.beat, self.last_beat_at = beat, self._clock()
+                return
+            if message.topic == LOCKERS_TOPIC:
+                self._events.locker_counts(parse_locker_counts(message.payload))
                 return
             state = parse_stall_state(message.topic, message.payload)
             stall_id = state.stall_id if state else stall_id_of(message.topic)

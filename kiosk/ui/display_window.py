@@ -47,16 +47,21 @@ class DisplayBridge(QObject):
     """Signals:
         stallState(int, object): a stall's StallStateMessage, or None when the stall was removed.
         hubReachable(bool, str): whether the hub is reachable, and why not.
+        lockerCounts(object): the lockers' LockerCountsMessage (only with display.show_lockers).
     """
 
     stallState = Signal(int, object)
     hubReachable = Signal(bool, str)
+    lockerCounts = Signal(object)
 
     def stall_state(self, stall_id: int, message: Any) -> None:
         self.stallState.emit(stall_id, message)
 
     def hub_reachable(self, reachable: bool, detail: str) -> None:
         self.hubReachable.emit(reachable, detail)
+
+    def locker_counts(self, message: Any) -> None:
+        self.lockerCounts.emit(message)
 
 
 class DimOverlay(QWidget):
@@ -74,7 +79,8 @@ class DimOverlay(QWidget):
 
 class DisplayWindow(QWidget):
     def __init__(self, bridge: DisplayBridge, pin: AdminPin, settings_file: Path, dim_from: str = "22:00",
-                 dim_to: str = "06:00", dim_brightness: float = 40.0, parent: QWidget | None = None) -> None:
+                 dim_to: str = "06:00", dim_brightness: float = 40.0, parent: QWidget | None = None,
+                 show_lockers: bool = False) -> None:
         super().__init__(parent)
         self.pin = pin
         self.settings = QSettings(str(settings_file), QSettings.Format.IniFormat)
@@ -91,6 +97,9 @@ class DisplayWindow(QWidget):
         self.setCursor(Qt.CursorShape.BlankCursor)
         self.title = QLabel("Restrooms", self)
         self.clock = QLabel(self)
+        self.lockers = QLabel("Lockers: waiting for the hub", self)  # display.show_lockers
+        self.lockers.setVisible(show_lockers)
+        self.locker_message: Any = None
         self.banner = QLabel(self)
         self.banner.setWordWrap(True)
         self.banner.setStyleSheet("background: #ffb300; color: #000000; padding: 12px; border-radius: 8px;")
@@ -98,6 +107,8 @@ class DisplayWindow(QWidget):
         self.body.setSpacing(24)
         header = QHBoxLayout()
         header.addWidget(self.title, 1)
+        header.addWidget(self.lockers)
+        header.addSpacing(48)
         header.addWidget(self.clock)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(32, 24, 32, 24)
@@ -112,6 +123,7 @@ class DisplayWindow(QWidget):
         self._relayout.timeout.connect(self._rebuild)
         bridge.stallState.connect(self.show_stall)
         bridge.hubReachable.connect(self.show_reachable)
+        bridge.lockerCounts.connect(self.show_lockers)
         self._timer = QTimer(self)
         self._timer.setInterval(1000)
         self._timer.timeout.connect(self.tick)
@@ -136,6 +148,17 @@ class DisplayWindow(QWidget):
             self.tiles[stall_id].show_state(StallState(message.state), message.reason, message.updated)
             self._update_titles()
 
+    def show_lockers(self, message: Any) -> None:
+        self.locker_message = message
+        self._locker_text()
+
+    def _locker_text(self) -> None:
+        message = self.locker_message
+        if message is None or not self.reachable:
+            self.lockers.setText("Lockers: state unknown" if message is not None else "Lockers: waiting for the hub")
+        else:
+            self.lockers.setText(f"Lockers: {message.free} free" if message.free else "Lockers: none free")
+
     def show_reachable(self, reachable: bool, detail: str) -> None:
         """The reason (`detail`) goes to the log; the banner says what it means for the reader."""
         if reachable == self.reachable and self.banner.text():
@@ -150,6 +173,7 @@ class DisplayWindow(QWidget):
             tile.stale = not reachable
             tile.update()
         self._update_titles()
+        self._locker_text()
 
     def _rebuild(self) -> None:
         for widget, _title, _flow in self._sections.values():
@@ -201,6 +225,7 @@ class DisplayWindow(QWidget):
             title.setStyleSheet(f"font-size: {int(px * 0.8)}px; font-weight: bold;")
         self.title.setStyleSheet(f"font-size: {px}px; font-weight: bold;")
         self.clock.setStyleSheet(f"font-size: {px}px;")
+        self.lockers.setStyleSheet(f"font-size: {px}px; font-weight: bold;")
         self.banner.setStyleSheet(f"background: #ffb300; color: #000000; padding: 12px; border-radius: 8px;"
                                   f"font-size: {int(px * 0.7)}px; font-weight: bold;")
 

@@ -116,3 +116,35 @@ def test_five_hundred_retained_states_at_start_build_the_wall_once(qtbot: Any, t
                                                 "vacant", "door open", 0.0, 0.0))
     qtbot.waitUntil(lambda: len(display.tiles) == 500)
     assert len(builds) == 1
+
+
+def test_the_free_locker_count_follows_the_hub_when_shown(qtbot: Any, tmp_path: Path, config: Config) -> None:
+    from kiosk.store.lockers import Operator, Role
+
+    hub = Hub(config, RecordingEvents())
+    hub.start()
+    try:
+        bridge, display = window(qtbot, tmp_path, show_lockers=True)
+        feed = DisplayFeed(BrokerAddress("127.0.0.1", config["broker.port"]), hub.internal.username,
+                           hub.internal.password, bridge, lockers=True)
+        feed.start()
+        try:
+            qtbot.waitUntil(lambda: feed.check()[0] and display.lockers.text() == "Lockers: 150 free", timeout=5000)
+            staff = Operator("desk", Role.STAFF)
+            hub.lockers.add_member("CS2021001", "Rahul Sharma", "CS", staff)
+            hub.lockers.assign("CS2021001", staff)
+            hub.locker_service.changed()
+            qtbot.waitUntil(lambda: display.lockers.text() == "Lockers: 149 free", timeout=5000)
+            hub.stop()
+            qtbot.waitUntil(lambda: not feed.check()[0], timeout=5000)
+            assert display.lockers.text() == "Lockers: state unknown"
+        finally:
+            feed.stop()
+    finally:
+        hub.stop()
+
+
+def test_the_locker_count_is_hidden_unless_asked_for(qtbot: Any, tmp_path: Path) -> None:
+    _bridge, display = window(qtbot, tmp_path)
+    display.show()
+    assert not display.lockers.isVisible()
