@@ -30,6 +30,7 @@ from bench.stats import pct  # noqa: E402
 
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from kiosk.app import freeze_startup_objects  # noqa: E402
 from kiosk.store.db import open_store  # noqa: E402
 from kiosk.store.lockers import HistoryFilter, LockerDesk  # noqa: E402
 
@@ -103,6 +104,7 @@ def scans(app: QApplication, desk: LockerDesk, free_members: list[str], count: i
     tab.show()
     tab.attach(LockerOperations(desk, service.changed), AdminPin(Path(tempfile.mkdtemp())))
     app.processEvents()
+    freeze_startup_objects()  # as the product does once its services run
     out: dict[str, list[float]] = {"assign": [], "release": [], "assign (views only, no paint)": []}
     free = [s.number for s in tab.board if s.member is None and not s.out_of_order]
     for enrollment in free_members[:count]:

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kiosk.core.lockers import (AlreadyAssigned, Locker, LockerCounts, LockerError, LockerStatus, Policy,
-                                RosterPreview, bank_label, choose_locker, count_statuses, due_time, locker_status,
+                                RosterPreview, bank_label, choose_locker, due_time, locker_status,
                                 normalise_enrollment, parse_closing)
 from kiosk.store.devices import write_audit
 from kiosk.store.models import AuditEntry, LockerAssignment, Member
@@ -363,8 +363,21 @@ class LockerDesk:
                     for n, bank, out, note, member, name, programme, at, due in session.execute(query)]
 
     def counts(self, now: float | None = None) -> LockerCounts:
+        """The four counts in one aggregate query (the hub's locker thread runs this; it must not hold the GIL
+        building a board the GUI thread is also building)."""
         at = self._clock() if now is None else now
-        return count_statuses(state.status(at) for state in self.board())
+        held = LockerAssignment.id.is_not(None)
+        query = (select(func.count().filter(~held, LockerRow.out_of_order.is_(False)), func.count().filter(held),
+                        func.count().filter(held, LockerAssignment.due_at <= at),
+                        func.count().filter(~held, LockerRow.out_of_order.is_(True)))
+                 .select_from(LockerRow)
+                 .outerjoin(LockerAssignment, and_(LockerAssignment.locker == LockerRow.number,
+                                                   LockerAssignment.released_at.is_(None))))
+        if self.count is not None:
+            query = query.where(or_(LockerRow.number <= self.count, held))
+        with self._session() as session:
+            free, in_use, overdue, out_of_order = session.execute(query).one()
+        return LockerCounts(free, in_use, overdue, out_of_order)
 
     def changed_since(self, marker: int) -> int:
         """The newest locker or member change in the audit log after `marker` (another station's, the CLI's...);

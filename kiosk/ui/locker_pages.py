@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QDate, QObject, QSortFilterProxyModel, Qt, QTimer, Signal
+from PySide6.QtCore import QDate, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QIntValidator
 from PySide6.QtWidgets import (QAbstractItemView, QDateEdit, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
                                QLineEdit, QMessageBox, QProgressDialog, QPushButton, QTableView, QVBoxLayout, QWidget)
@@ -27,7 +27,7 @@ from kiosk.store.lockers import HISTORY_LIMIT, HistoryFilter, LockerState
 from kiosk.ui.background import Background
 from kiosk.ui.pin_dialog import ask_admin
 from kiosk.ui.reason_dialog import ask_reason
-from kiosk.ui.rows_model import SORT_ROLE, Column, RowsModel
+from kiosk.ui.rows_model import Column, RowsModel
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +41,8 @@ def date_time_text(at: float | None) -> str:
 
 
 def make_table(parent: QWidget, model: RowsModel) -> QTableView:
-    proxy = QSortFilterProxyModel(parent)
-    proxy.setSourceModel(model)
-    proxy.setSortRole(SORT_ROLE)
     table = QTableView(parent)
-    table.setModel(proxy)
+    table.setModel(model)
     table.setSortingEnabled(True)
     table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -55,7 +52,13 @@ def make_table(parent: QWidget, model: RowsModel) -> QTableView:
     table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     table.horizontalHeader().setStretchLastSection(True)
     table.horizontalHeader().setResizeContentsPrecision(100)  # fit columns to the first 100 rows, not all of them
-    model.modelReset.connect(table.resizeColumnsToContents)
+
+    def fit_once() -> None:  # the first rows set the widths; later resets keep them (and the user's)
+        if model.rows:
+            table.resizeColumnsToContents()
+            model.modelReset.disconnect(fit_once)
+
+    model.modelReset.connect(fit_once)
     return table
 
 
@@ -67,8 +70,7 @@ def selected_row(table: QTableView, model: RowsModel) -> Any:
     rows = table.selectionModel().selectedRows() if table.selectionModel() else []
     if not rows:
         return None
-    proxy = table.model()
-    return model.row_at(proxy.mapToSource(rows[0]).row())  # type: ignore[attr-defined]
+    return model.row_at(rows[0].row())
 
 
 def ask_save_path(parent: QWidget, title: str, suggested: str, then: Any) -> QFileDialog:
