@@ -78,7 +78,9 @@ def build(path: Path, members: int, lockers: int, history: int, rng: random.Rand
                         for n, m in enumerate(holders)])
     db.execute("ANALYZE")
     db.close()
-    return LockerDesk(open_store(f"sqlite:///{path}"), count=lockers), enrollments
+    desk = LockerDesk(open_store(f"sqlite:///{path}"), count=lockers)
+    desk.rebuild_hours()  # the rows went in behind the desk's back: count them as migration 0004 does
+    return desk, enrollments
 
 
 def timed(function, repeat: int = 5) -> list[float]:  # noqa: ANN001

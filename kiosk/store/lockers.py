@@ -16,6 +16,7 @@ from enum import Enum
 from typing import Any, TextIO
 
 from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,7 +24,7 @@ from kiosk.core.lockers import (AlreadyAssigned, Locker, LockerCounts, LockerErr
                                 RosterPreview, bank_label, choose_locker, due_time, locker_status,
                                 normalise_enrollment, parse_closing)
 from kiosk.store.devices import write_audit
-from kiosk.store.models import AuditEntry, LockerAssignment, Member
+from kiosk.store.models import AuditEntry, LockerAssignment, LockerHour, Member
 from kiosk.store.models import Locker as LockerRow
 
 HISTORY_LIMIT = 1000  # rows a history view shows; exports have no limit
@@ -252,6 +253,7 @@ class LockerDesk:
             except IntegrityError:
                 raise LockerError("Another station just took that locker or served this member; try again.") from None
             write_audit(session, now, operator.name, "locker.assign", str(chosen), enrollment)
+            _count_hour(session, now, assigned=1)
             return _assignment(row)
 
     def _pick(self, lockers: list[Locker], taken: set[int], wanted: int | None) -> int:
@@ -327,6 +329,8 @@ class LockerDesk:
                  reason: str) -> Assignment:
         now = self._clock()
         row.released_at, row.released_by, row.release_kind, row.release_reason = now, operator.name, kind, reason
+        _count_hour(session, row.assigned_at, released=1, held_s=now - row.assigned_at, forced=int(kind == "force"),
+                    overdue=int(kind == "overdue"))
         write_audit(session, now, operator.name, f"locker.{kind}", str(row.locker), f"{row.member} {reason}".strip())
         return _assignment(row)
 
@@ -439,22 +443,37 @@ class LockerDesk:
         return written
 
     def statistics(self, since: float, until: float, now: float | None = None) -> LockerStatistics:
-        """Figures for assignments that started in [since, until), by local day and hour, and the counts now."""
+        """Figures for assignments that started in [since, until), by local day and hour, and the counts now.
+
+        Read from the hourly counts (`locker_hours`), so whole local hours: `since` and `until` are taken to the hour
+        they fall in (the Figures page asks for whole days)."""
         at = self._clock() if now is None else now
-        window = and_(LockerAssignment.assigned_at >= since, LockerAssignment.assigned_at < until)
+        first, last = _slot(since), _slot(max(since, until - 1e-3))
+        window = and_(LockerHour.slot >= first, LockerHour.slot <= last)
         with self._session() as session:
-            total, average, forced, overdue = session.execute(
-                select(func.count(), func.avg(LockerAssignment.released_at - LockerAssignment.assigned_at),
-                       func.count().filter(LockerAssignment.release_kind == "force"),
-                       func.count().filter(LockerAssignment.release_kind == "overdue")).where(window)).one()
-            day = func.date(LockerAssignment.assigned_at, "unixepoch", "localtime")
-            per_day = [(d, n) for d, n in session.execute(
-                select(day, func.count()).where(window).group_by(day).order_by(day))]
-            hour = func.strftime("%H", LockerAssignment.assigned_at, "unixepoch", "localtime")
-            per_hour = [0] * 24
-            for h, n in session.execute(select(hour, func.count()).where(window).group_by(hour)):
-                per_hour[int(h)] = n
-        return LockerStatistics(since, until, self.counts(at), total, per_day, per_hour, average, forced, overdue)
+            rows = session.execute(select(LockerHour.slot, LockerHour.assigned, LockerHour.released,
+                                          LockerHour.held_s, LockerHour.forced, LockerHour.overdue)
+                                   .where(window).order_by(LockerHour.slot)).all()
+        per_day: dict[str, int] = {}
+        per_hour = [0] * 24
+        released = held = forced = overdue = total = 0
+        for slot, n_assigned, n_released, held_s, n_forced, n_overdue in rows:
+            day = f"{slot // 1000000:04d}-{slot // 10000 % 100:02d}-{slot // 100 % 100:02d}"
+            per_day[day] = per_day.get(day, 0) + n_assigned
+            per_hour[slot % 100] += n_assigned
+            total += n_assigned
+            released += n_released
+            held += held_s
+            forced += n_forced
+            overdue += n_overdue
+        return LockerStatistics(since, until, self.counts(at), total, [(d, n) for d, n in per_day.items() if n],
+                                per_hour, held / released if released else None, forced, overdue)
+
+    def rebuild_hours(self) -> None:
+        """Recount `locker_hours` from the history (after a bulk import of history rows, e.g. the benchmark)."""
+        with self._engine.begin() as connection:
+            connection.exec_driver_sql("DELETE FROM locker_hours")
+            connection.exec_driver_sql(HOURS_FROM_HISTORY)
 
     @staticmethod
     def export_statistics(figures: LockerStatistics, out: TextIO) -> None:
@@ -487,6 +506,29 @@ def locker_desk_for(config: Any, engine: Engine, clock: Callable[[], float] = ti
     return LockerDesk(engine, Policy(config["lockers.policy"]),
                       DueRule(None if closing else config["lockers.due_hours"], closing), clock,
                       count=config["lockers.count"])
+
+
+HOURS_FROM_HISTORY = (
+    "INSERT INTO locker_hours (slot, assigned, released, held_s, forced, overdue) "
+    "SELECT CAST(strftime('%Y%m%d%H', assigned_at, 'unixepoch', 'localtime') AS INTEGER) AS s, count(*), "
+    "count(released_at), coalesce(sum(released_at - assigned_at), 0), coalesce(sum(release_kind = 'force'), 0), "
+    "coalesce(sum(release_kind = 'overdue'), 0) FROM locker_assignments GROUP BY s")
+
+
+def _slot(at: float) -> int:
+    """The local hour of a moment as YYYYMMDDHH (the key of locker_hours)."""
+    moment = datetime.fromtimestamp(at)
+    return ((moment.year * 100 + moment.month) * 100 + moment.day) * 100 + moment.hour
+
+
+def _count_hour(session: Session, at: float, assigned: int = 0, released: int = 0, held_s: float = 0.0,
+                forced: int = 0, overdue: int = 0) -> None:
+    """Add to the hour an assignment started in, in the caller's transaction (an upsert: one statement)."""
+    values = {"assigned": assigned, "released": released, "held_s": held_s, "forced": forced, "overdue": overdue}
+    statement = sqlite_insert(LockerHour).values(slot=_slot(at), **values)
+    session.execute(statement.on_conflict_do_update(
+        index_elements=[LockerHour.slot],
+        set_={name: getattr(LockerHour, name) + getattr(statement.excluded, name) for name in values}))
 
 
 def _escape_like(text_: str) -> str:

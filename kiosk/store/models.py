@@ -197,3 +197,18 @@ class LockerAssignment(Base):
     released_by: Mapped[str | None] = mapped_column(String(120))
     release_kind: Mapped[str | None] = mapped_column(String(16))  # exit, force, overdue
     release_reason: Mapped[str | None] = mapped_column(String(200))
+
+
+class LockerHour(Base):
+    """Assignments per local hour, kept up to date in the same transaction as each assign and release, so that
+    figures over years read a few thousand rows instead of a million (bench/lockers.py). `slot` is the local hour the
+    assignments started in, as the number YYYYMMDDHH; durations count when the assignment ends."""
+
+    __tablename__ = "locker_hours"
+
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True)
+    assigned: Mapped[int] = mapped_column(Integer, default=0)
+    released: Mapped[int] = mapped_column(Integer, default=0)
+    held_s: Mapped[float] = mapped_column(Float, default=0.0)
+    forced: Mapped[int] = mapped_column(Integer, default=0)
+    overdue: Mapped[int] = mapped_column(Integer, default=0)

@@ -138,6 +138,10 @@ class LockerMachine(RuleBasedStateMachine):
         assert len({a.locker for a in active}) == len(active)  # one per locker
         assert sum(1 for a in self.desk.history() if a.released_at is not None) == self.releases
         assert not (set(self.holder.values()) & self.broken)
+        history = self.desk.history()
+        figures = self.desk.statistics(0, 4e9)  # the hourly counts agree with the history they summarise
+        assert figures.assignments == len(history)
+        assert figures.forced == sum(1 for a in history if a.release_kind == "force")
 
 
 TestLockerInvariants = LockerMachine.TestCase
