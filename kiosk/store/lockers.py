@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from datetime import time as day_time
 from enum import Enum
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from sqlalchemy import Engine, and_, func, or_, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -58,9 +58,9 @@ class DueRule:
     closing: day_time | None = None
 
 
-@dataclass(frozen=True)
-class LockerState:
-    """One locker as the desk sees it now: its place, and who holds it until when."""
+class LockerState(NamedTuple):
+    """One locker as the desk sees it now: its place, and who holds it until when. A named tuple: a board of 1,000
+    is built on every change, and a frozen dataclass took 3 ms of the scan's 50 ms budget just to construct."""
 
     number: int
     bank: str
@@ -362,9 +362,9 @@ class LockerDesk:
                  .order_by(LockerRow.number))
         if self.count is not None:
             query = query.where(or_(LockerRow.number <= self.count, LockerAssignment.id.is_not(None)))
-        with self._session() as session:
+        with self._engine.connect() as connection:  # Core, not an ORM session: 2.4 ms instead of 6 for 1,000
             return [LockerState(n, bank, bool(out), note or "", member, name or "", programme or "", at, due)
-                    for n, bank, out, note, member, name, programme, at, due in session.execute(query)]
+                    for n, bank, out, note, member, name, programme, at, due in connection.execute(query)]
 
     def counts(self, now: float | None = None) -> LockerCounts:
         """The four counts in one aggregate query (the hub's locker thread runs this; it must not hold the GIL
@@ -379,8 +379,8 @@ class LockerDesk:
                                                    LockerAssignment.released_at.is_(None))))
         if self.count is not None:
             query = query.where(or_(LockerRow.number <= self.count, held))
-        with self._session() as session:
-            free, in_use, overdue, out_of_order = session.execute(query).one()
+        with self._engine.connect() as connection:
+            free, in_use, overdue, out_of_order = connection.execute(query).one()
         return LockerCounts(free, in_use, overdue, out_of_order)
 
     def changed_since(self, marker: int) -> int:

@@ -229,6 +229,8 @@ class DeskPage(QWidget):
         self._tone(tone)
 
     def _tone(self, tone: str) -> None:
+        if self.result.property("tone") == tone:
+            return
         self.result.setProperty("tone", tone)
         self.result.style().unpolish(self.result)
         self.result.style().polish(self.result)

@@ -50,6 +50,7 @@ class LockerMap(QWidget):
         self._status: dict[int, LockerStatus] = {}
         self._cells: dict[int, QRect] = {}
         self._headers: list[tuple[QRect, str]] = []
+        self._free_in_bank: dict[str, tuple[int, int]] = {}
         self.selected: int | None = None
         self._number_font = QFont(self.font())
         self._number_font.setPointSize(15)
@@ -66,11 +67,27 @@ class LockerMap(QWidget):
         """The lockers (kiosk.store.lockers.LockerState) as they are now."""
         at = time.time() if now is None else now
         changed_layout = [(s.number, s.bank) for s in states] != [(s.number, s.bank) for s in self._states]
+        old_status = self._status
         self._states = list(states)
         self._status = {s.number: s.status(at) for s in states}
+        self._count_free()
         if changed_layout:
             self._relayout()
-        self.update()
+            self.update()
+            return
+        # One scan changes one locker: repaint that cell and its bank's header, not the 150 cells on screen.
+        changed = [s for s in states if old_status.get(s.number) is not self._status[s.number]]
+        for state in changed:
+            self.update(self._cells[state.number].adjusted(-4, -4, 4, 4))
+        for rect, bank in self._headers:
+            if any(state.bank == bank for state in changed):
+                self.update(rect)
+
+    def _count_free(self) -> None:
+        self._free_in_bank: dict[str, tuple[int, int]] = {}
+        for state in self._states:
+            free, total = self._free_in_bank.get(state.bank, (0, 0))
+            self._free_in_bank[state.bank] = (free + (self._status[state.number] is LockerStatus.FREE), total + 1)
 
     def recheck(self, now: float | None = None) -> bool:
         """Time passed: lockers may have become overdue. Repaints only if a status changed."""
@@ -79,6 +96,7 @@ class LockerMap(QWidget):
         if status == self._status:
             return False
         self._status = status
+        self._count_free()
         self.update()
         return True
 
@@ -143,14 +161,10 @@ class LockerMap(QWidget):
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         exposed = event.rect()
-        free_in_bank: dict[str, tuple[int, int]] = {}
-        for state in self._states:
-            free, total = free_in_bank.get(state.bank, (0, 0))
-            free_in_bank[state.bank] = (free + (self._status[state.number] is LockerStatus.FREE), total + 1)
         painter.setFont(self._header_font)
         for rect, bank in self._headers:
             if rect.intersects(exposed):
-                free, total = free_in_bank.get(bank, (0, 0))
+                free, total = self._free_in_bank.get(bank, (0, 0))
                 painter.setPen(QColor("#202124"))
                 painter.drawText(rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                                  f"{bank}   ·   {free} of {total} free")

@@ -92,6 +92,7 @@ class AssignedPage(QWidget):
         self.ops: Any = None
         self.pin: Any = None
         self.dialog: QWidget | None = None
+        self.stale = True
         self._clock = clock
         now = clock
         columns = [
@@ -136,6 +137,7 @@ class AssignedPage(QWidget):
             button.setEnabled(True)
 
     def set_board(self, states: list[LockerState]) -> None:
+        self.stale = False
         held = [s for s in states if s.member is not None]
         self.model.set_rows(held)
         self._title()

@@ -81,10 +81,9 @@ class LockersView(QWidget):
         self.board = self.ops.board()
         counts = count_statuses(s.status(self._clock()) for s in self.board)
         self.desk.set_board(self.board, counts)
-        self.assigned.set_board(self.board)
         self.setToolTip(counts_text(counts))
-        for page in (self.members, self.history, self.figures):
-            page.stale = True
+        for page in (self.assigned, self.members, self.history, self.figures):
+            page.stale = True  # read again when shown (or now, if it is the page on screen)
         self._page_shown(self.pages.currentIndex())
 
     def recheck(self) -> None:
@@ -94,8 +93,14 @@ class LockersView(QWidget):
 
     def _page_shown(self, index: int) -> None:
         page = self.pages.widget(index)
-        if getattr(page, "stale", False):
-            page.refresh() if page is not self.history else page.search()
+        if not getattr(page, "stale", False):
+            return
+        if page is self.assigned:
+            self.assigned.set_board(self.board)
+        elif page is self.history:
+            self.history.search()
+        else:
+            page.refresh()
 
     def _add_from_desk(self, enrollment: str) -> None:
         dialog = self.members.open_add(enrollment)
