@@ -23,6 +23,7 @@ bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) bench/ingest.py
 	$(PY) bench/broker.py
 	QT_QPA_PLATFORM=offscreen $(PY) bench/stalls.py
+	QT_QPA_PLATFORM=offscreen $(PY) bench/lockers.py
 
 screenshots: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m kiosk.ui.screenshots docs/screenshots

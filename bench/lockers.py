@@ -45,7 +45,8 @@ def build(path: Path, members: int, lockers: int, history: int, rng: random.Rand
     engine.dispose()
     programmes = ("CS", "EC", "ME", "CE")
     enrollments = [f"{programmes[i % 4]}{2018 + (i // 4) % 8}{i // 32:03d}" for i in range(members)]
-    first = ["Rahul", "Priya", "Amit", "Sneha", "Vikram", "Anjali", "Ravi", "Pooja", "Suresh", "Kavita", "Neha", "Arjun"]
+    first = ["Rahul", "Priya", "Amit", "Sneha", "Vikram", "Anjali", "Ravi", "Pooja", "Suresh", "Kavita", "Neha",
+             "Arjun"]
     last = ["Sharma", "Patel", "Kumar", "Gupta", "Singh", "Verma", "Mehta", "Jain", "Yadav", "Nair", "Rao", "Iyer"]
     db = sqlite3.connect(path)
     db.execute("PRAGMA journal_mode=WAL")

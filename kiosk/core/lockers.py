@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from enum import Enum
+from typing import NamedTuple
 
 ENROLLMENT = re.compile(r"^[A-Z]{2,4}\d{7}$")
+HISTORY_LIMIT = 1000  # rows a history view shows; exports have no limit
 
 
 class LockerError(ValueError):
@@ -211,3 +213,76 @@ def preview_roster(text: str, existing: set[str]) -> RosterPreview:
         row = RosterRow(line, enrollment, cell("name"), cell("programme"))
         (known if enrollment in existing else new).append(row)
     return RosterPreview(tuple(new), tuple(known), tuple(errors))
+
+
+# --- what the desk reads (built by kiosk.store.lockers, shown by the Lockers tab) -----------------------------
+
+
+class LockerState(NamedTuple):
+    """One locker as the desk sees it now: its place, and who holds it until when. A named tuple: a board of 1,000
+    is built on every change, and a frozen dataclass took 3 ms of the scan's 50 ms budget just to construct."""
+
+    number: int
+    bank: str
+    out_of_order: bool
+    note: str = ""
+    member: str | None = None
+    name: str = ""
+    programme: str = ""
+    assigned_at: float | None = None
+    due_at: float | None = None
+
+    def status(self, now: float) -> LockerStatus:
+        return locker_status(self.out_of_order, self.due_at, now)
+
+
+@dataclass(frozen=True)
+class MemberInfo:
+    enrollment: str
+    name: str
+    programme: str
+    locker: int | None = None
+
+
+@dataclass(frozen=True)
+class HistoryFilter:
+    """Assignments that started in [since, until), of members whose number or name contains `member`."""
+
+    member: str = ""
+    locker: int | None = None
+    since: float | None = None
+    until: float | None = None
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    id: int
+    locker: int
+    member: str
+    name: str
+    assigned_at: float
+    due_at: float
+    released_at: float | None
+    release_kind: str | None
+    assigned_by: str
+    released_by: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class LockerStatistics:
+    since: float
+    until: float
+    now: LockerCounts
+    assignments: int
+    per_day: list[tuple[str, int]] = field(default_factory=list)  # (YYYY-MM-DD local, assignments started)
+    per_hour: list[int] = field(default_factory=list)  # 24 counts by local hour of assignment
+    average_duration_s: float | None = None
+    forced: int = 0
+    overdue_released: int = 0
+
+    @property
+    def busiest_hours(self) -> list[int]:
+        """The hours of day (0-23) with the most assignments, busiest first (up to three, none if no data)."""
+        ranked = sorted((h for h in range(24) if self.per_hour[h]), key=lambda h: (-self.per_hour[h], h))
+        return ranked[:3]

@@ -32,6 +32,10 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 
+class StallsError(ValueError):
+    """A change to restrooms, stalls or sensors that cannot be made; the message says why, in words for the desk."""
+
+
 class StallState(str, Enum):
     VACANT = "vacant"
     OCCUPIED = "occupied"

@@ -9,25 +9,24 @@ from __future__ import annotations
 import csv
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from datetime import time as day_time
 from enum import Enum
-from typing import Any, NamedTuple, TextIO
+from typing import Any, TextIO
 
 from sqlalchemy import Engine, and_, func, or_, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from kiosk.core.lockers import (AlreadyAssigned, Locker, LockerCounts, LockerError, LockerStatus, Policy,
-                                RosterPreview, bank_label, choose_locker, due_time, locker_status,
-                                normalise_enrollment, parse_closing)
+from kiosk.core.lockers import (HISTORY_LIMIT, AlreadyAssigned, HistoryFilter, HistoryRow, Locker, LockerCounts,
+                                LockerError, LockerState, LockerStatistics, MemberInfo, Policy, RosterPreview,
+                                bank_label, choose_locker, due_time, normalise_enrollment, parse_closing)
 from kiosk.store.devices import write_audit
 from kiosk.store.models import AuditEntry, LockerAssignment, LockerHour, Member
 from kiosk.store.models import Locker as LockerRow
 
-HISTORY_LIMIT = 1000  # rows a history view shows; exports have no limit
 
 
 class Role(str, Enum):
@@ -56,76 +55,6 @@ class Assignment:
 class DueRule:
     hours: float | None = 4.0
     closing: day_time | None = None
-
-
-class LockerState(NamedTuple):
-    """One locker as the desk sees it now: its place, and who holds it until when. A named tuple: a board of 1,000
-    is built on every change, and a frozen dataclass took 3 ms of the scan's 50 ms budget just to construct."""
-
-    number: int
-    bank: str
-    out_of_order: bool
-    note: str = ""
-    member: str | None = None
-    name: str = ""
-    programme: str = ""
-    assigned_at: float | None = None
-    due_at: float | None = None
-
-    def status(self, now: float) -> LockerStatus:
-        return locker_status(self.out_of_order, self.due_at, now)
-
-
-@dataclass(frozen=True)
-class MemberInfo:
-    enrollment: str
-    name: str
-    programme: str
-    locker: int | None = None
-
-
-@dataclass(frozen=True)
-class HistoryFilter:
-    """Assignments that started in [since, until), of members whose number or name contains `member`."""
-
-    member: str = ""
-    locker: int | None = None
-    since: float | None = None
-    until: float | None = None
-
-
-@dataclass(frozen=True)
-class HistoryRow:
-    id: int
-    locker: int
-    member: str
-    name: str
-    assigned_at: float
-    due_at: float
-    released_at: float | None
-    release_kind: str | None
-    assigned_by: str
-    released_by: str | None
-    reason: str | None
-
-
-@dataclass(frozen=True)
-class LockerStatistics:
-    since: float
-    until: float
-    now: LockerCounts
-    assignments: int
-    per_day: list[tuple[str, int]] = field(default_factory=list)  # (YYYY-MM-DD local, assignments started)
-    per_hour: list[int] = field(default_factory=list)  # 24 counts by local hour of assignment
-    average_duration_s: float | None = None
-    forced: int = 0
-    overdue_released: int = 0
-
-    @property
-    def busiest_hours(self) -> list[int]:
-        """The hours of day (0-23) with the most assignments, busiest first (up to three, none if no data)."""
-        ranked = sorted((h for h in range(24) if self.per_hour[h]), key=lambda h: (-self.per_hour[h], h))
-        return ranked[:3]
 
 
 class LockerDesk:

@@ -13,13 +13,9 @@ from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from kiosk.core.stalls import SensorRole
+from kiosk.core.stalls import SensorRole, StallsError
 from kiosk.store.devices import LEGACY_KIND, write_audit
 from kiosk.store.models import AuditEntry, Device, Restroom, Stall, StallEvent, StallReading, StallSensor
-
-
-class StallsError(ValueError):
-    """A change that cannot be made; the message says why, in words for the front desk."""
 
 
 @dataclass(frozen=True)

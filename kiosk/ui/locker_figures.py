@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QMessageBox, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QMessageBox, QPushButton, QVBoxLayout,
+                               QWidget)
 
-from kiosk.core.lockers import describe_duration
-from kiosk.store.lockers import LockerStatistics
+from kiosk.core.lockers import LockerStatistics, describe_duration
 from kiosk.ui.background import Background
 from kiosk.ui.locker_pages import ask_save_path
 

@@ -22,8 +22,7 @@ from PySide6.QtGui import QIntValidator
 from PySide6.QtWidgets import (QAbstractItemView, QDateEdit, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
                                QLineEdit, QMessageBox, QProgressDialog, QPushButton, QTableView, QVBoxLayout, QWidget)
 
-from kiosk.core.lockers import LockerError, LockerStatus, describe_duration
-from kiosk.store.lockers import HISTORY_LIMIT, HistoryFilter, LockerState
+from kiosk.core.lockers import HISTORY_LIMIT, HistoryFilter, LockerError, LockerState, LockerStatus, describe_duration
 from kiosk.ui.background import Background
 from kiosk.ui.pin_dialog import ask_admin
 from kiosk.ui.reason_dialog import ask_reason

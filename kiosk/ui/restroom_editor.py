@@ -10,8 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QDialog, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPushButton,
                                QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
-from kiosk.core.stalls import LEGACY_TYPES, SensorRole
-from kiosk.store.stalls import StallsError
+from kiosk.core.stalls import LEGACY_TYPES, SensorRole, StallsError
 from kiosk.ui.stall_operations import StallOperations
 from kiosk.ui.wifi_reset import confirm_wifi_reset, send_wifi_reset
 

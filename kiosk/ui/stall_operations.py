@@ -6,10 +6,12 @@ commit). After each edit the hub re-reads the layout, fuses, publishes to displa
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiosk.core.stalls import SensorRole
-from kiosk.store.stalls import RestroomInfo, SensorInfo
+
+if TYPE_CHECKING:  # the window must not import SQLAlchemy before its first paint (tests/ui/test_main_window.py)
+    from kiosk.store.stalls import RestroomInfo, SensorInfo
 
 ADMIN_ACTOR = "admin (PIN)"
 

@@ -89,3 +89,15 @@ def test_a_start_failure_is_shown_without_blocking_the_window(qtbot: Any, config
         assert "Services failed to start" in main.status.broker.text()
         main.failure_box.close()
         starter.stop()
+
+
+def test_the_window_imports_no_database_or_network_library_before_its_first_paint() -> None:
+    """SQLAlchemy, paho, aiohttp and amqtt load on the hub-starter thread after the first paint (start-up < 0.5 s):
+    a tab that imports them at module level undoes that."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import kiosk.app, kiosk.ui.main_window; "
+            "print(sorted(m for m in ('sqlalchemy', 'paho', 'aiohttp', 'amqtt', 'pyqtgraph') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]"
