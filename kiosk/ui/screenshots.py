@@ -167,7 +167,8 @@ def lockers(app: QApplication, window: Any, starter: ServicesStarter, folder: Pa
 
 
 def wall_display(config: Any, starter: ServicesStarter, tmp: Path) -> tuple[QWidget, Any]:
-    """The wall display at 1920 x 1080, following the same hub over MQTT as a real display does."""
+    """The wall display at 1920 x 1080, following the same hub over MQTT as a real display does (with the free-locker
+    count, display.show_lockers)."""
     from kiosk.services.broker.gatekeeper import internal_credentials
     from kiosk.services.display_feed import DisplayFeed
     from kiosk.services.mqtt_client import BrokerAddress
@@ -175,12 +176,13 @@ def wall_display(config: Any, starter: ServicesStarter, tmp: Path) -> tuple[QWid
     from kiosk.ui.pin_dialog import AdminPin
 
     bridge = DisplayBridge()
-    display = DisplayWindow(bridge, AdminPin(tmp), tmp / "display.ini", dim_from="00:00", dim_to="00:00")
+    display = DisplayWindow(bridge, AdminPin(tmp), tmp / "display.ini", dim_from="00:00", dim_to="00:00",
+                            show_lockers=True)
     display.resize(1920, 1080)
     display.show()
     account = internal_credentials(config.data_dir)
     feed = DisplayFeed(BrokerAddress("127.0.0.1", config["broker.port"]), account.username, account.password,
-                       bridge)
+                       bridge, lockers=True)
     feed.start()
     return display, feed
 
