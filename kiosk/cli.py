@@ -85,6 +85,20 @@ def build_parser() -> argparse.ArgumentParser:
     set_pin = admin_sub.add_parser("set-pin", help="set or change this machine's admin PIN")
     set_pin.add_argument("--stdin", action="store_true", help="read the PIN from standard input (for scripts)")
 
+    lockers = sub.add_parser("lockers", help="lockers: status, roster import, history export").add_subparsers(
+        dest="lockers_command", required=True)
+    lockers.add_parser("status", help="free / in use / overdue / out of order now, and the overdue lockers")
+    roster = lockers.add_parser("import-roster", help="preview a roster CSV (enrollment,name,programme); --yes adds "
+                                "the new members")
+    roster.add_argument("file")
+    roster.add_argument("--yes", action="store_true", help="add the new members (without it: preview only)")
+    history = lockers.add_parser("export-history", help="write the locker history as CSV")
+    history.add_argument("file")
+    history.add_argument("--member", default="", help="enrollment number or part of a name")
+    history.add_argument("--locker", type=int, default=None)
+    history.add_argument("--since", default=None, help="first day, e.g. 2026-09-01")
+    history.add_argument("--until", default=None, help="last day, e.g. 2026-09-30")
+
     backup = sub.add_parser("backup", help="consistent copy of the live database")
     backup.add_argument("path", help="a new file, or a folder for kiosk-backup.db")
     return parser
@@ -127,7 +141,7 @@ def run_command(args: argparse.Namespace) -> int:
         return 2
     logs.setup("WARNING" if config["log.level"] == "INFO" else config["log.level"], with_time=False)
     handler = {"config": _config, "device": _device, "simulate": _simulate, "backup": _backup,
-               "admin": _admin}[args.command]
+               "admin": _admin, "lockers": _lockers}[args.command]
     return handler(args, config)
 
 
@@ -151,6 +165,57 @@ def _admin(args: argparse.Namespace, config: Config) -> int:
     registry = _registry(config)
     registry.record(actor(), "admin.pin.set", "admin-pin", "")
     print(f"admin PIN set for {config.data_dir}")
+    return 0
+
+
+def _lockers(args: argparse.Namespace, config: Config) -> int:
+    from datetime import timedelta
+
+    from kiosk.core.lockers import HistoryFilter, LockerStatus, preview_roster
+    from kiosk.store.db import open_store
+    from kiosk.store.lockers import Operator, Role, locker_desk_for
+
+    desk = locker_desk_for(config, open_store(config.database_url))
+    if args.lockers_command == "status":
+        now = time.time()
+        counts = desk.counts(now)
+        print(f"{counts.free} free, {counts.in_use} in use ({counts.overdue} overdue), {counts.out_of_order} out of "
+              f"order; {desk.member_count()} members")
+        for state in desk.board():
+            if state.status(now) is LockerStatus.OVERDUE:
+                print(f"  overdue: locker {state.number} ({state.bank}) {state.member} {state.name}, due "
+                      f"{datetime.fromtimestamp(state.due_at or 0):%Y-%m-%d %H:%M}")
+        return 0
+    if args.lockers_command == "import-roster":
+        try:
+            text = Path(args.file).read_bytes().decode("utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            print(f"kiosk: {args.file} could not be read as UTF-8 text: {exc}", file=sys.stderr)
+            return 1
+        preview = preview_roster(text, desk.enrollments())
+        print(f"{len(preview.new)} new members, {len(preview.known)} already on the roster, "
+              f"{len(preview.errors)} rows refused")
+        for line, problem in preview.errors:
+            print(f"  line {line}: {problem}")
+        if not args.yes:
+            print("nothing imported yet: run again with --yes to add the new members")
+            return 0
+        added = desk.import_roster(preview, Operator(actor(), Role.STAFF))
+        print(f"added {added} members")
+        return 0
+    try:
+        since = datetime.fromisoformat(args.since).timestamp() if args.since else None
+        until = ((datetime.fromisoformat(args.until) + timedelta(days=1)).timestamp() if args.until else None)
+    except ValueError:
+        print("kiosk: --since and --until take dates like 2026-09-30", file=sys.stderr)
+        return 2
+    try:
+        with open(args.file, "w", newline="", encoding="utf-8") as out:
+            written = desk.export_history(HistoryFilter(args.member, args.locker, since, until), out)
+    except OSError as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {written} assignments to {args.file}")
     return 0
 
 

@@ -19,7 +19,6 @@ from sqlalchemy import text
 
 from kiosk.config import Config
 from kiosk.core.devices import DeviceInfo, DeviceSnapshot
-from kiosk.core.lockers import parse_bank_labels
 from kiosk.core.stalls import StallRules, StallView
 from kiosk.protocol.legacy import LEGACY_SUBSCRIPTIONS, RESET_PAYLOAD, reset_topic
 from kiosk.protocol.topics import DEVICE_PREFIXES, STATE_PREFIX
@@ -168,8 +167,6 @@ class Hub:
 
     def start(self) -> None:
         self.stalls.reload()
-        self.lockers.ensure_lockers(self.config["lockers.count"], self.config["lockers.bank_size"],
-                                    parse_bank_labels(self.config["lockers.bank_labels"]))
         snapshots = self.ingest.load()
         for snap in snapshots:
             self._events.device_changed(snap)

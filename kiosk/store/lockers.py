@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 
 from kiosk.core.lockers import (HISTORY_LIMIT, AlreadyAssigned, HistoryFilter, HistoryRow, Locker, LockerCounts,
                                 LockerError, LockerState, LockerStatistics, MemberInfo, Policy, RosterPreview,
-                                bank_label, choose_locker, due_time, normalise_enrollment, parse_closing)
+                                bank_label, choose_locker, due_time, normalise_enrollment, parse_bank_labels,
+                                parse_closing)
 from kiosk.store.devices import write_audit
 from kiosk.store.models import AuditEntry, LockerAssignment, LockerHour, Member
 from kiosk.store.models import Locker as LockerRow
@@ -430,11 +431,13 @@ class LockerDesk:
 
 
 def locker_desk_for(config: Any, engine: Engine, clock: Callable[[], float] = time.time) -> LockerDesk:
-    """The desk as the settings describe it (policy, due rule, number of lockers)."""
+    """The desk as the settings describe it (policy, due rule), with the lockers and banks they describe."""
     closing = parse_closing(config["lockers.closing_time"])
-    return LockerDesk(engine, Policy(config["lockers.policy"]),
-                      DueRule(None if closing else config["lockers.due_hours"], closing), clock,
-                      count=config["lockers.count"])
+    desk = LockerDesk(engine, Policy(config["lockers.policy"]),
+                      DueRule(None if closing else config["lockers.due_hours"], closing), clock)
+    desk.ensure_lockers(config["lockers.count"], config["lockers.bank_size"],
+                        parse_bank_labels(config["lockers.bank_labels"]))
+    return desk
 
 
 HOURS_FROM_HISTORY = (

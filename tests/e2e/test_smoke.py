@@ -157,3 +157,21 @@ def test_unknown_device_ids_get_a_clear_message(tmp_path: Path) -> None:
     result = run_cli(tmp_path, "device", "revoke", "no-such-device")
     assert result.returncode == 1
     assert "no device with id no-such-device" in result.stderr
+
+
+def test_lockers_from_the_command_line_roster_preview_import_status_export(tmp_path: Path) -> None:
+    roster = tmp_path / "roster.csv"
+    roster.write_text("enrollment,name,programme\nCS2021001,Rahul Sharma,CS\ncs2021002,Priya Patel,CS\n"
+                      "CS20X,Bad,CS\n", encoding="utf-8")
+    preview = run_cli(tmp_path, "lockers", "import-roster", str(roster))
+    assert preview.returncode == 0
+    assert "2 new members, 0 already on the roster, 1 rows refused" in preview.stdout
+    assert "line 4: 'CS20X' is not an enrollment number" in preview.stdout and "nothing imported yet" in preview.stdout
+    assert "added 2 members" in run_cli(tmp_path, "lockers", "import-roster", str(roster), "--yes").stdout
+    status = run_cli(tmp_path, "lockers", "status").stdout
+    assert status.startswith("150 free, 0 in use (0 overdue), 0 out of order; 2 members")
+    out = tmp_path / "history.csv"
+    exported = run_cli(tmp_path, "lockers", "export-history", str(out), "--since", "2026-01-01")
+    assert exported.returncode == 0 and "wrote 0 assignments" in exported.stdout
+    assert out.read_text(encoding="utf-8").startswith("locker,enrollment,name")
+    assert run_cli(tmp_path, "lockers", "export-history", str(out), "--since", "yesterday").returncode == 2
