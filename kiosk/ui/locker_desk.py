@@ -2,7 +2,8 @@
 
 Scan (or type) an enrollment number and press Enter:
 - a member without a locker gets one (the policy's choice, or the locker picked on the map);
-- a member who has one is told which, and a second scan of the same card within 30 s releases it;
+- a member who has one is told which, and a second scan of the same card within 30 s releases it (the same card
+  read twice within a second counts once: readers repeat themselves);
 - anything else (not a number, not on the roster, no free locker) gets a message that says what to do next.
 Typing a locker number (digits only) selects that locker, as a tap on the map does. Esc clears the selection.
 
@@ -27,6 +28,7 @@ from kiosk.ui.pin_dialog import ask_admin
 from kiosk.ui.reason_dialog import ask_reason
 
 CONFIRM_WINDOW_S = 30.0  # a second scan within this time releases the member's locker
+REPEAT_S = 1.0  # the same card read again this soon is the reader repeating itself, not the desk asking again
 BIG_NUMBER_PT = 84
 IDLE_TEXT = "Scan a card or type an enrollment number, then Enter."
 
@@ -61,6 +63,7 @@ class DeskPage(QWidget):
         self._clock = clock
         self._pending: tuple[str, float] | None = None  # (enrollment, when) awaiting a second scan to release
         self._unknown = ""
+        self._last_scan: tuple[str, float] = ("", 0.0)
         self.scan = ScanField(self)
         self.scan.setObjectName("lockerScan")
         self.scan.setPlaceholderText("Scan a card or type a number")
@@ -170,6 +173,9 @@ class DeskPage(QWidget):
         except LockerError as exc:
             self._show("error", "?", "Not an enrollment number", str(exc))
             return
+        last, self._last_scan = self._last_scan, (enrollment, self._clock())
+        if last[0] == enrollment and self._clock() - last[1] < REPEAT_S:
+            return  # a reader that reads one card twice must not turn "assign" into "already has one" into "release"
         pending = self._pending
         self._pending = None
         if pending and pending[0] == enrollment and self._clock() - pending[1] <= CONFIRM_WINDOW_S:
