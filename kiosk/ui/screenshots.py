@@ -147,15 +147,11 @@ def lockers(app: QApplication, window: Any, starter: ServicesStarter, folder: Pa
     view.desk.scan_entered()
     pump(app, 0.3)
     save(window, folder / "lockers.png")
-    view.pages.setCurrentWidget(view.assigned)
-    pump(app, 0.3)
-    save(window, folder / "lockers-assigned.png")
-    view.pages.setCurrentWidget(view.history)
-    pump(app, 1.0)
-    save(window, folder / "lockers-history.png")
-    view.pages.setCurrentWidget(view.figures)
-    pump(app, 1.5)
-    save(window, folder / "lockers-figures.png")
+    for page, name, settle in ((view.assigned, "assigned", 0.3), (view.history, "history", 1.0),
+                                (view.figures, "figures", 1.5)):
+        view.pages.setCurrentWidget(page)
+        pump(app, settle)  # history and figures are read on a background thread
+        save(window, folder / f"lockers-{name}.png")
     view.pages.setCurrentWidget(view.members)
     view.members.open_import("enrollment,name,programme\nCS2022001,Neha Rao,CS\ncs2021001,Rahul Sharma,CS\n"
                              "CS20X,Bad Number,CS\nEC2022004,,EC\nCS2022001,Neha Rao,CS\n", "roster.csv")
