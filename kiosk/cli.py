@@ -85,6 +85,20 @@ def build_parser() -> argparse.ArgumentParser:
     set_pin = admin_sub.add_parser("set-pin", help="set or change this machine's admin PIN")
     set_pin.add_argument("--stdin", action="store_true", help="read the PIN from standard input (for scripts)")
 
+    port = sub.add_parser("port", help="measured ports of energy devices").add_subparsers(dest="port_command",
+                                                                                         required=True)
+    port_add = port.add_parser("add", help="add a port to a device; prints the port id (HTTP readings name it)")
+    port_add.add_argument("device_id")
+    port_add.add_argument("--name", required=True, help='what is plugged in, e.g. "Desk lamp"')
+    port_add.add_argument("--channel", default=None, help="the device's own name for the port (the 'port' field of "
+                          "its readings); default: none")
+    port_add.add_argument("--active-w", type=float, default=10.0, help="at or above this draw the port is in use "
+                          "(default 10 W)")
+    port_add.add_argument("--schedule", default="", help='when it is expected in use, e.g. "mon-fri 08:00-21:00"; '
+                          "outside it any draw above the noise floor counts as phantom load")
+    port_list = port.add_parser("list", help="ports, with their device, channel and thresholds")
+    port_list.add_argument("device_id", nargs="?", default=None)
+
     lockers = sub.add_parser("lockers", help="lockers: status, roster import, history export").add_subparsers(
         dest="lockers_command", required=True)
     lockers.add_parser("status", help="free / in use / overdue / out of order now, and the overdue lockers")
@@ -141,7 +155,7 @@ def run_command(args: argparse.Namespace) -> int:
         return 2
     logs.setup("WARNING" if config["log.level"] == "INFO" else config["log.level"], with_time=False)
     handler = {"config": _config, "device": _device, "simulate": _simulate, "backup": _backup,
-               "admin": _admin, "lockers": _lockers}[args.command]
+               "admin": _admin, "lockers": _lockers, "port": _port}[args.command]
     return handler(args, config)
 
 
@@ -165,6 +179,30 @@ def _admin(args: argparse.Namespace, config: Config) -> int:
     registry = _registry(config)
     registry.record(actor(), "admin.pin.set", "admin-pin", "")
     print(f"admin PIN set for {config.data_dir}")
+    return 0
+
+
+def _port(args: argparse.Namespace, config: Config) -> int:
+    from kiosk.store.energy import EnergyStore, PortError
+
+    store = EnergyStore(_registry(config).engine)
+    if args.port_command == "add":
+        try:
+            port = store.add_port(args.device_id, args.name, actor(), args.channel, args.active_w, args.schedule)
+        except PortError as exc:
+            print(f"kiosk: {exc}", file=sys.stderr)
+            return 1
+        print(f"port id: {port.id}")
+        print(f"  {port.name} on device {port.device_id}" + (f", channel {port.channel}" if port.channel else ""))
+        print('  HTTP readings: POST /api/sensor/reading {"deviceToken": ..., "portId": "' + port.id + '", ...}')
+        return 0
+    ports = store.ports(args.device_id)
+    if not ports:
+        print("no ports yet: `kiosk port add DEVICE_ID --name NAME`")
+    for port in ports:
+        floor = "estimated" if port.noise_floor_w is None else f"{port.noise_floor_w:.2f} W"
+        print(f"{port.id}  {port.name:<24} device {port.device_id}  channel {port.channel or '-'}  active >= "
+              f"{port.active_w:g} W  noise floor {floor}  schedule {port.schedule or 'any time'}")
     return 0
 
 

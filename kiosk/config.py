@@ -163,6 +163,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("lockers.closing_time", str, "", "If set (HH:MM), every assignment is due at this time of day instead "
             "of after lockers.due_hours.", pattern=r"|([01]?\d|2[0-3]):[0-5]\d", example="21:30"),
     Setting("display.show_lockers", bool, False, "Wall display: also show how many lockers are free."),
+    Setting("energy.tariff_per_kwh", float, 0.15, "Electricity price per kWh, for the cost of phantom loads.",
+            minimum=0),
+    Setting("energy.currency", str, "", "Currency shown with costs (e.g. EUR, INR); empty: none."),
     Setting("stalls.report_interval_s", float, 10.0, "A stall sensor's report interval until its own is learned; "
             "a sensor that misses about three reports makes its stall NO SIGNAL.", minimum=1),
 )

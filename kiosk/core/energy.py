@@ -281,6 +281,21 @@ class Bucket:
     def mean(self) -> float:
         return self.total / self.count if self.count else 0.0
 
+    def merge(self, other: Bucket) -> None:
+        self.count += other.count
+        self.minimum = min(self.minimum, other.minimum)
+        self.maximum = max(self.maximum, other.maximum)
+        self.total += other.total
+        self.energy_wh += other.energy_wh
+
+
+def merge_buckets(into: dict[tuple[str, str, float], Bucket], more: dict[tuple[str, str, float], Bucket]) -> None:
+    for key, bucket in more.items():
+        if key in into:
+            into[key].merge(bucket)
+        else:
+            into[key] = bucket
+
 
 def roll_up(readings: Iterable[tuple[str, float, float]], previous: dict[str, float] | None = None
             ) -> dict[tuple[str, str, float], Bucket]:

@@ -1,7 +1,13 @@
-"""The LAN HTTP server on the service loop: `GET /api/v1/health` now; device and OTA routes join it later."""
+"""The LAN HTTP server on the service loop: `GET /api/v1/health`, `POST /api/sensor/reading` (DESIGN.md section 5).
+
+Handlers that touch the database run in the loop's default executor, so that a slow disk never stalls the loop (it
+also hosts the broker when `broker.process = "thread"`).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -14,16 +20,20 @@ log = logging.getLogger(__name__)
 class HttpServer:
     """aiohttp app bound where the config says; `health` returns (healthy, JSON-ready dict)."""
 
-    def __init__(self, bind: str, port: int, health: Callable[[], tuple[bool, dict[str, Any]]]) -> None:
+    def __init__(self, bind: str, port: int, health: Callable[[], tuple[bool, dict[str, Any]]],
+                 sensor_reading: Callable[[Any], tuple[int, dict[str, Any]]] | None = None) -> None:
         self._bind = bind
         self._port = port
         self._health = health
+        self._sensor_reading = sensor_reading
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024)
         app.router.add_get("/api/v1/health", self._get_health)
+        if self._sensor_reading is not None:
+            app.router.add_post("/api/sensor/reading", self._post_reading)
         return app
 
     async def start(self) -> None:
@@ -43,3 +53,12 @@ class HttpServer:
     async def _get_health(self, _request: web.Request) -> web.Response:
         healthy, body = self._health()
         return web.json_response(body, status=200 if healthy else 503)
+
+    async def _post_reading(self, request: web.Request) -> web.Response:
+        try:
+            body = json.loads(await request.read())
+        except (ValueError, UnicodeDecodeError):
+            return web.json_response({"success": False, "message": "the body is not JSON"}, status=400)
+        assert self._sensor_reading is not None
+        status, answer = await asyncio.get_running_loop().run_in_executor(None, self._sensor_reading, body)
+        return web.json_response(answer, status=status)

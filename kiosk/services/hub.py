@@ -19,6 +19,8 @@ from sqlalchemy import text
 
 from kiosk.config import Config
 from kiosk.core.devices import DeviceInfo, DeviceSnapshot
+from kiosk.core.energy import PortStatus
+from kiosk.protocol.payloads import Rejected
 from kiosk.core.stalls import StallRules, StallView
 from kiosk.protocol.legacy import LEGACY_SUBSCRIPTIONS, RESET_PAYLOAD, reset_topic
 from kiosk.protocol.topics import DEVICE_PREFIXES, STATE_PREFIX
@@ -27,12 +29,14 @@ from kiosk.services.broker.process import BrokerProcess, InProcessBroker
 from kiosk.services.broker.service import BrokerService, BrokerStats, ListenerSpec
 from kiosk.services.http import HttpServer
 from kiosk.services.ingest import Ingest, IngestStats
+from kiosk.services.energy import EnergyService
 from kiosk.services.lockers import LockerService
 from kiosk.services.loop import ServiceLoop
 from kiosk.services.mqtt_client import BrokerAddress, DeviceLink
 from kiosk.services.stalls import StallPlace, StallService
 from kiosk.store.db import open_store
 from kiosk.store.devices import LEGACY_PREFIX, DeviceRegistry
+from kiosk.store.energy import EnergyStore, PortError
 from kiosk.store.lockers import LockerDesk, locker_desk_for
 from kiosk.store.stalls import StallDirectory
 from kiosk.store.writer import StoreWriter
@@ -90,8 +94,12 @@ class Hub:
                                    self._report_interval, clock)
         self.lockers: LockerDesk = locker_desk_for(config, self.engine, clock)
         self.locker_service = LockerService(self.lockers, self._publish_state, events.lockers_changed)
+        self.energy_store = EnergyStore(self.engine, clock)
+        self.energy = EnergyService(self.energy_store, self.writer, self._publish_state,
+                                    config["energy.tariff_per_kwh"], config["energy.currency"], clock)
         self.ingest = Ingest(self.registry, self.writer, events, config["ingest.max_payload_bytes"],
-                             config["devices.offline_after_s"], clock, on_stall=self.stalls.reading)
+                             config["devices.offline_after_s"], clock, on_stall=self.stalls.reading,
+                             on_energy=self.energy.reading)
         self.legacy_stallsense = bool(config["stalls.legacy_stallsense"])
         self.loop = ServiceLoop()
         self.internal = internal_credentials(config.data_dir)
@@ -109,7 +117,8 @@ class Hub:
             else:
                 gatekeeper = Gatekeeper(self.registry, self.internal, clock, self.legacy_stallsense)
                 self.broker = InProcessBroker(self.loop, BrokerService(spec, gatekeeper))
-        self.http = HttpServer(config["http.bind"], config["http.port"], self.health) if config["http.port"] else None
+        self.http = (HttpServer(config["http.bind"], config["http.port"], self.health, self.sensor_reading)
+                     if config["http.port"] else None)
         self.link = DeviceLink(self.broker_address(), *self._link_credentials(), on_message=self._message,
                                on_control=self.device_revoked, on_connection=self._link_changed,
                                extra_subscriptions=LEGACY_SUBSCRIPTIONS if self.legacy_stallsense else (),
@@ -160,6 +169,38 @@ class Hub:
             raise ConnectionError("the broker is not reachable; the reset was not sent")
         self.registry.record(actor, "stallsense.wifi_reset", device_id, f"sent {reset_topic(info.name)} = 1")
         self.link.publish(reset_topic(info.name), RESET_PAYLOAD, qos=1)
+
+    def sensor_reading(self, body: Any) -> tuple[int, dict[str, Any]]:
+        """`POST /api/sensor/reading` (DESIGN.md section 5): the device's token, its port, one reading.
+
+        400: not a reading (says which field); 401: no valid token; 404: no such port on that device. The token is
+        checked like an MQTT login and never logged."""
+        if not isinstance(body, dict):
+            return 400, {"success": False, "message": "the body must be a JSON object"}
+        token, port_id = body.get("deviceToken"), body.get("portId")
+        if not isinstance(token, str) or not token:
+            return 401, {"success": False, "message": "deviceToken is missing"}
+        login = self.registry.check_token(token)
+        if login.device is None:
+            reason = login.failure.value if login.failure else "bad token"
+            return 401, {"success": False, "message": f"the device token is not valid ({reason})"}
+        if not isinstance(port_id, str) or not port_id:
+            return 400, {"success": False, "message": "portId is missing"}
+        device_id = login.device.id
+        try:
+            port = self.energy.owned_port(device_id, port_id)
+        except PortError as exc:
+            return 404, {"success": False, "message": str(exc)}
+        fields = {key: body[key] for key in ("voltage", "current", "power") if key in body}
+        try:
+            report, reading, at = self.ingest.handle_energy(
+                device_id, fields, lambda r, now: (self.energy.reading(device_id, r, now, port), r, now))
+        except Rejected as exc:
+            return 400, {"success": False, "message": exc.detail}
+        return 200, {"success": True, "message": "Reading saved", "data": {
+            "reading": {"portId": port.id, "voltage": reading.voltage, "current": reading.current,
+                        "power": reading.power, "timestamp": at},
+            "phantomDetected": report.status is PortStatus.PHANTOM, "portStatus": report.status.value}}
 
     def stalls_edited(self) -> None:
         """Restrooms, stalls or assignments changed (GUI or CLI): fuse and publish with the new layout."""
@@ -212,6 +253,7 @@ class Hub:
             self.link.publish(HUB_STATE_TOPIC, hub_state(True, self._clock()), qos=1, retain=True)
             self.stalls.republish()
             self.locker_service.republish()
+            self.energy.republish()
 
     def _tick_forever(self) -> None:
         sweep_every = 5
@@ -221,6 +263,7 @@ class Hub:
             try:
                 self.ingest.tick()
                 self.stalls.tick()
+                self.energy.tick()
                 if count % HUB_BEAT_EVERY_S == 0 and self.link.connected.is_set():
                     self.link.publish(HUB_STATE_TOPIC, hub_state(True, self._clock()), qos=0, retain=True)
                 if count % sweep_every == 0:

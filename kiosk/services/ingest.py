@@ -46,9 +46,11 @@ class IngestStats:
 class Ingest:
     def __init__(self, registry: DeviceRegistry, writer: StoreWriter, events: IngestEvents, max_payload_bytes: int,
                  offline_after_s: float, clock: Callable[[], float] = time.time,
-                 on_stall: Callable[[str, Reading, float], None] | None = None) -> None:
+                 on_stall: Callable[[str, Reading, float], None] | None = None,
+                 on_energy: Callable[[str, payloads.EnergyReading, float], Any] | None = None) -> None:
         self._registry = registry
         self._on_stall = on_stall
+        self._on_energy = on_energy  # writes energy rows itself (by port), with rollups and phantom detection
         self._legacy_details: dict[str, str | None] = {}  # a legacy board's type, as last written
         self._writer = writer
         self._events = events
@@ -103,15 +105,41 @@ class Ingest:
                 return False
             snap = self.tracker.accepted(where.device_id, message)
             self.accepted += 1
-        row = _row(message, where.device_id, now)
-        if row is not None:
-            self._writer.add(row[0], row[1], mark)
+        if isinstance(message, payloads.EnergyReading) and self._on_energy is not None:
+            self._on_energy(where.device_id, message, now)
+        else:
+            row = _row(message, where.device_id, now)
+            if row is not None:
+                self._writer.add(row[0], row[1], mark)
         self._writer.device_state(snap)
         self._events.device_changed(snap)
         if isinstance(message, payloads.StallReading) and self._on_stall is not None:
             door = None if message.door is None else message.door == "closed"
             self._on_stall(where.device_id, Reading(message.occupied, door, message.thermal), now)
         return True
+
+    def handle_energy(self, device_id: str, body: dict[str, Any],
+                      deliver: Callable[[payloads.EnergyReading, float], Any]) -> Any:
+        """An energy reading that came another way (HTTP, USB serial) for a known device: validated like an MQTT
+        one, counted on the device, then handed to `deliver` (which returns what the caller answers).
+        Raises Rejected (counted, logged) for a bad reading."""
+        now = self._clock()
+        with self._lock:
+            self._rate_count += 1
+            if not self._known(device_id, now):
+                self._reject(device_id, Reason.UNKNOWN_DEVICE, f"no registered device has id {device_id[:64]!r}", now)
+                raise Rejected(Reason.UNKNOWN_DEVICE, "unknown or revoked device")
+            try:
+                message = payloads.energy_reading(body)
+            except Rejected as exc:
+                self._reject(device_id, exc.reason, exc.detail, now)
+                raise
+            snap = self.tracker.accepted(device_id, message)
+            self.accepted += 1
+        result = deliver(message, now)
+        self._writer.device_state(snap)
+        self._events.device_changed(snap)
+        return result
 
     def handle_legacy(self, topic: str, payload: bytes, mark: float | None = None) -> bool:
         """One message from a legacy StallSense board (`N`, `N/id`, `N/ip`); a new board becomes a pending sensor."""

@@ -158,6 +158,15 @@ class DeviceRegistry:
                 return LoginResult(None, LoginFailure.EXPIRED)
             return LoginResult(_info(device), None)
 
+    def check_token(self, token: str) -> LoginResult:
+        """Which device holds this token, if it may be used now (HTTP readings carry only the token)."""
+        with self._session() as session:
+            row = session.scalar(select(DeviceToken).where(DeviceToken.token_hash == hash_token(token)))
+            if row is None:
+                return LoginResult(None, LoginFailure.BAD_TOKEN)
+            device_id = row.device_id
+        return self.check(device_id, token)
+
     def still_valid(self, device_ids: list[str]) -> set[str]:
         """Of these devices, those that still hold a live, unexpired token (for dropping revoked sessions)."""
         if not device_ids:

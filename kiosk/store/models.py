@@ -68,8 +68,11 @@ class Telemetry(Base):
 
 
 class EnergyReading(Base):
+    """Raw readings; `port` is the port's id (kiosk.store.energy resolves a device's own port label to it)."""
+
     __tablename__ = "energy_readings"
-    __table_args__ = (Index("ix_energy_device_port_ts", "device_id", "port", "ts"),)
+    __table_args__ = (Index("ix_energy_device_port_ts", "device_id", "port", "ts"),
+                      Index("ix_energy_port_ts", "port", "ts"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     device_id: Mapped[str] = mapped_column(String(64))
@@ -212,3 +215,57 @@ class LockerHour(Base):
     held_s: Mapped[float] = mapped_column(Float, default=0.0)
     forced: Mapped[int] = mapped_column(Integer, default=0)
     overdue: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Port(Base):
+    """A measured socket of an energy device. `channel` is the device's own name for it (the `port` field of its
+    readings, a serial board's channel); readings that name no channel go to the device's only port."""
+
+    __tablename__ = "ports"
+    __table_args__ = (UniqueConstraint("device_id", "channel"), UniqueConstraint("device_id", "name"))
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    channel: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[float] = mapped_column(Float)
+    active_w: Mapped[float] = mapped_column(Float, default=10.0)
+    noise_floor_w: Mapped[float | None] = mapped_column(Float)  # None: estimated from the port's own readings
+    phantom_after_s: Mapped[float] = mapped_column(Float, default=900.0)
+    schedule: Mapped[str] = mapped_column(String(200), default="")
+
+
+class EnergyRollup(Base):
+    """Per port, tier (minute, hour, day) and bucket start: power min / max / sum / count and energy (Wh), kept up
+    to date as readings arrive; graphs over long ranges and kWh per day read these instead of raw readings."""
+
+    __tablename__ = "energy_rollups"
+
+    port: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tier: Mapped[str] = mapped_column(String(8), primary_key=True)
+    start: Mapped[float] = mapped_column(Float, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    minimum: Mapped[float] = mapped_column(Float)
+    maximum: Mapped[float] = mapped_column(Float)
+    total: Mapped[float] = mapped_column(Float)
+    energy_wh: Mapped[float] = mapped_column(Float)
+
+
+class Notification(Base):
+    """Something a person should see until acknowledged: a phantom load (watts, duration, monthly cost), ..."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_open", "acknowledged_at", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    kind: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(64))  # e.g. a port id
+    title: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    watts: Mapped[float | None] = mapped_column(Float)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    monthly_cost: Mapped[float | None] = mapped_column(Float)
+    ended_at: Mapped[float | None] = mapped_column(Float)
+    acknowledged_at: Mapped[float | None] = mapped_column(Float)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(120))

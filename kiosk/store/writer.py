@@ -21,6 +21,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from kiosk.core.devices import DeviceSnapshot
+from kiosk.core.energy import Bucket, merge_buckets
+from kiosk.store.energy import upsert_rollups
 from kiosk.store.models import (Device, DeviceLog, DeviceRejection, EnergyReading, StallEvent, StallReading,
                                  Telemetry)
 
@@ -58,17 +60,18 @@ class _Pending:
     marks: list[float]
     devices: dict[str, DeviceSnapshot]
     rejections: dict[tuple[str, str], tuple[int, float, str]]
+    rollups: dict[tuple[str, str, float], Bucket]
 
     @classmethod
     def empty(cls) -> _Pending:
-        return cls({}, [], {}, {})
+        return cls({}, [], {}, {}, {})
 
     def size(self) -> int:
-        return sum(map(len, self.rows.values())) + len(self.devices) + len(self.rejections)
+        return sum(map(len, self.rows.values())) + len(self.devices) + len(self.rejections) + len(self.rollups)
 
     def urgent_size(self) -> int:
-        """What must be committed within batch_ms: readings and rejections, not device state."""
-        return sum(map(len, self.rows.values())) + len(self.rejections)
+        """What must be committed within batch_ms: readings, rollups and rejections, not device state."""
+        return sum(map(len, self.rows.values())) + len(self.rejections) + len(self.rollups)
 
     def merge_older(self, older: _Pending) -> None:
         """Put a failed batch back in front of what arrived since."""
@@ -76,6 +79,8 @@ class _Pending:
             self.rows[table] = rows + self.rows.get(table, [])
         self.marks = older.marks + self.marks
         self.devices = {**older.devices, **self.devices}
+        newer, self.rollups = self.rollups, older.rollups
+        merge_buckets(self.rollups, newer)
         for key, (count, at, detail) in older.rejections.items():
             if key in self.rejections:
                 newer = self.rejections[key]
@@ -127,6 +132,12 @@ class StoreWriter:
             self._pending.rows.setdefault(table, []).append(row)
             if mark is not None:
                 self._pending.marks.append(mark)
+            self._wake_if_due()
+
+    def rollups(self, buckets: dict[tuple[str, str, float], Bucket]) -> None:
+        """Energy rollup buckets (kiosk.core.energy.roll_up) to merge into energy_rollups with the next batch."""
+        with self._lock:
+            merge_buckets(self._pending.rollups, buckets)
             self._wake_if_due()
 
     def device_state(self, snapshot: DeviceSnapshot) -> None:
@@ -246,6 +257,7 @@ class StoreWriter:
                     self._devices_saved_at = time.monotonic()
                 for (device_id, reason), (count, at, detail) in batch.rejections.items():
                     connection.execute(self._upsert_rejection(device_id, reason, count, at, detail))
+                upsert_rollups(connection, batch.rollups)
         except SQLAlchemyError as exc:
             with self._lock:
                 self._failures += 1

@@ -35,7 +35,9 @@ def meter(hub: Any) -> Any:
 def test_a_reading_reaches_the_database_and_the_devices_view(hub: Any, events: Any, meter: Any) -> None:
     meter.publish(f"devices/{meter.info.id}/datastream", json.dumps(READING))
     stored = wait_for(lambda: rows(hub, EnergyReading))
-    assert (stored[0].device_id, stored[0].port, stored[0].power) == (meter.info.id, "desk-lamp", 103.73)
+    port = hub.energy_store.ports(meter.info.id)[0]  # the channel was new: a port was made for it
+    assert (port.channel, port.name) == ("desk-lamp", "Port desk-lamp of Meter 1")
+    assert (stored[0].device_id, stored[0].port, stored[0].power) == (meter.info.id, port.id, 103.73)
     snap = wait_for(lambda: events.devices.get(meter.info.id))
     assert snap.received == 1 and snap.online.value == "online"
 

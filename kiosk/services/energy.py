@@ -1,0 +1,136 @@
+"""Energy readings from every road (MQTT, HTTP, USB serial) after validation: port, raw row, rollups, status, alerts.
+
+`reading()` is called by the ingest pipeline on whichever thread delivered the reading. It resolves the port
+(kiosk.store.energy), queues the raw row and the rollup buckets for the store writer, feeds the port's phantom
+detector (kiosk.core.energy) and, when a port's status changes or a phantom episode is flagged, publishes it:
+retained `kiosk/state/ports/{port id}` for displays and other systems, `kiosk/notifications` for alerts, and a
+notification row that the app shows until someone acknowledges it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kiosk.core.energy import PhantomEpisode, PortDetector, PortReport, PortStatus, monthly_cost, roll_up
+from kiosk.protocol.payloads import EnergyReading
+from kiosk.protocol.topics import STATE_PREFIX
+from kiosk.store.energy import EnergyStore, PortError, PortInfo
+from kiosk.store.writer import StoreWriter
+
+log = logging.getLogger(__name__)
+NOTIFICATIONS_TOPIC = "kiosk/notifications"
+PORT_STATE_PREFIX = f"{STATE_PREFIX}/ports"
+
+
+@dataclass(frozen=True)
+class PortState:
+    port_id: str
+    name: str
+    status: PortStatus
+    watts: float | None
+    at: float
+
+
+class EnergyService:
+    def __init__(self, store: EnergyStore, writer: StoreWriter, publish: Callable[[str, bytes, bool], None],
+                 tariff_per_kwh: float, currency: str = "", clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._writer = writer
+        self._publish = publish
+        self.tariff = tariff_per_kwh
+        self.currency = currency
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._ports: dict[tuple[str, str | None], PortInfo] = {}
+        self._detectors: dict[str, PortDetector] = {}
+        self._last_at: dict[str, float] = {}
+        self._open: dict[str, int] = {}  # port id -> notification id of its open phantom episode
+        self.states: dict[str, PortState] = {}
+
+    def port_of(self, device_id: str, channel: str | None) -> PortInfo:
+        key = (device_id, channel)
+        port = self._ports.get(key)
+        if port is None:
+            port = self._ports[key] = self._store.resolve(device_id, channel)
+        return port
+
+    def owned_port(self, device_id: str, port_id: str) -> PortInfo:
+        """An HTTP reading's port: it must exist and belong to the device whose token came with it."""
+        port = self._store.port(port_id)
+        if port is None or port.device_id != device_id:
+            raise PortError(f"this device has no port {port_id[:64]!r}")
+        self._ports[(device_id, port_id)] = port
+        return port
+
+    def reading(self, device_id: str, reading: EnergyReading, at: float, port: PortInfo | None = None
+                ) -> PortReport:
+        port = port or self.port_of(device_id, reading.port)
+        self._writer.add("energy", {"device_id": device_id, "port": port.id, "ts": at, "voltage": reading.voltage,
+                                    "current": reading.current, "power": reading.power})
+        with self._lock:
+            self._writer.rollups(roll_up([(port.id, at, reading.power)], self._last_at))
+            detector = self._detectors.get(port.id)
+            if detector is None:
+                detector = self._detectors[port.id] = PortDetector(port.id, port.rules())
+            before = detector.status
+            report = detector.update(at, reading.power)
+        self._after(port, report, before, at)
+        return report
+
+    def tick(self) -> None:
+        """Once a second: ports that went silent become NO DATA (and end their episodes)."""
+        now = self._clock()
+        with self._lock:
+            reports = [(port_id, d.status, d.tick(now)) for port_id, d in self._detectors.items()]
+        for port_id, before, report in reports:
+            if report.status is not before or report.ended:
+                port = self._store.port(port_id)
+                if port is not None:
+                    self._after(port, report, before, now)
+
+    def republish(self) -> None:
+        for state in list(self.states.values()):
+            self._publish_state(state)
+
+    def _after(self, port: PortInfo, report: PortReport, before: PortStatus, at: float) -> None:
+        if report.started is not None:
+            self._phantom_started(port, report.started)
+        if report.ended is not None:
+            self._phantom_ended(port, report.ended)
+        if report.status is not before:
+            state = PortState(port.id, port.name, report.status, report.smoothed_w, at)
+            self.states[port.id] = state
+            self._publish_state(state)
+
+    def _publish_state(self, state: PortState) -> None:
+        self._publish(f"{PORT_STATE_PREFIX}/{state.port_id}", json.dumps({
+            "port": state.port_id, "name": state.name, "status": state.status.value,
+            "watts": None if state.watts is None else round(state.watts, 2), "at": round(state.at, 3)}).encode(),
+            True)
+
+    def _phantom_started(self, port: PortInfo, episode: PhantomEpisode) -> None:
+        cost = monthly_cost(episode.watts, self.tariff)
+        title = f"Phantom load on {port.name}: {episode.watts:.1f} W"
+        detail = (f"{port.name} has drawn {episode.watts:.1f} W for {episode.duration_s / 60:.0f} min while it "
+                  f"should be idle: about {cost:.2f}{(' ' + self.currency) if self.currency else ''} a month at "
+                  f"{self.tariff:g} per kWh. Switch it off at the socket, or adjust its schedule / active "
+                  "threshold if this draw is expected.")
+        notification = self._store.notify("phantom", port.id, title, detail, episode.watts, episode.duration_s, cost)
+        self._open[port.id] = notification
+        log.info("phantom load on port %s (%s): %.1f W", port.id, port.name, episode.watts)
+        self._publish(NOTIFICATIONS_TOPIC, json.dumps({
+            "id": notification, "kind": "phantom", "port": port.id, "name": port.name,
+            "watts": round(episode.watts, 2), "since": round(episode.started_at, 3),
+            "duration_s": round(episode.duration_s), "monthly_cost": round(cost, 2), "tariff": self.tariff,
+            "currency": self.currency}).encode(), False)
+
+    def _phantom_ended(self, port: PortInfo, episode: PhantomEpisode) -> None:
+        notification = self._open.pop(port.id, None)
+        if notification is not None:
+            self._store.update_notification(notification, episode.duration_s, episode.watts,
+                                            monthly_cost(episode.watts, self.tariff), episode.ended_at)

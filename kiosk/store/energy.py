@@ -1,0 +1,225 @@
+"""Ports, rollups and notifications in the database (raw readings are written by the store writer).
+
+Ports are created by an admin (`kiosk port add DEVICE_ID --name "Desk lamp"`, the admin tab) or, for a reading that
+names a channel the device has no port for yet, automatically ("Port 2 of Meter A"), so that no good reading is
+lost while nobody has set the port up. HTTP readings must name an existing port (DESIGN.md section 5).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from kiosk.core.energy import DEFAULT_NOISE_FLOOR_W, Bucket, PortRules, Schedule
+from kiosk.store.devices import write_audit
+from kiosk.store.models import Device, EnergyReading, EnergyRollup, Notification, Port
+
+
+class PortError(ValueError):
+    """A port that cannot be created or found; the message says why."""
+
+
+@dataclass(frozen=True)
+class PortInfo:
+    id: str
+    device_id: str
+    name: str
+    channel: str | None
+    active_w: float
+    noise_floor_w: float | None
+    phantom_after_s: float
+    schedule: str
+
+    def rules(self, estimated_floor_w: float | None = None) -> PortRules:
+        floor = self.noise_floor_w if self.noise_floor_w is not None else (estimated_floor_w or
+                                                                           DEFAULT_NOISE_FLOOR_W)
+        return PortRules(self.active_w, floor, self.phantom_after_s, schedule=Schedule.parse(self.schedule))
+
+
+@dataclass(frozen=True)
+class NotificationInfo:
+    id: int
+    created_at: float
+    kind: str
+    subject: str
+    title: str
+    detail: str
+    watts: float | None
+    duration_s: float | None
+    monthly_cost: float | None
+    ended_at: float | None
+    acknowledged_at: float | None
+    acknowledged_by: str | None
+
+
+class EnergyStore:
+    def __init__(self, engine: Engine, clock: Callable[[], float] = time.time) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    def _session(self) -> Session:
+        return Session(self._engine, expire_on_commit=False)
+
+    # --- ports ----------------------------------------------------------------------------------------------------
+
+    def add_port(self, device_id: str, name: str, actor: str, channel: str | None = None, active_w: float = 10.0,
+                 schedule: str = "") -> PortInfo:
+        name = name.strip()
+        if not name:
+            raise PortError("A port needs a name, e.g. \"Desk lamp\".")
+        if active_w <= 0:
+            raise PortError("The active threshold must be above 0 W.")
+        try:
+            Schedule.parse(schedule)
+        except ValueError as exc:
+            raise PortError(f"schedule: {exc}") from None
+        now = self._clock()
+        with self._session() as session, session.begin():
+            device = session.get(Device, device_id)
+            if device is None:
+                raise PortError(f"There is no device {device_id!r} (`kiosk device list` shows them).")
+            if session.scalar(select(Port.id).where(Port.device_id == device_id, Port.name == name)):
+                raise PortError(f"{device.name} already has a port called {name!r}.")
+            if channel is not None and session.scalar(select(Port.id).where(Port.device_id == device_id,
+                                                                            Port.channel == channel)):
+                raise PortError(f"{device.name} already has a port on channel {channel!r}.")
+            port = Port(id=str(uuid.uuid4()), device_id=device_id, name=name, channel=channel, created_at=now,
+                        active_w=active_w, noise_floor_w=None, phantom_after_s=900.0, schedule=schedule)
+            session.add(port)
+            write_audit(session, now, actor, "port.add", port.id, f"{device_id} {name!r} channel {channel!r}")
+            return _info(port)
+
+    def resolve(self, device_id: str, channel: str | None) -> PortInfo:
+        """The port a device's reading belongs to: its channel's port (or the port whose id it names); with no
+        channel, the device's only port. A channel seen for the first time gets a new port, named after it."""
+        with self._session() as session, session.begin():
+            ports = list(session.scalars(select(Port).where(Port.device_id == device_id)))
+            if channel is None and len(ports) == 1:
+                return _info(ports[0])
+            label = channel if channel is not None else "1"
+            for port in ports:
+                if port.channel == label or port.id == label:
+                    return _info(port)
+            device = session.get(Device, device_id)
+            name = f"Port {label}" if device is None else f"Port {label} of {device.name}"[:80]
+            port = Port(id=str(uuid.uuid4()), device_id=device_id, name=name, channel=label,
+                        created_at=self._clock(), active_w=10.0, noise_floor_w=None, phantom_after_s=900.0,
+                        schedule="")
+            session.add(port)
+            write_audit(session, self._clock(), "kiosk", "port.discovered", port.id,
+                        f"{device_id}: first reading on channel {label!r}")
+            return _info(port)
+
+    def port(self, port_id: str) -> PortInfo | None:
+        with self._session() as session:
+            row = session.get(Port, port_id)
+            return None if row is None else _info(row)
+
+    def ports(self, device_id: str | None = None) -> list[PortInfo]:
+        query = select(Port).order_by(Port.device_id, Port.name)
+        if device_id is not None:
+            query = query.where(Port.device_id == device_id)
+        with self._session() as session:
+            return [_info(p) for p in session.scalars(query)]
+
+    def set_noise_floor(self, port_id: str, floor_w: float | None, actor: str) -> None:
+        with self._session() as session, session.begin():
+            port = session.get(Port, port_id)
+            if port is None:
+                raise PortError(f"There is no port {port_id!r}.")
+            port.noise_floor_w = floor_w
+            write_audit(session, self._clock(), actor, "port.noise_floor", port_id,
+                        "estimated" if floor_w is None else f"{floor_w:.2f} W")
+
+    # --- readings and rollups -------------------------------------------------------------------------------------
+
+    def readings(self, port_id: str, since: float, until: float) -> list[tuple[float, float]]:
+        with self._engine.connect() as connection:
+            return [(ts, power) for ts, power in connection.execute(
+                select(EnergyReading.ts, EnergyReading.power).where(
+                    EnergyReading.port == port_id, EnergyReading.ts >= since, EnergyReading.ts < until)
+                .order_by(EnergyReading.ts))]
+
+    def rollups(self, port_id: str, tier: str, since: float, until: float) -> list[tuple[float, Bucket]]:
+        with self._engine.connect() as connection:
+            return [(start, Bucket(count, minimum, maximum, total, energy)) for start, count, minimum, maximum, total,
+                    energy in connection.execute(
+                        select(EnergyRollup.start, EnergyRollup.count, EnergyRollup.minimum, EnergyRollup.maximum,
+                               EnergyRollup.total, EnergyRollup.energy_wh)
+                        .where(EnergyRollup.port == port_id, EnergyRollup.tier == tier,
+                               EnergyRollup.start >= since, EnergyRollup.start < until)
+                        .order_by(EnergyRollup.start))]
+
+    def kwh_per_day(self, port_id: str, since: float, until: float) -> list[tuple[float, float]]:
+        return [(start, bucket.energy_wh / 1000) for start, bucket in self.rollups(port_id, "day", since, until)]
+
+    # --- notifications --------------------------------------------------------------------------------------------
+
+    def notify(self, kind: str, subject: str, title: str, detail: str, watts: float | None = None,
+               duration_s: float | None = None, monthly_cost: float | None = None) -> int:
+        with self._session() as session, session.begin():
+            row = Notification(created_at=self._clock(), kind=kind, subject=subject, title=title, detail=detail,
+                               watts=watts, duration_s=duration_s, monthly_cost=monthly_cost)
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def update_notification(self, notification_id: int, duration_s: float, watts: float,
+                            monthly_cost: float, ended_at: float | None = None) -> None:
+        with self._session() as session, session.begin():
+            row = session.get(Notification, notification_id)
+            if row is not None:
+                row.duration_s, row.watts, row.monthly_cost, row.ended_at = duration_s, watts, monthly_cost, ended_at
+
+    def acknowledge(self, notification_id: int, actor: str) -> None:
+        now = self._clock()
+        with self._session() as session, session.begin():
+            row = session.get(Notification, notification_id)
+            if row is None:
+                raise LookupError(f"no notification {notification_id}")
+            if row.acknowledged_at is None:
+                row.acknowledged_at, row.acknowledged_by = now, actor
+                write_audit(session, now, actor, "notification.ack", str(notification_id), row.title)
+
+    def notifications(self, open_only: bool = True, limit: int = 200) -> list[NotificationInfo]:
+        query = select(Notification).order_by(Notification.created_at.desc()).limit(limit)
+        if open_only:
+            query = query.where(Notification.acknowledged_at.is_(None))
+        with self._session() as session:
+            return [NotificationInfo(n.id, n.created_at, n.kind, n.subject, n.title, n.detail, n.watts,
+                                     n.duration_s, n.monthly_cost, n.ended_at, n.acknowledged_at,
+                                     n.acknowledged_by) for n in session.scalars(query)]
+
+    def open_count(self) -> int:
+        with self._session() as session:
+            return session.scalar(select(func.count()).select_from(Notification).where(
+                Notification.acknowledged_at.is_(None))) or 0
+
+
+def upsert_rollups(connection: Connection, buckets: dict[tuple[str, str, float], Bucket]) -> None:
+    """Merge buckets into energy_rollups (in the caller's transaction): counts, sums and energy add up, min and
+    max widen."""
+    if not buckets:
+        return
+    statement = sqlite_insert(EnergyRollup)
+    statement = statement.on_conflict_do_update(
+        index_elements=[EnergyRollup.port, EnergyRollup.tier, EnergyRollup.start],
+        set_={"count": EnergyRollup.count + statement.excluded.count,
+              "minimum": func.min(EnergyRollup.minimum, statement.excluded.minimum),
+              "maximum": func.max(EnergyRollup.maximum, statement.excluded.maximum),
+              "total": EnergyRollup.total + statement.excluded.total,
+              "energy_wh": EnergyRollup.energy_wh + statement.excluded.energy_wh})
+    connection.execute(statement, [{"port": port, "tier": tier, "start": start, "count": b.count,
+                                 "minimum": b.minimum, "maximum": b.maximum, "total": b.total,
+                                 "energy_wh": b.energy_wh} for (port, tier, start), b in buckets.items()])
+
+
+def _info(port: Port) -> PortInfo:
+    return PortInfo(port.id, port.device_id, port.name, port.channel, port.active_w, port.noise_floor_w,
+                    port.phantom_after_s, port.schedule)

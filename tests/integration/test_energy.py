@@ -1,0 +1,115 @@
+"""Energy readings through the hub: MQTT and HTTP into ports, raw rows, rollups, port status and phantom alerts."""
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+import pytest
+
+from kiosk.config import Config
+from kiosk.services.energy import NOTIFICATIONS_TOPIC, PORT_STATE_PREFIX
+from kiosk.services.hub import Hub
+from tests.helpers import RecordingEvents, connect, wait_for
+
+
+class Clock:
+    """The hub's clock: real time plus an offset a test moves forward."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._time = time.time
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return self._time() + self.offset
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def energy_hub(config: Config, events: RecordingEvents, clock: Clock) -> Any:
+    hub = Hub(config, events, clock)
+    hub.start()
+    assert hub.link.connected.wait(5)
+    yield hub
+    hub.stop()
+
+
+def post(hub: Any, body: Any) -> tuple[int, dict[str, Any]]:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{hub.config['http.port']}/api/sensor/reading", data=data,
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_http_readings_answer_as_the_contract_says(energy_hub: Any) -> None:
+    meter, token = energy_hub.registry.create("Meter A", "energy", "test")
+    other, other_token = energy_hub.registry.create("Meter B", "energy", "test")
+    lamp = energy_hub.energy_store.add_port(meter.id, "Desk lamp", "test")
+    theirs = energy_hub.energy_store.add_port(other.id, "Kettle", "test")
+    good = {"deviceToken": token, "portId": lamp.id, "voltage": 230.5, "current": 0.45, "power": 103.73}
+    status, answer = post(energy_hub, good)
+    assert status == 200 and answer["success"] is True
+    assert answer["data"]["reading"]["power"] == 103.73 and answer["data"]["reading"]["portId"] == lamp.id
+    assert answer["data"]["phantomDetected"] is False and answer["data"]["portStatus"] == "active"
+    assert post(energy_hub, {**good, "deviceToken": "nope"})[0] == 401
+    assert post(energy_hub, {k: v for k, v in good.items() if k != "deviceToken"})[0] == 401
+    status, answer = post(energy_hub, {**good, "portId": theirs.id})  # another device's port
+    assert status == 404 and "no port" in answer["message"]
+    assert post(energy_hub, {**good, "portId": "no-such-port"})[0] == 404
+    status, answer = post(energy_hub, {**good, "power": 500.0})
+    assert status == 400 and "disagrees with voltage x current" in answer["message"]
+    assert post(energy_hub, {**good, "voltage": "NaN"})[0] == 400
+    assert post(energy_hub, b"{not json")[0] == 400
+    assert post(energy_hub, [1, 2])[0] == 400
+    assert post(energy_hub, {**good, "deviceToken": other_token})[0] == 404  # a valid token, not this port's owner
+    energy_hub.registry.revoke(meter.id, "test")
+    assert post(energy_hub, good)[0] == 401
+    energy_hub.writer.flush()
+    assert [p for _, p in energy_hub.energy_store.readings(lamp.id, 0, 4e9)] == [103.73]  # only the good one
+
+
+def test_mqtt_readings_keep_rollups_and_a_standby_load_raises_one_alert(energy_hub: Any, clock: Clock) -> None:
+    meter, token = energy_hub.registry.create("Meter A", "energy", "test")
+    tv = energy_hub.energy_store.add_port(meter.id, "TV", "test", channel="1")
+    watcher = connect(energy_hub.config["broker.port"], energy_hub.internal.username, energy_hub.internal.password)
+    watcher.subscribe(NOTIFICATIONS_TOPIC, 1)
+    watcher.subscribe(f"{PORT_STATE_PREFIX}/{tv.id}", 1)
+    device = connect(energy_hub.config["broker.port"], meter.id, token)
+    try:
+        topic = f"devices/{meter.id}/datastream"
+        device.publish(topic, json.dumps({"port": "1", "voltage": 230.0, "current": 0.35, "power": 80.5}))
+        wait_for(lambda: energy_hub.energy.states.get(tv.id) and energy_hub.energy.states[tv.id].status.value
+                 == "active")
+        # Standby: 4 W, one reading every 30 s (the hub's clock jumps), for 20 minutes.
+        for _ in range(41):
+            clock.offset += 30
+            device.publish(topic, json.dumps({"port": "1", "voltage": 230.0, "current": 0.0174, "power": 4.0}))
+            wait_for(lambda: energy_hub.energy._last_at.get(tv.id, 0) >= clock() - 1)
+        alert = wait_for(lambda: next((json.loads(m.payload) for m in watcher.messages
+                                       if m.topic == NOTIFICATIONS_TOPIC), None))
+        assert alert["kind"] == "phantom" and alert["port"] == tv.id and alert["watts"] == pytest.approx(4.0)
+        assert alert["monthly_cost"] == pytest.approx(4.0 / 1000 * 24 * 30.44 * 0.15, rel=0.01)
+        notes = energy_hub.energy_store.notifications()
+        assert len(notes) == 1 and notes[0].title == "Phantom load on TV: 4.0 W"
+        states = [json.loads(m.payload)["status"] for m in watcher.messages if m.topic.startswith(PORT_STATE_PREFIX)]
+        assert states[0] == "active" and states[-1] == "phantom"
+        energy_hub.writer.flush()
+        minutes = energy_hub.energy_store.rollups(tv.id, "minute", 0, 4e9)
+        assert sum(b.count for _, b in minutes) == 42
+        day_wh = sum(b.energy_wh for _, b in energy_hub.energy_store.rollups(tv.id, "day", 0, 4e9))
+        assert day_wh == pytest.approx(4.0 * 41 * 30 / 3600, rel=0.05)  # 41 gaps of 30 s at 4 W
+        energy_hub.energy_store.acknowledge(notes[0].id, "admin")
+        assert energy_hub.energy_store.notifications() == []
+    finally:
+        device.close()
+        watcher.close()
