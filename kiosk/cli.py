@@ -96,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "(default 10 W)")
     port_add.add_argument("--schedule", default="", help='when it is expected in use, e.g. "mon-fri 08:00-21:00"; '
                           "outside it any draw above the noise floor counts as phantom load")
+    calibrate = port.add_parser("calibrate", help="set a port's noise floor from its last minutes of readings, "
+                                "taken with the load unplugged")
+    calibrate.add_argument("port_id")
+    calibrate.add_argument("--minutes", type=float, default=10.0, help="how far back to look (default 10)")
     port_list = port.add_parser("list", help="ports, with their device, channel and thresholds")
     port_list.add_argument("device_id", nargs="?", default=None)
 
@@ -195,6 +199,14 @@ def _port(args: argparse.Namespace, config: Config) -> int:
         print(f"port id: {port.id}")
         print(f"  {port.name} on device {port.device_id}" + (f", channel {port.channel}" if port.channel else ""))
         print('  HTTP readings: POST /api/sensor/reading {"deviceToken": ..., "portId": "' + port.id + '", ...}')
+        return 0
+    if args.port_command == "calibrate":
+        try:
+            floor = store.calibrate(args.port_id, args.minutes, actor())
+        except PortError as exc:
+            print(f"kiosk: {exc}", file=sys.stderr)
+            return 1
+        print(f"noise floor of port {args.port_id}: {floor:.2f} W (a running hub uses it within 5 s)")
         return 0
     ports = store.ports(args.device_id)
     if not ports:

@@ -3,7 +3,7 @@
 Standby loads are 1-10 W, about the size of a cheap sensor's error, so the detector is careful:
 - every decision uses the **median of the last minute** of readings (a spike or a dropped sample moves nothing);
 - a port's **noise floor** is calibrated (readings with the load unplugged: mean + 3 sigma), or estimated from its
-  own readings (the quietest level it reaches, plus three times the noise measured from successive differences);
+  own low readings (three times the noise measured from successive differences);
 - a port that **should be idle** (outside its schedule, or below its active threshold) and draws more than its noise
   floor plus a margin for longer than `phantom_after_s` is flagged **phantom**; it stays phantom until the draw falls
   below the floor plus half the margin (hysteresis), so a load hovering at the edge does not flap;
@@ -224,10 +224,12 @@ def noise_sigma(powers: Sequence[float]) -> float:
 
 
 def estimate_noise_floor(powers: Sequence[float]) -> float:
-    """Without a calibration: the quietest level the port reaches (1st percentile) plus three noise sigmas."""
+    """Without a calibration: three times the sensor's noise, measured from successive differences of the port's
+    low readings (level-independent, so a constant standby draw is not mistaken for an offset). A sensor's zero
+    offset cannot be told from a standby load this way: calibrating with the load unplugged can."""
     if len(powers) < 60:
         return DEFAULT_NOISE_FLOOR_W
-    return max(MIN_NOISE_FLOOR_W, percentile(powers, 1.0) + 3 * noise_sigma(powers))
+    return max(MIN_NOISE_FLOOR_W, 3 * noise_sigma(powers))
 
 
 def percentile(values: Iterable[float], pct: float) -> float:

@@ -13,10 +13,12 @@ import json
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kiosk.core.energy import PhantomEpisode, PortDetector, PortReport, PortStatus, monthly_cost, roll_up
+from kiosk.core.energy import (PhantomEpisode, PortDetector, PortReport, PortStatus, estimate_noise_floor, monthly_cost,
+                               roll_up)
 from kiosk.protocol.payloads import EnergyReading
 from kiosk.protocol.topics import STATE_PREFIX
 from kiosk.store.energy import EnergyStore, PortError, PortInfo
@@ -25,6 +27,8 @@ from kiosk.store.writer import StoreWriter
 log = logging.getLogger(__name__)
 NOTIFICATIONS_TOPIC = "kiosk/notifications"
 PORT_STATE_PREFIX = f"{STATE_PREFIX}/ports"
+ESTIMATE_EVERY = 300  # low readings between two estimates of an uncalibrated port's noise floor
+LOW_READINGS_KEPT = 3600
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,9 @@ class EnergyService:
         self._detectors: dict[str, PortDetector] = {}
         self._last_at: dict[str, float] = {}
         self._open: dict[str, int] = {}  # port id -> notification id of its open phantom episode
+        self._low: dict[str, deque[float]] = {}  # an uncalibrated port's recent readings below its active threshold
+        self._low_seen: dict[str, int] = {}
+        self._ports_marker = store.ports_marker()
         self.states: dict[str, PortState] = {}
 
     def port_of(self, device_id: str, channel: str | None) -> PortInfo:
@@ -77,10 +84,36 @@ class EnergyService:
             detector = self._detectors.get(port.id)
             if detector is None:
                 detector = self._detectors[port.id] = PortDetector(port.id, port.rules())
+            if port.noise_floor_w is None and reading.power < port.active_w:
+                self._learn_floor(port, detector, reading.power)
             before = detector.status
             report = detector.update(at, reading.power)
         self._after(port, report, before, at)
         return report
+
+    def _learn_floor(self, port: PortInfo, detector: PortDetector, power: float) -> None:
+        """Under the lock: an uncalibrated port's floor follows its sensor's noise (kiosk.core.energy)."""
+        low = self._low.setdefault(port.id, deque(maxlen=LOW_READINGS_KEPT))
+        low.append(power)
+        seen = self._low_seen[port.id] = self._low_seen.get(port.id, 0) + 1
+        if seen == 60 or seen % ESTIMATE_EVERY == 0:
+            detector.set_rules(port.rules(estimate_noise_floor(low)))
+
+    def reload_ports_if_edited(self) -> bool:
+        """A port was added or changed (CLI, another station): forget cached ports and re-read their rules."""
+        marker = self._store.ports_marker()
+        if marker == self._ports_marker:
+            return False
+        self._ports_marker = marker
+        with self._lock:
+            self._ports.clear()
+            for port_id, detector in self._detectors.items():
+                port = self._store.port(port_id)
+                if port is not None:
+                    low = self._low.get(port_id)
+                    estimated = estimate_noise_floor(low) if low and port.noise_floor_w is None else None
+                    detector.set_rules(port.rules(estimated))
+        return True
 
     def tick(self) -> None:
         """Once a second: ports that went silent become NO DATA (and end their episodes)."""

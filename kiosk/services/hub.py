@@ -269,6 +269,7 @@ class Hub:
                 if count % sweep_every == 0:
                     self._sweep_sessions()
                     self.stalls.reload_if_edited()
+                    self.energy.reload_ports_if_edited()
                 self._events.hub_status(self.status())
             except Exception:
                 log.exception("hub ticker failed; it keeps running")

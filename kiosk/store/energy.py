@@ -16,9 +16,9 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from kiosk.core.energy import DEFAULT_NOISE_FLOOR_W, Bucket, PortRules, Schedule
+from kiosk.core.energy import DEFAULT_NOISE_FLOOR_W, Bucket, PortRules, Schedule, calibrate_noise_floor
 from kiosk.store.devices import write_audit
-from kiosk.store.models import Device, EnergyReading, EnergyRollup, Notification, Port
+from kiosk.store.models import AuditEntry, Device, EnergyReading, EnergyRollup, Notification, Port
 
 
 class PortError(ValueError):
@@ -127,6 +127,22 @@ class EnergyStore:
             query = query.where(Port.device_id == device_id)
         with self._session() as session:
             return [_info(p) for p in session.scalars(query)]
+
+    def ports_marker(self) -> int:
+        """Changes whenever a port is added or changed, from any station or the CLI (cheap to poll)."""
+        with self._session() as session:
+            return session.scalar(select(func.max(AuditEntry.id)).where(AuditEntry.action.like("port.%"))) or 0
+
+    def calibrate(self, port_id: str, minutes: float, actor: str) -> float:
+        """Set the noise floor from the last `minutes` of readings, taken with the load unplugged."""
+        now = self._clock()
+        powers = [p for _, p in self.readings(port_id, now - minutes * 60, now + 1)]
+        try:
+            floor = calibrate_noise_floor(powers)
+        except ValueError as exc:
+            raise PortError(f"{exc} (found {len(powers)} in the last {minutes:g} min)") from None
+        self.set_noise_floor(port_id, floor, actor)
+        return floor
 
     def set_noise_floor(self, port_id: str, floor_w: float | None, actor: str) -> None:
         with self._session() as session, session.begin():

@@ -1,0 +1,87 @@
+"""Ports, rollups, calibration and notifications on a real SQLite file."""
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import insert
+
+from kiosk.core.energy import Bucket
+from kiosk.store.db import open_store
+from kiosk.store.devices import DeviceRegistry
+from kiosk.store.energy import EnergyStore, PortError, upsert_rollups
+from kiosk.store.models import EnergyReading
+
+
+class Clock:
+    now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> tuple[EnergyStore, str, Clock]:
+    engine = open_store(f"sqlite:///{tmp_path / 'k.db'}")
+    info, _ = DeviceRegistry(engine).create("Meter A", "energy", "test")
+    clock = Clock()
+    return EnergyStore(engine, clock), info.id, clock
+
+
+def test_ports_are_added_with_clear_refusals(setup: tuple[EnergyStore, str, Clock]) -> None:
+    store, device, _ = setup
+    lamp = store.add_port(device, "Desk lamp", "admin", channel="1", schedule="mon-fri 08:00-21:00")
+    assert store.ports(device) == [lamp] and lamp.rules().schedule.hours
+    for args, message in (((device, " ", "admin"), "needs a name"), (("nope", "X", "admin"), "no device"),
+                          ((device, "Desk lamp", "admin"), "already has a port called"),
+                          ((device, "Other", "admin", "1"), "already has a port on channel"),
+                          ((device, "Other", "admin", None, 10.0, "weekdays"), "schedule")):
+        with pytest.raises(PortError, match=message):
+            store.add_port(*args)
+
+
+def test_readings_find_their_port_and_new_channels_get_one(setup: tuple[EnergyStore, str, Clock]) -> None:
+    store, device, _ = setup
+    only = store.add_port(device, "Kettle", "admin")
+    assert store.resolve(device, None) == only  # no channel: the only port
+    assert store.resolve(device, only.id) == only  # by port id
+    second = store.resolve(device, "2")
+    assert second.name == "Port 2 of Meter A" and second.channel == "2"
+    assert store.resolve(device, "2") == second and len(store.ports(device)) == 2
+
+
+def test_rollups_merge_min_max_sum_and_energy(setup: tuple[EnergyStore, str, Clock]) -> None:
+    store, device, _ = setup
+    port = store.add_port(device, "Lamp", "admin")
+    key = (port.id, "minute", 60.0)
+    for bucket in (Bucket(2, 5.0, 9.0, 14.0, 0.1), Bucket(1, 3.0, 3.0, 3.0, 0.05)):
+        with store._engine.begin() as connection:
+            upsert_rollups(connection, {key: bucket})
+    [(start, merged)] = store.rollups(port.id, "minute", 0, 1000)
+    assert (start, merged.count, merged.minimum, merged.maximum, merged.total) == (60.0, 3, 3.0, 9.0, 17.0)
+    assert merged.energy_wh == pytest.approx(0.15)
+
+
+def test_calibration_from_the_last_minutes_and_a_running_hub_notices(setup: tuple[EnergyStore, str, Clock]) -> None:
+    store, device, clock = setup
+    port = store.add_port(device, "Lamp", "admin")
+    marker = store.ports_marker()
+    with pytest.raises(PortError, match="at least 10 readings"):
+        store.calibrate(port.id, 10, "admin")
+    with store._engine.begin() as connection:
+        connection.execute(insert(EnergyReading), [
+            {"device_id": device, "port": port.id, "ts": clock.now - 300 + i, "voltage": 230.0, "current": 0.0,
+             "power": 0.5 + 0.1 * (i % 3)} for i in range(60)])
+    floor = store.calibrate(port.id, 10, "admin")
+    assert floor == pytest.approx(0.6 + 3 * 0.0816, abs=0.01)
+    assert store.port(port.id).noise_floor_w == floor and store.ports_marker() > marker
+
+
+def test_notifications_until_acknowledged(setup: tuple[EnergyStore, str, Clock]) -> None:
+    store, _, _ = setup
+    first = store.notify("phantom", "port-1", "Phantom load on TV: 4.0 W", "...", 4.0, 900, 0.44)
+    store.update_notification(first, 1800, 4.1, 0.45, ended_at=Clock.now)
+    assert store.open_count() == 1 and store.notifications()[0].duration_s == 1800
+    store.acknowledge(first, "admin")
+    assert store.open_count() == 0 and store.notifications(open_only=False)[0].acknowledged_by == "admin"
+    with pytest.raises(LookupError):
+        store.acknowledge(999, "admin")
