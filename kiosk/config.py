@@ -163,6 +163,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("lockers.closing_time", str, "", "If set (HH:MM), every assignment is due at this time of day instead "
             "of after lockers.due_hours.", pattern=r"|([01]?\d|2[0-3]):[0-5]\d", example="21:30"),
     Setting("display.show_lockers", bool, False, "Wall display: also show how many lockers are free."),
+    Setting("serial.enabled", bool, True, "Read energy boards on USB serial ports (Arduino: one JSON line per reading)."),
+    Setting("serial.ports", str, "", "Serial ports to open besides the USB boards found by id, comma-separated "
+            "(e.g. /dev/ttyUSB0)."),
+    Setting("serial.usb_ids", str, "2341:0043,2341:0001,2341:0042,2a03:0043,1a86:7523,0403:6001,10c4:ea60",
+            "USB vendor:product ids of boards to open when plugged in (Arduino Uno, CH340, FTDI, CP210x); empty: "
+            "only serial.ports.", pattern=r"\s*|[0-9a-fA-F]{4}:[0-9a-fA-F]{4}(\s*,\s*[0-9a-fA-F]{4}:[0-9a-fA-F]{4})*",
+            example="2341:0043,1a86:7523"),
+    Setting("serial.baud", int, 9600, "Baud rate of the serial boards.", minimum=300, maximum=2_000_000),
+    Setting("serial.max_lines_per_s", int, 100, "Lines per second a board may send; more are dropped and counted.",
+            minimum=1),
     Setting("energy.tariff_per_kwh", float, 0.15, "Electricity price per kWh, for the cost of phantom loads.",
             minimum=0),
     Setting("energy.currency", str, "", "Currency shown with costs (e.g. EUR, INR); empty: none."),

@@ -21,6 +21,7 @@ from kiosk.config import Config
 from kiosk.core.devices import DeviceInfo, DeviceSnapshot
 from kiosk.core.energy import PortStatus
 from kiosk.protocol.payloads import Rejected
+from kiosk.protocol.serial_lines import Hello
 from kiosk.core.stalls import StallRules, StallView
 from kiosk.protocol.legacy import LEGACY_SUBSCRIPTIONS, RESET_PAYLOAD, reset_topic
 from kiosk.protocol.topics import DEVICE_PREFIXES, STATE_PREFIX
@@ -32,6 +33,7 @@ from kiosk.services.ingest import Ingest, IngestStats
 from kiosk.services.energy import EnergyService
 from kiosk.services.lockers import LockerService
 from kiosk.services.loop import ServiceLoop
+from kiosk.services.serial_worker import SerialWorker, parse_usb_ids
 from kiosk.services.mqtt_client import BrokerAddress, DeviceLink
 from kiosk.services.stalls import StallPlace, StallService
 from kiosk.store.db import open_store
@@ -123,6 +125,12 @@ class Hub:
                                on_control=self.device_revoked, on_connection=self._link_changed,
                                extra_subscriptions=LEGACY_SUBSCRIPTIONS if self.legacy_stallsense else (),
                                will=(HUB_STATE_TOPIC, hub_state(False, clock())))
+        self.serial: SerialWorker | None = None
+        if config["serial.enabled"]:
+            paths = tuple(filter(None, (p.strip() for p in config["serial.ports"].split(","))))
+            self.serial = SerialWorker(paths, parse_usb_ids(config["serial.usb_ids"]), config["serial.baud"],
+                                       self._serial_message, max_lines_per_s=config["serial.max_lines_per_s"])
+        self._serial_devices: dict[str, str] = {}  # board key -> device id
         self._link_detail = "connecting"
         self._broker_samples: deque[tuple[float, int, int]] = deque()
         self._stop = threading.Event()
@@ -202,6 +210,28 @@ class Hub:
                         "power": reading.power, "timestamp": at},
             "phantomDetected": report.status is PortStatus.PHANTOM, "portStatus": report.status.value}}
 
+    def _serial_message(self, key: str, path: str, message: Any) -> None:
+        """A line from a USB board (serial worker thread): a hello maps the board, a reading takes the ingest path,
+        a bad line is counted on the board's device."""
+        firmware = message.firmware if isinstance(message, Hello) else None
+        device_id = self._serial_devices.get(key)
+        if device_id is None or isinstance(message, Hello):
+            device_id, created = self.registry.ensure_serial_board(key, path, firmware)
+            self._serial_devices[key] = device_id
+            info = self.registry.get(device_id)
+            if info is not None:
+                self.ingest.device_registered(info)
+            if created:
+                log.info("new USB board %s on %s: its readings go to device %s", key, path, device_id)
+        if isinstance(message, Rejected):
+            self.ingest.reject(device_id, message.reason, f"{path}: {message.detail}")
+        elif not isinstance(message, Hello):
+            try:
+                self.ingest.handle_energy(device_id, message.body,
+                                          lambda r, now: self.energy.reading(device_id, r, now))
+            except Rejected:
+                pass  # counted and logged by the ingest pipeline
+
     def stalls_edited(self) -> None:
         """Restrooms, stalls or assignments changed (GUI or CLI): fuse and publish with the new layout."""
         self.stalls.reload()
@@ -218,6 +248,8 @@ class Hub:
         if self.http is not None:
             self.loop.run(self.http.start())
         self.link.start()
+        if self.serial is not None:
+            self.serial.start()
         self._ticker = threading.Thread(target=self._tick_forever, name="hub-ticker", daemon=True)
         self._ticker.start()
         self.locker_service.start()
@@ -227,6 +259,8 @@ class Hub:
         if self._ticker is not None:
             self._ticker.join(2)
         self.locker_service.stop()
+        if self.serial is not None:
+            self.serial.stop()
         self.link.stop()
         if self.loop.running and self.http is not None:
             self.loop.run(self.http.stop())
@@ -270,6 +304,7 @@ class Hub:
                     self._sweep_sessions()
                     self.stalls.reload_if_edited()
                     self.energy.reload_ports_if_edited()
+                    self._serial_devices.clear()  # an admin may have mapped a board to another device
                 self._events.hub_status(self.status())
             except Exception:
                 log.exception("hub ticker failed; it keeps running")

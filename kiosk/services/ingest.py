@@ -141,6 +141,14 @@ class Ingest:
         self._events.device_changed(snap)
         return result
 
+    def reject(self, device_id: str, reason: Reason, detail: str) -> None:
+        """A bad message that came another way (a USB board's garbled line): counted and logged like MQTT ones."""
+        now = self._clock()
+        with self._lock:
+            self._rate_count += 1
+            self._known(device_id, now)
+            self._reject(device_id, reason, detail, now)
+
     def handle_legacy(self, topic: str, payload: bytes, mark: float | None = None) -> bool:
         """One message from a legacy StallSense board (`N`, `N/id`, `N/ip`); a new board becomes a pending sensor."""
         now = self._clock()

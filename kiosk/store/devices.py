@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from kiosk.core.devices import DeviceInfo, DeviceSnapshot, Online
 from kiosk.core.tokens import hash_token, new_token
-from kiosk.store.models import AuditEntry, Device, DeviceRejection, DeviceToken
+from kiosk.store.models import AuditEntry, Device, DeviceRejection, DeviceToken, SerialBoard
 
 
 class LoginFailure(str, Enum):
@@ -39,6 +39,7 @@ class DeviceNotFound(LookupError):
 
 LEGACY_KIND = "stallsense"
 LEGACY_PREFIX = "stallsense:"
+SERIAL_PREFIX = "serial:"
 
 
 def legacy_device_id(name: str) -> str:
@@ -109,6 +110,45 @@ class DeviceRegistry:
             session.add(device)
             write_audit(session, now, "hub", "device.legacy.discover", device_id, f"name={name!r}")
         return _info(device), True
+
+    def ensure_serial_board(self, key: str, path: str, firmware: str | None = None) -> tuple[str, bool]:
+        """The device a USB-serial board's readings belong to: the one an admin mapped it to, or a device of its
+        own (`serial:KEY`, kind energy, no token: it cannot log in over the network) made on first contact."""
+        now = self._clock()
+        with self._session() as session, session.begin():
+            board = session.get(SerialBoard, key)
+            if board is not None:
+                board.last_seen, board.path = now, path[:200]
+                if firmware is not None:
+                    board.firmware = firmware
+                return board.device_id, False
+            device_id = SERIAL_PREFIX + key
+            if session.get(Device, device_id) is None:
+                session.add(Device(id=device_id, name=f"USB board {key}"[:120], kind="energy",
+                                   organization="default", created_at=now, messages_received=0,
+                                   messages_rejected=0))
+                session.flush()
+            session.add(SerialBoard(key=key, device_id=device_id, path=path[:200], firmware=firmware,
+                                    first_seen=now, last_seen=now))
+            write_audit(session, now, "hub", "serial.discover", device_id, f"board {key!r} on {path}")
+            return device_id, True
+
+    def map_serial_board(self, key: str, device_id: str, actor: str) -> None:
+        """Send a board's readings to another device (e.g. the meter registered for that room)."""
+        with self._session() as session, session.begin():
+            board = session.get(SerialBoard, key)
+            if board is None:
+                raise DeviceNotFound(f"no USB board {key!r} has been seen (`kiosk serial list`)")
+            if session.get(Device, device_id) is None:
+                raise DeviceNotFound(f"no device with id {device_id}")
+            before, board.device_id = board.device_id, device_id
+            write_audit(session, self._clock(), actor, "serial.map", key, f"{before} -> {device_id}")
+
+    def serial_boards(self) -> list[tuple[str, str, str, str | None, float]]:
+        """(key, device id, path, firmware, last seen) of every board seen."""
+        with self._session() as session:
+            return [(b.key, b.device_id, b.path, b.firmware, b.last_seen)
+                    for b in session.scalars(select(SerialBoard).order_by(SerialBoard.key))]
 
     def set_details(self, device_id: str, model: str | None = None, ip: str | None = None) -> None:
         """What a board says about itself (a legacy board's type and IP address)."""

@@ -269,3 +269,17 @@ class Notification(Base):
     ended_at: Mapped[float | None] = mapped_column(Float)
     acknowledged_at: Mapped[float | None] = mapped_column(Float)
     acknowledged_by: Mapped[str | None] = mapped_column(String(120))
+
+
+class SerialBoard(Base):
+    """A USB-serial board, known by its hello id, USB serial number or device path (`key`), and the device its
+    readings belong to (a device of its own, made on first contact, until an admin maps it to another)."""
+
+    __tablename__ = "serial_boards"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(String(200), default="")
+    firmware: Mapped[str | None] = mapped_column(String(40))
+    first_seen: Mapped[float] = mapped_column(Float)
+    last_seen: Mapped[float] = mapped_column(Float)

@@ -1,0 +1,212 @@
+"""USB-serial boards: found, opened, read line by line, re-opened after an unplug; never a crash.
+
+A scan thread looks every `scan_every_s` for boards: the paths in `serial.ports` (explicit, e.g. `/dev/ttyUSB0`
+or the simulator's pseudo-terminal) and any USB serial port whose vendor:product id is in `serial.usb_ids`
+(Arduino Uno, CH340 and FTDI clones by default). Each open port gets a reader thread that frames and parses lines
+(kiosk.protocol.serial_lines) and hands every message to `deliver(board_key, path, message)`; a read error
+(unplugged) closes the port and the next scan re-opens it when it is back.
+
+A board is known by, in this order: the id in its hello line, its USB serial number, its device path. Lines beyond
+`max_lines_per_s` in a second are dropped and counted (a flooding board must not starve the others).
+
+The counts per port (lines, rejected by reason, overlong, dropped by the flood limit, lost by sequence, re-opens,
+last error) are in `stats()`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from kiosk.protocol.payloads import Rejected
+from kiosk.protocol.serial_lines import Hello, LineFramer, SequenceWatch, parse_line
+
+log = logging.getLogger(__name__)
+
+
+def parse_usb_ids(text: str) -> tuple[tuple[int, int], ...]:
+    """`"2341:0043, 1a86:7523"` -> ((0x2341, 0x43), (0x1a86, 0x7523)); ValueError says which entry is wrong."""
+    ids = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        try:
+            vendor, product = part.split(":")
+            ids.append((int(vendor, 16), int(product, 16)))
+        except ValueError:
+            raise ValueError(f"{part!r} is not a USB id like 2341:0043") from None
+    return tuple(ids)
+
+
+@dataclass(frozen=True)
+class PortStats:
+    path: str
+    board: str
+    open: bool = False
+    lines: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    overlong: int = 0
+    flood_dropped: int = 0
+    lost: int = 0
+    opens: int = 0
+    last_error: str | None = None
+
+
+class SerialWorker:
+    def __init__(self, paths: tuple[str, ...], usb_ids: tuple[tuple[int, int], ...], baud: int,
+                 deliver: Callable[[str, str, Any], None], scan_every_s: float = 2.0, max_lines_per_s: int = 100,
+                 opener: Callable[..., Any] | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self._paths = paths
+        self._usb_ids = usb_ids
+        self._baud = baud
+        self._deliver = deliver
+        self._scan_every_s = scan_every_s
+        self._max_lines = max_lines_per_s
+        self._opener = opener
+        self._clock = clock
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._readers: dict[str, threading.Thread] = {}
+        self._stats: dict[str, PortStats] = {}
+        self._scanner: threading.Thread | None = None
+        self.scanned = threading.Event()  # set after each scan (tests wait on it)
+
+    def start(self) -> None:
+        self._scanner = threading.Thread(target=self._scan_forever, name="serial-scan", daemon=True)
+        self._scanner.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._scanner is not None:
+            self._scanner.join(5)
+        for thread in list(self._readers.values()):
+            thread.join(5)
+
+    def stats(self) -> list[PortStats]:
+        with self._lock:
+            return sorted(self._stats.values(), key=lambda s: s.path)
+
+    def _note(self, path: str, **changes: Any) -> None:
+        with self._lock:
+            current = self._stats.get(path) or PortStats(path, path)
+            self._stats[path] = replace(current, **changes)
+
+    def _count(self, path: str, name: str, amount: int = 1) -> None:
+        with self._lock:
+            current = self._stats[path]
+            self._stats[path] = replace(current, **{name: getattr(current, name) + amount})
+
+    # --- discovery ------------------------------------------------------------------------------------------------
+
+    def candidates(self) -> dict[str, str | None]:
+        """Paths to open now, with their USB serial number when the system knows it."""
+        found: dict[str, str | None] = {path: None for path in self._paths if os.path.exists(path)}
+        if self._usb_ids:
+            try:
+                from serial.tools import list_ports
+
+                for info in list_ports.comports():
+                    if (info.vid, info.pid) in self._usb_ids:
+                        found[info.device] = info.serial_number
+            except Exception as exc:  # a broken udev or sysfs must not stop the explicit ports
+                log.warning("serial: listing USB ports failed: %s", exc)
+        return found
+
+    def _scan_forever(self) -> None:
+        while not self._stop.is_set():
+            try:
+                for path, serial_number in self.candidates().items():
+                    with self._lock:
+                        running = path in self._readers and self._readers[path].is_alive()
+                    if not running:
+                        thread = threading.Thread(target=self._read_port, args=(path, serial_number),
+                                                  name=f"serial-{os.path.basename(path)}", daemon=True)
+                        with self._lock:
+                            self._readers[path] = thread
+                        thread.start()
+            except Exception:
+                log.exception("serial: scan failed; trying again")
+            self.scanned.set()
+            self._stop.wait(self._scan_every_s)
+
+    # --- reading --------------------------------------------------------------------------------------------------
+
+    def _open(self, path: str) -> Any:
+        if self._opener is not None:
+            return self._opener(path, self._baud)
+        import serial
+
+        return serial.Serial(path, self._baud, timeout=0.25)
+
+    def _read_port(self, path: str, serial_number: str | None) -> None:
+        key = serial_number or f"path-{os.path.basename(path)}"
+        try:
+            port = self._open(path)
+        except Exception as exc:  # SerialException, OSError (busy, no permission, gone again)
+            self._note(path, open=False, last_error=f"cannot open: {exc}")
+            log.warning("serial: cannot open %s: %s", path, exc)
+            return
+        with self._lock:
+            opens = (self._stats[path].opens if path in self._stats else 0) + 1
+        self._note(path, board=key, open=True, opens=opens, last_error=None)
+        log.info("serial: reading %s (board %s, %d baud)", path, key, self._baud)
+        framer, sequence = LineFramer(), SequenceWatch()
+        window_start, in_window = self._clock(), 0
+        try:
+            while not self._stop.is_set():
+                try:
+                    data = port.read(4096)
+                except Exception as exc:  # unplugged: SerialException / OSError
+                    self._note(path, open=False, last_error=f"read failed (unplugged?): {exc}")
+                    log.warning("serial: %s went away: %s; will re-open when it is back", path, exc)
+                    return
+                if not data:
+                    continue
+                before = framer.overlong
+                lines = framer.feed(data)
+                if framer.overlong > before:
+                    self._count(path, "overlong", framer.overlong - before)
+                now = self._clock()
+                if now - window_start >= 1.0:
+                    window_start, in_window = now, 0
+                room = max(0, self._max_lines - in_window)
+                if len(lines) > room:
+                    self._count(path, "flood_dropped", len(lines) - room)
+                    lines = lines[:room]
+                in_window += len(lines)
+                for line in lines:
+                    key = self._handle(path, key, line, sequence)
+        finally:
+            try:
+                port.close()
+            except Exception:
+                pass
+            self._note(path, open=False)
+
+    def _handle(self, path: str, key: str, line: bytes, sequence: SequenceWatch) -> str:
+        self._count(path, "lines")
+        try:
+            message = parse_line(line)
+        except Rejected as exc:
+            with self._lock:
+                current = self._stats[path]
+                rejected = dict(current.rejected)
+                rejected[exc.reason.value] = rejected.get(exc.reason.value, 0) + 1
+                self._stats[path] = replace(current, rejected=rejected)
+            self._deliver(key, path, exc)
+            return key
+        if isinstance(message, Hello):
+            key = message.board
+            self._note(path, board=key)
+        else:
+            lost = sequence.see(message.seq)
+            if lost:
+                self._count(path, "lost", lost)
+        try:
+            self._deliver(key, path, message)
+        except Exception:
+            log.exception("serial: a line from %s could not be delivered", path)
+        return key
