@@ -229,16 +229,17 @@ class ServicesStarter:
     def start_demo(self) -> None:
         if self._hub is None or self._simulator is not None:
             return
-        from kiosk.services.simulator import SimulationPlan, Simulator, demo_restroom, demo_roster, provision
+        from kiosk.services.simulator import SimulationPlan, build_simulator, demo_restroom, demo_roster
 
-        plan = SimulationPlan()
-        devices = provision(self._hub.registry, self._config.data_dir, plan, announce=self._hub.device_added)
+        simulator, devices = build_simulator(self._hub.registry, self._config.data_dir, self._hub.broker_address(),
+                                             self._hub.http.port if self._hub.http else 0, SimulationPlan(),
+                                             announce=self._hub.device_added)
         if demo_restroom(self._hub.stall_directory, devices):
             self._hub.stalls_edited()
         if demo_roster(self._hub.lockers):
             self._hub.locker_service.changed()
             self._bridge.lockers_changed()
-        self._simulator = Simulator(self._hub.broker_address(), devices, plan)
+        self._simulator = simulator
         self._simulator.start()
 
     def stop(self) -> None:

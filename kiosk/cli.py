@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--interval", type=float, default=5.0, help="seconds between energy readings")
     sim.add_argument("--voltage", default="220-240", help="voltage range in V, e.g. 220-240")
     sim.add_argument("--current", default="0.3-0.8", help="current range in A, e.g. 0.3-0.8")
+    sim.add_argument("--serial", type=int, default=1, help="virtual USB boards (pseudo-terminals the hub opens)")
+    sim.add_argument("--http", type=int, default=1, help="meters posting to POST /api/sensor/reading")
     sim.add_argument("--duration", type=float, default=0, help="stop after this many seconds (0: until Ctrl+C)")
 
     admin = sub.add_parser("admin", help="the admin PIN (editing at the front desk, leaving a wall display)")
@@ -366,22 +368,24 @@ def _range(text: str, what: str) -> tuple[float, float]:
 
 def _simulate(args: argparse.Namespace, config: Config) -> int:
     from kiosk.services.mqtt_client import BrokerAddress
-    from kiosk.services.simulator import SimulationPlan, Simulator, demo_restroom, demo_roster, provision
+    from kiosk.services.simulator import SimulationPlan, build_simulator, demo_restroom, demo_roster
     from kiosk.store.lockers import LockerDesk
 
     plan = SimulationPlan(args.stalls, args.meters, args.ports, args.esp32, args.interval,
-                          _range(args.voltage, "voltage"), _range(args.current, "current"))
+                          _range(args.voltage, "voltage"), _range(args.current, "current"), serial_boards=args.serial,
+                          http_meters=args.http)
     registry = _registry(config)
-    devices = provision(registry, config.data_dir, plan)
+    address = (BrokerAddress.parse(config["broker.url"]) if config["broker.url"]
+               else BrokerAddress("127.0.0.1", config["broker.port"]))
+    simulator, devices = build_simulator(registry, config.data_dir, address, config["http.port"], plan)
     if demo_restroom(_stall_directory(registry), devices):
         print("created the demo restroom; its stalls follow the demo stall sensors")
     if demo_roster(LockerDesk(registry.engine)):
         print("added the demo roster (10 students, CS2021001 Rahul Sharma ...) for the Lockers tab")
-    address = (BrokerAddress.parse(config["broker.url"]) if config["broker.url"]
-               else BrokerAddress("127.0.0.1", config["broker.port"]))
-    simulator = Simulator(address, devices, plan)
     simulator.start()
-    print(f"simulating {len(devices)} devices against {address}; Ctrl+C stops")
+    print(f"simulating {len(devices)} devices against {address} (MQTT), {plan.serial_boards} virtual USB boards "
+          f"in {config.data_dir / 'serial'} and {plan.http_meters if config['http.port'] else 0} HTTP meters; "
+          "Ctrl+C stops")
     try:
         deadline = time.monotonic() + args.duration if args.duration else None
         while deadline is None or time.monotonic() < deadline:

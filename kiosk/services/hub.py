@@ -33,7 +33,7 @@ from kiosk.services.ingest import Ingest, IngestStats
 from kiosk.services.energy import EnergyService
 from kiosk.services.lockers import LockerService
 from kiosk.services.loop import ServiceLoop
-from kiosk.services.serial_worker import SerialWorker, parse_usb_ids
+from kiosk.services.serial_worker import SERIAL_LINKS_DIR, SerialWorker, parse_usb_ids
 from kiosk.services.mqtt_client import BrokerAddress, DeviceLink
 from kiosk.services.stalls import StallPlace, StallService
 from kiosk.store.db import open_store
@@ -129,7 +129,8 @@ class Hub:
         if config["serial.enabled"]:
             paths = tuple(filter(None, (p.strip() for p in config["serial.ports"].split(","))))
             self.serial = SerialWorker(paths, parse_usb_ids(config["serial.usb_ids"]), config["serial.baud"],
-                                       self._serial_message, max_lines_per_s=config["serial.max_lines_per_s"])
+                                       self._serial_message, max_lines_per_s=config["serial.max_lines_per_s"],
+                                       watch_dir=str(config.data_dir / SERIAL_LINKS_DIR))
         self._serial_devices: dict[str, str] = {}  # board key -> device id
         self._link_detail = "connecting"
         self._broker_samples: deque[tuple[float, int, int]] = deque()

@@ -1,8 +1,9 @@
 """USB-serial boards: found, opened, read line by line, re-opened after an unplug; never a crash.
 
-A scan thread looks every `scan_every_s` for boards: the paths in `serial.ports` (explicit, e.g. `/dev/ttyUSB0`
-or the simulator's pseudo-terminal) and any USB serial port whose vendor:product id is in `serial.usb_ids`
-(Arduino Uno, CH340 and FTDI clones by default). Each open port gets a reader thread that frames and parses lines
+A scan thread looks every `scan_every_s` for boards: the paths in `serial.ports` (explicit, e.g. `/dev/ttyUSB0`),
+every entry of the data folder's `serial/` directory (links: a udev rule's, or `kiosk simulate`'s virtual board),
+and any USB serial port whose vendor:product id is in `serial.usb_ids` (Arduino Uno, CH340 and FTDI clones by
+default). Each open port gets a reader thread that frames and parses lines
 (kiosk.protocol.serial_lines) and hands every message to `deliver(board_key, path, message)`; a read error
 (unplugged) closes the port and the next scan re-opens it when it is back.
 
@@ -27,6 +28,7 @@ from kiosk.protocol.payloads import Rejected
 from kiosk.protocol.serial_lines import Hello, LineFramer, SequenceWatch, parse_line
 
 log = logging.getLogger(__name__)
+SERIAL_LINKS_DIR = "serial"  # in the data folder: each entry is a serial port to open
 
 
 def parse_usb_ids(text: str) -> tuple[tuple[int, int], ...]:
@@ -58,8 +60,10 @@ class PortStats:
 class SerialWorker:
     def __init__(self, paths: tuple[str, ...], usb_ids: tuple[tuple[int, int], ...], baud: int,
                  deliver: Callable[[str, str, Any], None], scan_every_s: float = 2.0, max_lines_per_s: int = 100,
-                 opener: Callable[..., Any] | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 opener: Callable[..., Any] | None = None, clock: Callable[[], float] = time.monotonic,
+                 watch_dir: str | None = None) -> None:
         self._paths = paths
+        self._watch_dir = watch_dir  # every entry in it is a port too (links made by udev rules or the simulator)
         self._usb_ids = usb_ids
         self._baud = baud
         self._deliver = deliver
@@ -103,7 +107,10 @@ class SerialWorker:
 
     def candidates(self) -> dict[str, str | None]:
         """Paths to open now, with their USB serial number when the system knows it."""
-        found: dict[str, str | None] = {path: None for path in self._paths if os.path.exists(path)}
+        paths = list(self._paths)
+        if self._watch_dir and os.path.isdir(self._watch_dir):
+            paths += sorted(os.path.join(self._watch_dir, name) for name in os.listdir(self._watch_dir))
+        found: dict[str, str | None] = {path: None for path in paths if os.path.exists(path)}
         if self._usb_ids:
             try:
                 from serial.tools import list_ports

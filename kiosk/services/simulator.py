@@ -14,7 +14,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -23,6 +23,7 @@ from kiosk.core.devices import DeviceInfo
 from kiosk.core.stalls import SensorRole
 from kiosk.services.mqtt_client import BrokerAddress, close_client, new_client
 from kiosk.store.devices import DeviceRegistry
+from kiosk.store.energy import EnergyStore
 from kiosk.store.lockers import LockerDesk, Operator, Role
 from kiosk.store.stalls import StallDirectory
 
@@ -49,6 +50,9 @@ class SimulationPlan:
     current: tuple[float, float] = (0.3, 0.8)
     stall_report_s: float = 10.0
     heartbeat_s: float = 30.0
+    serial_boards: int = 1  # virtual USB boards (pseudo-terminals the hub opens like real ones)
+    http_meters: int = 1  # meters that post their readings over HTTP
+    standby_cycle_s: float = 1800.0  # the last port of each meter: in use a third of this, in standby the rest
 
 
 def provision(registry: DeviceRegistry, data_dir: Path, plan: SimulationPlan,
@@ -58,7 +62,8 @@ def provision(registry: DeviceRegistry, data_dir: Path, plan: SimulationPlan,
     known = _read(path)
     wanted = ([("stall", f"Demo stall {i + 1}") for i in range(plan.stalls)]
               + [("energy", f"Demo meter {i + 1}") for i in range(plan.meters)]
-              + [("esp32", f"Demo ESP32 {i + 1}") for i in range(plan.esp32)])
+              + [("esp32", f"Demo ESP32 {i + 1}") for i in range(plan.esp32)]
+              + [("energy", f"Demo HTTP meter {i + 1}") for i in range(plan.http_meters)])
     devices = []
     for kind, name in wanted:
         reuse = next((d for d in known if d.name == name and registry.check(d.id, d.token).device), None)
@@ -72,6 +77,76 @@ def provision(registry: DeviceRegistry, data_dir: Path, plan: SimulationPlan,
 
 
 DEMO_RESTROOM = "Demo restroom"
+
+
+def demo_http_ports(store: EnergyStore, devices: list[DemoDevice]) -> dict[str, str]:
+    """HTTP readings name an existing port: one per demo HTTP meter (made once). Returns device id -> port id."""
+    ports = {}
+    for device in devices:
+        if device.name.startswith("Demo HTTP meter"):
+            existing = store.ports(device.id)
+            port = existing[0] if existing else store.add_port(device.id, "Printer", "simulator")
+            ports[device.id] = port.id
+    return ports
+
+
+def demo_power(rng: random.Random, plan: SimulationPlan, port: int, ports: int, elapsed: float
+               ) -> tuple[float, float, float]:
+    """(voltage, current, power) of a demo port now: the last port of a device cycles between use and standby
+    (about 3.5 W), so that the Energy tab shows phantom load after a while; the others are in use."""
+    voltage = rng.uniform(*plan.voltage)
+    if port == ports and (elapsed % plan.standby_cycle_s) > plan.standby_cycle_s / 3:
+        current = max(0.0, rng.gauss(3.5, 0.3)) / voltage
+    else:
+        current = rng.uniform(*plan.current)
+    return round(voltage, 2), round(current, 4), round(voltage * current, 2)
+
+
+def build_simulator(registry: DeviceRegistry, data_dir: Path, address: BrokerAddress, http_port: int,
+                    plan: SimulationPlan, announce: Callable[[DeviceInfo], None] = lambda _info: None
+                    ) -> tuple[Simulator, list[DemoDevice]]:
+    """The demo devices on all three roads: MQTT clients, virtual USB boards in the data folder, HTTP meters (only
+    when the hub's HTTP server is on)."""
+    if not http_port:
+        plan = replace(plan, http_meters=0)
+    devices = provision(registry, data_dir, plan, announce)
+    ports = demo_http_ports(EnergyStore(registry.engine), devices)
+    url = f"http://{address.host}:{http_port}/api/sensor/reading"
+    return Simulator(address, devices, plan, data_dir=data_dir, http_url=url, http_ports=ports), devices
+
+
+class VirtualBoard:
+    """A USB energy board without the USB: a pseudo-terminal whose other end is linked into the hub's data folder
+    (`serial/`), where the hub's serial worker finds and opens it like a real board."""
+
+    def __init__(self, links_dir: Path, name: str) -> None:
+        import pty
+        import tty
+
+        self.name = name
+        self.master, slave = pty.openpty()
+        tty.setraw(slave)
+        self.path = os.ttyname(slave)
+        os.close(slave)
+        links_dir.mkdir(parents=True, exist_ok=True)
+        self.link = links_dir / name
+        if self.link.is_symlink() or self.link.exists():
+            self.link.unlink()
+        self.link.symlink_to(self.path)
+        self.said_hello = False
+
+    def line(self, body: dict[str, object]) -> None:
+        try:
+            os.write(self.master, json.dumps(body).encode() + b"\r\n")
+        except OSError:
+            pass  # nobody has the port open yet: a real board's output is lost the same way
+
+    def close(self) -> None:
+        try:
+            self.link.unlink()
+        except OSError:
+            pass
+        os.close(self.master)
 
 
 def demo_restroom(directory: StallDirectory, devices: list[DemoDevice]) -> bool:
@@ -110,8 +185,14 @@ class Simulator:
     """Runs demo devices against a broker until `stop()`; one paho client per device, one scheduling thread."""
 
     def __init__(self, address: BrokerAddress, devices: list[DemoDevice], plan: SimulationPlan,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, data_dir: Path | None = None, http_url: str = "",
+                 http_ports: dict[str, str] | None = None) -> None:
         self._address = address
+        self._boards = ([VirtualBoard(Path(data_dir) / "serial", f"sim-board-{i + 1}")
+                         for i in range(plan.serial_boards)] if data_dir is not None else [])
+        self._http_url = http_url
+        self._http_ports = http_ports or {}
+        self._seq = 0
         self._devices = devices
         self._plan = plan
         self._rng = rng or random.Random()
@@ -125,6 +206,8 @@ class Simulator:
 
     def start(self) -> None:
         for device in self._devices:
+            if device.id in self._http_ports:
+                continue  # posts over HTTP, no MQTT client
             client = new_client(f"sim-{device.id[:8]}", device.id, device.token)
             client.on_connect = self._connected_handler(device.id)
             client.on_disconnect = self._disconnected_handler(device.id)
@@ -154,15 +237,54 @@ class Simulator:
             self._thread.join(5)
         for client in self._clients.values():
             close_client(client)
+        for board in self._boards:
+            board.close()
 
     def _run(self) -> None:
         due: dict[str, float] = {d.id: time.monotonic() for d in self._devices}
+        due.update({board.name: time.monotonic() for board in self._boards})
         while not self._stop.is_set():
             now = time.monotonic()
             for device in self._devices:
                 if now >= due[device.id]:
-                    due[device.id] = now + (self._publish(device) if device.id in self._online else 0.1)
+                    if device.id in self._http_ports:
+                        due[device.id] = now + self._post(device)
+                    else:
+                        due[device.id] = now + (self._publish(device) if device.id in self._online else 0.1)
+            for board in self._boards:
+                if now >= due[board.name]:
+                    due[board.name] = now + self._serial(board)
             self._stop.wait(max(0.05, min(due.values()) - time.monotonic()))
+
+    def _serial(self, board: VirtualBoard) -> float:
+        """A virtual board's hello (every minute, as a board that restarts would), then one reading per port."""
+        if not board.said_hello or self._seq % 12 == 0:
+            board.line({"hello": "kiosk-energy", "board": board.name, "firmware": "sim-1.0"})
+            board.said_hello = True
+        for port in range(1, self._plan.ports_per_meter + 1):
+            voltage, current, power = demo_power(self._rng, self._plan, port, self._plan.ports_per_meter,
+                                                 time.monotonic() - self._started)
+            board.line({"port": str(port), "voltage": voltage, "current": current, "power": power,
+                        "seq": self._seq})
+            self._seq += 1
+            self.published += 1
+        return self._plan.interval_s
+
+    def _post(self, device: DemoDevice) -> float:
+        import urllib.error
+        import urllib.request
+
+        voltage, current, power = demo_power(self._rng, self._plan, 1, 1, time.monotonic() - self._started)
+        body = json.dumps({"deviceToken": device.token, "portId": self._http_ports[device.id], "voltage": voltage,
+                           "current": current, "power": power}).encode()
+        request = urllib.request.Request(self._http_url, data=body, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=5):
+                self.published += 1
+        except (urllib.error.URLError, OSError) as exc:
+            log.warning("simulated HTTP meter %s: %s", device.name, exc)
+        return self._plan.interval_s
 
     def _publish(self, device: DemoDevice) -> float:
         """Publish what this device sends now; returns seconds until it sends again."""
@@ -178,10 +300,9 @@ class Simulator:
             return self._plan.stall_report_s
         if device.kind == "energy":
             for port in range(1, self._plan.ports_per_meter + 1):
-                voltage = self._rng.uniform(*self._plan.voltage)
-                current = self._rng.uniform(*self._plan.current)
-                body = {"port": f"port-{port}", "voltage": round(voltage, 2), "current": round(current, 3),
-                        "power": round(voltage * current, 2)}
+                voltage, current, power = demo_power(self._rng, self._plan, port, self._plan.ports_per_meter,
+                                                     time.monotonic() - self._started)
+                body = {"port": f"port-{port}", "voltage": voltage, "current": current, "power": power}
                 client.publish(f"devices/{device.id}/datastream", json.dumps(body))
                 self.published += 1
             return self._plan.interval_s

@@ -113,3 +113,30 @@ def test_mqtt_readings_keep_rollups_and_a_standby_load_raises_one_alert(energy_h
     finally:
         device.close()
         watcher.close()
+
+
+def test_the_simulator_covers_mqtt_a_virtual_usb_board_and_http(energy_hub: Any) -> None:
+    from kiosk.services.simulator import SimulationPlan, build_simulator
+
+    energy_hub.serial._scan_every_s = 0.2
+    plan = SimulationPlan(stalls=0, meters=1, ports_per_meter=2, esp32=0, interval_s=0.3, serial_boards=1,
+                          http_meters=1)
+    simulator, devices = build_simulator(energy_hub.registry, energy_hub.config.data_dir,
+                                         energy_hub.broker_address(), energy_hub.http.port, plan,
+                                         announce=energy_hub.device_added)
+    simulator.start()
+    try:
+        def readings_of(device_id: str) -> int:
+            energy_hub.writer.flush()
+            return sum(len(energy_hub.energy_store.readings(p.id, 0, 4e9))
+                       for p in energy_hub.energy_store.ports(device_id))
+
+        mqtt_meter = next(d for d in devices if d.name == "Demo meter 1")
+        http_meter = next(d for d in devices if d.name == "Demo HTTP meter 1")
+        wait_for(lambda: readings_of(mqtt_meter.id) >= 2 and readings_of(http_meter.id) >= 1
+                 and readings_of("serial:sim-board-1") >= 2, timeout=10)
+        assert {p.channel for p in energy_hub.energy_store.ports("serial:sim-board-1")} == {"1", "2"}
+        assert [p.name for p in energy_hub.energy_store.ports(http_meter.id)] == ["Printer"]
+    finally:
+        simulator.stop()
+    assert not (energy_hub.config.data_dir / "serial" / "sim-board-1").exists()  # the virtual board is unplugged

@@ -66,8 +66,9 @@ def test_status_bar_shows_broker_clients_and_database(qtbot: Any, window: Any) -
 def test_demo_devices_log_in_with_real_tokens(qtbot: Any, window: Any) -> None:
     main, _bridge, starter = window
     qtbot.mouseClick(main.devices.demo_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: main.devices_model.rowCount() == 7, timeout=10000)
-    qtbot.waitUntil(lambda: main.devices_model.state_counts()["online"] == 7, timeout=10000)
+    # 4 stall sensors, 2 MQTT meters, an ESP32, an HTTP meter, and the virtual USB board's own device.
+    qtbot.waitUntil(lambda: main.devices_model.rowCount() == 9, timeout=10000)
+    qtbot.waitUntil(lambda: main.devices_model.state_counts()["online"] == 9, timeout=10000)
     assert starter._hub.broker.stats().refused_logins == {}
 
 
