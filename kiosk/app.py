@@ -126,6 +126,7 @@ def run_window(config: Config) -> int:
     QTimer.singleShot(FIRST_PAINT_GRACE_MS, starter.start)  # a window that is never painted (minimised) still works
     window.stalls.provider = starter.stall_services
     window.lockers.provider = starter.locker_services
+    window.energy.provider = starter.energy_services
     bridge.servicesReady.connect(freeze_startup_objects)  # on the GUI thread: see freeze_startup_objects
     window.show()
     _quit_on_signals(app)
@@ -225,6 +226,12 @@ class ServicesStarter:
         if self._hub is None:
             return None
         return LockerOperations.for_hub(self._hub), AdminPin(self._config.data_dir)
+
+    def energy_services(self) -> Any:
+        """What the Energy tab may ask of the hub; None until the hub runs."""
+        from kiosk.ui.energy_operations import EnergyOperations
+
+        return None if self._hub is None else EnergyOperations(self._hub)
 
     def start_demo(self) -> None:
         if self._hub is None or self._simulator is not None:

@@ -315,3 +315,14 @@ def roll_up(readings: Iterable[tuple[str, float, float]], previous: dict[str, fl
                 bucket = buckets[key] = Bucket()
             bucket.add(power, seconds)
     return buckets
+
+
+def choose_tier(span_s: float, max_points: int = 4000) -> str:
+    """Which data a graph of this span reads: raw readings up to about an hour (1 Hz), then the finest rollup that
+    keeps it under `max_points` points (minutes up to ~2.8 days, hours up to ~5.5 months, days beyond)."""
+    if span_s <= 3600:
+        return "raw"
+    for tier in ("minute", "hour"):
+        if span_s / TIERS[tier] <= max_points:
+            return tier
+    return "day"

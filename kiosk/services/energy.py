@@ -27,6 +27,7 @@ from kiosk.store.writer import StoreWriter
 log = logging.getLogger(__name__)
 NOTIFICATIONS_TOPIC = "kiosk/notifications"
 PORT_STATE_PREFIX = f"{STATE_PREFIX}/ports"
+LIVE_KEPT_S = 600.0  # live graphs show the last minutes from memory, not from the database
 ESTIMATE_EVERY = 300  # low readings between two estimates of an uncalibrated port's noise floor
 LOW_READINGS_KEPT = 3600
 
@@ -58,6 +59,7 @@ class EnergyService:
         self._low_seen: dict[str, int] = {}
         self._ports_marker = store.ports_marker()
         self.states: dict[str, PortState] = {}
+        self._live: dict[str, deque[tuple[float, float]]] = {}
 
     def port_of(self, device_id: str, channel: str | None) -> PortInfo:
         key = (device_id, channel)
@@ -88,6 +90,10 @@ class EnergyService:
                 self._learn_floor(port, detector, reading.power)
             before = detector.status
             report = detector.update(at, reading.power)
+            live = self._live.setdefault(port.id, deque())
+            live.append((at, reading.power))
+            while live and live[0][0] < at - LIVE_KEPT_S:
+                live.popleft()
         self._after(port, report, before, at)
         return report
 
@@ -114,6 +120,16 @@ class EnergyService:
                     estimated = estimate_noise_floor(low) if low and port.noise_floor_w is None else None
                     detector.set_rules(port.rules(estimated))
         return True
+
+    def live(self, port_id: str, since: float) -> list[tuple[float, float]]:
+        """The port's readings after `since` from the last ten minutes (for live graphs; thread-safe copy)."""
+        with self._lock:
+            return [(at, power) for at, power in self._live.get(port_id, ()) if at > since]
+
+    def status(self, port_id: str) -> tuple[PortStatus, float | None]:
+        with self._lock:
+            detector = self._detectors.get(port_id)
+            return (PortStatus.NO_DATA, None) if detector is None else (detector.status, detector.smoothed_w)
 
     def tick(self) -> None:
         """Once a second: ports that went silent become NO DATA (and end their episodes)."""

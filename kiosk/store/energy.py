@@ -16,7 +16,8 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from kiosk.core.energy import DEFAULT_NOISE_FLOOR_W, Bucket, PortRules, Schedule, calibrate_noise_floor
+from kiosk.core.energy import (DEFAULT_NOISE_FLOOR_W, MAX_GAP_S, TIERS, Bucket, PortRules, Schedule,
+                               calibrate_noise_floor, choose_tier)
 from kiosk.store.devices import write_audit
 from kiosk.store.models import AuditEntry, Device, EnergyReading, EnergyRollup, Notification, Port
 
@@ -40,6 +41,16 @@ class PortInfo:
         floor = self.noise_floor_w if self.noise_floor_w is not None else (estimated_floor_w or
                                                                            DEFAULT_NOISE_FLOOR_W)
         return PortRules(self.active_w, floor, self.phantom_after_s, schedule=Schedule.parse(self.schedule))
+
+
+@dataclass(frozen=True)
+class Series:
+    tier: str
+    xs: list[float]
+    mean: list[float]
+    low: list[float]
+    high: list[float]
+    kwh: float
 
 
 @dataclass(frozen=True)
@@ -171,6 +182,22 @@ class EnergyStore:
                         .where(EnergyRollup.port == port_id, EnergyRollup.tier == tier,
                                EnergyRollup.start >= since, EnergyRollup.start < until)
                         .order_by(EnergyRollup.start))]
+
+    def series(self, port_id: str, since: float, until: float) -> Series:
+        """What a graph of [since, until) shows: raw readings for short spans, else the fitting rollup tier
+        (kiosk.core.energy.choose_tier), as x (bucket middle), mean, min and max, and the energy in the span."""
+        tier = choose_tier(until - since)
+        if tier == "raw":
+            points = self.readings(port_id, since, until)
+            xs = [at for at, _ in points]
+            values = [p for _, p in points]
+            wh = sum(b[1] * min(b[0] - a[0], MAX_GAP_S) for a, b in zip(points, points[1:])) / 3600
+            return Series("raw", xs, values, values, values, wh / 1000)
+        rows = self.rollups(port_id, tier, since - TIERS[tier], until)
+        half = TIERS[tier] / 2
+        return Series(tier, [start + half for start, _ in rows], [b.mean for _, b in rows],
+                      [b.minimum for _, b in rows], [b.maximum for _, b in rows],
+                      sum(b.energy_wh for start, b in rows if start >= since) / 1000)
 
     def kwh_per_day(self, port_id: str, since: float, until: float) -> list[tuple[float, float]]:
         return [(start, bucket.energy_wh / 1000) for start, bucket in self.rollups(port_id, "day", since, until)]

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QWidget
 from kiosk.ui.bridge import Bridge
 from kiosk.ui.devices_model import DevicesModel
 from kiosk.ui.devices_view import DevicesView
+from kiosk.ui.energy_view import EnergyView
 from kiosk.ui.lockers_view import LockersView
 from kiosk.ui.stalls_view import StallsView
 from kiosk.ui.status_bar import KioskStatusBar
@@ -33,10 +34,12 @@ class MainWindow(QMainWindow):
         self.devices = DevicesView(self.devices_model, self)
         self.stalls = StallsView(self)
         self.lockers = LockersView(self)
+        self.energy = EnergyView(self)
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.stalls, "Stalls")
         self.tabs.addTab(self.lockers, "Lockers")
+        self.tabs.addTab(self.energy, "Energy")
         self.tabs.addTab(self.devices, "Devices")
         self.setCentralWidget(self.tabs)
         self.status = KioskStatusBar(database, self)
@@ -45,6 +48,7 @@ class MainWindow(QMainWindow):
         bridge.stallsChanged.connect(self.stalls.update_stalls)
         bridge.servicesReady.connect(self.stalls.services_ready)
         bridge.servicesReady.connect(self.lockers.services_ready)
+        bridge.servicesReady.connect(self.energy.services_ready)
         bridge.lockersChanged.connect(self.lockers.refresh)
         bridge.statusChanged.connect(self.status.show_status)
         bridge.servicesReady.connect(self.devices.services_ready)

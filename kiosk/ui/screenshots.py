@@ -59,6 +59,7 @@ def main(out: str) -> int:
         ready: list[bool] = []
         window.stalls.provider = starter.stall_services
         window.lockers.provider = starter.locker_services
+        window.energy.provider = starter.energy_services
         bridge.servicesReady.connect(lambda: ready.append(True))
         starter.start()
         while not ready:

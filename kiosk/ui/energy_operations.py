@@ -1,0 +1,51 @@
+"""What the Energy tab may ask of the hub: ports with their live status, live points, history series, alerts.
+
+Reads only: live points come from the energy service's memory; the port list is re-read from the database every
+10 s (ports made by the CLI or discovered on a new channel appear then).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+ADMIN_ACTOR = "admin (PIN)"
+PORTS_REREAD_S = 10.0
+
+
+class EnergyOperations:
+    def __init__(self, hub: Any) -> None:
+        self._hub = hub
+        self.store = hub.energy_store
+        self.service = hub.energy
+        self._ports: list[Any] = []
+        self._devices: dict[str, str] = {}
+        self._read_at = 0.0
+
+    def _port_list(self) -> list[Any]:
+        if time.monotonic() - self._read_at > PORTS_REREAD_S or not self._ports:
+            self._ports = self.store.ports()
+            self._devices = {d.id: d.name for d in self._hub.registry.infos()}
+            self._read_at = time.monotonic()
+        return self._ports
+
+    def port_rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for port in self._port_list():
+            status, watts = self.service.status(port.id)
+            rows.append({"id": port.id, "name": port.name, "device": self._devices.get(port.device_id,
+                                                                                      port.device_id),
+                         "status": status, "watts": watts})
+        return rows
+
+    def live(self, port_id: str, since: float) -> list[tuple[float, float]]:
+        return self.service.live(port_id, since)
+
+    def series(self, port_id: str, since: float, until: float) -> Any:
+        return self.store.series(port_id, since, until)
+
+    def notifications(self) -> list[Any]:
+        return self.store.notifications()
+
+    def acknowledge(self, notification_id: int) -> None:
+        self.store.acknowledge(notification_id, ADMIN_ACTOR)
