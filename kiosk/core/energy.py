@@ -217,7 +217,8 @@ def calibrate_noise_floor(powers: Sequence[float]) -> float:
 
 def noise_sigma(powers: Sequence[float]) -> float:
     """The sensor's noise from successive differences (robust: the median absolute difference), whatever the level."""
-    diffs = [abs(b - a) for a, b in zip(powers, powers[1:])]
+    values = list(powers)  # any sequence, a deque too
+    diffs = [abs(b - a) for a, b in zip(values, values[1:])]
     if not diffs:
         return 0.0
     return statistics.median(diffs) / (0.6745 * math.sqrt(2))

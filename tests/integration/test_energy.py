@@ -140,3 +140,24 @@ def test_the_simulator_covers_mqtt_a_virtual_usb_board_and_http(energy_hub: Any)
     finally:
         simulator.stop()
     assert not (energy_hub.config.data_dir / "serial" / "sim-board-1").exists()  # the virtual board is unplugged
+
+
+def test_an_uncalibrated_port_learns_its_noise_floor_from_its_low_readings(energy_hub: Any) -> None:
+    """60 low readings make the first estimate (a deque of readings once broke it: every reading then failed)."""
+    import random
+
+    from kiosk.protocol.payloads import EnergyReading
+
+    meter, _ = energy_hub.registry.create("Meter A", "energy", "test")
+    port = energy_hub.energy_store.add_port(meter.id, "Kettle", "test")
+    rng = random.Random(5)
+    start = energy_hub.energy._clock() - 3600
+    for n in range(400):
+        power = max(0.0, rng.gauss(0.8, 0.6))
+        energy_hub.energy.reading(meter.id, EnergyReading(None, 230.0, power / 230.0, power), start + n)
+    detector = energy_hub.energy._detectors[port.id]
+    assert detector.rules.noise_floor_w == pytest.approx(3 * 0.6, rel=0.25)
+    assert energy_hub.energy_store.notifications() == []  # sensor noise is not a phantom load
+    energy_hub.energy._ports_marker = -1  # as if a port was edited: the rules are re-read, the learned floor kept
+    assert energy_hub.energy.reload_ports_if_edited()
+    assert detector.rules.noise_floor_w == pytest.approx(3 * 0.6, rel=0.25)
