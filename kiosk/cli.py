@@ -105,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
     port_list = port.add_parser("list", help="ports, with their device, channel and thresholds")
     port_list.add_argument("device_id", nargs="?", default=None)
 
+    serial = sub.add_parser("serial", help="USB-serial energy boards").add_subparsers(dest="serial_command",
+                                                                                     required=True)
+    serial.add_parser("list", help="boards seen: id, device their readings go to, port path, firmware")
+    serial_map = serial.add_parser("map", help="send a board's readings to another device")
+    serial_map.add_argument("board", help="the board's id (hello id, USB serial number or path-NAME)")
+    serial_map.add_argument("device_id")
+
     lockers = sub.add_parser("lockers", help="lockers: status, roster import, history export").add_subparsers(
         dest="lockers_command", required=True)
     lockers.add_parser("status", help="free / in use / overdue / out of order now, and the overdue lockers")
@@ -161,7 +168,7 @@ def run_command(args: argparse.Namespace) -> int:
         return 2
     logs.setup("WARNING" if config["log.level"] == "INFO" else config["log.level"], with_time=False)
     handler = {"config": _config, "device": _device, "simulate": _simulate, "backup": _backup,
-               "admin": _admin, "lockers": _lockers, "port": _port}[args.command]
+               "admin": _admin, "lockers": _lockers, "port": _port, "serial": _serial}[args.command]
     return handler(args, config)
 
 
@@ -185,6 +192,27 @@ def _admin(args: argparse.Namespace, config: Config) -> int:
     registry = _registry(config)
     registry.record(actor(), "admin.pin.set", "admin-pin", "")
     print(f"admin PIN set for {config.data_dir}")
+    return 0
+
+
+def _serial(args: argparse.Namespace, config: Config) -> int:
+    from kiosk.store.devices import DeviceNotFound
+
+    registry = _registry(config)
+    if args.serial_command == "map":
+        try:
+            registry.map_serial_board(args.board, args.device_id, actor())
+        except DeviceNotFound as exc:
+            print(f"kiosk: {exc.args[0]}", file=sys.stderr)
+            return 1
+        print(f"board {args.board}: readings now go to device {args.device_id} (a running hub follows within 5 s)")
+        return 0
+    boards = registry.serial_boards()
+    if not boards:
+        print("no USB boards seen yet (plug one in while the hub runs; `kiosk config show` lists serial.*)")
+    for key, device_id, path, firmware, last_seen in boards:
+        print(f"{key:<24} device {device_id:<40} {path}  firmware {firmware or '?'}  last seen "
+              f"{datetime.fromtimestamp(last_seen):%Y-%m-%d %H:%M:%S}")
     return 0
 
 

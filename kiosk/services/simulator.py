@@ -302,7 +302,7 @@ class Simulator:
             for port in range(1, self._plan.ports_per_meter + 1):
                 voltage, current, power = demo_power(self._rng, self._plan, port, self._plan.ports_per_meter,
                                                      time.monotonic() - self._started)
-                body = {"port": f"port-{port}", "voltage": voltage, "current": current, "power": power}
+                body = {"port": str(port), "voltage": voltage, "current": current, "power": power}
                 client.publish(f"devices/{device.id}/datastream", json.dumps(body))
                 self.published += 1
             return self._plan.interval_s

@@ -99,6 +99,7 @@ class EnergyView(QWidget):
         splitter.addWidget(left_widget)
         splitter.addWidget(right_widget)
         splitter.setStretchFactor(1, 2)
+        splitter.setSizes([460, 800])
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
         self.live_plot: Any = None

@@ -175,3 +175,21 @@ def test_lockers_from_the_command_line_roster_preview_import_status_export(tmp_p
     assert exported.returncode == 0 and "wrote 0 assignments" in exported.stdout
     assert out.read_text(encoding="utf-8").startswith("locker,enrollment,name")
     assert run_cli(tmp_path, "lockers", "export-history", str(out), "--since", "yesterday").returncode == 2
+
+
+def test_ports_and_serial_boards_from_the_command_line(tmp_path: Path) -> None:
+    added = run_cli(tmp_path, "device", "add", "--name", "Meter", "--kind", "energy").stdout
+    device_id = added.split("device id:")[1].split()[0]
+    made = run_cli(tmp_path, "port", "add", device_id, "--name", "Desk lamp", "--schedule", "mon-fri 08:00-21:00")
+    assert made.returncode == 0 and made.stdout.startswith("port id: ")
+    port_id = made.stdout.split()[2]
+    listing = run_cli(tmp_path, "port", "list").stdout
+    assert port_id in listing and "Desk lamp" in listing and "mon-fri 08:00-21:00" in listing
+    again = run_cli(tmp_path, "port", "add", device_id, "--name", "Desk lamp")
+    assert again.returncode == 1 and "already has a port called" in again.stderr
+    assert run_cli(tmp_path, "port", "add", "nope", "--name", "X").returncode == 1
+    calibrate = run_cli(tmp_path, "port", "calibrate", port_id)
+    assert calibrate.returncode == 1 and "at least 10 readings" in calibrate.stderr
+    assert "no USB boards seen yet" in run_cli(tmp_path, "serial", "list").stdout
+    unknown = run_cli(tmp_path, "serial", "map", "A1B2", device_id)
+    assert unknown.returncode == 1 and "no USB board 'A1B2'" in unknown.stderr

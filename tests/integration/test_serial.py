@@ -105,3 +105,16 @@ def test_an_unplugged_board_is_reopened_when_it_is_back(serial_hub: Hub, board: 
     board.line({"hello": "kiosk-energy", "board": "B7"})
     board.line({"voltage": 230.0, "current": 0.2, "power": 46.0})
     wait_for(lambda: powers(serial_hub, "serial:B7") == [23.0, 46.0])
+
+
+def test_an_admin_maps_a_board_to_the_meter_registered_for_its_room(serial_hub: Hub, board: Board) -> None:
+    wait_for(lambda: any(s.open for s in serial_hub.serial.stats()))  # type: ignore[union-attr]
+    board.line({"hello": "kiosk-energy", "board": "C9"})
+    board.line({"voltage": 230.0, "current": 0.1, "power": 23.0})
+    wait_for(lambda: powers(serial_hub, "serial:C9") == [23.0])
+    room, _ = serial_hub.registry.create("Reading room meter", "energy", "test")
+    serial_hub.registry.map_serial_board("C9", room.id, "admin")
+    serial_hub._serial_devices.clear()  # what the hub's 5 s check does
+    board.line({"voltage": 230.0, "current": 0.2, "power": 46.0})
+    wait_for(lambda: powers(serial_hub, room.id) == [46.0])
+    assert powers(serial_hub, "serial:C9") == [23.0]
