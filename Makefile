@@ -24,6 +24,7 @@ bench: $(STAMP)
 	$(PY) bench/broker.py
 	QT_QPA_PLATFORM=offscreen $(PY) bench/stalls.py
 	QT_QPA_PLATFORM=offscreen $(PY) bench/lockers.py
+	QT_QPA_PLATFORM=offscreen $(PY) bench/energy.py
 
 screenshots: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m kiosk.ui.screenshots docs/screenshots

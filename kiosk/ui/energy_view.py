@@ -105,6 +105,8 @@ class EnergyView(QWidget):
         self.live_plot: Any = None
         self.history_plot: Any = None
         self._live_curves: dict[str, Any] = {}
+        self._live_newest: dict[str, float | None] = {}
+        self._ticks = 0
         self.series: Any = None
         self.background = Background(self)
         self._range_settled = QTimer(self)
@@ -178,7 +180,9 @@ class EnergyView(QWidget):
             self.model.dataChanged.emit(self.model.index(0, 1), self.model.index(max(0, len(rows) - 1), 2))
         self.empty.setVisible(not rows)
         self._update_live()
-        self._update_alerts()
+        self._ticks += 1
+        if self._ticks % 5 == 1:  # alerts come from the database: every 5 s is soon enough
+            self.refresh_alerts()
 
     def selected_ports(self) -> list[str]:
         indexes = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
@@ -204,13 +208,16 @@ class EnergyView(QWidget):
         for port_id in list(self._live_curves):
             if port_id not in wanted:
                 self.live_plot.removeItem(self._live_curves.pop(port_id))
+                self._live_newest.pop(port_id, None)
         names = {r["id"]: r["name"] for r in self.model.rows}
         for n, port_id in enumerate(wanted):
             if port_id not in self._live_curves:
                 import pyqtgraph as pg
 
+                # No antialiasing and no finite check: 16 curves of 300 points redrawn every second (bench/energy.py).
                 self._live_curves[port_id] = self.live_plot.plot(
-                    [], [], pen=pg.mkPen(COLOURS[n % len(COLOURS)], width=2), name=names.get(port_id, port_id))
+                    [], [], pen=pg.mkPen(COLOURS[n % len(COLOURS)], width=2), name=names.get(port_id, port_id),
+                    antialias=False, skipFiniteCheck=True)
         self._update_live()
         if wanted and self.history_plot is not None:
             if self.series is None:
@@ -224,10 +231,14 @@ class EnergyView(QWidget):
         now = self._clock()
         for port_id, curve in self._live_curves.items():
             points = self.ops.live(port_id, now - LIVE_S)
-            curve.setData([at for at, _ in points], [p for _, p in points])
+            newest = points[-1][0] if points else None
+            if newest != self._live_newest.get(port_id):  # a silent port's curve is left as it is
+                self._live_newest[port_id] = newest
+                curve.setData([at for at, _ in points], [p for _, p in points])
         self.live_plot.setXRange(now - LIVE_S, now, padding=0)
 
-    def _update_alerts(self) -> None:
+    def refresh_alerts(self) -> None:
+        """The open alerts from the database (every 5 s, and after an acknowledgement)."""
         alerts = self.ops.notifications()
         ids = [n.id for n in alerts]
         if ids == [self.alerts.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.alerts.count())]:
@@ -245,7 +256,7 @@ class EnergyView(QWidget):
         item = self.alerts.currentItem()
         if item is not None and self.ops is not None:
             self.ops.acknowledge(item.data(Qt.ItemDataRole.UserRole))
-            self._update_alerts()
+            self.refresh_alerts()
 
     # --- history --------------------------------------------------------------------------------------------------
 
