@@ -175,6 +175,10 @@ SETTINGS: tuple[Setting, ...] = (
             minimum=1),
     Setting("energy.tariff_per_kwh", float, 0.15, "Electricity price per kWh, for the cost of phantom loads.",
             minimum=0),
+    Setting("energy.raw_retention_days", float, 90.0, "Raw energy readings older than this are deleted (0: kept "
+            "forever); the per-minute, hour and day rollups keep the history.", minimum=0),
+    Setting("energy.minute_retention_days", float, 400.0, "Per-minute rollups older than this are deleted (0: kept "
+            "forever); hour and day rollups are kept forever.", minimum=0),
     Setting("energy.currency", str, "", "Currency shown with costs (e.g. EUR, INR); empty: none."),
     Setting("stalls.report_interval_s", float, 10.0, "A stall sensor's report interval until its own is learned; "
             "a sensor that misses about three reports makes its stall NO SIGNAL.", minimum=1),

@@ -12,7 +12,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import text
@@ -46,6 +46,7 @@ from kiosk.store.writer import StoreWriter
 log = logging.getLogger(__name__)
 RATE_WINDOW_S = 10.0
 HUB_STATE_TOPIC = f"{STATE_PREFIX}/hub"
+RETENTION_EVERY_S = 3600  # old raw energy readings and minute rollups are deleted hourly (30 s after start first)
 HUB_BEAT_EVERY_S = 5  # displays call the hub unreachable when this beat stops (see docs/protocol.md)
 
 
@@ -136,6 +137,7 @@ class Hub:
         self._broker_samples: deque[tuple[float, int, int]] = deque()
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
+        self._pruner: threading.Thread | None = None
 
     def broker_address(self) -> BrokerAddress:
         if self.config["broker.url"]:
@@ -259,6 +261,8 @@ class Hub:
         self._stop.set()
         if self._ticker is not None:
             self._ticker.join(2)
+        if self._pruner is not None:
+            self._pruner.join(10)
         self.locker_service.stop()
         if self.serial is not None:
             self.serial.stop()
@@ -301,6 +305,8 @@ class Hub:
                 self.energy.tick()
                 if count % HUB_BEAT_EVERY_S == 0 and self.link.connected.is_set():
                     self.link.publish(HUB_STATE_TOPIC, hub_state(True, self._clock()), qos=0, retain=True)
+                if count % RETENTION_EVERY_S == 30:
+                    self._prune_energy_soon()
                 if count % sweep_every == 0:
                     self._sweep_sessions()
                     self.stalls.reload_if_edited()
@@ -309,6 +315,28 @@ class Hub:
                 self._events.hub_status(self.status())
             except Exception:
                 log.exception("hub ticker failed; it keeps running")
+
+    def _prune_energy_soon(self) -> None:
+        """Energy retention on a short-lived thread of its own (a first run may delete millions of rows)."""
+        if self._pruner is not None and self._pruner.is_alive():
+            return
+
+        def prune() -> None:
+            now = self._clock()
+            raw_days = self.config["energy.raw_retention_days"]
+            minute_days = self.config["energy.minute_retention_days"]
+            try:
+                raw, minutes = self.energy_store.prune(now - raw_days * 86400 if raw_days else None,
+                                                       now - minute_days * 86400 if minute_days else None,
+                                                       pause=lambda: self._stop.wait(0.05))
+            except Exception:
+                log.exception("energy retention failed; it runs again in an hour")
+                return
+            if raw or minutes:
+                log.info("energy retention: deleted %d raw readings and %d minute rollups", raw, minutes)
+
+        self._pruner = threading.Thread(target=prune, name="energy-retention", daemon=True)
+        self._pruner.start()
 
     def _sweep_sessions(self) -> None:
         """Drop connected devices whose token was revoked or expired since they logged in."""
@@ -368,6 +396,7 @@ class Hub:
             "database": {"ok": db_ok, "error": db_error, "backlog": writer.backlog, "commits": writer.commits},
             "device_worker": {"connected": worker_ok, "broker": str(self.link.address),
                               "detail": self._link_detail, "accepted": self.ingest.accepted,
-                              "rejected": self.ingest.rejected},
+                              "rejected": self.ingest.rejected,
+                              "serial": [asdict(port) for port in self.serial.stats()] if self.serial else None},
         }
         return body["status"] == "ok", body

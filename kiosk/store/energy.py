@@ -199,6 +199,32 @@ class EnergyStore:
                       [b.minimum for _, b in rows], [b.maximum for _, b in rows],
                       sum(b.energy_wh for start, b in rows if start >= since) / 1000)
 
+    def prune(self, raw_before: float | None, minute_before: float | None, chunk: int = 10_000,
+              pause: Callable[[], None] = lambda: None) -> tuple[int, int]:
+        """Delete raw readings and minute rollups older than the cut-offs (None: keep), port by port through the
+        (port, ts) index, `chunk` rows per transaction with `pause()` between them so that the store writer is never
+        held up for long. Returns (raw rows, minute rollups) deleted."""
+        deleted = [0, 0]
+        with self._engine.connect() as connection:
+            ports = [row[0] for row in connection.exec_driver_sql("SELECT DISTINCT port FROM energy_rollups")]
+        jobs = []
+        if raw_before is not None:
+            jobs.append((0, "DELETE FROM energy_readings WHERE id IN (SELECT id FROM energy_readings WHERE port = ? "
+                            "AND ts < ? LIMIT ?)", raw_before))
+        if minute_before is not None:
+            jobs.append((1, "DELETE FROM energy_rollups WHERE rowid IN (SELECT rowid FROM energy_rollups WHERE "
+                            "port = ? AND tier = 'minute' AND start < ? LIMIT ?)", minute_before))
+        for which, statement, before in jobs:
+            for port in ports:
+                while True:
+                    with self._engine.begin() as connection:
+                        gone = connection.exec_driver_sql(statement, (port, before, chunk)).rowcount
+                    deleted[which] += gone
+                    if gone < chunk:
+                        break
+                    pause()
+        return deleted[0], deleted[1]
+
     def kwh_per_day(self, port_id: str, since: float, until: float) -> list[tuple[float, float]]:
         return [(start, bucket.energy_wh / 1000) for start, bucket in self.rollups(port_id, "day", since, until)]
 

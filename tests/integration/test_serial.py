@@ -90,6 +90,9 @@ def test_a_board_says_hello_sends_readings_and_garbage_is_counted(serial_hub: Hu
     assert reasons == {"not_json": 1, "out_of_range": 1}
     snap = serial_hub.ingest.tracker.get(device_id)
     assert snap is not None and snap.received == 2
+    _healthy, body = serial_hub.health()  # what GET /api/v1/health shows about the boards
+    [port] = body["device_worker"]["serial"]
+    assert (port["board"], port["open"], port["lost"], port["rejected"]) == ("A1B2C3", True, 2, {"not_json": 1})
 
 
 def test_an_unplugged_board_is_reopened_when_it_is_back(serial_hub: Hub, board: Board) -> None:

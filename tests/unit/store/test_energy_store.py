@@ -85,3 +85,23 @@ def test_notifications_until_acknowledged(setup: tuple[EnergyStore, str, Clock])
     assert store.open_count() == 0 and store.notifications(open_only=False)[0].acknowledged_by == "admin"
     with pytest.raises(LookupError):
         store.acknowledge(999, "admin")
+
+
+def test_retention_deletes_old_raw_readings_and_minute_rollups_only(setup: tuple[EnergyStore, str, Clock]) -> None:
+    store, device, clock = setup
+    port = store.add_port(device, "Lamp", "admin")
+    old, recent = clock.now - 100 * 86400, clock.now - 86400
+    with store._engine.begin() as connection:
+        connection.execute(insert(EnergyReading), [
+            {"device_id": device, "port": port.id, "ts": at + i, "voltage": 230.0, "current": 0.1, "power": 23.0}
+            for at in (old, recent) for i in range(25)])
+        upsert_rollups(connection, {(port.id, tier, at): Bucket(1, 1.0, 1.0, 1.0, 1.0)
+                                    for tier in ("minute", "hour", "day") for at in (old, recent)})
+    pauses: list[int] = []
+    raw, minutes = store.prune(clock.now - 90 * 86400, clock.now - 30 * 86400, chunk=10,
+                               pause=lambda: pauses.append(1))
+    assert (raw, minutes) == (25, 1) and len(pauses) == 2  # 25 rows in chunks of 10: two pauses between
+    assert [at for at, _ in store.readings(port.id, 0, 4e9)] == [recent + i for i in range(25)]
+    assert [s for s, _ in store.rollups(port.id, "minute", 0, 4e9)] == [recent]
+    assert [s for s, _ in store.rollups(port.id, "hour", 0, 4e9)] == [old, recent]  # kept forever
+    assert store.prune(None, None) == (0, 0)
