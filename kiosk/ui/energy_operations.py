@@ -1,13 +1,16 @@
 """What the Energy tab may ask of the hub: ports with their live status, live points, history series, alerts.
 
-Reads only: live points come from the energy service's memory; the port list is re-read from the database every
-10 s (ports made by the CLI or discovered on a new channel appear then).
+Reads only: live points come from the energy service's memory; the port list, each port's kWh today and its
+always-on draw (the 5th percentile of its per-minute means over 48 h) are re-read from the database every 10 s
+(ports made by the CLI or discovered on a new channel appear then).
 """
 
 from __future__ import annotations
 
 import time
 from typing import Any
+
+from kiosk.core.energy import BASELINE_WINDOW_S, baseline, bucket_start
 
 ADMIN_ACTOR = "admin (PIN)"
 PORTS_REREAD_S = 10.0
@@ -20,12 +23,19 @@ class EnergyOperations:
         self.service = hub.energy
         self._ports: list[Any] = []
         self._devices: dict[str, str] = {}
+        self._figures: dict[str, tuple[float, float | None]] = {}  # port -> (kWh today, always-on W)
         self._read_at = 0.0
 
     def _port_list(self) -> list[Any]:
         if time.monotonic() - self._read_at > PORTS_REREAD_S or not self._ports:
             self._ports = self.store.ports()
             self._devices = {d.id: d.name for d in self._hub.registry.infos()}
+            now = time.time()
+            today = bucket_start(now, "day")
+            for port in self._ports:
+                kwh = sum(k for _, k in self.store.kwh_per_day(port.id, today, now + 1))
+                minutes = [b.mean for _, b in self.store.rollups(port.id, "minute", now - BASELINE_WINDOW_S, now)]
+                self._figures[port.id] = (kwh, baseline(minutes))
             self._read_at = time.monotonic()
         return self._ports
 
@@ -33,9 +43,10 @@ class EnergyOperations:
         rows = []
         for port in self._port_list():
             status, watts = self.service.status(port.id)
+            kwh, always_on = self._figures.get(port.id, (0.0, None))
             rows.append({"id": port.id, "name": port.name, "device": self._devices.get(port.device_id,
                                                                                       port.device_id),
-                         "status": status, "watts": watts})
+                         "status": status, "watts": watts, "kwh_today": kwh, "always_on": always_on})
         return rows
 
     def live(self, port_id: str, since: float) -> list[tuple[float, float]]:

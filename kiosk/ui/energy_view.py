@@ -48,6 +48,10 @@ class EnergyView(QWidget):
             Column("Status", lambda r: STATUS_WORDS[r["status"]], lambda r: r["status"].value),
             Column("Now", lambda r: "" if r["watts"] is None else f"{r['watts']:.1f} W",
                    lambda r: r["watts"] or 0.0, align_right=True),
+            Column("Today", lambda r: f"{r.get('kwh_today', 0.0):.2f} kWh", lambda r: r.get("kwh_today", 0.0),
+                   align_right=True),
+            Column("Always on", lambda r: "" if r.get("always_on") is None else f"{r['always_on']:.1f} W",
+                   lambda r: r.get("always_on") or 0.0, align_right=True),
             Column("Device", lambda r: r["device"]),
         ], lambda r: r["status"] is PortStatus.PHANTOM, self)
         self.table = make_table(self, self.model)
@@ -99,7 +103,7 @@ class EnergyView(QWidget):
         splitter.addWidget(left_widget)
         splitter.addWidget(right_widget)
         splitter.setStretchFactor(1, 2)
-        splitter.setSizes([460, 800])
+        splitter.setSizes([560, 720])
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
         self.live_plot: Any = None
@@ -177,7 +181,7 @@ class EnergyView(QWidget):
             self._reselect(selected)
         else:
             self.model.rows[:] = rows
-            self.model.dataChanged.emit(self.model.index(0, 1), self.model.index(max(0, len(rows) - 1), 2))
+            self.model.dataChanged.emit(self.model.index(0, 1), self.model.index(max(0, len(rows) - 1), 4))
         self.empty.setVisible(not rows)
         self._update_live()
         self._ticks += 1

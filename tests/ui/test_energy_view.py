@@ -56,6 +56,11 @@ def test_a_port_shows_live_and_history_and_a_phantom_alert_can_be_acknowledged(q
     view.tick()
     assert [(r["name"], r["status"]) for r in view.model.rows] == [("Desk lamp", PortStatus.ACTIVE)]
     assert view.model.index(0, 1).data() == "● in use" and not view.empty.isVisible()
+    hub.writer.flush()
+    view.ops._read_at = 0.0
+    view.tick()
+    assert view.model.rows[0]["kwh_today"] >= 0.0 and view.model.index(0, 3).data().endswith(" kWh")
+    assert view.model.rows[0]["always_on"] == pytest.approx(103.75, abs=0.5)  # one minute's mean so far
     with qtbot.waitSignal(view.historyShown, timeout=5000):
         view.select_ports([lamp.id])
     curve = view._live_curves[lamp.id]
