@@ -98,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
                           "(default 10 W)")
     port_add.add_argument("--schedule", default="", help='when it is expected in use, e.g. "mon-fri 08:00-21:00"; '
                           "outside it any draw above the noise floor counts as phantom load")
+    edit = port.add_parser("edit", help="change a port's name, active threshold, schedule or phantom delay")
+    edit.add_argument("port_id")
+    edit.add_argument("--name")
+    edit.add_argument("--active-w", type=float)
+    edit.add_argument("--schedule", help='e.g. "mon-fri 08:00-21:00"; "" for any time')
+    edit.add_argument("--phantom-after-min", type=float, help="minutes of standby draw before an alert (default 15)")
     calibrate = port.add_parser("calibrate", help="set a port's noise floor from its last minutes of readings, "
                                 "taken with the load unplugged")
     calibrate.add_argument("port_id")
@@ -229,6 +235,17 @@ def _port(args: argparse.Namespace, config: Config) -> int:
         print(f"port id: {port.id}")
         print(f"  {port.name} on device {port.device_id}" + (f", channel {port.channel}" if port.channel else ""))
         print('  HTTP readings: POST /api/sensor/reading {"deviceToken": ..., "portId": "' + port.id + '", ...}')
+        return 0
+    if args.port_command == "edit":
+        try:
+            port = store.edit_port(args.port_id, actor(), args.name, args.active_w, args.schedule,
+                                   None if args.phantom_after_min is None else args.phantom_after_min * 60)
+        except PortError as exc:
+            print(f"kiosk: {exc}", file=sys.stderr)
+            return 1
+        print(f"port {port.id}: {port.name}, active >= {port.active_w:g} W, schedule "
+              f"{port.schedule or 'any time'}, phantom after {port.phantom_after_s / 60:g} min "
+              "(a running hub uses it within 5 s)")
         return 0
     if args.port_command == "calibrate":
         try:

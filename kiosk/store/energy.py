@@ -139,6 +139,40 @@ class EnergyStore:
         with self._session() as session:
             return [_info(p) for p in session.scalars(query)]
 
+    def edit_port(self, port_id: str, actor: str, name: str | None = None, active_w: float | None = None,
+                  schedule: str | None = None, phantom_after_s: float | None = None) -> PortInfo:
+        """Change what is given (a running hub uses it within 5 s); audited with the old and new values."""
+        if name is not None and not name.strip():
+            raise PortError("A port needs a name.")
+        if active_w is not None and active_w <= 0:
+            raise PortError("The active threshold must be above 0 W.")
+        if phantom_after_s is not None and phantom_after_s < 60:
+            raise PortError("Phantom load needs at least a minute to be told from a passing draw.")
+        if schedule is not None:
+            try:
+                Schedule.parse(schedule)
+            except ValueError as exc:
+                raise PortError(f"schedule: {exc}") from None
+        with self._session() as session, session.begin():
+            port = session.get(Port, port_id)
+            if port is None:
+                raise PortError(f"There is no port {port_id!r} (`kiosk port list`).")
+            before = _info(port)
+            if name is not None:
+                port.name = name.strip()
+            if active_w is not None:
+                port.active_w = active_w
+            if schedule is not None:
+                port.schedule = schedule.strip()
+            if phantom_after_s is not None:
+                port.phantom_after_s = phantom_after_s
+            after = _info(port)
+            changes = ", ".join(f"{field} {getattr(before, field)!r} -> {getattr(after, field)!r}"
+                                for field in ("name", "active_w", "schedule", "phantom_after_s")
+                                if getattr(before, field) != getattr(after, field))
+            write_audit(session, self._clock(), actor, "port.edit", port_id, changes or "no change")
+            return after
+
     def ports_marker(self) -> int:
         """Changes whenever a port is added or changed, from any station or the CLI (cheap to poll)."""
         with self._session() as session:

@@ -135,9 +135,10 @@ def test_config_show_names_every_source(tmp_path: Path) -> None:
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "kiosk.toml").write_text("[broker]\nport = 1999\n")
     shown = run_cli(tmp_path, "--http-port", "8181", "config", "show").stdout
-    assert "broker.port              = 1999" in shown and f"file {tmp_path / 'config' / 'kiosk.toml'}" in shown
-    assert "http.port                = 8181" in shown and "command line" in shown
-    assert f"data_dir                 = '{tmp_path / 'data'}'" in shown and "env KIOSK_DATA_DIR" in shown
+    lines = {line.split("=")[0].strip(): line for line in shown.splitlines() if "=" in line}  # aligned columns
+    assert "= 1999" in lines["broker.port"] and f"file {tmp_path / 'config' / 'kiosk.toml'}" in lines["broker.port"]
+    assert "= 8181" in lines["http.port"] and "command line" in lines["http.port"]
+    assert f"= '{tmp_path / 'data'}'" in lines["data_dir"] and "env KIOSK_DATA_DIR" in lines["data_dir"]
 
 
 def test_backup_copies_devices_and_refuses_to_overwrite(tmp_path: Path) -> None:
@@ -188,6 +189,9 @@ def test_ports_and_serial_boards_from_the_command_line(tmp_path: Path) -> None:
     again = run_cli(tmp_path, "port", "add", device_id, "--name", "Desk lamp")
     assert again.returncode == 1 and "already has a port called" in again.stderr
     assert run_cli(tmp_path, "port", "add", "nope", "--name", "X").returncode == 1
+    edited = run_cli(tmp_path, "port", "edit", port_id, "--active-w", "25", "--phantom-after-min", "10")
+    assert edited.returncode == 0 and "active >= 25 W" in edited.stdout and "phantom after 10 min" in edited.stdout
+    assert run_cli(tmp_path, "port", "edit", port_id, "--schedule", "daily").returncode == 1
     calibrate = run_cli(tmp_path, "port", "calibrate", port_id)
     assert calibrate.returncode == 1 and "at least 10 readings" in calibrate.stderr
     assert "no USB boards seen yet" in run_cli(tmp_path, "serial", "list").stdout

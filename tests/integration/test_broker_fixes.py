@@ -190,7 +190,13 @@ def test_3_retained_messages_do_not_leak_to_other_devices_at_connect(strict_hub:
 
 def test_3_a_new_subscription_gets_the_retained_message_it_may_receive(strict_hub: Hub) -> None:
     a, a_token = strict_hub.registry.create("ESP32", "esp32", "test")
+    watcher = observer(strict_hub, f"devices/{a.id}/commands")
     strict_hub.link.publish(f"devices/{a.id}/commands", '{"command": "restart"}', qos=1, retain=True)
+    # The broker retains a message before it delivers it: once the watcher has it, a new subscription must get the
+    # retained copy (subscribing earlier raced the hub's publish and got the live one; seen once the hub's link had
+    # more to send at start).
+    wait_for(lambda: watcher.messages)
+    watcher.close()
     device = connect(strict_hub.config["broker.port"], a.id, a_token)
     device.subscribe(f"devices/{a.id}/#", 1)
     assert device.got_message.wait(5)

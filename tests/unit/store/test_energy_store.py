@@ -105,3 +105,25 @@ def test_retention_deletes_old_raw_readings_and_minute_rollups_only(setup: tuple
     assert [s for s, _ in store.rollups(port.id, "minute", 0, 4e9)] == [recent]
     assert [s for s, _ in store.rollups(port.id, "hour", 0, 4e9)] == [old, recent]  # kept forever
     assert store.prune(None, None) == (0, 0)
+
+
+def test_editing_a_port_is_checked_and_audited(setup: tuple[EnergyStore, str, Clock]) -> None:
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from kiosk.store.models import AuditEntry
+
+    store, device, _ = setup
+    port = store.add_port(device, "Lamp", "admin")
+    edited = store.edit_port(port.id, "admin", active_w=25.0, schedule="sat-sun 10:00-17:00", phantom_after_s=600)
+    assert (edited.name, edited.active_w, edited.phantom_after_s) == ("Lamp", 25.0, 600)
+    assert edited.rules().schedule.hours[5] and store.port(port.id) == edited
+    for kwargs, message in (({"name": " "}, "needs a name"), ({"active_w": 0}, "above 0 W"),
+                            ({"schedule": "daily"}, "schedule"), ({"phantom_after_s": 5}, "at least a minute")):
+        with pytest.raises(PortError, match=message):
+            store.edit_port(port.id, "admin", **kwargs)
+    with pytest.raises(PortError, match="no port"):
+        store.edit_port("nope", "admin", name="X")
+    with Session(store._engine) as session:
+        detail = session.scalar(select(AuditEntry.detail).where(AuditEntry.action == "port.edit"))
+    assert detail == "active_w 10.0 -> 25.0, schedule '' -> 'sat-sun 10:00-17:00', phantom_after_s 900.0 -> 600"
