@@ -222,3 +222,16 @@ def read_packet(sock: socket.socket) -> tuple[int, int, bytes]:
         if not byte & 0x80:
             break
     return first >> 4, first & 0x0F, exactly(length)
+
+
+class OffsetClock:
+    """A hub's clock: real time until a test moves it forward (`offset` seconds)."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._time = time.time
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return self._time() + self.offset

@@ -10,20 +10,10 @@ import pytest
 from kiosk.config import Config
 from kiosk.services.energy import NOTIFICATIONS_TOPIC, PORT_STATE_PREFIX
 from kiosk.services.hub import Hub
-from tests.helpers import RecordingEvents, connect, wait_for
+from tests.helpers import OffsetClock, RecordingEvents, connect, wait_for
 
 
-class Clock:
-    """The hub's clock: real time plus an offset a test moves forward."""
-
-    def __init__(self) -> None:
-        import time
-
-        self._time = time.time
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return self._time() + self.offset
+Clock = OffsetClock
 
 
 @pytest.fixture

@@ -11,20 +11,10 @@ from kiosk.core.stalls import SensorRole, StallState
 from kiosk.services.hub import Hub
 from kiosk.services.stalls import stall_topic
 from kiosk.store.devices import legacy_device_id
-from tests.helpers import RecordingEvents, connect, wait_for
+from tests.helpers import OffsetClock, RecordingEvents, connect, wait_for
 
 
-class Clock:
-    """The hub's clock: real time until a test moves it forward."""
-
-    def __init__(self) -> None:
-        import time
-
-        self._time = time.time
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return self._time() + self.offset
+Clock = OffsetClock
 
 
 @pytest.fixture
