@@ -169,7 +169,8 @@ class EnergyService:
                   f"should be idle: about {cost:.2f}{(' ' + self.currency) if self.currency else ''} a month at "
                   f"{self.tariff:g} per kWh. Switch it off at the socket, or adjust its schedule / active "
                   "threshold if this draw is expected.")
-        notification = self._store.notify("phantom", port.id, title, detail, episode.watts, episode.duration_s, cost)
+        notification = self._store.notify("phantom", port.id, title, detail, episode.watts, episode.duration_s, cost,
+                                          at=episode.started_at + episode.duration_s)
         self._open[port.id] = notification
         log.info("phantom load on port %s (%s): %.1f W", port.id, port.name, episode.watts)
         self._publish(NOTIFICATIONS_TOPIC, json.dumps({

@@ -265,9 +265,10 @@ class EnergyStore:
     # --- notifications --------------------------------------------------------------------------------------------
 
     def notify(self, kind: str, subject: str, title: str, detail: str, watts: float | None = None,
-               duration_s: float | None = None, monthly_cost: float | None = None) -> int:
+               duration_s: float | None = None, monthly_cost: float | None = None, at: float | None = None) -> int:
+        """A notification, created `at` (the moment the readings showed it; default now)."""
         with self._session() as session, session.begin():
-            row = Notification(created_at=self._clock(), kind=kind, subject=subject, title=title, detail=detail,
+            row = Notification(created_at=self._clock() if at is None else at, kind=kind, subject=subject, title=title, detail=detail,
                                watts=watts, duration_s=duration_s, monthly_cost=monthly_cost)
             session.add(row)
             session.flush()

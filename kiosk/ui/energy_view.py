@@ -48,7 +48,7 @@ class EnergyView(QWidget):
             Column("Status", lambda r: STATUS_WORDS[r["status"]], lambda r: r["status"].value),
             Column("Now", lambda r: "" if r["watts"] is None else f"{r['watts']:.1f} W",
                    lambda r: r["watts"] or 0.0, align_right=True),
-            Column("Today", lambda r: f"{r.get('kwh_today', 0.0):.2f} kWh", lambda r: r.get("kwh_today", 0.0),
+            Column("Today", lambda r: f"{r.get('kwh_today', 0.0):.3f} kWh", lambda r: r.get("kwh_today", 0.0),
                    align_right=True),
             Column("Always on", lambda r: "" if r.get("always_on") is None else f"{r['always_on']:.1f} W",
                    lambda r: r.get("always_on") or 0.0, align_right=True),
@@ -74,6 +74,7 @@ class EnergyView(QWidget):
         left.addWidget(self.ack_button)
         left_widget = QWidget(self)
         left_widget.setLayout(left)
+        left_widget.setMinimumWidth(500)  # port, status, watts, kWh today and always-on readable without scrolling
 
         self.range_buttons: dict[str, QPushButton] = {}
         controls = QHBoxLayout()
@@ -249,8 +250,10 @@ class EnergyView(QWidget):
             return
         self.alerts.clear()
         for note in alerts:
-            when = time.strftime("%d %b %H:%M", time.localtime(note.created_at))
-            state = "ended" if note.ended_at else "ongoing"
+            started = (note.ended_at or note.created_at) - (note.duration_s or 0.0)
+            when = time.strftime("%d %b %H:%M", time.localtime(started))
+            state = (f"ended after {note.duration_s / 60:.0f} min" if note.ended_at and note.duration_s else
+                     "ongoing")
             item = QListWidgetItem(f"{when} · {note.title} ({state})\n{note.detail}")
             item.setData(Qt.ItemDataRole.UserRole, note.id)
             self.alerts.addItem(item)
