@@ -111,6 +111,17 @@ def build_parser() -> argparse.ArgumentParser:
     port_list = port.add_parser("list", help="ports, with their device, channel and thresholds")
     port_list.add_argument("device_id", nargs="?", default=None)
 
+    operator = sub.add_parser("operator", help="operator accounts (staff and admins who sign in at the kiosk)"
+                              ).add_subparsers(dest="operator_command", required=True)
+    operator_add = operator.add_parser("add", help="add an operator (the first one must be an admin)")
+    operator_add.add_argument("name")
+    operator_add.add_argument("--admin", action="store_true", help="an admin (default: staff)")
+    operator_add.add_argument("--stdin", action="store_true", help="read the password from standard input")
+    operator_password = operator.add_parser("passwd", help="set an operator's password (also lifts a lockout)")
+    operator_password.add_argument("name")
+    operator_password.add_argument("--stdin", action="store_true", help="read the password from standard input")
+    operator.add_parser("list", help="operators, their role, last sign-in and lockout")
+
     serial = sub.add_parser("serial", help="USB-serial energy boards").add_subparsers(dest="serial_command",
                                                                                      required=True)
     serial.add_parser("list", help="boards seen: id, device their readings go to, port path, firmware")
@@ -174,7 +185,8 @@ def run_command(args: argparse.Namespace) -> int:
         return 2
     logs.setup("WARNING" if config["log.level"] == "INFO" else config["log.level"], with_time=False)
     handler = {"config": _config, "device": _device, "simulate": _simulate, "backup": _backup,
-               "admin": _admin, "lockers": _lockers, "port": _port, "serial": _serial}[args.command]
+               "admin": _admin, "lockers": _lockers, "port": _port, "serial": _serial,
+               "operator": _operator}[args.command]
     return handler(args, config)
 
 
@@ -198,6 +210,52 @@ def _admin(args: argparse.Namespace, config: Config) -> int:
     registry = _registry(config)
     registry.record(actor(), "admin.pin.set", "admin-pin", "")
     print(f"admin PIN set for {config.data_dir}")
+    return 0
+
+
+def _new_password(stdin: bool) -> str | None:
+    if stdin:
+        return sys.stdin.readline().rstrip("\n")
+    password = getpass.getpass("Password (at least 10 characters): ")
+    if getpass.getpass("The same password again: ") != password:
+        print("kiosk: the two passwords differ; nothing was changed", file=sys.stderr)
+        return None
+    return password
+
+
+def _operator(args: argparse.Namespace, config: Config) -> int:
+    """Whoever runs the CLI on the hub's machine can read its database: they act as an admin (audited as cli:USER);
+    only the very first account is made without one."""
+    from kiosk.core.operators import Operator, OperatorError, Role
+    from kiosk.store.operators import OperatorDirectory
+
+    directory = OperatorDirectory(_registry(config).engine)
+    if args.operator_command == "list":
+        accounts = directory.operators()
+        if not accounts:
+            print("no operators yet: `kiosk operator add NAME --admin` makes the first admin")
+        for account in accounts:
+            last = (f"{datetime.fromtimestamp(account.last_login):%Y-%m-%d %H:%M}" if account.last_login
+                    else "never")
+            state = "disabled" if account.disabled else ("locked" if account.locked_until > time.time() else "")
+            print(f"{account.name:<24} {account.role.value:<6} last sign-in {last}  {state}".rstrip())
+        return 0
+    password = _new_password(args.stdin)
+    if password is None:
+        return 1
+    cli_admin = Operator(actor(), Role.ADMIN)
+    try:
+        if args.operator_command == "add":
+            first = directory.count() == 0
+            role = Role.ADMIN if args.admin else Role.STAFF
+            directory.add(args.name, role, password, None if first else cli_admin)
+            print(f"operator {args.name.strip()} added ({role.value})")
+        else:
+            directory.set_password(args.name, password, cli_admin)
+            print(f"password of {args.name} set; any lockout is lifted")
+    except (OperatorError, PermissionError) as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import time as day_time
-from enum import Enum
 from typing import Any, TextIO
 
 from sqlalchemy import Engine, and_, func, or_, select
@@ -24,21 +23,11 @@ from kiosk.core.lockers import (HISTORY_LIMIT, AlreadyAssigned, HistoryFilter, H
                                 LockerError, LockerState, LockerStatistics, MemberInfo, Policy, RosterPreview,
                                 bank_label, choose_locker, due_time, normalise_enrollment, parse_bank_labels,
                                 parse_closing)
+from kiosk.core.operators import Operator, Role, require
 from kiosk.store.devices import write_audit
 from kiosk.store.models import AuditEntry, LockerAssignment, LockerHour, Member
 from kiosk.store.models import Locker as LockerRow
 
-
-
-class Role(str, Enum):
-    STAFF = "staff"
-    ADMIN = "admin"
-
-
-@dataclass(frozen=True)
-class Operator:
-    name: str
-    role: Role
 
 
 @dataclass(frozen=True)
@@ -472,8 +461,7 @@ def _iso(at: float | None) -> str:
 
 
 def _require_admin(operator: Operator, what: str) -> None:
-    if operator.role is not Role.ADMIN:
-        raise PermissionError(f"Only an admin may {what}.")
+    require(operator, Role.ADMIN, what)
 
 
 def _assignment(row: LockerAssignment) -> Assignment:

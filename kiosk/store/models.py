@@ -283,3 +283,19 @@ class SerialBoard(Base):
     firmware: Mapped[str | None] = mapped_column(String(40))
     first_seen: Mapped[float] = mapped_column(Float)
     last_seen: Mapped[float] = mapped_column(Float)
+
+
+class OperatorAccount(Base):
+    """A person who signs in at the kiosk: role, scrypt password hash, failed attempts and lockout (kept across
+    restarts, so restarting the program does not reset a lockout)."""
+
+    __tablename__ = "operators"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[float] = mapped_column(Float)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[float] = mapped_column(Float, default=0.0)
+    disabled_at: Mapped[float | None] = mapped_column(Float)
+    last_login: Mapped[float | None] = mapped_column(Float)

@@ -197,3 +197,29 @@ def test_ports_and_serial_boards_from_the_command_line(tmp_path: Path) -> None:
     assert "no USB boards seen yet" in run_cli(tmp_path, "serial", "list").stdout
     unknown = run_cli(tmp_path, "serial", "map", "A1B2", device_id)
     assert unknown.returncode == 1 and "no USB board 'A1B2'" in unknown.stderr
+
+
+def test_operators_from_the_command_line_and_passwords_never_in_the_output(tmp_path: Path) -> None:
+    env = {**os.environ, "KIOSK_DATA_DIR": str(tmp_path / "data"), "KIOSK_CONFIG_DIR": str(tmp_path / "config"),
+           "KIOSK_LOG_LEVEL": "DEBUG"}
+
+    def cli(*args: str, password: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "kiosk", *args, "--stdin"], cwd=ROOT, env=env,
+                              input=password + "\n", capture_output=True, text=True, timeout=60)
+
+    assert "no operators yet" in run_cli(tmp_path, "operator", "list").stdout
+    first = cli("operator", "add", "desk", password="front desk 2026")
+    assert first.returncode == 1 and "first operator must be an admin" in first.stderr
+    results = [cli("operator", "add", "Asha", "--admin", password="correct horse 42"),
+               cli("operator", "add", "desk 1", password="front desk 2026"),
+               cli("operator", "passwd", "desk 1", password="another pass 77")]
+    assert [r.returncode for r in results] == [0, 0, 0]
+    weak = cli("operator", "add", "desk 2", password="short")
+    assert weak.returncode == 1 and "at least 10 characters" in weak.stderr
+    listing = run_cli(tmp_path, "operator", "list").stdout
+    assert "Asha" in listing and "admin" in listing and "desk 1" in listing and "staff" in listing
+    everything = "".join(r.stdout + r.stderr for r in [first, weak, *results]) + listing
+    for secret in ("correct horse 42", "front desk 2026", "another pass 77", "short"):
+        assert secret not in everything
+    logs = "".join(p.read_text(encoding="utf-8", errors="replace") for p in (tmp_path / "data").rglob("*.log"))
+    assert "correct horse 42" not in logs
