@@ -21,11 +21,13 @@ class HttpServer:
     """aiohttp app bound where the config says; `health` returns (healthy, JSON-ready dict)."""
 
     def __init__(self, bind: str, port: int, health: Callable[[], tuple[bool, dict[str, Any]]],
-                 sensor_reading: Callable[[Any], tuple[int, dict[str, Any]]] | None = None) -> None:
+                 sensor_reading: Callable[[Any], tuple[int, dict[str, Any]]] | None = None,
+                 metrics: Callable[[], str] | None = None) -> None:
         self._bind = bind
         self._port = port
         self._health = health
         self._sensor_reading = sensor_reading
+        self._metrics = metrics
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 
@@ -34,6 +36,8 @@ class HttpServer:
         app.router.add_get("/api/v1/health", self._get_health)
         if self._sensor_reading is not None:
             app.router.add_post("/api/sensor/reading", self._post_reading)
+        if self._metrics is not None:
+            app.router.add_get("/metrics", self._get_metrics)
         return app
 
     async def start(self) -> None:
@@ -62,3 +66,9 @@ class HttpServer:
         assert self._sensor_reading is not None
         status, answer = await asyncio.get_running_loop().run_in_executor(None, self._sensor_reading, body)
         return web.json_response(answer, status=status)
+
+    async def _get_metrics(self, _request: web.Request) -> web.Response:
+        assert self._metrics is not None
+        text = await asyncio.get_running_loop().run_in_executor(None, self._metrics)
+        return web.Response(text=text, content_type="text/plain", charset="utf-8",
+                            headers={"X-Prometheus-Format": "0.0.4"})

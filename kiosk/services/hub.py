@@ -20,6 +20,7 @@ from sqlalchemy import text
 from kiosk.config import Config
 from kiosk.core.devices import DeviceInfo, DeviceSnapshot
 from kiosk.core.energy import PortStatus
+from kiosk.protocol.metrics import Metric, render
 from kiosk.protocol.payloads import Rejected
 from kiosk.protocol.serial_lines import Hello
 from kiosk.core.stalls import StallRules, StallView
@@ -120,8 +121,8 @@ class Hub:
             else:
                 gatekeeper = Gatekeeper(self.registry, self.internal, clock, self.legacy_stallsense)
                 self.broker = InProcessBroker(self.loop, BrokerService(spec, gatekeeper))
-        self.http = (HttpServer(config["http.bind"], config["http.port"], self.health, self.sensor_reading)
-                     if config["http.port"] else None)
+        self.http = (HttpServer(config["http.bind"], config["http.port"], self.health, self.sensor_reading,
+                                self.metrics) if config["http.port"] else None)
         self.link = DeviceLink(self.broker_address(), *self._link_credentials(), on_message=self._message,
                                on_control=self.device_revoked, on_connection=self._link_changed,
                                extra_subscriptions=LEGACY_SUBSCRIPTIONS if self.legacy_stallsense else (),
@@ -371,6 +372,63 @@ class Hub:
         if now <= first[0]:
             return 0.0, 0.0
         return (broker.messages_in - first[1]) / (now - first[0]), (broker.messages_out - first[2]) / (now - first[0])
+
+    def metrics(self) -> str:
+        """`GET /metrics`: the hub's counters and gauges in Prometheus text format (kiosk.protocol.metrics)."""
+        broker = self.broker.stats() if self.broker else None
+        writer = self.writer.health()
+        ingest = self.ingest.tick_stats()
+        counts = self.locker_service.counts
+        serial = self.serial.stats() if self.serial else []
+        statuses: dict[str, int] = {}
+        for state in self.energy.states.values():
+            statuses[state.status.value] = statuses.get(state.status.value, 0) + 1
+        metrics = [
+            Metric("kiosk_broker_up", "gauge", "1 when the embedded broker runs.").add(
+                None if broker is None else broker.running),
+            Metric("kiosk_broker_clients", "gauge", "Connected MQTT clients.").add(broker and broker.connected),
+            Metric("kiosk_broker_sessions", "gauge", "Sessions the broker holds.").add(broker and broker.sessions),
+            Metric("kiosk_broker_messages_received_total", "counter", "Messages into the broker.").add(
+                broker and broker.messages_in),
+            Metric("kiosk_broker_messages_sent_total", "counter", "Messages out of the broker.").add(
+                broker and broker.messages_out),
+            Metric("kiosk_broker_memory_bytes", "gauge", "Resident memory of the broker process.").add(
+                broker and broker.memory_bytes),
+            Metric("kiosk_broker_uptime_seconds", "gauge", "Seconds since the broker started.").add(
+                broker and broker.uptime_s),
+            Metric("kiosk_broker_refused_logins_total", "counter", "Refused MQTT logins by reason."),
+            Metric("kiosk_messages_accepted_total", "counter", "Device messages accepted.").add(ingest.accepted),
+            Metric("kiosk_messages_rejected_total", "counter", "Device messages rejected.").add(ingest.rejected),
+            Metric("kiosk_messages_per_second", "gauge", "Accepted message rate, last 10 s.").add(ingest.per_second),
+            Metric("kiosk_database_up", "gauge", "1 while database writes work.").add(writer.ok),
+            Metric("kiosk_database_backlog_rows", "gauge", "Rows waiting for the store writer.").add(writer.backlog),
+            Metric("kiosk_database_commits_total", "counter", "Store writer commits.").add(writer.commits),
+            Metric("kiosk_database_write_failures_total", "counter", "Failed commits (retried).").add(writer.failures),
+            Metric("kiosk_device_worker_connected", "gauge", "1 while the hub's MQTT link is up.").add(
+                self.link.connected.is_set()),
+            Metric("kiosk_serial_port_open", "gauge", "1 while a USB serial port is open."),
+            Metric("kiosk_serial_lines_total", "counter", "Lines read from a USB serial port."),
+            Metric("kiosk_serial_lines_dropped_total", "counter", "Lines dropped: too long or over the flood limit."),
+            Metric("kiosk_lockers", "gauge", "Lockers by state."),
+            Metric("kiosk_energy_ports", "gauge", "Energy ports by status (those that reported)."),
+            Metric("kiosk_notifications_open", "gauge", "Notifications not yet acknowledged.").add(
+                self.energy_store.open_count()),
+        ]
+        by_name = {m.name: m for m in metrics}
+        for reason, count in (broker.refused_logins if broker else {}).items():
+            by_name["kiosk_broker_refused_logins_total"].add(count, reason=reason)
+        for port in serial:
+            by_name["kiosk_serial_port_open"].add(port.open, path=port.path, board=port.board)
+            by_name["kiosk_serial_lines_total"].add(port.lines, path=port.path, board=port.board)
+            by_name["kiosk_serial_lines_dropped_total"].add(port.overlong + port.flood_dropped, path=port.path,
+                                                            board=port.board)
+        if counts is not None:
+            for state, value in (("free", counts.free), ("in_use", counts.in_use), ("overdue", counts.overdue),
+                                 ("out_of_order", counts.out_of_order)):
+                by_name["kiosk_lockers"].add(value, state=state)
+        for status, value in statuses.items():
+            by_name["kiosk_energy_ports"].add(value, status=status)
+        return render(metrics)
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         writer = self.writer.health()

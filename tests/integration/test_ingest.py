@@ -119,6 +119,26 @@ def test_health_reports_broker_database_and_worker(hub: Any) -> None:
     assert body["broker"]["running"] and body["database"]["ok"] and body["device_worker"]["connected"]
 
 
+def test_metrics_in_prometheus_text_format(hub: Any, meter: Any) -> None:
+    import urllib.request
+
+    meter.publish(f"devices/{meter.info.id}/datastream", json.dumps(READING))
+    meter.publish(f"devices/{meter.info.id}/datastream", b"{not json")
+    wait_for(lambda: hub.ingest.accepted >= 1 and hub.ingest.rejected >= 1)
+    connect(hub.config["broker.port"], meter.info.id, "not-the-token-xyz").close()
+    wait_for(lambda: hub.broker.stats().refused_logins)
+    with urllib.request.urlopen(f"http://127.0.0.1:{hub.config['http.port']}/metrics", timeout=5) as answer:
+        assert answer.headers["Content-Type"].startswith("text/plain")
+        text = answer.read().decode()
+    lines = set(text.splitlines())
+    assert "# TYPE kiosk_messages_accepted_total counter" in lines
+    assert "kiosk_messages_accepted_total 1" in lines and "kiosk_messages_rejected_total 1" in lines
+    assert "kiosk_broker_up 1" in lines and "kiosk_database_up 1" in lines
+    assert 'kiosk_broker_refused_logins_total{reason="wrong token"} 1' in lines
+    assert 'kiosk_lockers{state="free"} 150' in lines
+    assert "not-the-token-xyz" not in text  # reasons, never credentials
+
+
 def test_rows_are_counted_per_table(hub: Any, meter: Any) -> None:
     for i in range(20):
         meter.publish(f"devices/{meter.info.id}/datastream", json.dumps({"value": i}), qos=0)
