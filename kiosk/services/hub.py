@@ -318,7 +318,8 @@ class Hub:
                 log.exception("hub ticker failed; it keeps running")
 
     def _prune_energy_soon(self) -> None:
-        """Energy retention on a short-lived thread of its own (a first run may delete millions of rows)."""
+        """Retention (energy readings, minute rollups, device log lines) on a short-lived thread of its own: a first
+        run may delete millions of rows."""
         if self._pruner is not None and self._pruner.is_alive():
             return
 
@@ -335,6 +336,13 @@ class Hub:
                 return
             if raw or minutes:
                 log.info("energy retention: deleted %d raw readings and %d minute rollups", raw, minutes)
+            try:
+                lines = self.registry.prune_logs()
+            except Exception:
+                log.exception("device log retention failed; it runs again in an hour")
+                return
+            if lines:
+                log.info("device logs: deleted %d old lines (each device keeps its newest 1,000)", lines)
 
         self._pruner = threading.Thread(target=prune, name="energy-retention", daemon=True)
         self._pruner.start()

@@ -11,12 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from kiosk.core.devices import DeviceInfo, DeviceSnapshot, Online
 from kiosk.core.tokens import hash_token, new_token
-from kiosk.store.models import AuditEntry, Device, DeviceRejection, DeviceToken, SerialBoard
+from kiosk.store.models import AuditEntry, Device, DeviceLog, DeviceRejection, DeviceToken, SerialBoard
 
 
 class LoginFailure(str, Enum):
@@ -40,6 +40,7 @@ class DeviceNotFound(LookupError):
 LEGACY_KIND = "stallsense"
 LEGACY_PREFIX = "stallsense:"
 SERIAL_PREFIX = "serial:"
+LOG_LINES_KEPT = 1000  # per device (device/{id}/logs)
 
 
 def legacy_device_id(name: str) -> str:
@@ -143,6 +144,27 @@ class DeviceRegistry:
                 raise DeviceNotFound(f"no device with id {device_id}")
             before, board.device_id = board.device_id, device_id
             write_audit(session, self._clock(), actor, "serial.map", key, f"{before} -> {device_id}")
+
+    def device_logs(self, device_id: str, limit: int = 200) -> list[tuple[float, str, str]]:
+        """The device's newest log lines (`device/{id}/logs`), newest first: (time, level, text)."""
+        with self._session() as session:
+            return [(ts, level, text) for ts, level, text in session.execute(
+                select(DeviceLog.ts, DeviceLog.level, DeviceLog.text).where(DeviceLog.device_id == device_id)
+                .order_by(DeviceLog.ts.desc(), DeviceLog.id.desc()).limit(limit))]
+
+    def prune_logs(self, keep_per_device: int = LOG_LINES_KEPT) -> int:
+        """Keep each device's newest `keep_per_device` log lines (a chatty device cannot fill the disk)."""
+        deleted = 0
+        with self._session() as session, session.begin():
+            devices = list(session.scalars(select(DeviceLog.device_id).group_by(DeviceLog.device_id)
+                                           .having(func.count() > keep_per_device)))
+            for device_id in devices:
+                cutoff = session.scalar(select(DeviceLog.ts).where(DeviceLog.device_id == device_id)
+                                        .order_by(DeviceLog.ts.desc(), DeviceLog.id.desc())
+                                        .offset(keep_per_device - 1).limit(1))
+                deleted += session.execute(delete(DeviceLog).where(DeviceLog.device_id == device_id,
+                                                                   DeviceLog.ts < cutoff)).rowcount
+        return deleted
 
     def serial_boards(self) -> list[tuple[str, str, str, str | None, float]]:
         """(key, device id, path, firmware, last seen) of every board seen."""

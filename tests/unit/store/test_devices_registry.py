@@ -85,3 +85,23 @@ def test_token_rows_keep_history(registry: DeviceRegistry) -> None:
     with Session(registry._engine) as session:
         rows = session.scalars(select(DeviceToken).where(DeviceToken.device_id == info.id)).all()
     assert len(rows) == 2 and sum(r.revoked_at is None for r in rows) == 1
+
+
+def test_device_logs_keep_the_newest_lines_per_device(tmp_path: Path) -> None:
+    from sqlalchemy import insert
+
+    from kiosk.store.db import open_store
+    from kiosk.store.devices import DeviceRegistry
+    from kiosk.store.models import DeviceLog
+
+    registry = DeviceRegistry(open_store(f"sqlite:///{tmp_path / 'k.db'}"))
+    with registry.engine.begin() as connection:
+        connection.execute(insert(DeviceLog), [{"device_id": device, "ts": float(n), "level": "info",
+                                               "text": f"{device} line {n}"}
+                                              for device, count in (("chatty", 25), ("quiet", 3))
+                                              for n in range(count)])
+    assert registry.prune_logs(keep_per_device=10) == 15
+    assert [text for _, _, text in registry.device_logs("chatty", limit=3)] == \
+        ["chatty line 24", "chatty line 23", "chatty line 22"]
+    assert len(registry.device_logs("chatty")) == 10 and len(registry.device_logs("quiet")) == 3
+    assert registry.prune_logs(keep_per_device=10) == 0
