@@ -141,6 +141,8 @@ class EnergyView(QWidget):
     def showEvent(self, event: Any) -> None:
         super().showEvent(event)
         self._ensure_plots()
+        self._ticks = 0  # alerts are re-read at once when the tab comes back
+        self.tick()
 
     def _ensure_plots(self) -> None:
         if self.live_plot is not None:
@@ -172,8 +174,8 @@ class EnergyView(QWidget):
     # --- ports and alerts -----------------------------------------------------------------------------------------
 
     def tick(self) -> None:
-        """Once a second: port status and watts, the live curves, the alerts."""
-        if self.ops is None:
+        """Once a second while the tab is on screen: port status and watts, the live curves, the alerts."""
+        if self.ops is None or not self.isVisible():
             return
         rows = self.ops.port_rows()
         selected = set(self.selected_ports())

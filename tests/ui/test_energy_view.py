@@ -91,3 +91,20 @@ def test_tiers_follow_the_visible_span() -> None:
 
     assert [choose_tier(s) for s in (600, 3600, 86400, 7 * 86400, 30 * 86400, 365 * 86400)] == \
         ["raw", "raw", "minute", "hour", "hour", "day"]
+
+
+def test_a_hidden_tab_does_no_work_and_catches_up_when_shown(view: EnergyView) -> None:
+    calls: list[str] = []
+    real = view.ops
+
+    class Counting:
+        def __getattr__(self, name: str) -> object:
+            calls.append(name)
+            return getattr(real, name)
+
+    view.ops = Counting()
+    view.hide()
+    view.tick()
+    assert calls == []
+    view.show()  # showing it refreshes at once
+    assert "port_rows" in calls and "notifications" in calls
