@@ -1,0 +1,58 @@
+"""A command's life with injected time: queued, sent, acknowledged, done by its effect, failed, expired."""
+
+import pytest
+
+from kiosk.core.commands import CommandState, acknowledged, heartbeat, new_command, sent, tick
+
+T0 = 1_800_000_000.0
+
+
+def test_a_restart_is_done_when_the_device_comes_back_with_a_smaller_uptime() -> None:
+    command = new_command("dev-1", "restart", {"delay_s": 1}, T0, ttl_s=300)
+    assert command.state is CommandState.QUEUED and command.payload()["command"] == "restart"
+    command = sent(command, T0 + 1, uptime=3600)
+    command = acknowledged(command, T0 + 2, ok=True)
+    assert command.state is CommandState.ACKNOWLEDGED
+    assert heartbeat(command, T0 + 3, uptime=3602).state is CommandState.ACKNOWLEDGED  # not yet restarted
+    done = heartbeat(command, T0 + 40, uptime=12)
+    assert done.state is CommandState.DONE and done.detail == "restarted (uptime 12 s)"
+    assert [state for _, state, _ in done.history] == ["queued", "sent", "acknowledged", "done"]
+    assert tick(done, T0 + 10_000).state is CommandState.DONE  # final states stay
+
+
+def test_a_refusal_fails_and_other_commands_are_done_when_acknowledged() -> None:
+    refused = acknowledged(sent(new_command("d", "restart", None, T0), T0, 10), T0 + 1, ok=False,
+                           detail="busy flashing")
+    assert refused.state is CommandState.FAILED and refused.detail == "busy flashing"
+    blink = acknowledged(sent(new_command("d", "blink", {"times": 3}, T0), T0, None), T0 + 1, ok=True)
+    assert blink.state is CommandState.DONE
+
+
+@pytest.mark.parametrize(("steps", "reason"), [
+    ([], "the device stayed offline"),
+    (["sent"], "no acknowledgement"),
+    (["sent", "ack"], "its effect was not seen"),
+])
+def test_commands_expire_with_a_reason(steps: list[str], reason: str) -> None:
+    command = new_command("d", "restart", None, T0, ttl_s=60)
+    if "sent" in steps:
+        command = sent(command, T0 + 1, uptime=100)
+    if "ack" in steps:
+        command = acknowledged(command, T0 + 2, ok=True)
+    assert tick(command, T0 + 59).state is command.state
+    expired = tick(command, T0 + 60)
+    assert expired.state is CommandState.EXPIRED and expired.detail == reason
+
+
+def test_a_device_back_too_late_does_not_get_the_command() -> None:
+    late = sent(new_command("d", "restart", None, T0, ttl_s=60), T0 + 61, uptime=5)
+    assert late.state is CommandState.EXPIRED
+
+
+def test_command_names_and_ttl_are_checked() -> None:
+    for bad in ("", "rm -rf", "x" * 41):
+        with pytest.raises(ValueError, match="a word like restart"):
+            new_command("d", bad, None, T0)
+    with pytest.raises(ValueError, match="time-to-live"):
+        new_command("d", "restart", None, T0, ttl_s=0)
+    assert new_command("d", "restart", None, T0).id != new_command("d", "restart", None, T0).id
