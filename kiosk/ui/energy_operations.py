@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from kiosk.core.energy import BASELINE_WINDOW_S, baseline, bucket_start
+from kiosk.core.energy import BASELINE_WINDOW_S, bucket_start
 
 ADMIN_ACTOR = "admin (PIN)"
 PORTS_REREAD_S = 10.0
@@ -34,8 +34,7 @@ class EnergyOperations:
             today = bucket_start(now, "day")
             for port in self._ports:
                 kwh = sum(k for _, k in self.store.kwh_per_day(port.id, today, now + 1))
-                minutes = [b.mean for _, b in self.store.rollups(port.id, "minute", now - BASELINE_WINDOW_S, now)]
-                self._figures[port.id] = (kwh, baseline(minutes))
+                self._figures[port.id] = (kwh, self.store.baseline_w(port.id, now - BASELINE_WINDOW_S, now + 1))
             self._read_at = time.monotonic()
         return self._ports
 

@@ -127,3 +127,21 @@ def test_editing_a_port_is_checked_and_audited(setup: tuple[EnergyStore, str, Cl
     with Session(store._engine) as session:
         detail = session.scalar(select(AuditEntry.detail).where(AuditEntry.action == "port.edit"))
     assert detail == "active_w 10.0 -> 25.0, schedule '' -> 'sat-sun 10:00-17:00', phantom_after_s 900.0 -> 600"
+
+
+def test_the_baseline_is_the_same_percentile_sqlite_finds_as_the_core_computes(
+        setup: tuple[EnergyStore, str, Clock]) -> None:
+    import random
+
+    from kiosk.core.energy import baseline
+
+    store, device, _ = setup
+    port = store.add_port(device, "TV", "admin")
+    rng = random.Random(2)
+    buckets = {(port.id, "minute", 60.0 * n): Bucket(60, 1.0, 9.0, 60 * rng.uniform(3, 120), 1.0)
+               for n in range(500)}
+    with store._engine.begin() as connection:
+        upsert_rollups(connection, buckets)
+    means = [b.total / b.count for b in buckets.values()]
+    assert store.baseline_w(port.id, 0, 1e9) == pytest.approx(baseline(means))
+    assert store.baseline_w(port.id, 1e9, 2e9) is None
