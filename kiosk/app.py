@@ -74,6 +74,9 @@ class _LogEvents:
     def lockers_changed(self) -> None:
         pass
 
+    def device_removed(self, device_id: str) -> None:
+        pass
+
     def hub_status(self, status: Any) -> None:
         self._ticks += 1
         if self._ticks % 60 == 1:
@@ -118,7 +121,7 @@ def run_window(config: Config) -> int:
     app.setApplicationName("Front Desk Kiosk")
     theme.apply(app)
     bridge = Bridge()
-    window = MainWindow(bridge, database=config.database_label)
+    window = MainWindow(bridge, database=config.database_label, idle_lock_s=config["admin.idle_lock_s"])
     starter = ServicesStarter(config, bridge)
     window.demoRequested.connect(starter.start_demo)
     window.firstPainted.connect(lambda: log.info("window painted %.2f s after launch", _since_launch()))
@@ -127,6 +130,7 @@ def run_window(config: Config) -> int:
     window.stalls.provider = starter.stall_services
     window.lockers.provider = starter.locker_services
     window.energy.provider = starter.energy_services
+    window.admin.provider = lambda: starter.admin_services(lambda: window.admin_session.operator)
     bridge.servicesReady.connect(freeze_startup_objects)  # on the GUI thread: see freeze_startup_objects
     window.show()
     _quit_on_signals(app)
@@ -232,6 +236,13 @@ class ServicesStarter:
         from kiosk.ui.energy_operations import EnergyOperations
 
         return None if self._hub is None else EnergyOperations(self._hub)
+
+    def admin_services(self, who: Any) -> Any:
+        """What the Admin tab may ask of the hub, acting as `who()` (the signed-in operator); None until the hub
+        runs."""
+        from kiosk.ui.admin_operations import AdminOperations
+
+        return None if self._hub is None else AdminOperations(self._hub, who)
 
     def start_demo(self) -> None:
         if self._hub is None or self._simulator is not None:

@@ -163,6 +163,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("lockers.closing_time", str, "", "If set (HH:MM), every assignment is due at this time of day instead "
             "of after lockers.due_hours.", pattern=r"|([01]?\d|2[0-3]):[0-5]\d", example="21:30"),
     Setting("display.show_lockers", bool, False, "Wall display: also show how many lockers are free."),
+    Setting("admin.idle_lock_s", int, 300, "The admin tab locks itself after this many seconds without input.",
+            minimum=30, maximum=3600),
     Setting("serial.enabled", bool, True, "Read energy boards on USB serial ports (Arduino: one JSON line per reading)."),
     Setting("serial.ports", str, "", "Serial ports to open besides the USB boards found by id, comma-separated "
             "(e.g. /dev/ttyUSB0)."),

@@ -125,6 +125,7 @@ class RecordingEvents:
         self.stalls: dict[int, Any] = {}  # stall id -> (place, view)
         self.changed = threading.Event()
         self.locker_changes = 0
+        self.removed: list[str] = []
 
     def device_changed(self, snapshot: Any) -> None:
         with self.lock:
@@ -138,6 +139,11 @@ class RecordingEvents:
     def lockers_changed(self) -> None:
         with self.lock:
             self.locker_changes += 1
+
+    def device_removed(self, device_id: str) -> None:
+        with self.lock:
+            self.devices.pop(device_id, None)
+            self.removed.append(device_id)
 
     def stalls_changed(self, views: Any, complete: bool = False) -> None:
         with self.lock:

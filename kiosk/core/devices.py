@@ -51,6 +51,9 @@ class DeviceSnapshot:
     online: Online
     revoked: bool = False
     report_interval_s: float | None = None  # learned from the device's own rhythm; None until known
+    mac: str | None = None
+    uptime_s: float | None = None  # as last reported, at uptime_at
+    uptime_at: float | None = None
 
 
 MISSED_REPORTS = 3  # a device is offline after missing about this many of its usual reports
@@ -111,15 +114,21 @@ class DeviceTracker:
         # The hot path (every reading): build the snapshot directly, dataclasses.replace costs three times more.
         snap = DeviceSnapshot(old.id, old.name, old.kind, now, old.received + 1, old.rejected,
                               old.last_reject_reason, old.last_reject_detail, old.battery, old.signal, old.firmware,
-                              old.ip, Online.ONLINE, old.revoked, interval)
+                              old.ip, Online.ONLINE, old.revoked, interval, old.mac, old.uptime_s, old.uptime_at)
         if isinstance(message, StatusReport):
             snap = replace(snap, battery=_keep(message.battery, snap.battery),
                            signal=_keep(message.signal, snap.signal),
                            firmware=message.firmware or snap.firmware, ip=message.ip or snap.ip,
+                           mac=message.mac or snap.mac,
                            online=Online.OFFLINE if message.status == "offline" else Online.ONLINE)
+            if message.uptime_s is not None:
+                snap = replace(snap, uptime_s=message.uptime_s, uptime_at=now)
         elif isinstance(message, Heartbeat):
             snap = replace(snap, signal=_keep(message.signal, snap.signal),
-                           firmware=message.firmware or snap.firmware, ip=message.ip or snap.ip)
+                           firmware=message.firmware or snap.firmware, ip=message.ip or snap.ip,
+                           mac=message.mac or snap.mac)
+            if message.uptime_s is not None:
+                snap = replace(snap, uptime_s=message.uptime_s, uptime_at=now)
         self._devices[device_id] = snap
         return snap
 

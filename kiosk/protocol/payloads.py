@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -63,6 +64,8 @@ class StatusReport:
     signal: float | None
     firmware: str | None
     ip: str | None
+    mac: str | None = None
+    uptime_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class Heartbeat:
     signal: float | None
     firmware: str | None
     ip: str | None
+    mac: str | None = None
 
 
 @dataclass(frozen=True)
@@ -214,13 +218,29 @@ def _status(body: dict[str, Any]) -> StatusReport:
         raise Rejected(Reason.WRONG_TYPE, "'metadata' must be an object")
     return StatusReport(status, _number(meta, "battery", (0, 100), required=False),
                         _number(meta, "signal", (-150, 0), required=False),
-                        _text(meta, "firmware", 64), _text(meta, "ip", 64))
+                        _text(meta, "firmware", 64), _text(meta, "ip", 64), _mac(meta),
+                        _number(meta, "uptime", UPTIME_RANGE, required=False))
 
 
 def _heartbeat(body: dict[str, Any]) -> Heartbeat:
-    return Heartbeat(_number(body, "uptime", (0, 10 * 365 * 86400), required=False),
+    return Heartbeat(_number(body, "uptime", UPTIME_RANGE, required=False),
                      _number(body, "rssi", (-150, 0), required=False),
-                     _text(body, "fw", 64), _text(body, "ip", 64))
+                     _text(body, "fw", 64), _text(body, "ip", 64), _mac(body))
+
+
+UPTIME_RANGE = (0, 10 * 365 * 86400)
+_MAC = re.compile(r"[0-9A-Fa-f]{2}([:-]?)[0-9A-Fa-f]{2}(\1[0-9A-Fa-f]{2}){4}")
+
+
+def _mac(body: dict[str, Any]) -> str | None:
+    """A MAC address in any of the usual spellings, kept as AA:BB:CC:DD:EE:FF."""
+    text = _text(body, "mac", 32)
+    if text is None:
+        return None
+    if not _MAC.fullmatch(text.strip()):
+        raise Rejected(Reason.WRONG_TYPE, f"'mac' must look like AA:BB:CC:DD:EE:FF, got {text!r}")
+    digits = re.sub("[:-]", "", text.strip()).upper()
+    return ":".join(digits[i:i + 2] for i in range(0, 12, 2))
 
 
 def _log_line(payload: bytes) -> LogLine:
@@ -237,3 +257,28 @@ def _log_line(payload: bytes) -> LogLine:
     if not text:
         raise Rejected(Reason.WRONG_TYPE, "empty log line")
     return LogLine(text[:1000], level)
+
+
+def describe(message: DeviceMessage) -> str:
+    """One line about an accepted message, for the admin's list of a device's recent messages (no secrets: a
+    payload's token never got into the message)."""
+    if isinstance(message, EnergyReading):
+        where = f"port {message.port}: " if message.port else ""
+        return f"energy {where}{message.voltage:g} V, {message.current:g} A, {message.power:g} W"
+    if isinstance(message, StallReading):
+        parts = [f"{k} {v}" for k, v in (("occupied", message.occupied), ("door", message.door),
+                                         ("thermal", message.thermal)) if v is not None]
+        return "stall " + ", ".join(parts)
+    if isinstance(message, Telemetry):
+        return f"telemetry {message.value}" + (" (urgent)" if message.urgent else "")
+    if isinstance(message, StatusReport):
+        facts = [f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in (
+            ("battery %", message.battery), ("signal dBm", message.signal), ("firmware", message.firmware),
+            ("ip", message.ip), ("uptime s", message.uptime_s)) if v is not None]
+        return f"status {message.status}" + (": " + ", ".join(facts) if facts else "")
+    if isinstance(message, Heartbeat):
+        facts = [f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in (
+            ("uptime s", message.uptime_s), ("rssi", message.signal), ("fw", message.firmware),
+            ("ip", message.ip)) if v is not None]
+        return "heartbeat" + (": " + ", ".join(facts) if facts else "")
+    return f"log [{message.level}] {message.text[:120]}"

@@ -82,6 +82,8 @@ class HubEvents(Protocol):
 
     def lockers_changed(self) -> None: ...
 
+    def device_removed(self, device_id: str) -> None: ...
+
 
 class Hub:
     def __init__(self, config: Config, events: HubEvents, clock: Callable[[], float] = time.time) -> None:
@@ -278,6 +280,17 @@ class Hub:
 
     def device_added(self, info: DeviceInfo) -> None:
         self.ingest.device_registered(info)
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self._clock
+
+    def device_removed(self, device_id: str) -> None:
+        """A deleted device: out of the live state and views, its session dropped."""
+        self.ingest.device_removed(device_id)
+        if self.broker is not None:
+            self.broker.drop_device(device_id)
+        self._events.device_removed(device_id)
 
     def device_revoked(self, device_id: str) -> None:
         """Drop a revoked device's live sessions at once (called by the CLI's nudge or the admin UI)."""

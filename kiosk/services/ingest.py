@@ -27,6 +27,7 @@ from kiosk.store.writer import StoreWriter
 log = logging.getLogger(__name__)
 UNKNOWN_RECHECK_S = 10.0
 RATE_WINDOW_TICKS = 10  # messages per second are averaged over the last ten ticks
+RECENT_KEPT = 20  # messages per device kept in memory for the admin's detail pane
 
 
 class IngestEvents(Protocol):
@@ -68,6 +69,9 @@ class Ingest:
         self._rate_since = clock()
         self._last_rate = 0.0
         self._window: deque[tuple[int, float]] = deque(maxlen=RATE_WINDOW_TICKS)
+        # Each device's latest messages for the admin's detail pane: (time, accepted, message or (reason, detail)),
+        # described only when someone looks (kiosk.protocol.payloads.describe).
+        self._recent: dict[str, deque[tuple[float, bool, Any]]] = {}
 
     def load(self) -> list[DeviceSnapshot]:
         with self._lock:
@@ -79,6 +83,25 @@ class Ingest:
             snap = self.tracker.upsert(info)
             self._unknown_checked.pop(info.id, None)
         self._events.device_changed(snap)
+
+    def device_removed(self, device_id: str) -> None:
+        with self._lock:
+            self.tracker.remove(device_id)
+            self._unknown_checked.pop(device_id, None)
+            self._recent.pop(device_id, None)
+
+    def _remember(self, device_id: str, now: float, accepted: bool, what: Any) -> None:
+        recent = self._recent.get(device_id)
+        if recent is None:
+            recent = self._recent[device_id] = deque(maxlen=RECENT_KEPT)
+        recent.append((now, accepted, what))
+
+    def recent(self, device_id: str) -> list[tuple[float, bool, str]]:
+        """The device's latest messages since the hub started, newest first: (time, accepted, what)."""
+        with self._lock:
+            items = list(self._recent.get(device_id, ()))
+        return [(ts, ok, payloads.describe(what) if ok else f"rejected, {what[0].value.replace('_', ' ')}: {what[1]}")
+                for ts, ok, what in reversed(items)]
 
     def handle(self, topic: str, payload: bytes, mark: float | None = None) -> bool:
         """One message from a device; returns whether it was accepted."""
@@ -105,6 +128,7 @@ class Ingest:
                 return False
             snap = self.tracker.accepted(where.device_id, message)
             self.accepted += 1
+            self._remember(where.device_id, now, True, message)
         if isinstance(message, payloads.EnergyReading) and self._on_energy is not None:
             self._on_energy(where.device_id, message, now)
         else:
@@ -136,6 +160,7 @@ class Ingest:
                 raise
             snap = self.tracker.accepted(device_id, message)
             self.accepted += 1
+            self._remember(device_id, now, True, message)
         result = deliver(message, now)
         self._writer.device_state(snap)
         self._events.device_changed(snap)
@@ -180,6 +205,7 @@ class Ingest:
                                              else None)
             snap = self.tracker.accepted(device_id, reading)
             self.accepted += 1
+            self._remember(device_id, now, True, reading)
         if isinstance(message, LegacyType):
             self._remember_model(device_id, message.model)
         row = _row(reading, device_id, now)
@@ -220,6 +246,7 @@ class Ingest:
         snap = None
         if device_id in self.tracker:
             snap = self.tracker.rejected(device_id, reason, detail)
+            self._remember(device_id, now, False, (reason, detail))
             self._writer.device_state(snap)
         self._writer.rejection(device_id[:64], reason.value, detail, now)
         may_log, held = self._limiter.allow(device_id, reason.value)

@@ -10,13 +10,20 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from kiosk.core.devices import DeviceInfo, DeviceSnapshot, Online
 from kiosk.core.tokens import hash_token, new_token
-from kiosk.store.models import AuditEntry, Device, DeviceLog, DeviceRejection, DeviceToken, SerialBoard
+from kiosk.store.models import (AuditEntry, Device, DeviceCommand, DeviceLog, DeviceRejection, DeviceToken,
+                                EnergyReading, EnergyRollup, FirmwareHistory, Notification, OtaJob, Port, SerialBoard,
+                                StallReading, StallSensor, Telemetry)
+
+# Rows that record a device's history, by device id (a purge removes them; a retirement keeps them).
+_DEVICE_HISTORY: tuple[Any, ...] = (EnergyReading.id, Telemetry.id, StallReading.id, DeviceLog.id,
+                                     DeviceRejection.last_at, DeviceCommand.created_at, OtaJob.id, FirmwareHistory.id)
 
 
 class LoginFailure(str, Enum):
@@ -41,6 +48,7 @@ LEGACY_KIND = "stallsense"
 LEGACY_PREFIX = "stallsense:"
 SERIAL_PREFIX = "serial:"
 LOG_LINES_KEPT = 1000  # per device (device/{id}/logs)
+PURGE_CHUNK = 10_000
 
 
 def legacy_device_id(name: str) -> str:
@@ -97,6 +105,66 @@ class DeviceRegistry:
             session.execute(update(DeviceToken).where(DeviceToken.device_id == device_id,
                                                       DeviceToken.revoked_at.is_(None)).values(revoked_at=now))
             write_audit(session, now, actor, "device.revoke", device_id, "")
+
+    def set_expiry(self, device_id: str, expires_at: float | None, actor: str) -> None:
+        """Change when the device's live token stops working (None: never)."""
+        now = self._clock()
+        with self._session() as session, session.begin():
+            self._require(session, device_id)
+            changed = session.execute(update(DeviceToken).where(DeviceToken.device_id == device_id,
+                                                                DeviceToken.revoked_at.is_(None))
+                                      .values(expires_at=expires_at)).rowcount
+            if not changed:
+                raise DeviceNotFound("the device has no live token: rotate it to issue a new one")
+            when = "never" if expires_at is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(expires_at))
+            write_audit(session, now, actor, "device.token.expiry", device_id, f"expires {when}")
+
+    def retire(self, device_id: str, actor: str, reason: str = "") -> None:
+        """Delete a device but keep its history: no token, no longer listed or accepted, its readings, ports and
+        energy history stay (and keep its name)."""
+        now = self._clock()
+        with self._session() as session, session.begin():
+            device = self._require(session, device_id)
+            device.retired_at = now
+            device.revoked_at = device.revoked_at or now
+            session.execute(update(DeviceToken).where(DeviceToken.device_id == device_id,
+                                                      DeviceToken.revoked_at.is_(None)).values(revoked_at=now))
+            session.execute(delete(StallSensor).where(StallSensor.device_id == device_id))
+            write_audit(session, now, actor, "device.delete", device_id,
+                        f"name={device.name!r}, history kept" + (f"; {reason}" if reason else ""))
+
+    def purge(self, device_id: str, actor: str, reason: str = "", chunk: int = PURGE_CHUNK,
+              progress: Callable[[int], None] = lambda rows: None) -> int:
+        """Delete a device and everything recorded about it, in chunks of `chunk` rows per transaction (a year of
+        readings must not hold the database for minutes); `progress` gets the rows deleted so far. The device is
+        retired first, so it stops at once even if this is interrupted; calling again finishes the job."""
+        with self._session() as session:
+            device = self._require(session, device_id)
+            name = device.name
+            ports = list(session.scalars(select(Port.id).where(Port.device_id == device_id)))
+        if device.retired_at is None:
+            self.retire(device_id, actor, "removing its history")
+        deleted = 0
+        jobs = [(column, column.table.c.device_id == device_id) for column in _DEVICE_HISTORY]
+        jobs += [(EnergyRollup.start, EnergyRollup.port == port) for port in ports]
+        if ports:
+            jobs.append((Notification.id, Notification.subject.in_(ports)))
+        for order, where in jobs:
+            while True:
+                with self._session() as session, session.begin():
+                    # Oldest first, `chunk` rows per transaction, by a column every backend can order.
+                    cutoff = session.scalar(select(order).where(where).order_by(order).offset(chunk - 1).limit(1))
+                    last = where if cutoff is None else where & (order <= cutoff)
+                    count = session.execute(delete(order.table).where(last)).rowcount
+                deleted += count
+                progress(deleted)
+                if cutoff is None:
+                    break
+        with self._session() as session, session.begin():
+            session.execute(delete(Device).where(Device.id == device_id))  # tokens, ports, sensors: cascade
+            write_audit(session, self._clock(), actor, "device.purge", device_id,
+                        f"name={name!r}, {deleted:,} rows of history removed" + (f"; {reason}" if reason else ""))
+        return deleted
 
     def ensure_legacy(self, name: str) -> tuple[DeviceInfo, bool]:
         """The device row of a legacy StallSense board, created (pending, without a token) on first contact."""
@@ -208,7 +276,7 @@ class DeviceRegistry:
             return LoginResult(None, LoginFailure.NO_CREDENTIALS)
         with self._session() as session:
             device = session.get(Device, device_id)
-            if device is None:
+            if device is None or device.retired_at is not None:
                 return LoginResult(None, LoginFailure.UNKNOWN_DEVICE)
             if device.revoked_at is not None:
                 return LoginResult(None, LoginFailure.REVOKED)
@@ -243,13 +311,15 @@ class DeviceRegistry:
             return set(rows)
 
     def get(self, device_id: str) -> DeviceInfo | None:
+        """A device that exists and was not deleted (a retired device is unknown to everything live)."""
         with self._session() as session:
             device = session.get(Device, device_id)
-            return _info(device) if device else None
+            return _info(device) if device is not None and device.retired_at is None else None
 
     def infos(self) -> list[DeviceInfo]:
         with self._session() as session:
-            return [_info(d) for d in session.scalars(select(Device).order_by(Device.created_at))]
+            return [_info(d) for d in session.scalars(select(Device).where(Device.retired_at.is_(None))
+                                                      .order_by(Device.created_at))]
 
     def token_expiry(self) -> dict[str, float | None]:
         with self._session() as session:
@@ -261,11 +331,22 @@ class DeviceRegistry:
         now = self._clock()
         with self._session() as session:
             return [_snapshot(d, now, offline_after_s) for d in
-                    session.scalars(select(Device).order_by(Device.created_at))]
+                    session.scalars(select(Device).where(Device.retired_at.is_(None)).order_by(Device.created_at))]
 
     def rejections(self) -> list[DeviceRejection]:
         with self._session() as session:
             return list(session.scalars(select(DeviceRejection).order_by(DeviceRejection.last_at.desc())))
+
+    def audit_page(self, text: str = "", limit: int = 500) -> list[tuple[float, str, str, str, str]]:
+        """The newest audit rows, optionally those containing `text` (any case) in who / what / target / why:
+        (time, actor, action, target, detail)."""
+        query = select(AuditEntry.ts, AuditEntry.actor, AuditEntry.action, AuditEntry.target, AuditEntry.detail)
+        if text.strip():
+            like = f"%{text.strip()}%"
+            query = query.where(AuditEntry.actor.ilike(like) | AuditEntry.action.ilike(like)
+                                | AuditEntry.target.ilike(like) | AuditEntry.detail.ilike(like))
+        with self._session() as session:
+            return [tuple(row) for row in session.execute(query.order_by(AuditEntry.id.desc()).limit(limit))]
 
     def audit(self) -> list[AuditEntry]:
         with self._session() as session:
@@ -288,4 +369,4 @@ def _snapshot(d: Device, now: float, offline_after_s: float) -> DeviceSnapshot:
         online = Online.ONLINE if now - d.last_seen < offline_after_s else Online.OFFLINE
     return DeviceSnapshot(d.id, d.name, d.kind, d.last_seen, d.messages_received, d.messages_rejected,
                           d.last_reject_reason, d.last_reject_detail, d.battery, d.signal, d.firmware, d.ip, online,
-                          d.revoked_at is not None)
+                          d.revoked_at is not None, mac=d.mac, uptime_s=d.uptime_s, uptime_at=d.uptime_at)

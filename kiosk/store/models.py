@@ -29,6 +29,11 @@ class Device(Base):
     firmware: Mapped[str | None] = mapped_column(String(64))
     ip: Mapped[str | None] = mapped_column(String(64))
     model: Mapped[str | None] = mapped_column(String(64))  # e.g. a legacy board's type, "com.StallSense.DoorSensor"
+    mac: Mapped[str | None] = mapped_column(String(32))
+    uptime_s: Mapped[float | None] = mapped_column(Float)  # as last reported, at uptime_at
+    uptime_at: Mapped[float | None] = mapped_column(Float)
+    # Deleted by an admin who kept its history: no token, not listed, its readings and ports still named.
+    retired_at: Mapped[float | None] = mapped_column(Float)
 
 
 class DeviceToken(Base):
@@ -299,3 +304,73 @@ class OperatorAccount(Base):
     locked_until: Mapped[float] = mapped_column(Float, default=0.0)
     disabled_at: Mapped[float | None] = mapped_column(Float)
     last_login: Mapped[float | None] = mapped_column(Float)
+
+
+class DeviceCommand(Base):
+    """A command sent to a device (or an organisation's broadcast) and its life (kiosk.core.commands)."""
+
+    __tablename__ = "device_commands"
+    __table_args__ = (Index("ix_device_commands_device", "device_id", "created_at"),
+                      Index("ix_device_commands_open", "state"))
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(100))  # a device id, or "organizations/{org}" for a broadcast
+    name: Mapped[str] = mapped_column(String(40))
+    parameters: Mapped[str] = mapped_column(Text, default="{}")  # JSON
+    created_at: Mapped[float] = mapped_column(Float)
+    ttl_s: Mapped[float] = mapped_column(Float)
+    state: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[float] = mapped_column(Float)
+    detail: Mapped[str] = mapped_column(String(300), default="")
+    uptime_before: Mapped[float | None] = mapped_column(Float)
+    actor: Mapped[str] = mapped_column(String(120))
+    history: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of [time, state, detail]
+
+
+class FirmwareImage(Base):
+    """An uploaded firmware image: the bytes live in the data folder's firmware/ under their SHA-256."""
+
+    __tablename__ = "firmware_images"
+    __table_args__ = (UniqueConstraint("kind", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    version: Mapped[str] = mapped_column(String(40))
+    filename: Mapped[str] = mapped_column(String(200))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(128))  # Ed25519 over the SHA-256 digest, hex
+    uploaded_at: Mapped[float] = mapped_column(Float)
+    uploaded_by: Mapped[str] = mapped_column(String(120))
+
+
+class OtaJob(Base):
+    """One device's update to one image: ordered, then the device's progress reports, or skipped / retried."""
+
+    __tablename__ = "ota_jobs"
+    __table_args__ = (Index("ix_ota_jobs_device", "device_id", "created_at"), Index("ix_ota_jobs_state", "state"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(64))
+    image_id: Mapped[int | None] = mapped_column(ForeignKey("firmware_images.id", ondelete="SET NULL"))
+    version: Mapped[str] = mapped_column(String(40))
+    from_version: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    detail: Mapped[str] = mapped_column(String(300), default="")
+    actor: Mapped[str] = mapped_column(String(120))
+
+
+class FirmwareHistory(Base):
+    """Each firmware version a device has run, from the first report of it (by OTA or reported by the device)."""
+
+    __tablename__ = "firmware_history"
+    __table_args__ = (Index("ix_firmware_history_device", "device_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(64))
+    at: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(16))  # "reported" or "ota"

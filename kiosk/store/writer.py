@@ -292,7 +292,7 @@ _DEVICES = Device.__table__
 _UPDATE_DEVICE = _DEVICES.update().where(_DEVICES.c.id == bindparam("b_id")).values(
     {name: bindparam(f"b_{name}") for name in ("last_seen", "messages_received", "messages_rejected",
                                                "last_reject_reason", "last_reject_detail", "battery", "signal",
-                                               "firmware", "ip")})
+                                               "firmware", "ip", "mac", "uptime_s", "uptime_at")})
 
 
 def _device_row(snap: DeviceSnapshot) -> dict[str, Any]:
@@ -300,5 +300,6 @@ def _device_row(snap: DeviceSnapshot) -> dict[str, Any]:
     row = {"id": snap.id, "last_seen": snap.last_seen, "messages_received": snap.received,
             "messages_rejected": snap.rejected, "last_reject_reason": snap.last_reject_reason,
             "last_reject_detail": snap.last_reject_detail, "battery": snap.battery, "signal": snap.signal,
-            "firmware": snap.firmware, "ip": snap.ip}
+            "firmware": snap.firmware, "ip": snap.ip, "mac": snap.mac, "uptime_s": snap.uptime_s,
+            "uptime_at": snap.uptime_at}
     return {f"b_{name}": value for name, value in row.items()}

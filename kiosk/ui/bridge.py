@@ -6,6 +6,7 @@ the GUI one model update, not 1,000.
 
 Signals:
     devicesChanged(list): snapshots (kiosk.core.devices.DeviceSnapshot) that changed since the last tick.
+    devicesRemoved(list): ids of devices an admin deleted since the last tick.
     stallsChanged(list, bool): (StallPlace, StallView) pairs of the stalls whose tile changed since the last tick;
         True when the list is every stall there is (after an edit: drop tiles not in it).
     statusChanged(object): the latest kiosk.services.hub.HubStatus.
@@ -27,6 +28,7 @@ DRAIN_MS = 50
 
 class Bridge(QObject):
     devicesChanged = Signal(list)
+    devicesRemoved = Signal(list)
     stallsChanged = Signal(list, bool)
     _stallsPending = Signal()
     statusChanged = Signal(object)
@@ -38,6 +40,7 @@ class Bridge(QObject):
         super().__init__(parent)
         self._lock = threading.Lock()
         self._devices: dict[str, Any] = {}
+        self._removed: list[str] = []
         self._stalls: dict[int, Any] = {}
         self._stalls_complete = False
         self._status: Any = None
@@ -50,6 +53,11 @@ class Bridge(QObject):
     def device_changed(self, snapshot: Any) -> None:
         with self._lock:
             self._devices[snapshot.id] = snapshot
+
+    def device_removed(self, device_id: str) -> None:
+        with self._lock:
+            self._devices.pop(device_id, None)
+            self._removed.append(device_id)
 
     def hub_status(self, status: Any) -> None:
         with self._lock:
@@ -74,7 +82,10 @@ class Bridge(QObject):
     def drain(self) -> None:
         with self._lock:
             devices, self._devices = list(self._devices.values()), {}
+            removed, self._removed = self._removed, []
             status, self._status = self._status, None
+        if removed:
+            self.devicesRemoved.emit(removed)
         if devices:
             self.devicesChanged.emit(devices)
         self._drain_stalls()

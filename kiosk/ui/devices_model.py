@@ -138,6 +138,21 @@ class DevicesModel(QAbstractTableModel):
                 self._rows.append(snap)
             self.endInsertRows()
 
+    def remove(self, device_ids: list[str]) -> None:
+        """Drop deleted devices' rows (one beginRemoveRows each; the rows after it move up)."""
+        for device_id in device_ids:
+            row = self._row_of.pop(device_id, None)
+            if row is None:
+                continue
+            self.beginRemoveRows(QModelIndex(), row, row)
+            del self._rows[row]
+            for later in self._rows[row:]:
+                self._row_of[later.id] -= 1
+            self.endRemoveRows()
+
+    def row_of(self, device_id: str) -> int | None:
+        return self._row_of.get(device_id)
+
     def refresh_times(self) -> None:
         """Once a second: "N s ago" moves on without any message arriving."""
         if self._rows:

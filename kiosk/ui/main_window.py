@@ -6,6 +6,8 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QPaintEvent
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QWidget
 
+from kiosk.ui.admin_session import AdminSession
+from kiosk.ui.admin_view import AdminView
 from kiosk.ui.bridge import Bridge
 from kiosk.ui.devices_model import DevicesModel
 from kiosk.ui.devices_view import DevicesView
@@ -17,14 +19,15 @@ from kiosk.ui.status_bar import KioskStatusBar
 
 class MainWindow(QMainWindow):
     """Signals:
-        demoRequested(): forwarded from the Devices tab's empty state.
+        demoRequested(): forwarded from the device list's empty state (Admin tab).
         firstPainted(): the window has been painted for the first time (start-up is measured to here).
     """
 
     demoRequested = Signal()
     firstPainted = Signal()
 
-    def __init__(self, bridge: Bridge, database: str, parent: QWidget | None = None) -> None:
+    def __init__(self, bridge: Bridge, database: str, parent: QWidget | None = None,
+                 idle_lock_s: float = 300.0) -> None:
         super().__init__(parent)
         self.setWindowTitle("Front Desk Kiosk")
         self._painted = False
@@ -32,6 +35,8 @@ class MainWindow(QMainWindow):
         self.resize(1100, 700)
         self.devices_model = DevicesModel(parent=self)
         self.devices = DevicesView(self.devices_model, self)
+        self.admin_session = AdminSession(idle_lock_s, self)
+        self.admin = AdminView(self.admin_session, self.devices_model, self.devices, self)
         self.stalls = StallsView(self)
         self.lockers = LockersView(self)
         self.energy = EnergyView(self)
@@ -40,11 +45,12 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.stalls, "Stalls")
         self.tabs.addTab(self.lockers, "Lockers")
         self.tabs.addTab(self.energy, "Energy")
-        self.tabs.addTab(self.devices, "Devices")
+        self.tabs.addTab(self.admin, "Admin")
         self.setCentralWidget(self.tabs)
         self.status = KioskStatusBar(database, self)
         self.setStatusBar(self.status)
         bridge.devicesChanged.connect(self.devices_model.update)
+        bridge.devicesRemoved.connect(self.devices_model.remove)
         bridge.stallsChanged.connect(self.stalls.update_stalls)
         bridge.servicesReady.connect(self.stalls.services_ready)
         bridge.servicesReady.connect(self.lockers.services_ready)
@@ -52,6 +58,7 @@ class MainWindow(QMainWindow):
         bridge.lockersChanged.connect(self.lockers.refresh)
         bridge.statusChanged.connect(self.status.show_status)
         bridge.servicesReady.connect(self.devices.services_ready)
+        bridge.servicesReady.connect(self.admin.services_ready)
         bridge.servicesFailed.connect(self._services_failed)
         self.devices.demoRequested.connect(self.demoRequested)
 

@@ -1,0 +1,132 @@
+"""What an admin may do to devices, with the role checked here, where it is done (not only by the screen's buttons).
+
+Every method takes the operator who acts; a staff operator gets PermissionError before anything is read or changed.
+The store writes the audit row in the same transaction as the change (who, what, when, why). The hub is told so
+that live state follows at once: a revoked or rotated device's session is dropped, a deleted device leaves the views.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kiosk.core.devices import KINDS, DeviceInfo
+from kiosk.core.operators import Operator, Role, require
+from kiosk.store.devices import DeviceRegistry
+
+log = logging.getLogger(__name__)
+
+MAX_NAME = 120
+
+
+class AdminInputError(ValueError):
+    """An admin's input that cannot be used; the message says why, in words for the screen."""
+
+
+@dataclass(frozen=True)
+class ProvisionedDevice:
+    """A new device and its token: the one moment the token exists in clear (shown once, never stored or logged)."""
+
+    info: DeviceInfo
+    token: str
+    broker_host: str
+    broker_port: int
+
+    def qr_text(self) -> str:
+        """What the QR code carries: everything a provisioning app needs to configure the device."""
+        return json.dumps({"deviceId": self.info.id, "token": self.token, "host": self.broker_host,
+                           "port": self.broker_port}, separators=(",", ":"))
+
+
+def check_device_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise AdminInputError("Give the device a name people will recognise, e.g. \"Stall W-2\".")
+    if len(name) > MAX_NAME:
+        raise AdminInputError(f"A device name is at most {MAX_NAME} characters.")
+    return name
+
+
+def check_kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise AdminInputError(f"The kind must be one of {', '.join(KINDS)}.")
+    return kind
+
+
+def check_expiry(expires_at: float | None, now: float) -> float | None:
+    if expires_at is not None and expires_at <= now:
+        raise AdminInputError("The expiry must be in the future.")
+    return expires_at
+
+
+class DeviceAdmin:
+    """Device registry operations for the admin tab (and tests); `hub` supplies live effects."""
+
+    def __init__(self, registry: DeviceRegistry, added: Callable[[DeviceInfo], None],
+                 revoked: Callable[[str], None], removed: Callable[[str], None],
+                 broker_address: Callable[[], tuple[str, int]], clock: Callable[[], float] = time.time) -> None:
+        self._registry = registry
+        self._added = added
+        self._revoked = revoked
+        self._removed = removed
+        self._broker_address = broker_address
+        self._clock = clock
+
+    @classmethod
+    def for_hub(cls, hub: Any) -> DeviceAdmin:
+        def address() -> tuple[str, int]:
+            where = hub.broker_address()
+            return where.host, where.port
+
+        return cls(hub.registry, hub.device_added, hub.device_revoked, hub.device_removed, address, hub.clock)
+
+    def create(self, by: Operator, name: str, kind: str, expires_at: float | None = None,
+               organization: str = "default") -> ProvisionedDevice:
+        require(by, Role.ADMIN, "add devices")
+        name, kind = check_device_name(name), check_kind(kind)
+        info, token = self._registry.create(name, kind, by.name, organization,
+                                            check_expiry(expires_at, self._clock()))
+        self._added(info)
+        log.info("%s added device %s (%s, %s)", by.name, info.id, name, kind)
+        host, port = self._broker_address()
+        return ProvisionedDevice(info, token, host, port)
+
+    def rotate(self, by: Operator, device_id: str, expires_at: float | None = None) -> str:
+        """A new token; the old one stops working and the device's live session is dropped."""
+        require(by, Role.ADMIN, "rotate device tokens")
+        token = self._registry.rotate(device_id, by.name, check_expiry(expires_at, self._clock()))
+        self._revoked(device_id)
+        log.info("%s rotated the token of device %s", by.name, device_id)
+        return token
+
+    def revoke(self, by: Operator, device_id: str) -> None:
+        require(by, Role.ADMIN, "revoke devices")
+        self._registry.revoke(device_id, by.name)
+        self._revoked(device_id)
+        log.info("%s revoked device %s", by.name, device_id)
+
+    def set_expiry(self, by: Operator, device_id: str, expires_at: float | None) -> None:
+        require(by, Role.ADMIN, "change token expiry")
+        self._registry.set_expiry(device_id, check_expiry(expires_at, self._clock()), by.name)
+        self._revoked(device_id)  # an expiry in the past is refused above; the sweep re-checks live sessions
+
+    def delete(self, by: Operator, device_id: str, keep_history: bool, reason: str = "",
+               progress: Callable[[int], None] = lambda rows: None) -> int:
+        """Delete a device: with its history kept (readings, ports, energy graphs stay) or removed (in chunks;
+        may take a while for a device with years of readings: call it off the GUI thread). Returns rows removed."""
+        require(by, Role.ADMIN, "delete devices")
+        if keep_history:
+            self._registry.retire(device_id, by.name, reason)
+            removed = 0
+        else:
+            self._registry.retire(device_id, by.name, reason or "removing its history")
+            self._removed(device_id)  # gone from live views before the (possibly long) purge
+            removed = self._registry.purge(device_id, by.name, reason, progress=progress)
+        self._removed(device_id)
+        log.info("%s deleted device %s (%s)", by.name, device_id,
+                 "history kept" if keep_history else f"{removed} rows of history removed")
+        return removed

@@ -1,0 +1,81 @@
+"""What the Admin tab may ask of the hub, acting as the operator signed in to the admin session.
+
+The rights are checked again where each operation is done (kiosk.services.admin, kiosk.store.operators): this facade
+only says who is acting; with nobody signed in (the tab locked itself meanwhile) every call is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from kiosk.core.operators import Operator, Role
+from kiosk.services.admin import DeviceAdmin, ProvisionedDevice
+from kiosk.store.operators import OperatorDirectory, OperatorInfo
+
+
+class AdminOperations:
+    def __init__(self, hub: Any, who: Callable[[], Operator | None]) -> None:
+        self.hub = hub
+        self.devices = DeviceAdmin.for_hub(hub)
+        self.directory = OperatorDirectory(hub.engine, hub.clock)
+        self._who = who
+
+    def _by(self) -> Operator:
+        operator = self._who()
+        if operator is None:
+            raise PermissionError("The admin tab is locked: sign in again.")
+        return operator
+
+    # --- devices --------------------------------------------------------------------------------------------------
+
+    def create_device(self, name: str, kind: str, expires_at: float | None) -> ProvisionedDevice:
+        return self.devices.create(self._by(), name, kind, expires_at)
+
+    def rotate(self, device_id: str, expires_at: float | None) -> str:
+        return self.devices.rotate(self._by(), device_id, expires_at)
+
+    def revoke(self, device_id: str) -> None:
+        self.devices.revoke(self._by(), device_id)
+
+    def set_expiry(self, device_id: str, expires_at: float | None) -> None:
+        self.devices.set_expiry(self._by(), device_id, expires_at)
+
+    def delete_device(self, device_id: str, keep_history: bool, reason: str,
+                      progress: Callable[[int], None] = lambda rows: None) -> int:
+        return self.devices.delete(self._by(), device_id, keep_history, reason, progress)
+
+    def token_expiry(self, device_id: str) -> float | None:
+        return self.hub.registry.token_expiry().get(device_id)
+
+    def recent_messages(self, device_id: str) -> list[tuple[float, bool, str]]:
+        return self.hub.ingest.recent(device_id)
+
+    def device_logs(self, device_id: str) -> list[tuple[float, str, str]]:
+        self._by()
+        return self.hub.registry.device_logs(device_id)
+
+    # --- operators ------------------------------------------------------------------------------------------------
+
+    def operators(self) -> list[OperatorInfo]:
+        self._by()
+        return self.directory.operators()
+
+    def add_operator(self, name: str, role: Role, password: str) -> None:
+        self.directory.add(name, role, password, self._by())
+
+    def set_role(self, name: str, role: Role) -> None:
+        self.directory.set_role(name, role, self._by())
+
+    def set_password(self, name: str, password: str) -> None:
+        self.directory.set_password(name, password, self._by())
+
+    def disable(self, name: str) -> None:
+        self.directory.disable(name, self._by())
+
+    # --- audit log ------------------------------------------------------------------------------------------------
+
+    def audit(self, text: str = "", limit: int = 500) -> list[Any]:
+        """The newest audit rows (optionally containing `text` in who / what / target / why)."""
+        self._by()
+        return self.hub.registry.audit_page(text, limit)

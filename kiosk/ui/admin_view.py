@@ -1,0 +1,100 @@
+"""The Admin tab: signed-in admins only. Devices (live, with detail and token actions), operators and the audit log.
+
+Until the hub runs it says so; then it asks for a sign-in (or, on first start, for the first admin account). The
+session locks itself after `admin.idle_lock_s` without input on this tab; "Lock now" does it at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
+
+from kiosk.ui.admin_devices import AdminDevicesPage
+from kiosk.ui.admin_people import AuditPage, OperatorsPage
+from kiosk.ui.admin_session import AdminSession
+from kiosk.ui.admin_signin import SignInPage
+from kiosk.ui.devices_model import DevicesModel
+from kiosk.ui.devices_view import DevicesView
+
+WAITING, SIGN_IN, SIGNED_IN = range(3)
+
+
+class AdminView(QWidget):
+    def __init__(self, session: AdminSession, model: DevicesModel, devices: DevicesView,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.ops: Any = None
+        # Set by the composition root: the admin operations once the hub runs (acting as the session's operator).
+        self.provider: Callable[[], Any] = lambda: None
+        session.watching = self.isVisible
+        self.stack = QStackedWidget(self)
+        waiting = QLabel("Waiting for the hub's services…", self)
+        self.sign_in = SignInPage(session, self)
+        self.stack.addWidget(waiting)
+        self.stack.addWidget(self.sign_in)
+        self.stack.addWidget(self._content(model, devices))
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.stack)
+        session.changed.connect(self._session_changed)
+
+    def _content(self, model: DevicesModel, devices: DevicesView) -> QWidget:
+        page = QWidget(self)
+        self.who = QLabel("", page)
+        self.lock_button = QPushButton("Lock now", page)
+        self.lock_button.setMinimumHeight(40)
+        self.lock_button.clicked.connect(lambda: self.session.lock("signed out"))
+        top = QHBoxLayout()
+        top.addWidget(self.who, 1)
+        top.addWidget(self.lock_button)
+        self.devices = AdminDevicesPage(model, devices, page)
+        self.operators = OperatorsPage(page)
+        self.audit = AuditPage(page)
+        self.pages = QTabWidget(page)
+        self.pages.setObjectName("adminPages")
+        self.pages.addTab(self.devices, "Devices")
+        self.pages.addTab(self.operators, "Operators")
+        self.pages.addTab(self.audit, "Audit log")
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(self.pages, 1)
+        return page
+
+    def services_ready(self) -> None:
+        """Connected to the bridge's servicesReady: runs on the GUI thread."""
+        operations = self.provider()
+        if operations is not None:
+            self.attach(operations)
+
+    def attach(self, operations: Any) -> None:
+        self.ops = operations
+        self.session.directory = operations.directory
+        for page in (self.devices, self.operators, self.audit):
+            page.attach(operations)
+        self._session_changed(self.session.operator)
+
+    def _session_changed(self, operator: Any) -> None:
+        if self.ops is None:
+            self.stack.setCurrentIndex(WAITING)
+            return
+        if operator is None:
+            self.sign_in.prepare()
+            self.stack.setCurrentIndex(SIGN_IN)
+            return
+        minutes = self.session.idle_ms / 60_000
+        self.who.setText(f"Signed in as <b>{operator.name}</b> (admin). This tab locks itself after {minutes:g} min "
+                         "without input.")
+        self.stack.setCurrentIndex(SIGNED_IN)
+
+    @property
+    def showing(self) -> int:
+        return self.stack.currentIndex()
+
+    def wait(self) -> None:
+        self.session.wait()
+        self.devices.wait()
+        self.audit.wait()

@@ -1,0 +1,210 @@
+"""The Admin tab with a real hub behind it: first admin account, sign-in, idle lock, devices with their tokens (QR,
+copy), revoke and delete, operators and the audit log."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton
+
+from kiosk.app import ServicesStarter
+from kiosk.core.operators import Role
+from kiosk.ui.admin_view import SIGN_IN, SIGNED_IN
+from kiosk.ui.bridge import Bridge
+from kiosk.ui.main_window import MainWindow
+from kiosk.ui.token_dialog import TokenDialog
+from tests.helpers import connect
+
+PASSWORD = "correct horse battery"
+
+
+def start(qtbot: Any, config: Any, idle_lock_s: float = 300.0) -> tuple[MainWindow, ServicesStarter]:
+    bridge = Bridge()
+    main = MainWindow(bridge, database=config.database_label, idle_lock_s=idle_lock_s)
+    qtbot.addWidget(main)
+    starter = ServicesStarter(config, bridge)
+    main.admin.provider = lambda: starter.admin_services(lambda: main.admin_session.operator)
+    ready: list[bool] = []
+    bridge.servicesReady.connect(lambda: ready.append(True))
+    main.show()
+    main.tabs.setCurrentWidget(main.admin)
+    starter.start()
+    qtbot.waitUntil(lambda: bool(ready), timeout=15000)
+    return main, starter
+
+
+@pytest.fixture
+def window(qtbot: Any, config: Any) -> Iterator[tuple[MainWindow, ServicesStarter]]:
+    main, starter = start(qtbot, config)
+    yield main, starter
+    main.admin.wait()
+    starter.stop()
+
+
+def first_admin(qtbot: Any, main: MainWindow, name: str = "ada") -> None:
+    page = main.admin.sign_in
+    assert page.first and page.again.isVisible()
+    assert "first admin account" in page.intro.text()
+    page.name.setText(name)
+    page.password.setText(PASSWORD)
+    page.again.setText(PASSWORD)
+    qtbot.mouseClick(page.submit, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: main.admin.showing == SIGNED_IN, timeout=5000)
+
+
+def sign_in(qtbot: Any, main: MainWindow, name: str, password: str) -> None:
+    page = main.admin.sign_in
+    page.name.setText(name)
+    page.password.setText(password)
+    qtbot.keyClick(page.password, Qt.Key.Key_Return)
+
+
+def test_first_start_asks_for_the_first_admin_account_then_signs_in(qtbot: Any, window: Any) -> None:
+    main, starter = window
+    assert main.admin.showing == SIGN_IN
+    first_admin(qtbot, main)
+    assert "ada" in main.admin.who.text()
+    assert [(o.name, o.role) for o in main.admin.ops.directory.operators()] == [("ada", Role.ADMIN)]
+    assert ("first start", "operator.add", "ada") in [(a.actor, a.action, a.target)
+                                                      for a in starter._hub.registry.audit()]
+
+
+def test_wrong_password_and_staff_accounts_are_refused_with_a_reason(qtbot: Any, window: Any) -> None:
+    main, _starter = window
+    first_admin(qtbot, main)
+    main.admin.ops.add_operator("sam", Role.STAFF, "front desk rota 7")
+    qtbot.mouseClick(main.admin.lock_button, Qt.MouseButton.LeftButton)
+    assert main.admin.showing == SIGN_IN
+    page = main.admin.sign_in
+    assert not page.first and not page.again.isVisible()
+    sign_in(qtbot, main, "ada", "not the password")
+    qtbot.waitUntil(lambda: page.error.text() == "Wrong name or password.", timeout=5000)
+    assert page.password.text() == ""
+    sign_in(qtbot, main, "sam", "front desk rota 7")
+    qtbot.waitUntil(lambda: "staff account" in page.error.text(), timeout=5000)
+    assert main.admin.showing == SIGN_IN and main.admin_session.operator is None
+
+
+def test_the_tab_locks_itself_after_the_idle_time_and_operations_are_refused(qtbot: Any, config: Any) -> None:
+    main, starter = start(qtbot, config, idle_lock_s=0.5)
+    try:
+        first_admin(qtbot, main)
+        ops = main.admin.ops
+        qtbot.waitUntil(lambda: main.admin.showing == SIGN_IN, timeout=3000)
+        assert "Locked after" in main.admin.sign_in.error.text()
+        with pytest.raises(PermissionError, match="locked"):
+            ops.create_device("Stall", "stall", None)
+    finally:
+        main.admin.wait()
+        starter.stop()
+
+
+def test_input_on_the_tab_keeps_the_session_open(qtbot: Any, config: Any) -> None:
+    main, starter = start(qtbot, config, idle_lock_s=0.8)
+    try:
+        first_admin(qtbot, main)
+        for _ in range(6):  # 1.2 s of typing, longer than the idle time
+            qtbot.wait(200)
+            qtbot.keyClick(main.admin.devices.view.filter, Qt.Key.Key_A)
+        assert main.admin.showing == SIGNED_IN
+        qtbot.waitUntil(lambda: main.admin.showing == SIGN_IN, timeout=3000)
+    finally:
+        main.admin.wait()
+        starter.stop()
+
+
+def _dialog(page: Any, kind: type) -> Any:
+    assert isinstance(page.dialog, kind), page.dialog
+    return page.dialog
+
+
+def test_add_device_shows_its_token_once_with_qr_and_copy_and_the_device_logs_in(qtbot: Any, window: Any) -> None:
+    main, starter = window
+    first_admin(qtbot, main)
+    page = main.admin.devices
+    add = page.open_add()
+    add.name.setText("Stall W-2")
+    add.kind.setCurrentIndex(add.kind.findData("stall"))
+    add.accept()
+    shown = _dialog(page, TokenDialog)
+    device_id, token = shown.device_id.text(), shown.token.text()
+    assert not shown.qr.pixmap().isNull() and shown.qr.pixmap().width() >= 200
+    qtbot.mouseClick(shown.copy_token, Qt.MouseButton.LeftButton)
+    assert QGuiApplication.clipboard().text() == token
+    assert starter._hub.registry.check(device_id, token).device.name == "Stall W-2"
+    shown.accept()
+    assert shown.token.text() == ""  # the token does not outlive the dialog
+    qtbot.waitUntil(lambda: page.selected_id() == device_id, timeout=3000)
+    assert page.detail.title.text() == "Stall W-2"
+    assert page.detail.values["Token"].text() == "never expires"
+    device = connect(starter._hub.config["broker.port"], device_id, token)
+    device.publish(f"device/{device_id}/status", json.dumps({"uptime": 7200, "rssi": -61, "fw": "1.2.0",
+                                                             "ip": "10.0.4.17", "mac": "a4cf12b3c4d5"}))
+    qtbot.waitUntil(lambda: page.detail.values["MAC address"].text() == "A4:CF:12:B3:C4:D5", timeout=3000)
+    assert page.detail.values["Firmware"].text() == "1.2.0"
+    assert page.detail.values["Uptime"].text().startswith("2 h 0 min")
+    qtbot.waitUntil(lambda: page.detail.messages.count() and "heartbeat" in page.detail.messages.item(0).text(),
+                    timeout=4000)
+    device.close()
+
+
+def test_revoke_and_delete_from_the_detail_pane(qtbot: Any, window: Any) -> None:
+    main, starter = window
+    first_admin(qtbot, main)
+    hub = starter._hub
+    made = main.admin.ops.create_device("Meter A", "energy", None)
+    page = main.admin.devices
+    qtbot.waitUntil(lambda: main.devices_model.row_of(made.info.id) is not None, timeout=3000)
+    page.select(made.info.id)
+    page.detail.actionRequested.emit("revoke")
+    box = _dialog(page, QMessageBox)
+    revoke = next(b for b in box.findChildren(QPushButton) if b.text() == "Revoke")
+    qtbot.mouseClick(revoke, Qt.MouseButton.LeftButton)
+    assert hub.registry.check(made.info.id, made.token).failure is not None
+    qtbot.waitUntil(lambda: not page.detail.buttons["revoke"].isEnabled(), timeout=3000)
+    page.detail.actionRequested.emit("delete")
+    dialog = page.dialog
+    dialog.remove.setChecked(True)
+    dialog.accept()
+    assert dialog.isVisible() and "why" in dialog.error.text()  # a reason is required
+    dialog.reason.setText("meter broken")
+    dialog.accept()
+    qtbot.waitUntil(lambda: main.devices_model.row_of(made.info.id) is None, timeout=5000)
+    qtbot.waitUntil(lambda: isinstance(page.dialog, QMessageBox) and "deleted" in page.dialog.text(), timeout=5000)
+    assert hub.registry.get(made.info.id) is None
+    actions = [(a.actor, a.action) for a in hub.registry.audit() if a.target == made.info.id]
+    assert ("ada", "device.revoke") in actions and ("ada", "device.purge") in actions
+
+
+def test_operators_and_audit_pages(qtbot: Any, window: Any) -> None:
+    main, _starter = window
+    first_admin(qtbot, main)
+    main.admin.pages.setCurrentWidget(main.admin.operators)
+    operators = main.admin.operators
+    dialog = operators.open_add()
+    dialog.name.setText("sam")
+    dialog.password.setText("front desk rota 7")
+    dialog.again.setText("front desk rota 8")
+    dialog.accept()
+    assert dialog.isVisible() and "differ" in dialog.error.text()
+    dialog.again.setText("front desk rota 7")
+    dialog.accept()
+    assert [operators.table.item(r, 0).text() for r in range(operators.table.rowCount())] == ["ada", "sam"]
+    assert operators.table.item(1, 1).text() == "staff"
+    operators.table.selectRow(0)
+    operators._disable()  # the last admin
+    assert isinstance(operators.dialog, QMessageBox) and "last admin" in operators.dialog.text()
+    main.admin.pages.setCurrentWidget(main.admin.audit)
+    audit = main.admin.audit
+    qtbot.waitUntil(lambda: audit.table.rowCount() >= 2, timeout=3000)
+    actions = {audit.table.item(r, 2).text() for r in range(audit.table.rowCount())}
+    assert "operator.add" in actions
+    audit.filter.setText("sam")
+    qtbot.waitUntil(lambda: audit.table.rowCount() == 1, timeout=3000)
+    assert audit.table.item(0, 3).text() == "sam"
+    QApplication.processEvents()
