@@ -15,8 +15,8 @@ from kiosk.ui.admin_session import AdminSession
 FIRST_START = ("<h2>Create the first admin account</h2>"
                "<p>Nobody can administer this kiosk yet. The account you make now can add devices, manage tokens "
                "and firmware, and add other operators (staff or admin). Passwords need at least "
-               f"{MIN_PASSWORD} characters. On a machine without a screen: <code>kiosk operator add NAME --admin</code>."
-               "</p>")
+               f"{MIN_PASSWORD} characters. On a machine without a screen: "
+               "<code>kiosk operator add NAME --admin</code>.</p>")
 SIGN_IN = "<h2>Admin sign-in</h2><p>Devices, tokens, commands, firmware, operators and the audit log.</p>"
 
 
