@@ -68,6 +68,38 @@ def new_command(device_id: str, name: str, parameters: dict[str, Any] | None, no
     return _to(command, CommandState.QUEUED, now, "waiting for the device")
 
 
+BROADCAST_PREFIX = "organizations/"
+
+
+def is_broadcast(command: Command) -> bool:
+    return command.device_id.startswith(BROADCAST_PREFIX)
+
+
+def new_broadcast(organization: str, name: str, parameters: dict[str, Any] | None, now: float,
+                  ttl_s: float = DEFAULT_TTL_S) -> Command:
+    """A command to every device of an organisation (`organizations/{org}/broadcast`): published at once; the
+    devices' answers are collected until the time-to-live, then it is done (someone answered) or expired."""
+    command = new_command(BROADCAST_PREFIX + organization, name, parameters, now, ttl_s)
+    return _to(command, CommandState.SENT, now, "published to the organisation")
+
+
+def broadcast_answer(command: Command, now: float, device_id: str, ok: bool, detail: str = "") -> Command:
+    """One device's answer to a broadcast, kept in the history as ("answer ok" / "answer refused") entries."""
+    if not is_broadcast(command) or command.state.final:
+        return command
+    text = f"{device_id}: {'acknowledged' if ok else 'refused'}" + (f", {detail}" if detail else "")
+    return replace(command, state=CommandState.ACKNOWLEDGED, updated_at=now, detail=text,
+                   history=command.history + ((now, ANSWER_OK if ok else ANSWER_REFUSED, text),))
+
+
+ANSWER_OK, ANSWER_REFUSED = "answer ok", "answer refused"
+
+
+def _answers(command: Command) -> tuple[int, int]:
+    kinds = [kind for _, kind, _ in command.history]
+    return kinds.count(ANSWER_OK), kinds.count(ANSWER_REFUSED)
+
+
 def _to(command: Command, state: CommandState, now: float, detail: str, **changes: Any) -> Command:
     return replace(command, state=state, updated_at=now, detail=detail,
                    history=command.history + ((now, state.value, detail),), **changes)
@@ -101,6 +133,12 @@ def heartbeat(command: Command, now: float, uptime: float | None) -> Command:
 
 
 def tick(command: Command, now: float) -> Command:
+    if is_broadcast(command) and not command.state.final and now >= command.expires_at:
+        acknowledged_by, refused_by = _answers(command)
+        if not acknowledged_by and not refused_by:
+            return _to(command, CommandState.EXPIRED, now, "no device answered")
+        return _to(command, CommandState.DONE, now, f"answered by {acknowledged_by + refused_by} device(s): "
+                   f"{acknowledged_by} acknowledged, {refused_by} refused")
     if not command.state.final and now >= command.expires_at:
         what = {CommandState.QUEUED: "the device stayed offline", CommandState.SENT: "no acknowledgement",
                 CommandState.ACKNOWLEDGED: "its effect was not seen"}[command.state]

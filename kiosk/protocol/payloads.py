@@ -83,7 +83,16 @@ class LogLine:
     level: str
 
 
-DeviceMessage = Telemetry | EnergyReading | StallReading | StatusReport | Heartbeat | LogLine
+@dataclass(frozen=True)
+class CommandAck:
+    """A device's answer to a command (or an OTA order): which, whether it will do it, and why not."""
+
+    command_id: str
+    ok: bool
+    detail: str
+
+
+DeviceMessage = Telemetry | EnergyReading | StallReading | StatusReport | Heartbeat | LogLine | CommandAck
 
 VOLTAGE_RANGE = (0.0, 500.0)
 CURRENT_RANGE = (0.0, 100.0)
@@ -102,7 +111,19 @@ def parse(channel: Channel, payload: bytes, max_bytes: int) -> DeviceMessage:
         return _datastream(body)
     if channel is Channel.STATUS:
         return _status(body)
+    if channel is Channel.ACK:
+        return _ack(body)
     return _heartbeat(body)
+
+
+def _ack(body: dict[str, Any]) -> CommandAck:
+    command_id = _text(body, "id", 64)
+    if not command_id:
+        raise Rejected(Reason.WRONG_TYPE, "'id' (the command's id) is missing")
+    ok = body.get("ok")
+    if not isinstance(ok, bool):
+        raise Rejected(Reason.WRONG_TYPE, "'ok' must be true or false")
+    return CommandAck(command_id, ok, _text(body, "detail", 200) or "")
 
 
 def _json_object(payload: bytes) -> dict[str, Any]:
@@ -281,4 +302,7 @@ def describe(message: DeviceMessage) -> str:
             ("uptime s", message.uptime_s), ("rssi", message.signal), ("fw", message.firmware),
             ("ip", message.ip)) if v is not None]
         return "heartbeat" + (": " + ", ".join(facts) if facts else "")
+    if isinstance(message, CommandAck):
+        return f"answer to command {message.command_id}: {'ok' if message.ok else 'refused'}" + (
+            f", {message.detail}" if message.detail else "")
     return f"log [{message.level}] {message.text[:120]}"

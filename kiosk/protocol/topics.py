@@ -12,6 +12,8 @@ INGEST_CHANNELS = {
     ("devices", "status"),
     ("device", "status"),
     ("device", "logs"),
+    ("devices", "ack"),
+    ("device", "ack"),
 }
 TO_DEVICE_CHANNELS = {("devices", "commands"), ("device", "ota")}
 INGEST_SUBSCRIPTIONS = ("devices/+/+", "device/+/+")
@@ -24,6 +26,7 @@ class Channel(Enum):
     STATUS = "status"
     HEARTBEAT = "heartbeat"
     LOGS = "logs"
+    ACK = "ack"  # a device's answer to a command (docs/protocol.md)
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,10 @@ def parse_device_topic(topic: str) -> DeviceTopic:
 
 def commands_topic(device_id: str) -> str:
     return f"devices/{device_id}/commands"
+
+
+def ota_topic(device_id: str) -> str:
+    return f"device/{device_id}/ota"
 
 
 def broadcast_topic(organization: str) -> str:

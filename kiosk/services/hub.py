@@ -25,10 +25,11 @@ from kiosk.protocol.payloads import Rejected
 from kiosk.protocol.serial_lines import Hello
 from kiosk.core.stalls import StallRules, StallView
 from kiosk.protocol.legacy import LEGACY_SUBSCRIPTIONS, RESET_PAYLOAD, reset_topic
-from kiosk.protocol.topics import DEVICE_PREFIXES, STATE_PREFIX
+from kiosk.protocol.topics import DEVICE_PREFIXES, STATE_PREFIX, TO_DEVICE_CHANNELS
 from kiosk.services.broker.gatekeeper import Gatekeeper, internal_credentials
 from kiosk.services.broker.process import BrokerProcess, InProcessBroker
 from kiosk.services.broker.service import BrokerService, BrokerStats, ListenerSpec
+from kiosk.services.commands import CommandService
 from kiosk.services.http import HttpServer
 from kiosk.services.ingest import Ingest, IngestStats
 from kiosk.services.energy import EnergyService
@@ -37,6 +38,7 @@ from kiosk.services.loop import ServiceLoop
 from kiosk.services.serial_worker import SERIAL_LINKS_DIR, SerialWorker, parse_usb_ids
 from kiosk.services.mqtt_client import BrokerAddress, DeviceLink
 from kiosk.services.stalls import StallPlace, StallService
+from kiosk.store.commands import CommandLog
 from kiosk.store.db import open_store
 from kiosk.store.devices import LEGACY_PREFIX, DeviceRegistry
 from kiosk.store.energy import EnergyStore, PortError
@@ -103,9 +105,12 @@ class Hub:
         self.energy_store = EnergyStore(self.engine, clock)
         self.energy = EnergyService(self.energy_store, self.writer, self._publish_state,
                                     config["energy.tariff_per_kwh"], config["energy.currency"], clock)
+        self.commands = CommandService(CommandLog(self.engine), self._publish_to_device,
+                                       lambda device_id: self.ingest.tracker.get(device_id), self.registry.record,
+                                       clock)
         self.ingest = Ingest(self.registry, self.writer, events, config["ingest.max_payload_bytes"],
                              config["devices.offline_after_s"], clock, on_stall=self.stalls.reading,
-                             on_energy=self.energy.reading)
+                             on_energy=self.energy.reading, on_accepted=self.commands.device_message)
         self.legacy_stallsense = bool(config["stalls.legacy_stallsense"])
         self.loop = ServiceLoop()
         self.internal = internal_credentials(config.data_dir)
@@ -153,8 +158,15 @@ class Hub:
             return self.config["broker.username"], self.config["broker.password"]
         return self.internal.username, self.internal.password
 
+    def _publish_to_device(self, topic: str, payload: bytes) -> bool:
+        """A command or an OTA order; False when the hub is not connected to the broker (tried again later)."""
+        return self.link.connected.is_set() and self.link.publish(topic, payload, qos=1)
+
     def _message(self, topic: str, payload: bytes) -> None:
-        if topic.split("/", 1)[0] in DEVICE_PREFIXES or not self.legacy_stallsense:
+        parts = topic.split("/")
+        if len(parts) == 3 and (parts[0], parts[2]) in TO_DEVICE_CHANNELS:
+            return  # the hub's own commands and OTA orders, heard back through its subscription
+        if parts[0] in DEVICE_PREFIXES or not self.legacy_stallsense:
             self.ingest.handle(topic, payload)
         else:
             self.ingest.handle_legacy(topic, payload)
@@ -244,6 +256,7 @@ class Hub:
 
     def start(self) -> None:
         self.stalls.reload()
+        self.commands.load()
         snapshots = self.ingest.load()
         for snap in snapshots:
             self._events.device_changed(snap)
@@ -322,6 +335,7 @@ class Hub:
                 if count % RETENTION_EVERY_S == 30:
                     self._prune_energy_soon()
                 if count % sweep_every == 0:
+                    self.commands.tick()
                     self._sweep_sessions()
                     self.stalls.reload_if_edited()
                     self.energy.reload_ports_if_edited()

@@ -48,10 +48,12 @@ class Ingest:
     def __init__(self, registry: DeviceRegistry, writer: StoreWriter, events: IngestEvents, max_payload_bytes: int,
                  offline_after_s: float, clock: Callable[[], float] = time.time,
                  on_stall: Callable[[str, Reading, float], None] | None = None,
-                 on_energy: Callable[[str, payloads.EnergyReading, float], Any] | None = None) -> None:
+                 on_energy: Callable[[str, payloads.EnergyReading, float], Any] | None = None,
+                 on_accepted: Callable[[str, Any, DeviceSnapshot], None] | None = None) -> None:
         self._registry = registry
         self._on_stall = on_stall
         self._on_energy = on_energy  # writes energy rows itself (by port), with rollups and phantom detection
+        self._on_accepted = on_accepted  # every accepted message (command answers, uptimes: the command service)
         self._legacy_details: dict[str, str | None] = {}  # a legacy board's type, as last written
         self._writer = writer
         self._events = events
@@ -137,6 +139,8 @@ class Ingest:
                 self._writer.add(row[0], row[1], mark)
         self._writer.device_state(snap)
         self._events.device_changed(snap)
+        if self._on_accepted is not None:
+            self._on_accepted(where.device_id, message, snap)
         if isinstance(message, payloads.StallReading) and self._on_stall is not None:
             door = None if message.door is None else message.door == "closed"
             self._on_stall(where.device_id, Reading(message.occupied, door, message.thermal), now)

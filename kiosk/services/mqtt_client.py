@@ -100,8 +100,9 @@ class DeviceLink:
     def stop(self) -> None:
         close_client(self._client)
 
-    def publish(self, topic: str, payload: bytes | str, qos: int = 0, retain: bool = False) -> None:
-        self._client.publish(topic, payload, qos=qos, retain=retain)
+    def publish(self, topic: str, payload: bytes | str, qos: int = 0, retain: bool = False) -> bool:
+        """Hand a message to paho; False when it could not be queued (not connected)."""
+        return self._client.publish(topic, payload, qos=qos, retain=retain).rc == mqtt.MQTT_ERR_SUCCESS
 
     def _connected(self, client: mqtt.Client, _userdata: object, _flags: object, reason: mqtt.ReasonCode,
                    _props: object) -> None:

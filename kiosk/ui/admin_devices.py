@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from PySide6.QtCore import QItemSelection, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QFormLayout, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMessageBox,
+from PySide6.QtWidgets import (QAbstractItemView, QFormLayout, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMessageBox,
                                QPlainTextEdit, QProgressDialog, QPushButton, QSplitter, QVBoxLayout, QWidget)
 
 from kiosk.core.devices import DeviceSnapshot
@@ -132,6 +132,12 @@ class DeviceDetail(QWidget):
 
 
 class AdminDevicesPage(QWidget):
+    """Signals:
+        commandSent(): a command went out from here (the admin tab shows the Commands page).
+    """
+
+    commandSent = Signal()
+
     def __init__(self, model: DevicesModel, view: DevicesView, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ops: Any = None
@@ -144,6 +150,11 @@ class AdminDevicesPage(QWidget):
         self.add_button.setMinimumHeight(40)
         self.add_button.clicked.connect(self.open_add)
         self.add_button.setEnabled(False)
+        self.command_button = QPushButton("Send command…", self)
+        self.command_button.setMinimumHeight(40)
+        self.command_button.setToolTip("To the selected devices (Ctrl+click or Shift+click selects several)")
+        self.command_button.clicked.connect(self.open_command)
+        self.command_button.setEnabled(False)
         self.detail = DeviceDetail(self)
         self.detail.actionRequested.connect(self._action)
         splitter = QSplitter(self)
@@ -153,11 +164,13 @@ class AdminDevicesPage(QWidget):
         splitter.setStretchFactor(1, 2)
         top = QHBoxLayout()
         top.addWidget(self.add_button)
+        top.addWidget(self.command_button)
         top.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
         layout.addWidget(splitter, 1)
+        view.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         view.table.selectionModel().selectionChanged.connect(self._selection_changed)
         model.dataChanged.connect(self._row_changed)
         model.rowsRemoved.connect(lambda *_: self._selection_changed())
@@ -170,12 +183,26 @@ class AdminDevicesPage(QWidget):
         self.ops = operations
         self.add_button.setEnabled(True)
 
+    def selected_ids(self) -> list[str]:
+        rows = sorted(self.view.table.selectionModel().selectedRows(), key=lambda index: index.row())
+        return [self.model.snapshot(self.view.proxy.mapToSource(index).row()).id for index in rows]
+
     def selected_id(self) -> str | None:
-        rows = self.view.table.selectionModel().selectedRows()
-        if not rows:
+        """The device the detail pane shows: the first selected one."""
+        ids = self.selected_ids()
+        return ids[0] if ids else None
+
+    def open_command(self) -> Any:
+        from kiosk.ui.admin_commands import open_command_dialog
+
+        if self.ops is None:
             return None
-        source = self.view.proxy.mapToSource(rows[0])
-        return self.model.snapshot(source.row()).id
+        targets = []
+        for device_id in self.selected_ids():
+            row = self.model.row_of(device_id)
+            if row is not None:
+                targets.append((device_id, self.model.snapshot(row).name))
+        return open_command_dialog(self, self.ops, targets, self.commandSent.emit)
 
     def select(self, device_id: str) -> None:
         row = self.model.row_of(device_id)
@@ -189,6 +216,7 @@ class AdminDevicesPage(QWidget):
         snap = None if row is None else self.model.snapshot(row)
         expires = self.ops.token_expiry(snap.id) if snap is not None and self.ops is not None else None
         self.detail.show_device(snap, expires)
+        self.command_button.setEnabled(self.ops is not None and snap is not None)
         self._read_activity()
 
     def _row_changed(self, top: Any, bottom: Any, roles: Any = ()) -> None:

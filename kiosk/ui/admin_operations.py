@@ -55,6 +55,24 @@ class AdminOperations:
         self._by()
         return self.hub.registry.device_logs(device_id)
 
+    # --- commands -------------------------------------------------------------------------------------------------
+
+    def send_command(self, device_ids: list[str], name: str, parameters: Any, ttl_s: float) -> list[Any]:
+        return self.hub.commands.send(self._by(), device_ids, name, parameters, ttl_s)
+
+    def broadcast(self, organization: str, name: str, parameters: Any, ttl_s: float) -> Any:
+        return self.hub.commands.broadcast(self._by(), organization, name, parameters, ttl_s)
+
+    def commands(self, limit: int = 200) -> list[Any]:
+        self._by()
+        return self.hub.commands.recent(limit)
+
+    def organizations(self) -> list[str]:
+        return sorted({info.organization for info in self.hub.registry.infos()} or {"default"})
+
+    def device_names(self) -> dict[str, str]:
+        return {info.id: info.name for info in self.hub.registry.infos()}
+
     # --- operators ------------------------------------------------------------------------------------------------
 
     def operators(self) -> list[OperatorInfo]:

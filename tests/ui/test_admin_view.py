@@ -208,3 +208,41 @@ def test_operators_and_audit_pages(qtbot: Any, window: Any) -> None:
     qtbot.waitUntil(lambda: audit.table.rowCount() == 1, timeout=3000)
     assert audit.table.item(0, 3).text() == "sam"
     QApplication.processEvents()
+
+
+def test_send_a_command_to_selected_devices_and_follow_it(qtbot: Any, window: Any) -> None:
+    from kiosk.ui.admin_commands import CommandDialog
+
+    main, starter = window
+    first_admin(qtbot, main)
+    hub = starter._hub
+    made = main.admin.ops.create_device("ESP32 hall", "esp32", None)
+    device = connect(hub.config["broker.port"], made.info.id, made.token)
+    device.client.subscribe(f"devices/{made.info.id}/commands", qos=1)
+    assert device.suback.wait(3)
+    device.publish(f"device/{made.info.id}/status", json.dumps({"uptime": 500}))
+    page = main.admin.devices
+    qtbot.waitUntil(lambda: main.devices_model.row_of(made.info.id) is not None, timeout=3000)
+    page.select(made.info.id)
+    qtbot.waitUntil(lambda: main.devices_model.snapshot(main.devices_model.row_of(made.info.id)).uptime_s == 500,
+                    timeout=3000)
+    assert page.command_button.isEnabled()
+    qtbot.mouseClick(page.command_button, Qt.MouseButton.LeftButton)
+    dialog = _dialog(page, CommandDialog)
+    assert dialog.to.currentData() is None and "ESP32 hall" in dialog.to.currentText()
+    dialog.parameters.setText("{not json")
+    dialog.accept()
+    assert dialog.isVisible() and "not JSON" in dialog.error.text()
+    dialog.parameters.setText('{"delay_s": 2}')
+    dialog.accept()
+    assert main.admin.pages.currentWidget() is main.admin.commands
+    wait_for_message = lambda: bool(device.messages)  # noqa: E731
+    qtbot.waitUntil(wait_for_message, timeout=3000)
+    command_id = json.loads(device.messages[0].payload)["id"]
+    table = main.admin.commands.table
+    qtbot.waitUntil(lambda: table.rowCount() == 1 and table.item(0, 3).text() == "sent", timeout=5000)
+    assert table.item(0, 1).text() == "ESP32 hall" and table.item(0, 5).text() == "ada"
+    device.publish(f"devices/{made.info.id}/ack", json.dumps({"id": command_id, "ok": True}))
+    device.publish(f"device/{made.info.id}/status", json.dumps({"uptime": 3}))
+    qtbot.waitUntil(lambda: table.item(0, 3).text() == "done", timeout=5000)
+    device.close()

@@ -56,3 +56,19 @@ def test_command_names_and_ttl_are_checked() -> None:
     with pytest.raises(ValueError, match="time-to-live"):
         new_command("d", "restart", None, T0, ttl_s=0)
     assert new_command("d", "restart", None, T0).id != new_command("d", "restart", None, T0).id
+
+
+def test_a_broadcast_collects_answers_until_its_time_to_live() -> None:
+    from kiosk.core.commands import broadcast_answer, is_broadcast, new_broadcast
+
+    command = new_broadcast("library", "restart", None, T0, ttl_s=60)
+    assert is_broadcast(command) and command.state is CommandState.SENT
+    assert command.device_id == "organizations/library"
+    command = broadcast_answer(command, T0 + 1, "dev-1", True)
+    command = broadcast_answer(command, T0 + 2, "dev-2", False, "flashing")
+    assert command.state is CommandState.ACKNOWLEDGED and command.detail == "dev-2: refused, flashing"
+    done = tick(command, T0 + 60)
+    assert done.state is CommandState.DONE
+    assert done.detail == "answered by 2 device(s): 1 acknowledged, 1 refused"
+    silent = tick(new_broadcast("library", "restart", None, T0, ttl_s=60), T0 + 61)
+    assert silent.state is CommandState.EXPIRED and silent.detail == "no device answered"
