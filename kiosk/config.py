@@ -132,6 +132,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("http.bind", str, "0.0.0.0", "Address the HTTP server (health, device API) listens on."),
     Setting("http.port", int, 8080, "Port of the HTTP server (0: off).", flag="--http-port", minimum=0,
             maximum=65535),
+    Setting("http.advertised_host", str, "", "Host name or address devices use to reach this kiosk's HTTP server "
+            "(firmware downloads); empty: the address of the network interface that has the default route."),
+    Setting("ota.parallel", int, 3, "Firmware updates in flight at once during a rollout.", minimum=1, maximum=50),
+    Setting("ota.orders_per_minute", int, 6, "New firmware update orders per minute during a rollout.", minimum=1,
+            maximum=600),
     Setting("database.url", str, "", "SQLAlchemy URL (empty: SQLite file kiosk.db in the data directory)."),
     Setting("ingest.max_payload_bytes", int, 16384, "Largest device payload accepted; larger ones are rejected.",
             minimum=64),

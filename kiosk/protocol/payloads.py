@@ -92,7 +92,20 @@ class CommandAck:
     detail: str
 
 
-DeviceMessage = Telemetry | EnergyReading | StallReading | StatusReport | Heartbeat | LogLine | CommandAck
+@dataclass(frozen=True)
+class OtaProgress:
+    """An ESP32's report on a firmware update: downloading, verified, updating, updated or failed."""
+
+    state: str
+    version: str | None
+    percent: float | None
+    detail: str
+
+
+OTA_STATES = ("downloading", "verified", "updating", "updated", "failed")
+
+DeviceMessage = (Telemetry | EnergyReading | StallReading | StatusReport | Heartbeat | LogLine | CommandAck
+                 | OtaProgress)
 
 VOLTAGE_RANGE = (0.0, 500.0)
 CURRENT_RANGE = (0.0, 100.0)
@@ -113,7 +126,23 @@ def parse(channel: Channel, payload: bytes, max_bytes: int) -> DeviceMessage:
         return _status(body)
     if channel is Channel.ACK:
         return _ack(body)
+    if channel is Channel.PROGRESS:
+        return _progress(body)
     return _heartbeat(body)
+
+
+def _progress(body: dict[str, Any]) -> OtaProgress:
+    state = _text(body, "state", 20)
+    if state not in OTA_STATES:
+        raise Rejected(Reason.WRONG_TYPE, f"'state' must be one of {', '.join(OTA_STATES)}, got {state!r}")
+    return OtaProgress(state, _text(body, "version", 40), _number(body, "percent", (0, 100), required=False),
+                       _text(body, "detail", 200) or "")
+
+
+def ota_order(job_id: int, version: str, url: str, size: int, sha256: str, signature: str) -> bytes:
+    """The order a device gets on device/{id}/ota (docs/protocol.md, "Firmware updates")."""
+    return json.dumps({"job": job_id, "version": version, "url": url, "size": size, "sha256": sha256,
+                       "signature": signature}, separators=(",", ":")).encode()
 
 
 def _ack(body: dict[str, Any]) -> CommandAck:
@@ -302,6 +331,10 @@ def describe(message: DeviceMessage) -> str:
             ("uptime s", message.uptime_s), ("rssi", message.signal), ("fw", message.firmware),
             ("ip", message.ip)) if v is not None]
         return "heartbeat" + (": " + ", ".join(facts) if facts else "")
+    if isinstance(message, OtaProgress):
+        percent = f" {message.percent:.0f} %" if message.percent is not None else ""
+        return f"update {message.version or ''}: {message.state}{percent}" + (
+            f", {message.detail}" if message.detail else "")
     if isinstance(message, CommandAck):
         return f"answer to command {message.command_id}: {'ok' if message.ok else 'refused'}" + (
             f", {message.detail}" if message.detail else "")

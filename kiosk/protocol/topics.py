@@ -14,6 +14,7 @@ INGEST_CHANNELS = {
     ("device", "logs"),
     ("devices", "ack"),
     ("device", "ack"),
+    ("device", "progress"),
 }
 TO_DEVICE_CHANNELS = {("devices", "commands"), ("device", "ota")}
 INGEST_SUBSCRIPTIONS = ("devices/+/+", "device/+/+")
@@ -27,6 +28,7 @@ class Channel(Enum):
     HEARTBEAT = "heartbeat"
     LOGS = "logs"
     ACK = "ack"  # a device's answer to a command (docs/protocol.md)
+    PROGRESS = "progress"  # an ESP32's firmware update progress
 
 
 @dataclass(frozen=True)

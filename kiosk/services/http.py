@@ -1,4 +1,5 @@
-"""The LAN HTTP server on the service loop: `GET /api/v1/health`, `POST /api/sensor/reading` (DESIGN.md section 5).
+"""The LAN HTTP server on the service loop: `GET /api/v1/health`, `POST /api/sensor/reading` (DESIGN.md section 5),
+`GET /metrics` and `GET /firmware/{sha256}.bin` (OTA images).
 
 Handlers that touch the database run in the loop's default executor, so that a slow disk never stalls the loop (it
 also hosts the broker when `broker.process = "thread"`).
@@ -10,6 +11,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -22,12 +24,14 @@ class HttpServer:
 
     def __init__(self, bind: str, port: int, health: Callable[[], tuple[bool, dict[str, Any]]],
                  sensor_reading: Callable[[Any], tuple[int, dict[str, Any]]] | None = None,
-                 metrics: Callable[[], str] | None = None) -> None:
+                 metrics: Callable[[], str] | None = None,
+                 firmware: Callable[[str], Path | None] | None = None) -> None:
         self._bind = bind
         self._port = port
         self._health = health
         self._sensor_reading = sensor_reading
         self._metrics = metrics
+        self._firmware = firmware  # sha256 -> the image file, None if no such image
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 
@@ -38,6 +42,8 @@ class HttpServer:
             app.router.add_post("/api/sensor/reading", self._post_reading)
         if self._metrics is not None:
             app.router.add_get("/metrics", self._get_metrics)
+        if self._firmware is not None:
+            app.router.add_get("/firmware/{sha256:[0-9a-f]{64}}.bin", self._get_firmware)
         return app
 
     async def start(self) -> None:
@@ -72,3 +78,13 @@ class HttpServer:
         text = await asyncio.get_running_loop().run_in_executor(None, self._metrics)
         return web.Response(text=text, content_type="text/plain", charset="utf-8",
                             headers={"X-Prometheus-Format": "0.0.4"})
+
+    async def _get_firmware(self, request: web.Request) -> web.StreamResponse:
+        """An uploaded image, by its SHA-256 (the OTA order's URL); devices check the digest and signature."""
+        assert self._firmware is not None
+        sha256 = request.match_info["sha256"]
+        path = await asyncio.get_running_loop().run_in_executor(None, self._firmware, sha256)
+        if path is None or not path.is_file():
+            return web.json_response({"success": False, "message": "no such firmware image"}, status=404)
+        log.info("firmware %s… downloaded by %s", sha256[:12], request.remote)
+        return web.FileResponse(path, headers={"Content-Type": "application/octet-stream"})

@@ -13,6 +13,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import text
@@ -20,6 +21,7 @@ from sqlalchemy import text
 from kiosk.config import Config
 from kiosk.core.devices import DeviceInfo, DeviceSnapshot
 from kiosk.core.energy import PortStatus
+from kiosk.core.ota import RolloutLimit
 from kiosk.protocol.metrics import Metric, render
 from kiosk.protocol.payloads import Rejected
 from kiosk.protocol.serial_lines import Hello
@@ -30,6 +32,7 @@ from kiosk.services.broker.gatekeeper import Gatekeeper, internal_credentials
 from kiosk.services.broker.process import BrokerProcess, InProcessBroker
 from kiosk.services.broker.service import BrokerService, BrokerStats, ListenerSpec
 from kiosk.services.commands import CommandService
+from kiosk.services.ota import OtaService
 from kiosk.services.http import HttpServer
 from kiosk.services.ingest import Ingest, IngestStats
 from kiosk.services.energy import EnergyService
@@ -39,6 +42,8 @@ from kiosk.services.serial_worker import SERIAL_LINKS_DIR, SerialWorker, parse_u
 from kiosk.services.mqtt_client import BrokerAddress, DeviceLink
 from kiosk.services.stalls import StallPlace, StallService
 from kiosk.store.commands import CommandLog
+from kiosk.store.firmware import FirmwareStore
+from kiosk.store.site_key import SiteKey
 from kiosk.store.db import open_store
 from kiosk.store.devices import LEGACY_PREFIX, DeviceRegistry
 from kiosk.store.energy import EnergyStore, PortError
@@ -51,6 +56,18 @@ RATE_WINDOW_S = 10.0
 HUB_STATE_TOPIC = f"{STATE_PREFIX}/hub"
 RETENTION_EVERY_S = 3600  # old raw energy readings and minute rollups are deleted hourly (30 s after start first)
 HUB_BEAT_EVERY_S = 5  # displays call the hub unreachable when this beat stops (see docs/protocol.md)
+
+
+def primary_address() -> str:
+    """This machine's address on the network with the default route (no packet is sent); loopback without one."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: only picks the outgoing interface
+            return probe.getsockname()[0]
+        except OSError:
+            return "127.0.0.1"
 
 
 def hub_state(online: bool, at: float) -> bytes:
@@ -108,9 +125,15 @@ class Hub:
         self.commands = CommandService(CommandLog(self.engine), self._publish_to_device,
                                        lambda device_id: self.ingest.tracker.get(device_id), self.registry.record,
                                        clock)
+        self.site_key = SiteKey.load_or_create(config.data_dir)  # made on first start (firmware signatures)
+        self.firmware = FirmwareStore(self.engine, config.data_dir, self.site_key, clock)
+        self.ota = OtaService(self.firmware, self._publish_to_device,
+                              lambda device_id: self.ingest.tracker.get(device_id), lambda: self.ingest.tracker.all(),
+                              self.download_base,
+                              RolloutLimit(config["ota.parallel"], config["ota.orders_per_minute"]), clock)
         self.ingest = Ingest(self.registry, self.writer, events, config["ingest.max_payload_bytes"],
                              config["devices.offline_after_s"], clock, on_stall=self.stalls.reading,
-                             on_energy=self.energy.reading, on_accepted=self.commands.device_message)
+                             on_energy=self.energy.reading, on_accepted=self._accepted)
         self.legacy_stallsense = bool(config["stalls.legacy_stallsense"])
         self.loop = ServiceLoop()
         self.internal = internal_credentials(config.data_dir)
@@ -129,7 +152,7 @@ class Hub:
                 gatekeeper = Gatekeeper(self.registry, self.internal, clock, self.legacy_stallsense)
                 self.broker = InProcessBroker(self.loop, BrokerService(spec, gatekeeper))
         self.http = (HttpServer(config["http.bind"], config["http.port"], self.health, self.sensor_reading,
-                                self.metrics) if config["http.port"] else None)
+                                self.metrics, self._firmware_file) if config["http.port"] else None)
         self.link = DeviceLink(self.broker_address(), *self._link_credentials(), on_message=self._message,
                                on_control=self.device_revoked, on_connection=self._link_changed,
                                extra_subscriptions=LEGACY_SUBSCRIPTIONS if self.legacy_stallsense else (),
@@ -157,6 +180,24 @@ class Hub:
         if self.config["broker.username"]:
             return self.config["broker.username"], self.config["broker.password"]
         return self.internal.username, self.internal.password
+
+    def _accepted(self, device_id: str, message: Any, snap: DeviceSnapshot) -> None:
+        """Every accepted device message, after ingest: commands and firmware updates follow their devices."""
+        self.commands.device_message(device_id, message, snap)
+        self.ota.device_message(device_id, message, snap)
+
+    def download_base(self) -> str | None:
+        """Where devices download firmware: http://HOST:PORT of this kiosk, None with the HTTP server off."""
+        if self.http is None:
+            return None
+        bind = self.config["http.bind"]
+        host = self.config["http.advertised_host"] or (bind if bind not in ("0.0.0.0", "::", "") else
+                                                       primary_address())
+        port = self.http.port or self.config["http.port"]
+        return f"http://{host}:{port}"
+
+    def _firmware_file(self, sha256: str) -> Path | None:
+        return self.firmware.path(sha256) if self.firmware.by_sha256(sha256) is not None else None
 
     def _publish_to_device(self, topic: str, payload: bytes) -> bool:
         """A command or an OTA order; False when the hub is not connected to the broker (tried again later)."""
@@ -257,6 +298,7 @@ class Hub:
     def start(self) -> None:
         self.stalls.reload()
         self.commands.load()
+        self.ota.load()
         snapshots = self.ingest.load()
         for snap in snapshots:
             self._events.device_changed(snap)
@@ -336,6 +378,7 @@ class Hub:
                     self._prune_energy_soon()
                 if count % sweep_every == 0:
                     self.commands.tick()
+                    self.ota.tick()
                     self._sweep_sessions()
                     self.stalls.reload_if_edited()
                     self.energy.reload_ports_if_edited()

@@ -359,6 +359,7 @@ class OtaJob(Base):
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    ordered_at: Mapped[float | None] = mapped_column(Float)
     detail: Mapped[str] = mapped_column(String(300), default="")
     actor: Mapped[str] = mapped_column(String(120))
 

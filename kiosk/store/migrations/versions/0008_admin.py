@@ -60,6 +60,7 @@ def upgrade() -> None:
     sa.Column('created_at', sa.Float(), nullable=False),
     sa.Column('updated_at', sa.Float(), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('ordered_at', sa.Float(), nullable=True),
     sa.Column('detail', sa.String(length=300), nullable=False),
     sa.Column('actor', sa.String(length=120), nullable=False),
     sa.ForeignKeyConstraint(['image_id'], ['firmware_images.id'], ondelete='SET NULL'),
