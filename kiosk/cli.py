@@ -122,6 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
     operator_password.add_argument("--stdin", action="store_true", help="read the password from standard input")
     operator.add_parser("list", help="operators, their role, last sign-in and lockout")
 
+    firmware = sub.add_parser("firmware", help="firmware images for OTA updates (ESP32)").add_subparsers(
+        dest="firmware_command", required=True)
+    upload = firmware.add_parser("upload", help="store and sign an image (then update devices in Admin > Firmware)")
+    upload.add_argument("file", help="the application image (.bin) the ESP32 build writes for OTA")
+    upload.add_argument("--version", required=True, help="its version, e.g. 1.4.2")
+    upload.add_argument("--kind", default="esp32", help="device kind it is for (default esp32)")
+    firmware.add_parser("list", help="uploaded images: kind, version, size, SHA-256")
+    firmware.add_parser("public-key", help="print the site's Ed25519 public key (embed it in the firmware)")
+
     serial = sub.add_parser("serial", help="USB-serial energy boards").add_subparsers(dest="serial_command",
                                                                                      required=True)
     serial.add_parser("list", help="boards seen: id, device their readings go to, port path, firmware")
@@ -186,7 +195,7 @@ def run_command(args: argparse.Namespace) -> int:
     logs.setup("WARNING" if config["log.level"] == "INFO" else config["log.level"], with_time=False)
     handler = {"config": _config, "device": _device, "simulate": _simulate, "backup": _backup,
                "admin": _admin, "lockers": _lockers, "port": _port, "serial": _serial,
-               "operator": _operator}[args.command]
+               "operator": _operator, "firmware": _firmware}[args.command]
     return handler(args, config)
 
 
@@ -256,6 +265,39 @@ def _operator(args: argparse.Namespace, config: Config) -> int:
     except (OperatorError, PermissionError) as exc:
         print(f"kiosk: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _firmware(args: argparse.Namespace, config: Config) -> int:
+    """Acts as an admin (cli:USER), like `kiosk operator`; the site key is made here if the hub never ran."""
+    from kiosk.core.operators import Operator, Role
+    from kiosk.core.ota import FirmwareError
+    from kiosk.store.firmware import FirmwareStore
+    from kiosk.store.site_key import SiteKey
+
+    key = SiteKey.load_or_create(config.data_dir)
+    if args.firmware_command == "public-key":
+        print(key.public_hex)
+        return 0
+    store = FirmwareStore(_registry(config).engine, config.data_dir, key)
+    if args.firmware_command == "list":
+        images = store.images()
+        if not images:
+            print("no firmware images yet: `kiosk firmware upload FILE --version X.Y.Z`")
+        for image in images:
+            print(f"{image.kind:<8} {image.version:<12} {image.size:>10,} B  sha256 {image.sha256}  {image.filename}")
+        return 0
+    path = Path(args.file)
+    try:
+        image = store.upload(Operator(actor(), Role.ADMIN), args.kind, args.version, path.name, path.read_bytes())
+    except OSError as exc:
+        print(f"kiosk: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except FirmwareError as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return 1
+    print(f"stored {image.kind} {image.version}: {image.size:,} bytes\nsha256    {image.sha256}\n"
+          f"signature {image.signature}")
     return 0
 
 

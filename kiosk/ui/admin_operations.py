@@ -73,6 +73,36 @@ class AdminOperations:
     def device_names(self) -> dict[str, str]:
         return {info.id: info.name for info in self.hub.registry.infos()}
 
+    # --- firmware -------------------------------------------------------------------------------------------------
+
+    def public_key(self) -> str:
+        return self.hub.site_key.public_hex
+
+    def upload_firmware(self, kind: str, version: str, filename: str, data: bytes) -> Any:
+        return self.hub.firmware.upload(self._by(), kind, version, filename, data)
+
+    def firmware_images(self) -> list[Any]:
+        return self.hub.firmware.images()
+
+    def delete_firmware(self, image_id: int) -> None:
+        self.hub.firmware.delete(self._by(), image_id)
+
+    def out_of_date(self, image: Any) -> list[Any]:
+        return self.hub.ota.out_of_date(image)
+
+    def devices_of_kind(self, kind: str) -> list[Any]:
+        return [snap for snap in self.hub.ingest.tracker.all() if snap.kind == kind and not snap.revoked]
+
+    def start_update(self, image_id: int, device_ids: list[str] | None) -> list[Any]:
+        return self.hub.ota.start_update(self._by(), image_id, device_ids)
+
+    def update_jobs(self, limit: int = 300) -> list[Any]:
+        self._by()
+        return self.hub.firmware.recent_jobs(limit)
+
+    def firmware_history(self, device_id: str) -> list[tuple[float, str, str]]:
+        return self.hub.firmware.history(device_id)
+
     # --- operators ------------------------------------------------------------------------------------------------
 
     def operators(self) -> list[OperatorInfo]:

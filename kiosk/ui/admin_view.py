@@ -1,5 +1,5 @@
-"""The Admin tab: signed-in admins only. Devices (live, with detail and token actions), commands, operators and the
-audit log.
+"""The Admin tab: signed-in admins only. Devices (live, with detail and token actions), commands, firmware updates,
+operators and the audit log.
 
 Until the hub runs it says so; then it asks for a sign-in (or, on first start, for the first admin account). The
 session locks itself after `admin.idle_lock_s` without input on this tab; "Lock now" does it at once.
@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QStackedWidget, 
 
 from kiosk.ui.admin_commands import CommandsPage
 from kiosk.ui.admin_devices import AdminDevicesPage
+from kiosk.ui.admin_firmware import FirmwarePage
 from kiosk.ui.admin_people import AuditPage, OperatorsPage
 from kiosk.ui.admin_session import AdminSession
 from kiosk.ui.admin_signin import SignInPage
@@ -54,12 +55,14 @@ class AdminView(QWidget):
         top.addWidget(self.lock_button)
         self.devices = AdminDevicesPage(model, devices, page)
         self.commands = CommandsPage(page)
+        self.firmware = FirmwarePage(page)
         self.operators = OperatorsPage(page)
         self.audit = AuditPage(page)
         self.pages = QTabWidget(page)
         self.pages.setObjectName("adminPages")
         self.pages.addTab(self.devices, "Devices")
         self.pages.addTab(self.commands, "Commands")
+        self.pages.addTab(self.firmware, "Firmware")
         self.pages.addTab(self.operators, "Operators")
         self.pages.addTab(self.audit, "Audit log")
         self.devices.commandSent.connect(lambda: self.pages.setCurrentWidget(self.commands))
@@ -78,7 +81,7 @@ class AdminView(QWidget):
     def attach(self, operations: Any) -> None:
         self.ops = operations
         self.session.directory = operations.directory
-        for page in (self.devices, self.commands, self.operators, self.audit):
+        for page in (self.devices, self.commands, self.firmware, self.operators, self.audit):
             page.attach(operations)
         self._session_changed(self.session.operator)
 
@@ -103,4 +106,5 @@ class AdminView(QWidget):
         self.session.wait()
         self.devices.wait()
         self.commands.wait()
+        self.firmware.wait()
         self.audit.wait()

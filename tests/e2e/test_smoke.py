@@ -223,3 +223,19 @@ def test_operators_from_the_command_line_and_passwords_never_in_the_output(tmp_p
         assert secret not in everything
     logs = "".join(p.read_text(encoding="utf-8", errors="replace") for p in (tmp_path / "data").rglob("*.log"))
     assert "correct horse 42" not in logs
+
+
+def test_firmware_from_the_command_line(tmp_path: Path) -> None:
+    key = run_cli(tmp_path, "firmware", "public-key")
+    assert key.returncode == 0 and len(key.stdout.strip()) == 64
+    assert run_cli(tmp_path, "firmware", "public-key").stdout == key.stdout  # made once, then kept
+    image = tmp_path / "stall.bin"
+    image.write_bytes(bytes([0xE9]) + bytes(4000))
+    stored = run_cli(tmp_path, "firmware", "upload", str(image), "--version", "1.2.0")
+    assert stored.returncode == 0 and "sha256" in stored.stdout, stored.stderr
+    again = run_cli(tmp_path, "firmware", "upload", str(image), "--version", "1.2.0")
+    assert again.returncode == 1 and "already" in again.stderr
+    missing = run_cli(tmp_path, "firmware", "upload", str(tmp_path / "nope.bin"), "--version", "1.3.0")
+    assert missing.returncode == 1 and "cannot read" in missing.stderr
+    listing = run_cli(tmp_path, "firmware", "list").stdout
+    assert "esp32" in listing and "1.2.0" in listing and "4,001 B" in listing

@@ -246,3 +246,45 @@ def test_send_a_command_to_selected_devices_and_follow_it(qtbot: Any, window: An
     device.publish(f"device/{made.info.id}/status", json.dumps({"uptime": 3}))
     qtbot.waitUntil(lambda: table.item(0, 3).text() == "done", timeout=5000)
     device.close()
+
+
+def test_firmware_page_uploads_signs_and_rolls_out_to_a_simulated_esp32(qtbot: Any, window: Any,
+                                                                         tmp_path: Any) -> None:
+    from kiosk.services.esp32_sim import SimulatedEsp32
+    from kiosk.ui.admin_firmware import DevicePicker, UploadDialog
+
+    main, starter = window
+    first_admin(qtbot, main)
+    hub = starter._hub
+    page = main.admin.firmware
+    main.admin.pages.setCurrentWidget(page)
+    assert page.key.text() == hub.site_key.public_hex
+    made = main.admin.ops.create_device("Hall sensor", "esp32", None)
+    device = SimulatedEsp32("127.0.0.1", hub.config["broker.port"], made.info.id, made.token, page.key.text())
+    device.start()
+    assert device.connected.wait(5)
+    qtbot.waitUntil(lambda: (s := hub.ingest.tracker.get(made.info.id)) is not None and s.firmware == "1.0.0",
+                    timeout=3000)
+    elf = tmp_path / "stall.elf"
+    elf.write_bytes(b"\x7fELF" + bytes(1000))
+    dialog = page.open_upload(elf)
+    dialog.version.setText("1.1.0")
+    dialog._upload()
+    qtbot.waitUntil(lambda: "0xE9" in dialog.error.text(), timeout=5000)  # refused, with the reason
+    assert dialog.ok.isEnabled()
+    dialog.reject()
+    image = tmp_path / "stall-1.1.0.bin"
+    image.write_bytes(bytes([0xE9]) + bytes(range(256)) * 100)
+    dialog = page.open_upload(image)
+    assert isinstance(page.dialog, UploadDialog)
+    dialog.version.setText("1.1.0")
+    dialog._upload()
+    qtbot.waitUntil(lambda: page.images.rowCount() == 1, timeout=5000)
+    assert page.images.item(0, 1).text() == "1.1.0" and page.images.item(0, 7).text() == "1"  # one out of date
+    page.images.selectRow(0)
+    picker = page.open_picker()
+    assert isinstance(picker, DevicePicker) and picker.chosen() == [made.info.id]
+    picker.accept()
+    qtbot.waitUntil(lambda: page.jobs.rowCount() == 1 and page.jobs.item(0, 3).text() == "updated", timeout=10000)
+    assert page.jobs.item(0, 0).text() == "Hall sensor" and page.jobs.item(0, 1).text() == "1.0.0"
+    device.stop()
