@@ -6,6 +6,7 @@ imports only the standard library and platformdirs, so reading settings costs no
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 
 APP_NAME = "front-desk-kiosk"
 CONFIG_FILE_NAME = "kiosk.toml"
+RUNTIME_FILE_NAME = "runtime.toml"  # written by the kiosk when an admin changes a run-time setting
 CONFIG_VERSION = 1
 ROLES = ("hub", "display", "headless")
 
@@ -43,6 +45,7 @@ class Setting:
     maximum: float | None = None
     pattern: str | None = None  # a text setting must match this (e.g. a time of day)
     example: str = ""
+    runtime: bool = False  # an admin may change it in the Admin tab while the kiosk runs (kept in runtime.toml)
 
     @property
     def env(self) -> str:
@@ -134,9 +137,10 @@ SETTINGS: tuple[Setting, ...] = (
             maximum=65535),
     Setting("http.advertised_host", str, "", "Host name or address devices use to reach this kiosk's HTTP server "
             "(firmware downloads); empty: the address of the network interface that has the default route."),
-    Setting("ota.parallel", int, 3, "Firmware updates in flight at once during a rollout.", minimum=1, maximum=50),
+    Setting("ota.parallel", int, 3, "Firmware updates in flight at once during a rollout.", minimum=1, maximum=50,
+            runtime=True),
     Setting("ota.orders_per_minute", int, 6, "New firmware update orders per minute during a rollout.", minimum=1,
-            maximum=600),
+            maximum=600, runtime=True),
     Setting("database.url", str, "", "SQLAlchemy URL (empty: SQLite file kiosk.db in the data directory)."),
     Setting("ingest.max_payload_bytes", int, 16384, "Largest device payload accepted; larger ones are rejected.",
             minimum=64),
@@ -144,7 +148,7 @@ SETTINGS: tuple[Setting, ...] = (
             maximum=5000),
     Setting("ingest.batch_rows", int, 500, "Store writer commits when this many rows are waiting.", minimum=1),
     Setting("devices.offline_after_s", float, 90.0, "A device not heard from for this long is shown offline.",
-            minimum=1),
+            minimum=1, runtime=True),
     Setting("stalls.legacy_stallsense", bool, False, "Accept legacy StallSense boards: anonymous MQTT, limited to "
             "the topics N, N/id, N/ip and N/rst of their own name N. Off by default.",
             flag="--legacy-stallsense"),
@@ -169,7 +173,7 @@ SETTINGS: tuple[Setting, ...] = (
             "of after lockers.due_hours.", pattern=r"|([01]?\d|2[0-3]):[0-5]\d", example="21:30"),
     Setting("display.show_lockers", bool, False, "Wall display: also show how many lockers are free."),
     Setting("admin.idle_lock_s", int, 300, "The admin tab locks itself after this many seconds without input.",
-            minimum=30, maximum=3600),
+            minimum=30, maximum=3600, runtime=True),
     Setting("serial.enabled", bool, True, "Read energy boards on USB serial ports (Arduino: one JSON line per reading)."),
     Setting("serial.ports", str, "", "Serial ports to open besides the USB boards found by id, comma-separated "
             "(e.g. /dev/ttyUSB0)."),
@@ -181,12 +185,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("serial.max_lines_per_s", int, 100, "Lines per second a board may send; more are dropped and counted.",
             minimum=1),
     Setting("energy.tariff_per_kwh", float, 0.15, "Electricity price per kWh, for the cost of phantom loads.",
-            minimum=0),
+            minimum=0, runtime=True),
     Setting("energy.raw_retention_days", float, 90.0, "Raw energy readings older than this are deleted (0: kept "
             "forever); the per-minute, hour and day rollups keep the history.", minimum=0),
     Setting("energy.minute_retention_days", float, 400.0, "Per-minute rollups older than this are deleted (0: kept "
             "forever); hour and day rollups are kept forever.", minimum=0),
-    Setting("energy.currency", str, "", "Currency shown with costs (e.g. EUR, INR); empty: none."),
+    Setting("energy.currency", str, "", "Currency shown with costs (e.g. EUR, INR); empty: none.", runtime=True,
+            pattern=r"[A-Za-z$€£¥₹ .]{0,8}", example="EUR"),
     Setting("stalls.report_interval_s", float, 10.0, "A stall sensor's report interval until its own is learned; "
             "a sensor that misses about three reports makes its stall NO SIGNAL.", minimum=1),
 )
@@ -268,6 +273,10 @@ def load(flags: Mapping[str, Any] | None = None, env: Mapping[str, str] | None =
 
     file_values, text = _read_file(path, strict_file, warnings)
     _apply(values, file_values, f"file {path}", warnings, lambda key: _line_of(text, key))
+    runtime_path = cdir / RUNTIME_FILE_NAME
+    runtime_values, _ = _read_file(runtime_path, False, warnings)
+    _apply(values, {k: v for k, v in runtime_values.items() if k in _BY_KEY and _BY_KEY[k].runtime},
+           f"admin tab ({runtime_path})", warnings, lambda key: None)
     env_values = {s.key: env[s.env] for s in SETTINGS if s.env in env}
     _apply(values, env_values, "env {env}", warnings, lambda key: None)
     flag_values = {k: v for k, v in (flags or {}).items() if v is not None}
@@ -358,3 +367,37 @@ def describe(config: Config) -> str:
         shown = "***" if s.key.endswith("password") and value else repr(value)
         lines.append(f"{s.key:<{width}} = {shown:<24} # {config.source(s.key)}")
     return "\n".join(lines)
+
+
+def runtime_settings() -> list[Setting]:
+    """Settings an admin may change while the kiosk runs."""
+    return [s for s in SETTINGS if s.runtime]
+
+
+def save_runtime(config_dir: Path, changes: Mapping[str, Any]) -> Path:
+    """Merge validated values into runtime.toml (written whole, atomically); returns its path. The file has one
+    quoted key per line, which TOML reads as the dotted setting key."""
+    path = Path(config_dir) / RUNTIME_FILE_NAME
+    current, _ = _read_file(path, False, [])
+    merged = {k: v for k, v in current.items() if k in _BY_KEY and _BY_KEY[k].runtime}
+    for key, value in changes.items():
+        if key not in _BY_KEY or not _BY_KEY[key].runtime:
+            raise ConfigError(f"{key} cannot be changed while the kiosk runs")
+        merged[key] = _BY_KEY[key].parse(value)
+    lines = ["# Written by Front Desk Kiosk when an admin changes a setting in the Admin tab.",
+             "# kiosk.toml, the environment and the command line are read too; the environment and the",
+             "# command line win over this file."]
+    lines += [f"{json.dumps(key)} = {_toml_value(value)}" for key, value in sorted(merged.items())]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".new")
+    temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+    return path
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return json.dumps(str(value))  # a TOML basic string accepts JSON's escapes

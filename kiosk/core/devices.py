@@ -78,7 +78,7 @@ class DeviceTracker:
 
     def __init__(self, clock: Callable[[], float], offline_after_s: float) -> None:
         self._clock = clock
-        self._offline_after_s = offline_after_s
+        self.offline_after_s = offline_after_s
         self._devices: dict[str, DeviceSnapshot] = {}
         self._gaps: dict[str, list[float]] = {}
 
@@ -154,7 +154,7 @@ class DeviceTracker:
     def silence_limit(self, snap: DeviceSnapshot) -> float:
         """How long this device may be silent before it is shown offline."""
         if snap.report_interval_s is None:
-            return self._offline_after_s
+            return self.offline_after_s
         return MISSED_REPORTS * snap.report_interval_s + BURST_GAP_S
 
     def expire(self) -> list[DeviceSnapshot]:

@@ -130,3 +130,58 @@ class DeviceAdmin:
         log.info("%s deleted device %s (%s)", by.name, device_id,
                  "history kept" if keep_history else f"{removed} rows of history removed")
         return removed
+
+
+class RuntimeSettings:
+    """The settings an admin may change while the kiosk runs (kiosk.config `runtime=True`): validated like the
+    file's, saved to runtime.toml, audited (old -> new), and applied to the running hub at once."""
+
+    def __init__(self, config: Any, apply: Callable[[str, Any], None], audit: Callable[[str, str, str, str], None]) \
+            -> None:
+        self._config = config
+        self._apply = apply
+        self._audit = audit
+
+    def current(self) -> list[tuple[Any, Any, str, bool]]:
+        """(setting, value, where it comes from, whether it may be changed here) for each run-time setting."""
+        from kiosk.config import runtime_settings
+
+        rows = []
+        for setting in runtime_settings():
+            source = self._config.source(setting.key)
+            fixed = source.startswith("env") or source == "command line"
+            rows.append((setting, self._config[setting.key], source, not fixed))
+        return rows
+
+    def change(self, by: Operator, changes: dict[str, Any]) -> dict[str, Any]:
+        """Validate every change first (nothing is saved if one is wrong), then save, audit and apply them."""
+        from kiosk.config import ConfigError, Value, save_runtime, setting
+
+        require(by, Role.ADMIN, "change settings")
+        editable = {row[0].key: row[3] for row in self.current()}
+        parsed: dict[str, Any] = {}
+        problems = []
+        for key, raw in changes.items():
+            if key not in editable:
+                problems.append(f"{key} cannot be changed while the kiosk runs")
+                continue
+            if not editable[key]:
+                problems.append(f"{key} is set by {self._config.source(key)}: change it there")
+                continue
+            try:
+                parsed[key] = setting(key).parse(raw)
+            except ConfigError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise AdminInputError("; ".join(problems))
+        changed = {key: value for key, value in parsed.items() if value != self._config[key]}
+        if not changed:
+            return {}
+        path = save_runtime(self._config.config_dir, changed)
+        for key, value in changed.items():
+            before = self._config[key]
+            self._config.values[key] = Value(value, f"admin tab ({path})")
+            self._audit(by.name, "setting.change", key, f"{before!r} -> {value!r}")
+            self._apply(key, value)
+            log.info("%s changed %s from %r to %r", by.name, key, before, value)
+        return changed

@@ -32,6 +32,7 @@ from kiosk.services.broker.gatekeeper import Gatekeeper, internal_credentials
 from kiosk.services.broker.process import BrokerProcess, InProcessBroker
 from kiosk.services.broker.service import BrokerService, BrokerStats, ListenerSpec
 from kiosk.services.commands import CommandService
+from kiosk.services.notices import Notices
 from kiosk.services.ota import OtaService
 from kiosk.services.http import HttpServer
 from kiosk.services.ingest import Ingest, IngestStats
@@ -118,8 +119,10 @@ class Hub:
         self.stalls = StallService(self.stall_directory, self.writer, rules, events, self._publish_state,
                                    self._report_interval, clock)
         self.lockers: LockerDesk = locker_desk_for(config, self.engine, clock)
-        self.locker_service = LockerService(self.lockers, self._publish_state, events.lockers_changed)
         self.energy_store = EnergyStore(self.engine, clock)
+        self.notices = Notices(self.energy_store, self._publish_state, clock)
+        self.locker_service = LockerService(self.lockers, self._publish_state, events.lockers_changed,
+                                            on_counts=self.notices.lockers_counted)
         self.energy = EnergyService(self.energy_store, self.writer, self._publish_state,
                                     config["energy.tariff_per_kwh"], config["energy.currency"], clock)
         self.commands = CommandService(CommandLog(self.engine), self._publish_to_device,
@@ -185,6 +188,7 @@ class Hub:
         """Every accepted device message, after ingest: commands and firmware updates follow their devices."""
         self.commands.device_message(device_id, message, snap)
         self.ota.device_message(device_id, message, snap)
+        self.notices.device_heard(device_id)
 
     def download_base(self) -> str | None:
         """Where devices download firmware: http://HOST:PORT of this kiosk, None with the HTTP server off."""
@@ -195,6 +199,17 @@ class Hub:
                                                        primary_address())
         port = self.http.port or self.config["http.port"]
         return f"http://{host}:{port}"
+
+    def apply_setting(self, key: str, value: Any) -> None:
+        """A run-time setting changed in the Admin tab (kiosk.services.admin.RuntimeSettings)."""
+        if key == "energy.tariff_per_kwh":
+            self.energy.tariff = value
+        elif key == "energy.currency":
+            self.energy.currency = value
+        elif key in ("ota.parallel", "ota.orders_per_minute"):
+            self.ota.limit = RolloutLimit(self.config["ota.parallel"], self.config["ota.orders_per_minute"])
+        elif key == "devices.offline_after_s":
+            self.ingest.set_offline_after(value)
 
     def _firmware_file(self, sha256: str) -> Path | None:
         return self.firmware.path(sha256) if self.firmware.by_sha256(sha256) is not None else None
@@ -299,6 +314,7 @@ class Hub:
         self.stalls.reload()
         self.commands.load()
         self.ota.load()
+        self.notices.load()
         snapshots = self.ingest.load()
         for snap in snapshots:
             self._events.device_changed(snap)
@@ -343,6 +359,7 @@ class Hub:
     def device_removed(self, device_id: str) -> None:
         """A deleted device: out of the live state and views, its session dropped."""
         self.ingest.device_removed(device_id)
+        self.notices.device_removed(device_id)
         if self.broker is not None:
             self.broker.drop_device(device_id)
         self._events.device_removed(device_id)
@@ -369,7 +386,7 @@ class Hub:
         while not self._stop.wait(1.0):
             count += 1
             try:
-                self.ingest.tick()
+                self.notices.devices_changed(self.ingest.tick())
                 self.stalls.tick()
                 self.energy.tick()
                 if count % HUB_BEAT_EVERY_S == 0 and self.link.connected.is_set():

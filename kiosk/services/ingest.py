@@ -86,6 +86,12 @@ class Ingest:
             self._unknown_checked.pop(info.id, None)
         self._events.device_changed(snap)
 
+    def set_offline_after(self, seconds: float) -> None:
+        """A device whose rhythm is not known yet is offline after this long (changed at run time)."""
+        with self._lock:
+            self._offline_after_s = seconds
+            self.tracker.offline_after_s = seconds
+
     def device_removed(self, device_id: str) -> None:
         with self._lock:
             self.tracker.remove(device_id)

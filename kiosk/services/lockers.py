@@ -21,10 +21,12 @@ POLL_S = 5.0
 
 class LockerService:
     def __init__(self, desk: LockerDesk, publish: Callable[[str, bytes, bool], None],
-                 on_external_change: Callable[[], None], poll_s: float = POLL_S) -> None:
+                 on_external_change: Callable[[], None], poll_s: float = POLL_S,
+                 on_counts: Callable[[int], None] = lambda overdue: None) -> None:
         self._desk = desk
         self._publish = publish
         self._on_external_change = on_external_change
+        self._on_counts = on_counts  # the number overdue, after every count (the notification centre)
         self._poll_s = poll_s
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -76,6 +78,7 @@ class LockerService:
                 self._on_external_change()
         counts = self._desk.counts()
         self.counts = counts
+        self._on_counts(counts.overdue)
         if force or counts != self._published:
             self._publish(LOCKERS_TOPIC, locker_counts_payload(counts.free, counts.in_use, counts.overdue,
                                                                counts.out_of_order), True)

@@ -286,8 +286,9 @@ class EnergyStore:
                duration_s: float | None = None, monthly_cost: float | None = None, at: float | None = None) -> int:
         """A notification, created `at` (the moment the readings showed it; default now)."""
         with self._session() as session, session.begin():
-            row = Notification(created_at=self._clock() if at is None else at, kind=kind, subject=subject, title=title, detail=detail,
-                               watts=watts, duration_s=duration_s, monthly_cost=monthly_cost)
+            row = Notification(created_at=self._clock() if at is None else at, kind=kind, subject=subject,
+                               title=title, detail=detail, watts=watts, duration_s=duration_s,
+                               monthly_cost=monthly_cost)
             session.add(row)
             session.flush()
             return row.id
@@ -322,6 +323,28 @@ class EnergyStore:
         with self._session() as session:
             return session.scalar(select(func.count()).select_from(Notification).where(
                 Notification.acknowledged_at.is_(None))) or 0
+
+    def unended(self, kind: str) -> dict[str, int]:
+        """Notifications of a kind whose condition has not ended yet: subject -> id (the newest per subject)."""
+        with self._session() as session:
+            rows = session.execute(select(Notification.subject, Notification.id).where(
+                Notification.kind == kind, Notification.ended_at.is_(None)).order_by(Notification.id))
+            return {subject: notification_id for subject, notification_id in rows}
+
+    def end_notification(self, notification_id: int, at: float, title: str | None = None) -> None:
+        """The condition is over (the device is back, no locker is overdue): kept until acknowledged."""
+        with self._session() as session, session.begin():
+            row = session.get(Notification, notification_id)
+            if row is not None and row.ended_at is None:
+                row.ended_at = at
+                if title is not None:
+                    row.title = title[:200]
+
+    def retitle(self, notification_id: int, title: str, detail: str) -> None:
+        with self._session() as session, session.begin():
+            row = session.get(Notification, notification_id)
+            if row is not None:
+                row.title, row.detail = title[:200], detail
 
 
 def upsert_rollups(connection: Connection, buckets: dict[tuple[str, str, float], Bucket]) -> None:

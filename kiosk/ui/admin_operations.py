@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kiosk.core.operators import Operator, Role
-from kiosk.services.admin import DeviceAdmin, ProvisionedDevice
+from kiosk.services.admin import DeviceAdmin, ProvisionedDevice, RuntimeSettings
 from kiosk.store.operators import OperatorDirectory, OperatorInfo
 
 
@@ -19,6 +19,7 @@ class AdminOperations:
         self.hub = hub
         self.devices = DeviceAdmin.for_hub(hub)
         self.directory = OperatorDirectory(hub.engine, hub.clock)
+        self.runtime = RuntimeSettings(hub.config, hub.apply_setting, hub.registry.record)
         self._who = who
 
     def _by(self) -> Operator:
@@ -102,6 +103,29 @@ class AdminOperations:
 
     def firmware_history(self, device_id: str) -> list[tuple[float, str, str]]:
         return self.hub.firmware.history(device_id)
+
+    # --- health, notifications, settings ---------------------------------------------------------------------------
+
+    def notifications(self, include_acknowledged: bool, limit: int = 300) -> list[Any]:
+        self._by()
+        return self.hub.energy_store.notifications(open_only=not include_acknowledged, limit=limit)
+
+    def open_notifications(self) -> int:
+        return self.hub.energy_store.open_count()
+
+    def acknowledge(self, notification_ids: list[int]) -> None:
+        self.hub.notices.acknowledge(self._by(), notification_ids)
+
+    def activity(self) -> dict[str, int]:
+        """Open commands and firmware updates, for the health page."""
+        return {"commands": self.hub.commands.open_count(), "updates": self.hub.ota.open_jobs(),
+                "updates_in_flight": self.hub.ota.jobs_in_flight()}
+
+    def settings(self) -> list[tuple[Any, Any, str, bool]]:
+        return self.runtime.current()
+
+    def change_settings(self, changes: dict[str, Any]) -> dict[str, Any]:
+        return self.runtime.change(self._by(), changes)
 
     # --- operators ------------------------------------------------------------------------------------------------
 

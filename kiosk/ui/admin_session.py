@@ -51,6 +51,11 @@ class AdminSession(QObject):
     def idle_ms(self) -> int:
         return self._idle.interval()
 
+    def set_idle(self, seconds: float) -> None:
+        self._idle.setInterval(int(seconds * 1000))
+        if self._operator is not None:
+            self._idle.start()
+
     def needs_first_admin(self) -> bool:
         return self.directory is not None and self.directory.count() == 0
 

@@ -1,5 +1,5 @@
 """The Admin tab: signed-in admins only. Devices (live, with detail and token actions), commands, firmware updates,
-operators and the audit log.
+notifications, health, run-time settings, operators and the audit log.
 
 Until the hub runs it says so; then it asks for a sign-in (or, on first start, for the first admin account). The
 session locks itself after `admin.idle_lock_s` without input on this tab; "Lock now" does it at once.
@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QStackedWidget, 
 from kiosk.ui.admin_commands import CommandsPage
 from kiosk.ui.admin_devices import AdminDevicesPage
 from kiosk.ui.admin_firmware import FirmwarePage
+from kiosk.ui.admin_health import HealthPage, NotificationsPage, SettingsPage
 from kiosk.ui.admin_people import AuditPage, OperatorsPage
 from kiosk.ui.admin_session import AdminSession
 from kiosk.ui.admin_signin import SignInPage
@@ -56,6 +57,9 @@ class AdminView(QWidget):
         self.devices = AdminDevicesPage(model, devices, page)
         self.commands = CommandsPage(page)
         self.firmware = FirmwarePage(page)
+        self.notifications = NotificationsPage(page)
+        self.health = HealthPage(page)
+        self.settings = SettingsPage(page)
         self.operators = OperatorsPage(page)
         self.audit = AuditPage(page)
         self.pages = QTabWidget(page)
@@ -63,8 +67,13 @@ class AdminView(QWidget):
         self.pages.addTab(self.devices, "Devices")
         self.pages.addTab(self.commands, "Commands")
         self.pages.addTab(self.firmware, "Firmware")
+        self.pages.addTab(self.notifications, "Notifications")
+        self.pages.addTab(self.health, "Health")
+        self.pages.addTab(self.settings, "Settings")
         self.pages.addTab(self.operators, "Operators")
         self.pages.addTab(self.audit, "Audit log")
+        self.notifications.countChanged.connect(self._notifications_counted)
+        self.settings.changed.connect(self._settings_changed)
         self.devices.commandSent.connect(lambda: self.pages.setCurrentWidget(self.commands))
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -81,7 +90,8 @@ class AdminView(QWidget):
     def attach(self, operations: Any) -> None:
         self.ops = operations
         self.session.directory = operations.directory
-        for page in (self.devices, self.commands, self.firmware, self.operators, self.audit):
+        for page in (self.devices, self.commands, self.firmware, self.notifications, self.health, self.settings,
+                     self.operators, self.audit):
             page.attach(operations)
         self._session_changed(self.session.operator)
 
@@ -98,6 +108,20 @@ class AdminView(QWidget):
                          "without input.")
         self.stack.setCurrentIndex(SIGNED_IN)
 
+    def show_status(self, status: Any) -> None:
+        """Connected to the bridge's statusChanged (once a second)."""
+        if self.stack.currentIndex() == SIGNED_IN:
+            self.health.show_status(status)
+
+    def _notifications_counted(self, count: int) -> None:
+        index = self.pages.indexOf(self.notifications)
+        self.pages.setTabText(index, f"Notifications ({count})" if count else "Notifications")
+
+    def _settings_changed(self, changed: dict) -> None:
+        if "admin.idle_lock_s" in changed:
+            self.session.set_idle(changed["admin.idle_lock_s"])
+            self._session_changed(self.session.operator)
+
     @property
     def showing(self) -> int:
         return self.stack.currentIndex()
@@ -107,4 +131,5 @@ class AdminView(QWidget):
         self.devices.wait()
         self.commands.wait()
         self.firmware.wait()
+        self.notifications.wait()
         self.audit.wait()

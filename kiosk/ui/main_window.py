@@ -57,6 +57,7 @@ class MainWindow(QMainWindow):
         bridge.servicesReady.connect(self.energy.services_ready)
         bridge.lockersChanged.connect(self.lockers.refresh)
         bridge.statusChanged.connect(self.status.show_status)
+        bridge.statusChanged.connect(self.admin.show_status)
         bridge.servicesReady.connect(self.devices.services_ready)
         bridge.servicesReady.connect(self.admin.services_ready)
         bridge.servicesFailed.connect(self._services_failed)

@@ -151,3 +151,28 @@ def test_delete_removing_history_removes_every_row_in_chunks_with_progress(hub: 
 
     with Session(hub.engine) as session:
         assert session.scalar(select(AuditEntry).where(AuditEntry.action == "device.purge")).actor == "ada"
+
+
+def test_run_time_settings_need_an_admin_refuse_env_set_keys_and_validate_all_first(tmp_path: Any) -> None:
+    from kiosk.config import load
+    from kiosk.services.admin import RuntimeSettings
+
+    config = load(env={"KIOSK_OTA_PARALLEL": "5"}, config_dir=tmp_path)
+    applied: list[tuple[str, Any]] = []
+    audited: list[tuple] = []
+    runtime = RuntimeSettings(config, lambda key, value: applied.append((key, value)),
+                              lambda *row: audited.append(row))
+    rows = {setting.key: (value, source, editable) for setting, value, source, editable in runtime.current()}
+    assert rows["ota.parallel"] == (5, "env KIOSK_OTA_PARALLEL", False)
+    with pytest.raises(PermissionError):
+        runtime.change(STAFF, {"energy.tariff_per_kwh": "0.2"})
+    with pytest.raises(AdminInputError) as refused:
+        runtime.change(ADMIN, {"energy.tariff_per_kwh": "0.2", "ota.parallel": 2, "admin.idle_lock_s": 5,
+                               "broker.port": 1})
+    text = str(refused.value)
+    assert "set by env KIOSK_OTA_PARALLEL" in text and "below the minimum" in text and "broker.port" in text
+    assert applied == [] and audited == [] and not (tmp_path / "runtime.toml").exists()
+    assert runtime.change(ADMIN, {"energy.tariff_per_kwh": "0.2", "admin.idle_lock_s": 300}) == {
+        "energy.tariff_per_kwh": 0.2}  # the idle lock was already 300: not a change
+    assert applied == [("energy.tariff_per_kwh", 0.2)]
+    assert audited == [("ada", "setting.change", "energy.tariff_per_kwh", "0.15 -> 0.2")]

@@ -288,3 +288,49 @@ def test_firmware_page_uploads_signs_and_rolls_out_to_a_simulated_esp32(qtbot: A
     qtbot.waitUntil(lambda: page.jobs.rowCount() == 1 and page.jobs.item(0, 3).text() == "updated", timeout=10000)
     assert page.jobs.item(0, 0).text() == "Hall sensor" and page.jobs.item(0, 1).text() == "1.0.0"
     device.stop()
+
+
+def test_health_notifications_and_settings_pages(qtbot: Any, window: Any) -> None:
+    main, starter = window
+    first_admin(qtbot, main)
+    hub = starter._hub
+    admin = main.admin
+    admin.pages.setCurrentWidget(admin.health)
+    qtbot.waitUntil(lambda: admin.health.values[("Broker", "State")].text() == "running (embedded)", timeout=5000)
+    assert admin.health.values[("Broker", "Clients connected")].text() == "1"  # the hub's own link
+    assert admin.health.values[("Work in progress", "Commands open")].text() == "0"
+    hub.energy_store.notify("device_offline", "dev-1", "Stall W-2 went offline", "last heard from at 09:00")
+    admin.pages.setCurrentWidget(admin.notifications)
+    page = admin.notifications
+    qtbot.waitUntil(lambda: page.table.rowCount() == 1, timeout=3000)
+    assert page.table.item(0, 1).text() == "Device offline" and page.table.item(0, 3).text() == "going on"
+    assert admin.pages.tabText(admin.pages.indexOf(page)) == "Notifications (1)"
+    page.table.selectRow(0)
+    qtbot.mouseClick(page.acknowledge_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.table.rowCount() == 0, timeout=3000)
+    assert admin.pages.tabText(admin.pages.indexOf(page)) == "Notifications"
+    page.show_all.setChecked(True)
+    qtbot.waitUntil(lambda: page.table.rowCount() == 1 and "ada" in page.table.item(0, 3).text(), timeout=3000)
+    admin.pages.setCurrentWidget(admin.settings)
+    settings = admin.settings
+    _setting, tariff = settings.editors["energy.tariff_per_kwh"]
+    tariff.setValue(0.31)
+    _setting, currency = settings.editors["energy.currency"]
+    currency.setText("a very long currency")
+    settings.save()
+    assert "energy.currency" in settings.message.text() and hub.energy.tariff == 0.15  # nothing applied
+    currency.setText("EUR")
+    _setting, idle = settings.editors["admin.idle_lock_s"]
+    idle.setValue(120)
+    settings.save()
+    assert hub.energy.tariff == pytest.approx(0.31) and hub.energy.currency == "EUR"
+    assert main.admin_session.idle_ms == 120_000 and "2 min" in admin.who.text()
+    runtime = (hub.config.config_dir / "runtime.toml").read_text()
+    assert '"energy.tariff_per_kwh" = 0.31' in runtime and '"admin.idle_lock_s" = 120' in runtime
+    from kiosk.config import load
+
+    reloaded = load(env={}, config_dir=hub.config.config_dir)
+    assert reloaded["energy.tariff_per_kwh"] == pytest.approx(0.31) and reloaded["energy.currency"] == "EUR"
+    assert reloaded.source("energy.currency").startswith("admin tab")
+    changes = [(a.actor, a.target, a.detail) for a in hub.registry.audit() if a.action == "setting.change"]
+    assert ("ada", "energy.tariff_per_kwh", "0.15 -> 0.31") in changes
