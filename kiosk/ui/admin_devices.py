@@ -11,7 +11,8 @@ import time
 from typing import Any
 
 from PySide6.QtCore import QItemSelection, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QFormLayout, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMessageBox,
+from PySide6.QtWidgets import (QAbstractItemView, QFormLayout, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
+                               QMessageBox,
                                QPlainTextEdit, QProgressDialog, QPushButton, QSplitter, QVBoxLayout, QWidget)
 
 from kiosk.core.devices import DeviceSnapshot
