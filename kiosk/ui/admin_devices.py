@@ -175,6 +175,7 @@ class AdminDevicesPage(QWidget):
         view.table.selectionModel().selectionChanged.connect(self._selection_changed)
         model.dataChanged.connect(self._row_changed)
         model.rowsRemoved.connect(lambda *_: self._selection_changed())
+        model.modelReset.connect(self._filtered)
         self._refresh = QTimer(self)
         self._refresh.setInterval(DETAIL_REFRESH_MS)
         self._refresh.timeout.connect(self._read_activity)
@@ -186,7 +187,7 @@ class AdminDevicesPage(QWidget):
 
     def selected_ids(self) -> list[str]:
         rows = sorted(self.view.table.selectionModel().selectedRows(), key=lambda index: index.row())
-        return [self.model.snapshot(self.view.proxy.mapToSource(index).row()).id for index in rows]
+        return [self.model.snapshot(index.row()).id for index in rows if index.row() < self.model.rowCount()]
 
     def selected_id(self) -> str | None:
         """The device the detail pane shows: the first selected one."""
@@ -208,8 +209,16 @@ class AdminDevicesPage(QWidget):
     def select(self, device_id: str) -> None:
         row = self.model.row_of(device_id)
         if row is not None:
-            index = self.view.proxy.mapFromSource(self.model.index(row, 0))
-            self.view.table.selectRow(index.row())
+            self.view.table.selectRow(row)
+
+    def _filtered(self) -> None:
+        """The filter changed (a model reset clears the selection): keep the shown device selected if it is still
+        listed, else the pane is emptied."""
+        shown = self.detail.snapshot
+        if shown is not None and self.model.row_of(shown.id) is not None:
+            self.select(shown.id)
+        else:
+            self._selection_changed()
 
     def _selection_changed(self, *_: QItemSelection) -> None:
         device_id = self.selected_id()
