@@ -72,6 +72,10 @@ class SimulatedEsp32:
         body = {"uptime": round(self.uptime, 1), "rssi": -58, "fw": self.firmware, "ip": "10.0.4.31", "mac": self.mac}
         self._client.publish(f"device/{self.device_id}/status", json.dumps(body), qos=1)
 
+    def log(self, level: str, message: str) -> None:
+        self._client.publish(f"device/{self.device_id}/logs", json.dumps({"level": level, "message": message}),
+                             qos=1)
+
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
         try:
             body = json.loads(message.payload)

@@ -50,7 +50,8 @@ def main(out: str) -> int:
     theme.apply(app)
     with tempfile.TemporaryDirectory() as tmp:
         config = load({"data_dir": tmp, "broker.port": free_port(), "http.port": free_port(),
-                       "broker.bind": "127.0.0.1"}, env={}, config_dir=tmp)
+                       "broker.bind": "127.0.0.1", "http.bind": "127.0.0.1", "devices.offline_after_s": 8},
+                      env={}, config_dir=tmp)
         bridge = Bridge()
         window = MainWindow(bridge, database=config.database_label)
         window.resize(1200, 640)
@@ -60,6 +61,8 @@ def main(out: str) -> int:
         window.stalls.provider = starter.stall_services
         window.lockers.provider = starter.locker_services
         window.energy.provider = starter.energy_services
+        window.admin.provider = lambda: starter.admin_services(lambda: window.admin_session.operator)
+        window.demoRequested.connect(starter.start_demo)
         bridge.servicesReady.connect(lambda: ready.append(True))
         starter.start()
         while not ready:
@@ -69,12 +72,11 @@ def main(out: str) -> int:
         window.tabs.setCurrentWidget(window.stalls)
         pump(app, 0.2)
         save(window, folder / "stalls-empty.png")
-        window.tabs.setCurrentWidget(window.devices)
+        first_admin(app, window, folder)
         pump(app, 0.2)
-        save(window, folder / "devices-empty.png")
+        save(window, folder / "admin-devices-empty.png")
         starter.start_demo()
         pump(app, 4.0)
-        save(window, folder / "devices.png")
         window.tabs.setCurrentWidget(window.stalls)
         pump(app, 0.3)
         save(window, folder / "stalls.png")
@@ -89,6 +91,7 @@ def main(out: str) -> int:
                 pump(app, 0.1)
         lockers(app, window, starter, folder)
         energy(app, window, starter, folder)
+        admin(app, window, starter, folder)
         display, feed = wall_display(config, starter, Path(tmp))
         pump(app, 2.5)
         feed.check()
@@ -199,6 +202,95 @@ def energy(app: QApplication, window: Any, starter: ServicesStarter, folder: Pat
     view.show_range(7 * 86400)
     pump(app, 1.5)
     save(window, folder / "energy.png")
+
+
+def first_admin(app: QApplication, window: Any, folder: Path) -> None:
+    """First start: the Admin tab asks for the first admin account."""
+    window.tabs.setCurrentWidget(window.admin)
+    pump(app, 0.3)
+    page = window.admin.sign_in
+    page.name.setText("Asha")
+    save(window, folder / "admin-signin.png")
+    page.password.setText("reading room 2026")
+    page.again.setText("reading room 2026")
+    page.submit.click()
+    while window.admin_session.operator is None:
+        pump(app, 0.05)
+
+
+def admin(app: QApplication, window: Any, starter: ServicesStarter, folder: Path) -> None:
+    """The Admin tab's pages with real work behind them: an ESP32 (simulated, as in the OTA tests) gets a restart and
+    a signed firmware update; a stall sensor that went quiet raises a notice; a token is issued."""
+    from kiosk.core.operators import Role
+    from kiosk.services.esp32_sim import SimulatedEsp32
+    from kiosk.services.mqtt_client import close_client, new_client
+
+    hub = starter._hub
+    view = window.admin
+    ops = view.ops
+    window.tabs.setCurrentWidget(view)
+    quiet = ops.create_device("Stall E-4 (unplugged)", "stall", None)
+    esp = ops.create_device("ESP32 reading room", "esp32", None)
+    device = SimulatedEsp32("127.0.0.1", hub.config["broker.port"], esp.info.id, esp.token, ops.public_key(),
+                            firmware="1.2.0", mac="A4:CF:12:6B:3E:90")
+    device.start()
+    client = new_client("screenshot-stall", quiet.info.id, quiet.token)
+    client.connect("127.0.0.1", hub.config["broker.port"])
+    client.loop_start()
+    client.publish(f"devices/{quiet.info.id}/datastream", '{"door": "open"}', qos=1)
+    pump(app, 1.0)
+    close_client(client)
+    device.log("info", "boot: stall firmware 1.2.0, reset reason power-on")
+    device.log("warn", "wifi: RSSI -71 dBm, reconnecting")
+    pump(app, 1.0)
+    view.pages.setCurrentWidget(view.devices)
+    view.devices.select(esp.info.id)
+    pump(app, 2.5)
+    save(window, folder / "admin-devices.png")
+    dialog = view.devices.open_add()
+    dialog.name.setText("Stall W-5")
+    dialog.accept()
+    pump(app, 0.3)
+    save(view.devices.dialog, folder / "admin-token.png")
+    view.devices.dialog.accept()
+    ops.send_command([esp.info.id], "restart", {"delay_s": 1}, 600)
+    ops.send_command([quiet.info.id], "identify", {"blink": 3}, 600)
+    ops.broadcast("default", "sync_clock", {}, 60)
+    pump(app, 2.0)
+    view.pages.setCurrentWidget(view.commands)
+    pump(app, 2.5)
+    save(window, folder / "admin-commands.png")
+    image = bytes([0xE9]) + bytes(range(256)) * 3000
+    ops.upload_firmware("esp32", "1.3.0", "stall-sensor-1.3.0.bin", image)
+    ops.upload_firmware("esp32", "1.2.0", "stall-sensor-1.2.0.bin", image[:-10])
+    pump(app, 0.3)
+    images = ops.firmware_images()
+    newest = next(i for i in images if i.version == "1.3.0")
+    ops.start_update(newest.id, [esp.info.id])
+    pump(app, 3.0)
+    view.pages.setCurrentWidget(view.firmware)
+    pump(app, 2.5)
+    view.firmware.images.selectRow(0)
+    save(window, folder / "admin-firmware.png")
+    deadline = time.monotonic() + 15
+    while not [n for n in hub.energy_store.notifications() if n.kind == "device_offline"]:
+        pump(app, 0.3)
+        if time.monotonic() > deadline:
+            break
+    view.pages.setCurrentWidget(view.notifications)
+    pump(app, 0.8)
+    save(window, folder / "admin-notifications.png")
+    view.pages.setCurrentWidget(view.health)
+    pump(app, 1.5)
+    save(window, folder / "admin-health.png")
+    view.pages.setCurrentWidget(view.settings)
+    pump(app, 0.3)
+    save(window, folder / "admin-settings.png")
+    ops.add_operator("desk", Role.STAFF, "front desk 2026")
+    view.pages.setCurrentWidget(view.audit)
+    pump(app, 0.8)
+    save(window, folder / "admin-audit.png")
+    device.stop()
 
 
 def wall_display(config: Any, starter: ServicesStarter, tmp: Path) -> tuple[QWidget, Any]:
