@@ -36,12 +36,15 @@ class Notices:
         self._clock = clock
         self._lock = threading.Lock()
         self._offline: dict[str, int] = {}  # device id -> its open "went offline" notification
+        self._unacknowledged: dict[str, int] = {}  # device id -> its newest offline notice nobody acknowledged
+        self._times: dict[str, int] = {}  # how often it went offline since that notice was made
         self._overdue: int | None = None
         self._overdue_count = 0
 
     def load(self) -> None:
         with self._lock:
             self._offline = self._store.unended(DEVICE_OFFLINE)
+            self._unacknowledged = self._store.unacknowledged(DEVICE_OFFLINE)
             self._overdue = self._store.unended(LOCKERS_OVERDUE).get(LOCKERS_SUBJECT)
 
     def devices_changed(self, snapshots: list[DeviceSnapshot]) -> None:
@@ -54,12 +57,21 @@ class Notices:
                     continue
                 self._offline[snap.id] = -1  # claimed: a second tick cannot make a second row
             seen = time.strftime("%H:%M", time.localtime(snap.last_seen)) if snap.last_seen else "never"
-            title = f"{snap.name} went offline"
             detail = (f"{snap.kind} device {snap.id}, last heard from at {seen}. Check its power and network; "
                       "this notice ends by itself when the device is back.")
-            notification = self._store.notify(DEVICE_OFFLINE, snap.id, title, detail)
+            earlier = self._unacknowledged.get(snap.id)
+            times = self._times.get(snap.id, 1) + 1
+            title = f"{snap.name} went offline ({times} times)"
+            if earlier is not None and self._store.reopen(earlier, title, detail):
+                notification = earlier  # a device that comes and goes keeps one notice until acknowledged
+                self._times[snap.id] = times
+            else:
+                title = f"{snap.name} went offline"
+                notification = self._store.notify(DEVICE_OFFLINE, snap.id, title, detail)
+                self._times[snap.id] = 1
             with self._lock:
                 self._offline[snap.id] = notification
+                self._unacknowledged[snap.id] = notification
             log.warning("device %s (%s) went offline", snap.id, snap.name)
             self._announce(notification, DEVICE_OFFLINE, snap.id, title)
 
@@ -73,6 +85,7 @@ class Notices:
 
     def device_removed(self, device_id: str) -> None:
         self.device_heard(device_id)
+        self._unacknowledged.pop(device_id, None)
 
     def lockers_counted(self, overdue: int) -> None:
         with self._lock:
@@ -95,6 +108,10 @@ class Notices:
         require(by, Role.ADMIN, "acknowledge notifications here")
         for notification_id in notification_ids:
             self._store.acknowledge(notification_id, by.name)
+        with self._lock:
+            for device_id, notification_id in list(self._unacknowledged.items()):
+                if notification_id in notification_ids:
+                    del self._unacknowledged[device_id]
 
     def _announce(self, notification: int, kind: str, subject: str, title: str) -> None:
         payload: dict[str, Any] = {"id": notification, "kind": kind, "subject": subject, "title": title,

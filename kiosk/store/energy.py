@@ -331,6 +331,23 @@ class EnergyStore:
                 Notification.kind == kind, Notification.ended_at.is_(None)).order_by(Notification.id))
             return {subject: notification_id for subject, notification_id in rows}
 
+    def unacknowledged(self, kind: str) -> dict[str, int]:
+        """Notifications of a kind nobody acknowledged yet, ended or not: subject -> id (the newest per subject)."""
+        with self._session() as session:
+            rows = session.execute(select(Notification.subject, Notification.id).where(
+                Notification.kind == kind, Notification.acknowledged_at.is_(None)).order_by(Notification.id))
+            return {subject: notification_id for subject, notification_id in rows}
+
+    def reopen(self, notification_id: int, title: str, detail: str) -> bool:
+        """The condition is back before anyone acknowledged its notice: the same notice goes on (no new row).
+        False if someone acknowledged it meanwhile (then make a new one)."""
+        with self._session() as session, session.begin():
+            row = session.get(Notification, notification_id)
+            if row is None or row.acknowledged_at is not None:
+                return False
+            row.ended_at, row.title, row.detail = None, title[:200], detail
+            return True
+
     def end_notification(self, notification_id: int, at: float, title: str | None = None) -> None:
         """The condition is over (the device is back, no locker is overdue): kept until acknowledged."""
         with self._session() as session, session.begin():

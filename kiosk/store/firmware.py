@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from kiosk.core.devices import KINDS
 from kiosk.core.operators import Operator, Role, require
-from kiosk.core.ota import FirmwareError, Job, JobState, check_image, check_version
+from kiosk.core.ota import FirmwareError, Job, JobState, check_image, check_version, version_key
 from kiosk.store.devices import write_audit
 from kiosk.store.models import FirmwareHistory, FirmwareImage, OtaJob
 from kiosk.store.site_key import SiteKey
@@ -83,9 +83,11 @@ class FirmwareStore:
         return _image(row)
 
     def images(self) -> list[ImageInfo]:
+        """By kind, the newest version first."""
         with self._session() as session:
-            return [_image(row) for row in session.scalars(select(FirmwareImage).order_by(
-                FirmwareImage.kind, FirmwareImage.uploaded_at.desc()))]
+            images = [_image(row) for row in session.scalars(select(FirmwareImage))]
+        return sorted(images, key=lambda i: (i.kind, tuple(-n for n in version_key(i.version)[0]),
+                                             -version_key(i.version)[1], i.version))
 
     def image(self, image_id: int) -> ImageInfo | None:
         with self._session() as session:

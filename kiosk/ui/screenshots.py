@@ -50,8 +50,7 @@ def main(out: str) -> int:
     theme.apply(app)
     with tempfile.TemporaryDirectory() as tmp:
         config = load({"data_dir": tmp, "broker.port": free_port(), "http.port": free_port(),
-                       "broker.bind": "127.0.0.1", "http.bind": "127.0.0.1", "devices.offline_after_s": 8},
-                      env={}, config_dir=tmp)
+                       "broker.bind": "127.0.0.1", "http.bind": "127.0.0.1"}, env={}, config_dir=tmp)
         bridge = Bridge()
         window = MainWindow(bridge, database=config.database_label)
         window.resize(1200, 640)
@@ -237,8 +236,9 @@ def admin(app: QApplication, window: Any, starter: ServicesStarter, folder: Path
     client = new_client("screenshot-stall", quiet.info.id, quiet.token)
     client.connect("127.0.0.1", hub.config["broker.port"])
     client.loop_start()
-    client.publish(f"devices/{quiet.info.id}/datastream", '{"door": "open"}', qos=1)
-    pump(app, 1.0)
+    for _ in range(3):  # reports 1.2 s apart, then silence: offline after missing about three of them
+        client.publish(f"devices/{quiet.info.id}/datastream", '{"door": "open"}', qos=1)
+        pump(app, 1.2)
     close_client(client)
     device.log("info", "boot: stall firmware 1.2.0, reset reason power-on")
     device.log("warn", "wifi: RSSI -71 dBm, reconnecting")
@@ -286,7 +286,7 @@ def admin(app: QApplication, window: Any, starter: ServicesStarter, folder: Path
     view.pages.setCurrentWidget(view.settings)
     pump(app, 0.3)
     save(window, folder / "admin-settings.png")
-    ops.add_operator("desk", Role.STAFF, "front desk 2026")
+    ops.add_operator("desk", Role.STAFF, "reading room 7b")
     view.pages.setCurrentWidget(view.audit)
     pump(app, 0.8)
     save(window, folder / "admin-audit.png")
