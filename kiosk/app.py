@@ -123,19 +123,24 @@ def run_window(config: Config) -> int:
     bridge = Bridge()
     window = MainWindow(bridge, database=config.database_label, idle_lock_s=config["admin.idle_lock_s"])
     starter = ServicesStarter(config, bridge)
-    window.demoRequested.connect(starter.start_demo)
+    connect_window(window, starter)
     window.firstPainted.connect(lambda: log.info("window painted %.2f s after launch", _since_launch()))
     window.firstPainted.connect(starter.start)
     QTimer.singleShot(FIRST_PAINT_GRACE_MS, starter.start)  # a window that is never painted (minimised) still works
-    window.stalls.provider = starter.stall_services
-    window.lockers.provider = starter.locker_services
-    window.energy.provider = starter.energy_services
-    window.admin.provider = lambda: starter.admin_services(lambda: window.admin_session.operator)
     bridge.servicesReady.connect(freeze_startup_objects)  # on the GUI thread: see freeze_startup_objects
     window.show()
     _quit_on_signals(app)
     app.aboutToQuit.connect(starter.stop)
     return app.exec()
+
+
+def connect_window(window: Any, starter: ServicesStarter) -> None:
+    """What each tab may ask of the hub once it runs; admin actions act as the operator the window's gate knows."""
+    window.demoRequested.connect(starter.start_demo)
+    window.stalls.provider = lambda: starter.stall_services(window.admin_gate)
+    window.lockers.provider = lambda: starter.locker_services(window.admin_gate)
+    window.energy.provider = lambda: starter.energy_services(window.admin_gate)
+    window.admin.provider = lambda: starter.admin_services(window.admin_gate.who)
 
 
 def run_display(config: Config) -> int:
@@ -213,29 +218,29 @@ class ServicesStarter:
             return
         self._bridge.servicesReady.emit()
 
-    def stall_services(self) -> tuple[Any, Any] | None:
-        """What the Stalls tab may ask of the hub, and the admin PIN; None until the hub runs."""
-        from kiosk.ui.pin_dialog import AdminPin
+    def stall_services(self, gate: Any) -> tuple[Any, Any] | None:
+        """What the Stalls tab may ask of the hub, acting as the admin `gate` lets in; None until the hub runs."""
         from kiosk.ui.stall_operations import StallOperations
 
         if self._hub is None:
             return None
-        return StallOperations(self._hub), AdminPin(self._config.data_dir)
+        return StallOperations(self._hub, gate.who), gate
 
-    def locker_services(self) -> tuple[Any, Any] | None:
-        """What the Lockers tab may ask of the hub, and the admin PIN; None until the hub runs."""
+    def locker_services(self, gate: Any) -> tuple[Any, Any] | None:
+        """What the Lockers tab may ask of the hub (admin actions through `gate`); None until the hub runs."""
         from kiosk.ui.locker_operations import LockerOperations
-        from kiosk.ui.pin_dialog import AdminPin
 
         if self._hub is None:
             return None
-        return LockerOperations.for_hub(self._hub), AdminPin(self._config.data_dir)
+        return LockerOperations.for_hub(self._hub, gate.who), gate
 
-    def energy_services(self) -> Any:
+    def energy_services(self, gate: Any = None) -> Any:
         """What the Energy tab may ask of the hub; None until the hub runs."""
         from kiosk.ui.energy_operations import EnergyOperations
 
-        return None if self._hub is None else EnergyOperations(self._hub)
+        if self._hub is None:
+            return None
+        return EnergyOperations(self._hub, gate.who if gate is not None else lambda: None)
 
     def admin_services(self, who: Any) -> Any:
         """What the Admin tab may ask of the hub, acting as `who()` (the signed-in operator); None until the hub

@@ -8,17 +8,19 @@ always-on draw (the 5th percentile of its per-minute means over 48 h) are re-rea
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from kiosk.core.energy import BASELINE_WINDOW_S, bucket_start
 
-ADMIN_ACTOR = "admin (PIN)"
+DESK_ACTOR = "front desk"  # who acknowledges an alert when no admin is signed in
 PORTS_REREAD_S = 10.0
 
 
 class EnergyOperations:
-    def __init__(self, hub: Any) -> None:
+    def __init__(self, hub: Any, who: Callable[[], Any] = lambda: None) -> None:
         self._hub = hub
+        self._who = who  # the operator signed in to the admin session, if any (named in the audit log)
         self.store = hub.energy_store
         self.service = hub.energy
         self._ports: list[Any] = []
@@ -58,4 +60,5 @@ class EnergyOperations:
         return self.store.notifications()
 
     def acknowledge(self, notification_id: int) -> None:
-        self.store.acknowledge(notification_id, ADMIN_ACTOR)
+        operator = self._who()
+        self.store.acknowledge(notification_id, operator.name if operator is not None else DESK_ACTOR)

@@ -362,8 +362,11 @@ class DeskPage(QWidget):
         self.changed.emit()
         self._show("idle", str(number), "Out of order" if out else "Back in service", note or "")
 
-    def _open(self, dialog: QWidget) -> QWidget:
-        """Dialogs hand the focus back to the scan field when they close."""
+    def _open(self, dialog: QWidget | None) -> QWidget | None:
+        """Dialogs hand the focus back to the scan field when they close (None: the admin gate let the action go
+        ahead without a dialog; it opens its own)."""
+        if dialog is None:
+            return None
         self.dialog = dialog
         dialog.finished.connect(lambda *_: self.scan.setFocus())  # type: ignore[attr-defined]
         if not dialog.isVisible():

@@ -2,12 +2,13 @@
 
 Operations are small transactions on the GUI thread (bench/lockers.py: scan to confirmed p99 a few ms with 1,000
 lockers and a million history rows). The rules and the rights are the desk's (kiosk.store.lockers): this facade only
-says who is acting. Until operator accounts exist (issue 7), the front desk acts as staff and the admin PIN stands for
-the admin.
+says who is acting: the front desk acts as staff; admin actions act as the admin signed in (kiosk.ui.operator_gate),
+or, where a caller passes nothing, as "admin (PIN)".
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from kiosk.core.lockers import RosterPreview, preview_roster
@@ -19,13 +20,21 @@ ADMIN = Operator("admin (PIN)", Role.ADMIN)
 
 
 class LockerOperations:
-    def __init__(self, desk: LockerDesk, changed: Any = lambda: None) -> None:
+    def __init__(self, desk: LockerDesk, changed: Any = lambda: None,
+                 who: Callable[[], Operator | None] = lambda: ADMIN) -> None:
         self.desk = desk
         self._changed = changed  # tells the hub (wall display counts) after each change
+        self._who = who  # the admin for admin actions (the operator signed in, kiosk.ui.operator_gate)
 
     @classmethod
-    def for_hub(cls, hub: Any) -> LockerOperations:
-        return cls(hub.lockers, hub.locker_service.changed)
+    def for_hub(cls, hub: Any, who: Callable[[], Operator | None] = lambda: ADMIN) -> LockerOperations:
+        return cls(hub.lockers, hub.locker_service.changed, who)
+
+    def _admin(self) -> Operator:
+        operator = self._who()
+        if operator is None:
+            raise PermissionError("Sign in as an admin first (the admin session has locked itself).")
+        return operator  # the desk checks the role
 
     def _done(self, result: Any) -> Any:
         self._changed()
@@ -54,16 +63,16 @@ class LockerOperations:
     def import_roster(self, preview: RosterPreview) -> int:
         return self._done(self.desk.import_roster(preview, DESK))
 
-    # --- admin (after the PIN) ------------------------------------------------------------------------------------
+    # --- admin (after a sign-in, or the PIN) ------------------------------------------------------------------------------------
 
     def force_exit(self, locker: int, reason: str) -> Assignment:
-        return self._done(self.desk.force_exit(locker, reason, ADMIN))
+        return self._done(self.desk.force_exit(locker, reason, self._admin()))
 
     def release_overdue(self, reason: str) -> list[Assignment]:
-        return self._done(self.desk.release_overdue(reason, ADMIN))
+        return self._done(self.desk.release_overdue(reason, self._admin()))
 
     def set_out_of_order(self, locker: int, out: bool, note: str) -> None:
-        self._done(self.desk.set_out_of_order(locker, out, note, ADMIN))
+        self._done(self.desk.set_out_of_order(locker, out, note, self._admin()))
 
     # --- reading --------------------------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from kiosk.ui.devices_model import DevicesModel
 from kiosk.ui.devices_view import DevicesView
 from kiosk.ui.energy_view import EnergyView
 from kiosk.ui.lockers_view import LockersView
+from kiosk.ui.operator_gate import OperatorGate
 from kiosk.ui.stalls_view import StallsView
 from kiosk.ui.status_bar import KioskStatusBar
 
@@ -36,6 +37,7 @@ class MainWindow(QMainWindow):
         self.devices_model = DevicesModel(parent=self)
         self.devices = DevicesView(self.devices_model, self)
         self.admin_session = AdminSession(idle_lock_s, self)
+        self.admin_gate = OperatorGate(self.admin_session)  # admin actions in the other tabs sign in here
         self.admin = AdminView(self.admin_session, self.devices_model, self.devices, self)
         self.stalls = StallsView(self)
         self.lockers = LockersView(self)

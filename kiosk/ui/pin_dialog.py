@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QGridLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
@@ -112,8 +113,12 @@ class PinDialog(QDialog):
         self.error.setText(f"Too many wrong PINs: try again in {locked:.0f} s." if locked else "Wrong PIN.")
 
 
-def ask_admin(pin: AdminPin, purpose: str, parent: QWidget | None, then: Callable[[], None]) -> PinDialog:
-    """Open the PIN dialog (window-modal, no nested event loop); `then` runs once the PIN was given."""
+def ask_admin(pin: Any, purpose: str, parent: QWidget | None, then: Callable[[], None]) -> QDialog | None:
+    """`then` runs once an admin is known. On the hub `pin` is a kiosk.ui.operator_gate.OperatorGate (the admin
+    signed in, or a sign-in now); on the wall display the machine's AdminPin (the PIN dialog, window-modal, no nested
+    event loop). Returns the dialog shown, if any."""
+    if hasattr(pin, "ask"):
+        return pin.ask(purpose, parent, then)
     dialog = PinDialog(pin, purpose, parent)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.accepted.connect(then)

@@ -18,7 +18,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
-from kiosk.app import ServicesStarter  # noqa: E402
+from kiosk.app import ServicesStarter, connect_window  # noqa: E402
 from kiosk.config import load  # noqa: E402
 from kiosk.ui import theme  # noqa: E402
 from kiosk.ui.bridge import Bridge  # noqa: E402
@@ -57,11 +57,7 @@ def main(out: str) -> int:
         window.show()
         starter = ServicesStarter(config, bridge)
         ready: list[bool] = []
-        window.stalls.provider = starter.stall_services
-        window.lockers.provider = starter.locker_services
-        window.energy.provider = starter.energy_services
-        window.admin.provider = lambda: starter.admin_services(lambda: window.admin_session.operator)
-        window.demoRequested.connect(starter.start_demo)
+        connect_window(window, starter)
         bridge.servicesReady.connect(lambda: ready.append(True))
         starter.start()
         while not ready:

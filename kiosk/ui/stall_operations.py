@@ -6,20 +6,32 @@ commit). After each edit the hub re-reads the layout, fuses, publishes to displa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from kiosk.core.operators import Operator, Role, require
 from kiosk.core.stalls import SensorRole
 
 if TYPE_CHECKING:  # the window must not import SQLAlchemy before its first paint (tests/ui/test_main_window.py)
     from kiosk.store.stalls import RestroomInfo, SensorInfo
 
-ADMIN_ACTOR = "admin (PIN)"
+PIN_ADMIN = Operator("admin (PIN)", Role.ADMIN)  # where the admin PIN still stands for the admin
 
 
 class StallOperations:
-    def __init__(self, hub: Any) -> None:
+    """`who` is the admin acting (kiosk.ui.operator_gate: the operator signed in); every change checks it here."""
+
+    def __init__(self, hub: Any, who: Callable[[], Operator | None] = lambda: PIN_ADMIN) -> None:
         self._hub = hub
+        self._who = who
         self.directory = hub.stall_directory
+
+    def _admin(self, what: str) -> str:
+        operator = self._who()
+        if operator is None:
+            raise PermissionError("Sign in as an admin first (the admin session has locked itself).")
+        require(operator, Role.ADMIN, what)
+        return operator.name
 
     def restrooms(self) -> list[RestroomInfo]:
         return self.directory.restrooms()
@@ -28,28 +40,28 @@ class StallOperations:
         return self.directory.sensors()
 
     def add_restroom(self, name: str, floor: str) -> int:
-        return self._edited(self.directory.add_restroom(name, floor, ADMIN_ACTOR))
+        return self._edited(self.directory.add_restroom(name, floor, self._admin("edit restrooms")))
 
     def edit_restroom(self, restroom_id: int, name: str, floor: str) -> None:
-        self._edited(self.directory.edit_restroom(restroom_id, name, floor, ADMIN_ACTOR))
+        self._edited(self.directory.edit_restroom(restroom_id, name, floor, self._admin("edit restrooms")))
 
     def remove_restroom(self, restroom_id: int) -> None:
-        self._edited(self.directory.remove_restroom(restroom_id, ADMIN_ACTOR))
+        self._edited(self.directory.remove_restroom(restroom_id, self._admin("edit restrooms")))
 
     def add_stall(self, restroom_id: int, label: str) -> int:
-        return self._edited(self.directory.add_stall(restroom_id, label, ADMIN_ACTOR))
+        return self._edited(self.directory.add_stall(restroom_id, label, self._admin("edit stalls")))
 
     def remove_stall(self, stall_id: int) -> None:
-        self._edited(self.directory.remove_stall(stall_id, ADMIN_ACTOR))
+        self._edited(self.directory.remove_stall(stall_id, self._admin("edit stalls")))
 
     def assign(self, device_id: str, stall_id: int, role: SensorRole) -> None:
-        self._edited(self.directory.assign(device_id, stall_id, role, ADMIN_ACTOR))
+        self._edited(self.directory.assign(device_id, stall_id, role, self._admin("assign sensors")))
 
     def unassign(self, device_id: str) -> None:
-        self._edited(self.directory.unassign(device_id, ADMIN_ACTOR))
+        self._edited(self.directory.unassign(device_id, self._admin("assign sensors")))
 
     def reset_wifi(self, device_id: str) -> None:
-        self._hub.reset_legacy_board(device_id, ADMIN_ACTOR)
+        self._hub.reset_legacy_board(device_id, self._admin("reset a board's Wi-Fi"))
 
     def device(self, device_id: str) -> Any:
         return self._hub.ingest.tracker.get(device_id)

@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton
 
-from kiosk.app import ServicesStarter
+from kiosk.app import ServicesStarter, connect_window
 from kiosk.core.operators import Role
 from kiosk.ui.admin_view import SIGN_IN, SIGNED_IN
 from kiosk.ui.bridge import Bridge
@@ -28,7 +28,7 @@ def start(qtbot: Any, config: Any, idle_lock_s: float = 300.0) -> tuple[MainWind
     main = MainWindow(bridge, database=config.database_label, idle_lock_s=idle_lock_s)
     qtbot.addWidget(main)
     starter = ServicesStarter(config, bridge)
-    main.admin.provider = lambda: starter.admin_services(lambda: main.admin_session.operator)
+    connect_window(main, starter)
     ready: list[bool] = []
     bridge.servicesReady.connect(lambda: ready.append(True))
     main.show()
@@ -334,3 +334,46 @@ def test_health_notifications_and_settings_pages(qtbot: Any, window: Any) -> Non
     assert reloaded.source("energy.currency").startswith("admin tab")
     changes = [(a.actor, a.target, a.detail) for a in hub.registry.audit() if a.action == "setting.change"]
     assert ("ada", "energy.tariff_per_kwh", "0.15 -> 0.31") in changes
+
+
+def test_admin_actions_in_other_tabs_sign_in_and_name_the_operator(qtbot: Any, window: Any) -> None:
+    """The hub's admin PIN is replaced by operator sign-in: forcing a locker free asks for an admin (a staff account
+    is refused), and the audit log names the person."""
+    from kiosk.ui.operator_gate import SignInDialog
+    from kiosk.ui.reason_dialog import ReasonDialog
+
+    main, starter = window
+    first_admin(qtbot, main)
+    main.admin.ops.add_operator("sam", Role.STAFF, "front desk rota 7")
+    qtbot.mouseClick(main.admin.lock_button, Qt.MouseButton.LeftButton)
+    hub = starter._hub
+    lockers = main.lockers
+    main.tabs.setCurrentWidget(lockers)
+    qtbot.waitUntil(lambda: lockers.ops is not None, timeout=3000)
+    lockers.ops.add_member("CS2021001", "Rahul Sharma", "CS")
+    assignment = lockers.ops.assign("CS2021001")
+    lockers.refresh()
+    page = lockers.assigned
+    lockers.pages.setCurrentWidget(page)
+    qtbot.waitUntil(lambda: page.table.model().rowCount() == 1, timeout=3000)
+    page.table.selectRow(0)
+    page._force()
+    dialog = page.dialog
+    assert isinstance(dialog, SignInDialog) and dialog.isVisible()
+    dialog.name.setText("sam")
+    dialog.password.setText("front desk rota 7")
+    dialog._submit()
+    qtbot.waitUntil(lambda: "staff account" in dialog.error.text(), timeout=5000)
+    assert dialog.isVisible()
+    dialog.name.setText("ada")
+    dialog.password.setText(PASSWORD)
+    dialog._submit()
+    qtbot.waitUntil(lambda: main.admin_session.operator is not None, timeout=5000)
+    qtbot.waitUntil(lambda: isinstance(page.dialog, ReasonDialog), timeout=3000)
+    reason = page.dialog
+    reason.reason.setText("key lost")
+    reason.accept()
+    qtbot.waitUntil(lambda: not lockers.ops.board()[assignment.locker - 1].member, timeout=3000)
+    forced = [(a.actor, a.action) for a in hub.registry.audit() if a.action.startswith("locker.force")]
+    assert forced == [("ada", forced[0][1])]
+    assert main.admin_session.operator is not None  # signed in once; the next admin action asks nothing

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt
 
-from kiosk.app import ServicesStarter
+from kiosk.app import ServicesStarter, connect_window
 from kiosk.ui.bridge import Bridge
 from kiosk.ui.main_window import MainWindow
 from tests.helpers import connect
@@ -20,7 +20,7 @@ def window(qtbot: Any, config: Any) -> Iterator[tuple[MainWindow, Bridge, Servic
     qtbot.addWidget(main)
     main.show()
     starter = ServicesStarter(config, bridge)
-    main.demoRequested.connect(starter.start_demo)
+    connect_window(main, starter)
     failures: list[str] = []
     ready: list[bool] = []
     bridge.servicesFailed.connect(failures.append)
