@@ -17,7 +17,8 @@ KINDS = ("stall", "energy", "esp32", "sensor")
 class Online(str, Enum):
     NEVER = "never seen"
     ONLINE = "online"
-    OFFLINE = "offline"
+    OFFLINE = "offline"  # the device said so (status "offline", e.g. its last will, or going to sleep)
+    NO_SIGNAL = "no signal"  # it stopped reporting: silent for about three of its usual reports
 
 
 @dataclass(frozen=True)
@@ -158,13 +159,13 @@ class DeviceTracker:
         return MISSED_REPORTS * snap.report_interval_s + BURST_GAP_S
 
     def expire(self) -> list[DeviceSnapshot]:
-        """Mark devices silent for too long offline; returns the ones that changed."""
+        """Mark devices silent for too long as "no signal"; returns the ones that changed."""
         now = self._clock()
         changed = []
         for device_id, snap in self._devices.items():
             if snap.online is Online.ONLINE and snap.last_seen is not None and \
                     now - snap.last_seen > self.silence_limit(snap):
-                changed.append(replace(snap, online=Online.OFFLINE))
+                changed.append(replace(snap, online=Online.NO_SIGNAL))
         for snap in changed:
             self._devices[snap.id] = snap
         return changed

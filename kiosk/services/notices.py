@@ -1,4 +1,4 @@
-"""The notification centre's sources besides phantom loads (kiosk.services.energy): devices that went offline and
+"""The notification centre's sources besides phantom loads (kiosk.services.energy): devices that stopped reporting and
 lockers past their due time. Each becomes one notification row while the condition lasts (never one per tick), is
 marked ended when it is over (the device is back, no locker is overdue), and stays listed until someone acknowledges
 it. New ones also go out on `kiosk/notifications` (not retained), as phantom alerts do.
@@ -48,31 +48,32 @@ class Notices:
             self._overdue = self._store.unended(LOCKERS_OVERDUE).get(LOCKERS_SUBJECT)
 
     def devices_changed(self, snapshots: list[DeviceSnapshot]) -> None:
-        """Devices the tracker marked offline (silent for about three of their usual reports)."""
+        """Devices the tracker marked "no signal" (silent for about three of their usual reports). A device that
+        said it goes offline (a status message, its last will) raises nothing."""
         for snap in snapshots:
-            if snap.online is not Online.OFFLINE or snap.revoked:
+            if snap.online is not Online.NO_SIGNAL or snap.revoked:
                 continue
             with self._lock:
                 if snap.id in self._offline:
                     continue
                 self._offline[snap.id] = -1  # claimed: a second tick cannot make a second row
             seen = time.strftime("%H:%M", time.localtime(snap.last_seen)) if snap.last_seen else "never"
-            detail = (f"{snap.kind} device {snap.id}, last heard from at {seen}. Check its power and network; "
-                      "this notice ends by itself when the device is back.")
+            detail = (f"{snap.kind} device {snap.id} stopped reporting; last heard from at {seen}. Check its power "
+                      "and network; this notice ends by itself when the device is back.")
             earlier = self._unacknowledged.get(snap.id)
             times = self._times.get(snap.id, 1) + 1
-            title = f"{snap.name} went offline ({times} times)"
+            title = f"{snap.name}: no signal ({times} times)"
             if earlier is not None and self._store.reopen(earlier, title, detail):
                 notification = earlier  # a device that comes and goes keeps one notice until acknowledged
                 self._times[snap.id] = times
             else:
-                title = f"{snap.name} went offline"
+                title = f"{snap.name}: no signal"
                 notification = self._store.notify(DEVICE_OFFLINE, snap.id, title, detail)
                 self._times[snap.id] = 1
             with self._lock:
                 self._offline[snap.id] = notification
                 self._unacknowledged[snap.id] = notification
-            log.warning("device %s (%s) went offline", snap.id, snap.name)
+            log.warning("device %s (%s): no signal (silent for about three of its reports)", snap.id, snap.name)
             self._announce(notification, DEVICE_OFFLINE, snap.id, title)
 
     def device_heard(self, device_id: str) -> None:

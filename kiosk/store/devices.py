@@ -366,7 +366,7 @@ def _snapshot(d: Device, now: float, offline_after_s: float) -> DeviceSnapshot:
     if d.last_seen is None:
         online = Online.NEVER
     else:
-        online = Online.ONLINE if now - d.last_seen < offline_after_s else Online.OFFLINE
+        online = Online.ONLINE if now - d.last_seen < offline_after_s else Online.NO_SIGNAL
     return DeviceSnapshot(d.id, d.name, d.kind, d.last_seen, d.messages_received, d.messages_rejected,
                           d.last_reject_reason, d.last_reject_detail, d.battery, d.signal, d.firmware, d.ip, online,
                           d.revoked_at is not None, mac=d.mac, uptime_s=d.uptime_s, uptime_at=d.uptime_at)

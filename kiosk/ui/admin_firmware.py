@@ -92,7 +92,7 @@ class DevicePicker(QDialog):
         self.list = QListWidget(self)
         for snap in sorted(devices, key=lambda s: s.name.lower()):
             item = QListWidgetItem(f"{snap.name}: running {snap.firmware or 'unknown'}"
-                                   f"{'' if snap.online.value == 'online' else ' (offline: updated when back)'}")
+                                   f"{'' if snap.online.value == 'online' else f' ({snap.online.value}: updated when back)'}")
             item.setData(Qt.ItemDataRole.UserRole, snap.id)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             behind = out_of_date(snap.firmware, image.version)

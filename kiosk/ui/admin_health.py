@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QDoubleSpinBox, QFo
 from kiosk.ui.admin_people import _table
 from kiosk.ui.background import Background
 
-NOTIFICATION_KINDS = {"phantom": "Phantom load", "device_offline": "Device offline",
+NOTIFICATION_KINDS = {"phantom": "Phantom load", "device_offline": "No signal",
                       "lockers_overdue": "Lockers overdue"}
 
 

@@ -15,7 +15,8 @@ COLUMNS = ("Device", "Kind", "State", "Last seen", "Received", "Rejected", "Last
 STATE_COLUMN, SEEN_COLUMN = 2, 3
 STATE_STYLE = {  # word, symbol, colour: never colour alone
     "online": ("Online", "●", QColor("#1b7f3a")),
-    "offline": ("Offline", "○", QColor("#b3261e")),
+    "no signal": ("No signal", "◍", QColor("#b3261e")),
+    "offline": ("Offline", "○", QColor("#8a4b00")),
     "never": ("Never seen", "◌", QColor("#5f6368")),
     "revoked": ("Revoked", "✕", QColor("#5f6368")),
 }
@@ -36,7 +37,8 @@ def ago(seconds: float) -> str:
 def state_key(snap: DeviceSnapshot) -> str:
     if snap.revoked:
         return "revoked"
-    return {Online.ONLINE: "online", Online.OFFLINE: "offline", Online.NEVER: "never"}[snap.online]
+    return {Online.ONLINE: "online", Online.OFFLINE: "offline", Online.NO_SIGNAL: "no signal",
+            Online.NEVER: "never"}[snap.online]
 
 
 class DevicesModel(QAbstractTableModel):

@@ -46,7 +46,7 @@ def test_a_silent_device_gets_one_notice_that_ends_when_it_is_back(quick_hub: Hu
     device.close()
     wait_for(lambda: open_notices(quick_hub, DEVICE_OFFLINE), timeout=10)
     [notice] = open_notices(quick_hub, DEVICE_OFFLINE)
-    assert notice.title == "Stall W-2 went offline" and notice.subject == info.id and notice.ended_at is None
+    assert notice.title == "Stall W-2: no signal" and notice.subject == info.id and notice.ended_at is None
     wait_for(lambda: any(json.loads(m.payload)["kind"] == DEVICE_OFFLINE for m in watcher.messages))
     back = connect(quick_hub.config["broker.port"], info.id, token)
     back.publish(f"devices/{info.id}/datastream", json.dumps({"occupied": True}))
@@ -55,7 +55,7 @@ def test_a_silent_device_gets_one_notice_that_ends_when_it_is_back(quick_hub: Hu
     # Silent again before anyone acknowledged: the same notice goes on (a flapping device is not 20 rows).
     wait_for(lambda: open_notices(quick_hub, DEVICE_OFFLINE)[0].ended_at is None, timeout=10)
     [again] = open_notices(quick_hub, DEVICE_OFFLINE)
-    assert again.id == notice.id and again.title == "Stall W-2 went offline (2 times)"
+    assert again.id == notice.id and again.title == "Stall W-2: no signal (2 times)"
     ids = [again.id]
     with pytest.raises(PermissionError):
         quick_hub.notices.acknowledge(Operator("sam", Role.STAFF), ids)

@@ -299,11 +299,11 @@ def test_health_notifications_and_settings_pages(qtbot: Any, window: Any) -> Non
     qtbot.waitUntil(lambda: admin.health.values[("Broker", "State")].text() == "running (embedded)", timeout=5000)
     assert admin.health.values[("Broker", "Clients connected")].text() == "1"  # the hub's own link
     assert admin.health.values[("Work in progress", "Commands open")].text() == "0"
-    hub.energy_store.notify("device_offline", "dev-1", "Stall W-2 went offline", "last heard from at 09:00")
+    hub.energy_store.notify("device_offline", "dev-1", "Stall W-2: no signal", "last heard from at 09:00")
     admin.pages.setCurrentWidget(admin.notifications)
     page = admin.notifications
     qtbot.waitUntil(lambda: page.table.rowCount() == 1, timeout=3000)
-    assert page.table.item(0, 1).text() == "Device offline" and page.table.item(0, 3).text() == "going on"
+    assert page.table.item(0, 1).text() == "No signal" and page.table.item(0, 3).text() == "going on"
     assert admin.pages.tabText(admin.pages.indexOf(page)) == "Notifications (1)"
     page.table.selectRow(0)
     qtbot.mouseClick(page.acknowledge_button, Qt.MouseButton.LeftButton)

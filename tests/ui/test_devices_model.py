@@ -34,11 +34,11 @@ def test_new_devices_are_inserted_and_known_ones_change_one_row(qtbot: Any) -> N
 def test_state_is_shown_as_word_and_symbol_not_colour_alone() -> None:
     model = DevicesModel(clock=lambda: 100.0)
     model.update([snap("a", "A", online=Online.ONLINE, last_seen=1.0), snap("b", "B", online=Online.OFFLINE),
-                  snap("c", "C"), snap("d", "D", revoked=True)])
-    texts = [model.data(model.index(row, 2)) for row in range(4)]
-    assert texts == ["● Online", "○ Offline", "◌ Never seen", "✕ Revoked"]
+                  snap("c", "C"), snap("d", "D", revoked=True), snap("e", "E", online=Online.NO_SIGNAL)])
+    texts = [model.data(model.index(row, 2)) for row in range(5)]
+    assert texts == ["● Online", "○ Offline", "◌ Never seen", "✕ Revoked", "◍ No signal"]
     assert model.data(model.index(0, 2), Qt.ItemDataRole.ForegroundRole) is not None
-    assert model.state_counts() == {"online": 1, "offline": 1, "never seen": 1, "revoked": 1}
+    assert model.state_counts() == {"online": 1, "no signal": 1, "offline": 1, "never seen": 1, "revoked": 1}
 
 
 def test_last_rejection_reads_as_words() -> None:

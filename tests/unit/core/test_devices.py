@@ -33,7 +33,7 @@ def test_silence_marks_a_device_offline_after_the_limit() -> None:
     assert t.expire() == []
     clock.now += 2
     changed = t.expire()
-    assert [s.online for s in changed] == [Online.OFFLINE]
+    assert [s.online for s in changed] == [Online.NO_SIGNAL]
     assert t.expire() == []  # reported once
 
 
@@ -82,7 +82,7 @@ def test_a_device_is_offline_after_missing_about_three_of_its_own_reports() -> N
     clock.now += 20  # 30 s after the last report: three missed reports, just about
     assert t.expire() == []
     clock.now += 2
-    assert [s.online for s in t.expire()] == [Online.OFFLINE]
+    assert [s.online for s in t.expire()] == [Online.NO_SIGNAL]
     assert t.get("d1").last_seen == 1_030.0  # and when it was last seen is kept
 
 
@@ -95,7 +95,7 @@ def test_a_slow_device_is_not_called_offline_by_the_fixed_default() -> None:
     clock.now += 500
     assert t.expire() == []
     clock.now += 150
-    assert [s.online for s in t.expire()] == [Online.OFFLINE]
+    assert [s.online for s in t.expire()] == [Online.NO_SIGNAL]
 
 
 def test_readings_sent_together_count_as_one_report() -> None:
