@@ -97,6 +97,10 @@ class DeviceDetail(QWidget):
         layout.addWidget(self.title)
         layout.addLayout(self.form)
         layout.addLayout(actions)
+        self.history = QLabel("", self)
+        self.history.setObjectName("firmwareHistory")
+        self.history.setWordWrap(True)
+        layout.addWidget(self.history)
         layout.addWidget(QLabel("Latest messages (since the hub started)", self))
         layout.addWidget(self.messages, 1)
         layout.addWidget(QLabel("Device log, newest first", self))
@@ -114,13 +118,19 @@ class DeviceDetail(QWidget):
                 value.setText("—")
             self.messages.clear()
             self.logs.clear()
+            self.history.clear()
             return
         self.title.setText(snap.name)
         for label, text in facts(snap, time.time() if now is None else now, expires_at):
             self.values[label].setText(text)
         self.buttons["revoke"].setEnabled(not snap.revoked)
 
-    def show_activity(self, messages: list[tuple[float, bool, str]], logs: list[tuple[float, str, str]]) -> None:
+    def show_activity(self, messages: list[tuple[float, bool, str]], logs: list[tuple[float, str, str]],
+                      firmware: list[tuple[float, str, str]] = ()) -> None:  # type: ignore[assignment]
+        self.history.setText("Firmware history: " + " · ".join(
+            f"{version} ({'by update' if source == 'ota' else 'reported'}, "
+            f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(at))})" for at, version, source in firmware[:5])
+            if firmware else "")
         self.messages.clear()
         for ts, ok, text in messages:
             item = QListWidgetItem(f"{time.strftime('%H:%M:%S', time.localtime(ts))}  {'' if ok else '✕ '}{text}")
@@ -244,10 +254,10 @@ class AdminDevicesPage(QWidget):
         device_id = self.detail.snapshot.id if self.detail.snapshot else ""
         ops = self.ops
 
-        def read() -> tuple[list, list]:
-            return ops.recent_messages(device_id), ops.device_logs(device_id)
+        def read() -> tuple[list, list, list]:
+            return ops.recent_messages(device_id), ops.device_logs(device_id), ops.firmware_history(device_id)
 
-        def show(result: tuple[list, list]) -> None:
+        def show(result: tuple[list, list, list]) -> None:
             if self.detail.snapshot is not None and self.detail.snapshot.id == device_id:
                 self.detail.show_activity(*result)
 

@@ -158,7 +158,12 @@ def test_staff_cannot_start_updates_and_deleting_an_image_in_use_is_refused(ota_
     with pytest.raises(FirmwareError, match="being updated"):
         ota_hub.firmware.delete(ADMIN, image.id)
     other = ota_hub.firmware.upload(ADMIN, "esp32", "1.2.0", "stall.bin", IMAGE + b"x")
+    with pytest.raises(PermissionError):
+        ota_hub.firmware.delete(Operator("sam", Role.STAFF), other.id)
     ota_hub.firmware.delete(ADMIN, other.id)
+    actions = [(a.actor, a.action, a.target) for a in ota_hub.registry.audit()]
+    assert ("ada", "firmware.delete", "esp32 1.2.0") in actions and ("ada", "firmware.rollout", "esp32 1.1.0") in actions
+    assert not any(actor == "sam" for actor, _, _ in actions)
     assert not ota_hub.firmware.path(other.sha256).exists()
     assert ota_hub.firmware.path(image.sha256).exists()
 

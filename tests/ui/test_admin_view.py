@@ -287,6 +287,11 @@ def test_firmware_page_uploads_signs_and_rolls_out_to_a_simulated_esp32(qtbot: A
     picker.accept()
     qtbot.waitUntil(lambda: page.jobs.rowCount() == 1 and page.jobs.item(0, 3).text() == "updated", timeout=10000)
     assert page.jobs.item(0, 0).text() == "Hall sensor" and page.jobs.item(0, 1).text() == "1.0.0"
+    main.admin.pages.setCurrentWidget(main.admin.devices)
+    main.admin.devices.select(made.info.id)
+    history = main.admin.devices.detail.history
+    qtbot.waitUntil(lambda: history.text().startswith("Firmware history: 1.1.0 (by update"), timeout=5000)
+    assert "1.0.0 (reported" in history.text()
     device.stop()
 
 
