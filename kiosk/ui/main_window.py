@@ -36,6 +36,7 @@ class MainWindow(QMainWindow):
         self.resize(1100, 700)
         self.devices_model = DevicesModel(parent=self)
         self.devices = DevicesView(self.devices_model, self)
+        self.devices.hide()  # placed in the Admin tab's Devices page at the first sign-in
         self.admin_session = AdminSession(idle_lock_s, self)
         self.admin_gate = OperatorGate(self.admin_session)  # admin actions in the other tabs sign in here
         self.admin = AdminView(self.admin_session, self.devices_model, self.devices, self)
