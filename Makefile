@@ -25,6 +25,7 @@ bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) bench/stalls.py
 	QT_QPA_PLATFORM=offscreen $(PY) bench/lockers.py
 	QT_QPA_PLATFORM=offscreen $(PY) bench/energy.py
+	QT_QPA_PLATFORM=offscreen $(PY) bench/admin.py
 
 screenshots: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m kiosk.ui.screenshots docs/screenshots
