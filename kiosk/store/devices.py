@@ -337,6 +337,13 @@ class DeviceRegistry:
         with self._session() as session:
             return list(session.scalars(select(DeviceRejection).order_by(DeviceRejection.last_at.desc())))
 
+    def rejection_reasons(self, device_id: str) -> list[tuple[str, int, float, str]]:
+        """One device's rejected messages by reason, most frequent first: (reason, count, last time, last detail)."""
+        with self._session() as session:
+            return [(r.reason, r.count, r.last_at, r.last_detail) for r in session.scalars(
+                select(DeviceRejection).where(DeviceRejection.device_id == device_id)
+                .order_by(DeviceRejection.count.desc()))]
+
     def audit_page(self, text: str = "", limit: int = 500) -> list[tuple[float, str, str, str, str]]:
         """The newest audit rows, optionally those containing `text` (any case) in who / what / target / why:
         (time, actor, action, target, detail)."""

@@ -126,7 +126,11 @@ class DeviceDetail(QWidget):
         self.buttons["revoke"].setEnabled(not snap.revoked)
 
     def show_activity(self, messages: list[tuple[float, bool, str]], logs: list[tuple[float, str, str]],
-                      firmware: list[tuple[float, str, str]] = ()) -> None:  # type: ignore[assignment]
+                      firmware: list[tuple[float, str, str]] = (),  # type: ignore[assignment]
+                      reasons: list[tuple[str, int, float, str]] = ()) -> None:  # type: ignore[assignment]
+        if reasons:
+            self.values["Messages"].setText(self.values["Messages"].text().split(" (")[0] + " (" + ", ".join(
+                f"{reason.replace('_', ' ')} {count:,}" for reason, count, _at, _detail in reasons) + ")")
         self.history.setText("Firmware history: " + " · ".join(
             f"{version} ({'by update' if source == 'ota' else 'reported'}, "
             f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(at))})" for at, version, source in firmware[:5])
@@ -254,10 +258,11 @@ class AdminDevicesPage(QWidget):
         device_id = self.detail.snapshot.id if self.detail.snapshot else ""
         ops = self.ops
 
-        def read() -> tuple[list, list, list]:
-            return ops.recent_messages(device_id), ops.device_logs(device_id), ops.firmware_history(device_id)
+        def read() -> tuple[list, list, list, list]:
+            return (ops.recent_messages(device_id), ops.device_logs(device_id), ops.firmware_history(device_id),
+                    ops.rejection_reasons(device_id))
 
-        def show(result: tuple[list, list, list]) -> None:
+        def show(result: tuple[list, list, list, list]) -> None:
             if self.detail.snapshot is not None and self.detail.snapshot.id == device_id:
                 self.detail.show_activity(*result)
 

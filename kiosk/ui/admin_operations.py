@@ -49,6 +49,9 @@ class AdminOperations:
     def token_expiry(self, device_id: str) -> float | None:
         return self.hub.registry.token_expiry().get(device_id)
 
+    def rejection_reasons(self, device_id: str) -> list[tuple[str, int, float, str]]:
+        return self.hub.registry.rejection_reasons(device_id)
+
     def recent_messages(self, device_id: str) -> list[tuple[float, bool, str]]:
         return self.hub.ingest.recent(device_id)
 

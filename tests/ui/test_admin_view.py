@@ -150,6 +150,11 @@ def test_add_device_shows_its_token_once_with_qr_and_copy_and_the_device_logs_in
     assert page.detail.values["Uptime"].text().startswith("2 h 0 min")
     qtbot.waitUntil(lambda: page.detail.messages.count() and "heartbeat" in page.detail.messages.item(0).text(),
                     timeout=4000)
+    device.publish(f"devices/{device_id}/datastream", "not json")
+    device.publish(f"devices/{device_id}/datastream", json.dumps({"door": "ajar"}))
+    device.publish(f"devices/{device_id}/datastream", json.dumps({"door": "wide"}))
+    qtbot.waitUntil(lambda: "(wrong type 2, not json 1)" in page.detail.values["Messages"].text(), timeout=5000)
+    assert page.detail.messages.item(0).text().split("  ", 1)[1].startswith("✕ rejected, wrong type: 'door'")
     device.close()
 
 

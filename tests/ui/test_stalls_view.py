@@ -147,3 +147,18 @@ def test_a_reset_that_cannot_be_sent_says_so(qtbot: Any, tmp_path: Path) -> None
     qtbot.addWidget(detail)
     detail.reset("stallsense:Stall3", "Stall3")
     assert detail.status.text() == "Not sent: the broker is not reachable; the reset was not sent"
+
+
+def test_stall_edits_check_the_acting_operators_role(hub: Any) -> None:
+    """Issue 7: the admin PIN gave way to operators; the facade checks the role of whoever the gate let in."""
+    from kiosk.core.operators import Operator, Role
+
+    staff = StallOperations(hub, lambda: Operator("sam", Role.STAFF))
+    with pytest.raises(PermissionError, match="Only an admin"):
+        staff.add_restroom("Ground floor West", "0")
+    locked = StallOperations(hub, lambda: None)
+    with pytest.raises(PermissionError, match="Sign in"):
+        locked.add_restroom("Ground floor West", "0")
+    assert hub.stall_directory.restrooms() == []
+    StallOperations(hub, lambda: Operator("ada", Role.ADMIN)).add_restroom("Ground floor West", "0")
+    assert [(a.actor, a.action) for a in hub.registry.audit() if a.action.startswith("restroom")][-1][0] == "ada"
