@@ -13,7 +13,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
                                QPushButton, QSpinBox, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from kiosk.ui.admin_people import _table
+from kiosk.ui.admin_common import make_table
 from kiosk.ui.background import Background
 
 KNOWN_COMMANDS = ("restart", "identify", "sync_clock", "report_status")
@@ -107,7 +107,7 @@ class CommandsPage(QWidget):
         self.broadcast_button.setMinimumHeight(40)
         self.broadcast_button.clicked.connect(self.open_broadcast)
         self.summary = QLabel("", self)
-        self.table = _table(self, ["Sent", "To", "Command", "State", "Detail", "By"])
+        self.table = make_table(self, ["Sent", "To", "Command", "State", "Detail", "By"])
         top = QHBoxLayout()
         top.addWidget(self.broadcast_button)
         top.addStretch(1)

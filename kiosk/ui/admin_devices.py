@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QFormLayout, QHBoxLayout, QLab
                                QPlainTextEdit, QProgressDialog, QPushButton, QSplitter, QVBoxLayout, QWidget)
 
 from kiosk.core.devices import DeviceSnapshot
+from kiosk.ui.admin_common import attempt, open_dialog
 from kiosk.ui.background import Background
 from kiosk.ui.device_dialogs import AddDeviceDialog, DeleteDeviceDialog, ExpiryDialog
 from kiosk.ui.devices_model import STATE_STYLE, DevicesModel, ago, state_key
@@ -350,17 +351,10 @@ class AdminDevicesPage(QWidget):
         self._purger.run(lambda: ops.delete_device(snap.id, False, reason), done, failed)
 
     def _try(self, work: Any) -> tuple[bool, Any]:
-        """Run an admin operation: (done, its result); a refusal or a problem is shown in words, never a crash."""
-        try:
-            return True, work()
-        except (PermissionError, ValueError, LookupError) as exc:
-            self._open(QMessageBox(QMessageBox.Icon.Warning, "Not done", str(exc), parent=self))
-            return False, None
+        return attempt(self, work)
 
     def _open(self, dialog: Any) -> None:
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.dialog = dialog
-        dialog.open()
+        open_dialog(self, dialog)
 
     def wait(self) -> None:
         self._background.wait()

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog
 
 from kiosk.core.devices import KINDS
 from kiosk.core.ota import out_of_date
-from kiosk.ui.admin_people import _table
+from kiosk.ui.admin_common import attempt, make_table, open_dialog
 from kiosk.ui.background import Background
 from kiosk.ui.device_dialogs import KIND_WORDS
 
@@ -91,8 +91,8 @@ class DevicePicker(QDialog):
         self.setMinimumSize(480, 420)
         self.list = QListWidget(self)
         for snap in sorted(devices, key=lambda s: s.name.lower()):
-            item = QListWidgetItem(f"{snap.name}: running {snap.firmware or 'unknown'}"
-                                   f"{'' if snap.online.value == 'online' else f' ({snap.online.value}: updated when back)'}")
+            away = "" if snap.online.value == "online" else f" ({snap.online.value}: updated when back)"
+            item = QListWidgetItem(f"{snap.name}: running {snap.firmware or 'unknown'}{away}")
             item.setData(Qt.ItemDataRole.UserRole, snap.id)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             behind = out_of_date(snap.firmware, image.version)
@@ -139,8 +139,8 @@ class FirmwarePage(QWidget):
             button.setMinimumHeight(40)
             bar.addWidget(button)
         bar.addStretch(1)
-        self.images = _table(self, ["Kind", "Version", "File", "Size", "SHA-256", "Uploaded", "By", "Out of date"])
-        self.jobs = _table(self, ["Device", "From", "To", "State", "Detail", "Updated", "By"])
+        self.images = make_table(self, ["Kind", "Version", "File", "Size", "SHA-256", "Uploaded", "By", "Out of date"])
+        self.jobs = make_table(self, ["Device", "From", "To", "State", "Detail", "Updated", "By"])
         self.jobs_summary = QLabel("", self)
         lower = QWidget(self)
         lower_layout = QVBoxLayout(lower)
@@ -293,16 +293,11 @@ class FirmwarePage(QWidget):
         self._open(box)
 
     def _try(self, work: Any) -> None:
-        try:
-            work()
-        except (PermissionError, ValueError) as exc:
-            self._open(QMessageBox(QMessageBox.Icon.Warning, "Not done", str(exc), parent=self))
+        attempt(self, work)
         self.refresh()
 
     def _open(self, dialog: Any) -> None:
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.dialog = dialog
-        dialog.open()
+        open_dialog(self, dialog)
 
     def wait(self) -> None:
         self._background.wait()

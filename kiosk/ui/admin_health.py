@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QDoubleSpinBox, QFo
                                QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QTableWidgetItem, QVBoxLayout,
                                QWidget)
 
-from kiosk.ui.admin_people import _table
+from kiosk.ui.admin_common import make_table
 from kiosk.ui.background import Background
 
 NOTIFICATION_KINDS = {"phantom": "Phantom load", "device_offline": "No signal",
@@ -120,7 +120,7 @@ class NotificationsPage(QWidget):
         self.show_all = QCheckBox("Show acknowledged too", self)
         self.show_all.toggled.connect(self.refresh)
         self.summary = QLabel("", self)
-        self.table = _table(self, ["When", "What", "Title", "State", "Detail"])
+        self.table = make_table(self, ["When", "What", "Title", "State", "Detail"])
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.itemSelectionChanged.connect(self._selection_changed)
         top = QHBoxLayout()

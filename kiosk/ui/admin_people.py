@@ -10,12 +10,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout,
-                               QHeaderView, QLabel, QLineEdit, QMessageBox, QPushButton, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout,
+                               QHeaderView, QLabel, QLineEdit, QPushButton, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from kiosk.core.operators import MIN_PASSWORD, Role
+from kiosk.ui.admin_common import attempt, make_table, open_dialog
 from kiosk.ui.background import Background
 
 AUDIT_ROWS = 500
@@ -23,19 +23,6 @@ AUDIT_ROWS = 500
 
 def _stamp(ts: float | None) -> str:
     return "—" if ts is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
-
-
-def _table(parent: QWidget, headers: list[str]) -> QTableWidget:
-    table = QTableWidget(0, len(headers), parent)
-    table.setHorizontalHeaderLabels(headers)
-    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    table.verticalHeader().setVisible(False)
-    table.verticalHeader().setDefaultSectionSize(34)
-    table.setAlternatingRowColors(True)
-    table.horizontalHeader().setStretchLastSection(True)
-    return table
 
 
 class OperatorDialog(QDialog):
@@ -97,7 +84,7 @@ class OperatorsPage(QWidget):
         super().__init__(parent)
         self.ops: Any = None
         self.dialog: Any = None
-        self.table = _table(self, ["Name", "Role", "State", "Last sign-in", "Since"])
+        self.table = make_table(self, ["Name", "Role", "State", "Last sign-in", "Since"])
         self.add_button = QPushButton("Add operator…", self)
         self.role_button = QPushButton("Change role", self)
         self.password_button = QPushButton("Set password…", self)
@@ -172,21 +159,12 @@ class OperatorsPage(QWidget):
             self._try(lambda: self.ops.disable(info.name))
 
     def _try(self, work: Any) -> None:
-        try:
-            work()
-        except (PermissionError, ValueError) as exc:
-            box = QMessageBox(QMessageBox.Icon.Warning, "Not done", str(exc), parent=self)
-            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-            self.dialog = box
-            box.open()
+        attempt(self, work)
         self.refresh()
 
     def _open(self, dialog: OperatorDialog) -> OperatorDialog:
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(self.refresh)
-        self.dialog = dialog
-        dialog.open()
-        return dialog
+        return open_dialog(self, dialog)
 
     def showEvent(self, event: Any) -> None:
         super().showEvent(event)
@@ -203,7 +181,7 @@ class AuditPage(QWidget):
         self.filter.setClearButtonEnabled(True)
         self.filter.setMinimumHeight(36)
         self.count = QLabel("", self)
-        self.table = _table(self, ["When", "Who", "What", "Target", "Why / detail"])
+        self.table = make_table(self, ["When", "Who", "What", "Target", "Why / detail"])
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(250)
