@@ -147,7 +147,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ingest.batch_ms", int, 50, "Longest a reading waits before it is committed (milliseconds).", minimum=5,
             maximum=5000),
     Setting("ingest.batch_rows", int, 500, "Store writer commits when this many rows are waiting.", minimum=1),
-    Setting("devices.offline_after_s", float, 90.0, "A device not heard from for this long is shown offline.",
+    Setting("devices.offline_after_s", float, 90.0, "Seconds without a message after which a device whose report "
+            "rhythm is not learned yet shows NO SIGNAL (a known rhythm: about three missed reports).",
             minimum=1, runtime=True),
     Setting("stalls.legacy_stallsense", bool, False, "Accept legacy StallSense boards: anonymous MQTT, limited to "
             "the topics N, N/id, N/ip and N/rst of their own name N. Off by default.",

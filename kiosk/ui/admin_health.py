@@ -215,7 +215,9 @@ class SettingsPage(QWidget):
         super().__init__(parent)
         self.ops: Any = None
         self.editors: dict[str, Any] = {}
-        self.form = QFormLayout()
+        self.form = QGridLayout()
+        self.form.setColumnStretch(0, 1)
+        self.form.setHorizontalSpacing(24)
         self.save_button = QPushButton("Save and apply", self)
         self.save_button.setMinimumHeight(40)
         self.save_button.clicked.connect(self.save)
@@ -239,17 +241,21 @@ class SettingsPage(QWidget):
         self.load()
 
     def load(self) -> None:
-        while self.form.rowCount():
-            self.form.removeRow(0)
+        while self.form.count():
+            item = self.form.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
         self.editors = {}
-        for setting, value, source, editable in self.ops.settings():
+        for row, (setting, value, source, editable) in enumerate(self.ops.settings()):
             editor = self._editor(setting, value)
             editor.setEnabled(editable)
             editor.setToolTip(f"{setting.help}\nNow from: {source}" + ("" if editable else
                                                                           "\nChange it there, not here."))
-            label = QLabel(f"{setting.help}<br><small><code>{setting.key}</code></small>", self)
+            label = QLabel(f"{setting.help}<br><small><code>{setting.key}</code>"
+                           f"{'' if editable else ' (set by ' + source + ')'}</small>", self)
             label.setWordWrap(True)
-            self.form.addRow(label, editor)
+            self.form.addWidget(label, row, 0)
+            self.form.addWidget(editor, row, 1)
             self.editors[setting.key] = (setting, editor)
 
     def _editor(self, setting: Any, value: Any) -> Any:
@@ -269,7 +275,7 @@ class SettingsPage(QWidget):
             if setting.example:
                 editor.setPlaceholderText(f"e.g. {setting.example}")
         editor.setMinimumHeight(40)
-        editor.setMinimumWidth(160)
+        editor.setFixedWidth(220)
         return editor
 
     def values(self) -> dict[str, Any]:
