@@ -95,17 +95,17 @@ class DeviceAdmin:
         host, port = self._broker_address()
         return ProvisionedDevice(info, token, host, port)
 
-    def rotate(self, by: Operator, device_id: str, expires_at: float | None = None) -> str:
+    def rotate(self, by: Operator, device_id: str, expires_at: float | None = None, reason: str = "") -> str:
         """A new token; the old one stops working and the device's live session is dropped."""
         require(by, Role.ADMIN, "rotate device tokens")
-        token = self._registry.rotate(device_id, by.name, check_expiry(expires_at, self._clock()))
+        token = self._registry.rotate(device_id, by.name, check_expiry(expires_at, self._clock()), reason)
         self._revoked(device_id)
         log.info("%s rotated the token of device %s", by.name, device_id)
         return token
 
-    def revoke(self, by: Operator, device_id: str) -> None:
+    def revoke(self, by: Operator, device_id: str, reason: str = "") -> None:
         require(by, Role.ADMIN, "revoke devices")
-        self._registry.revoke(device_id, by.name)
+        self._registry.revoke(device_id, by.name, reason)
         self._revoked(device_id)
         log.info("%s revoked device %s", by.name, device_id)
 

@@ -83,7 +83,7 @@ class DeviceRegistry:
             write_audit(session, now, actor, "device.create", device.id, f"name={name!r} kind={kind}")
         return _info(device), token
 
-    def rotate(self, device_id: str, actor: str, expires_at: float | None = None) -> str:
+    def rotate(self, device_id: str, actor: str, expires_at: float | None = None, reason: str = "") -> str:
         """A new token; every older token of the device stops working."""
         now = self._clock()
         token = new_token()
@@ -94,17 +94,17 @@ class DeviceRegistry:
             session.add(DeviceToken(device_id=device_id, token_hash=hash_token(token), created_at=now,
                                     expires_at=expires_at))
             device.revoked_at = None
-            write_audit(session, now, actor, "device.token.rotate", device_id, "")
+            write_audit(session, now, actor, "device.token.rotate", device_id, reason[:200])
         return token
 
-    def revoke(self, device_id: str, actor: str) -> None:
+    def revoke(self, device_id: str, actor: str, reason: str = "") -> None:
         now = self._clock()
         with self._session() as session, session.begin():
             device = self._require(session, device_id)
             device.revoked_at = now
             session.execute(update(DeviceToken).where(DeviceToken.device_id == device_id,
                                                       DeviceToken.revoked_at.is_(None)).values(revoked_at=now))
-            write_audit(session, now, actor, "device.revoke", device_id, "")
+            write_audit(session, now, actor, "device.revoke", device_id, reason[:200])
 
     def set_expiry(self, device_id: str, expires_at: float | None, actor: str) -> None:
         """Change when the device's live token stops working (None: never)."""

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QFormLayout, QHBoxLayout, QLab
 from kiosk.core.devices import DeviceSnapshot
 from kiosk.ui.admin_common import attempt, open_dialog
 from kiosk.ui.background import Background
+from kiosk.ui.reason_dialog import ask_reason
 from kiosk.ui.device_dialogs import AddDeviceDialog, DeleteDeviceDialog, ExpiryDialog
 from kiosk.ui.devices_model import STATE_STYLE, DevicesModel, ago, state_key
 from kiosk.ui.devices_view import DevicesView
@@ -290,33 +291,24 @@ class AdminDevicesPage(QWidget):
         if snap is None:
             return
         if what == "rotate":
-            box = QMessageBox(QMessageBox.Icon.Question, "New token",
-                              f"Give {snap.name} a new token? The old one stops working at once and the device is "
-                              "disconnected until it has the new one.", parent=self)
-            box.addButton(QMessageBox.StandardButton.Cancel)
-            go = box.addButton("Issue new token", QMessageBox.ButtonRole.AcceptRole)
-            box.accepted.connect(lambda: self._rotate(snap))
-            go.clicked.connect(box.accept)
-            self._open(box)
+            self.dialog = ask_reason(self, "New token", f"Give {snap.name} a new token? The old one stops working "
+                                     "at once and the device is disconnected until it has the new one. Why?",
+                                     "Issue new token", lambda why: self._rotate(snap, why))
         elif what == "expiry":
             dialog = ExpiryDialog(snap.name, self.detail.expires_at, self)
             dialog.accepted.connect(lambda: self._set_expiry(snap, dialog.expiry.value()))
             self._open(dialog)
         elif what == "revoke":
-            box = QMessageBox(QMessageBox.Icon.Warning, "Revoke device",
-                              f"Revoke {snap.name}? It is disconnected now and refused until it gets a new token.",
-                              parent=self)
-            box.addButton(QMessageBox.StandardButton.Cancel)
-            go = box.addButton("Revoke", QMessageBox.ButtonRole.DestructiveRole)
-            go.clicked.connect(lambda: self._try(lambda: self.ops.revoke(snap.id)))
-            self._open(box)
+            self.dialog = ask_reason(self, "Revoke device", f"Revoke {snap.name}? It is disconnected now and refused "
+                                     "until it gets a new token. Why?", "Revoke",
+                                     lambda why: self._try(lambda: self.ops.revoke(snap.id, why)))
         elif what == "delete":
             dialog = DeleteDeviceDialog(snap.name, self)
             dialog.accepted.connect(lambda: self._delete(snap, dialog.keep_history, dialog.reason.text().strip()))
             self._open(dialog)
 
-    def _rotate(self, snap: DeviceSnapshot) -> None:
-        ok, token = self._try(lambda: self.ops.rotate(snap.id, self.detail.expires_at))
+    def _rotate(self, snap: DeviceSnapshot, why: str) -> None:
+        ok, token = self._try(lambda: self.ops.rotate(snap.id, self.detail.expires_at, why))
         if ok:
             import json
 

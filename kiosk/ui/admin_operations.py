@@ -33,11 +33,11 @@ class AdminOperations:
     def create_device(self, name: str, kind: str, expires_at: float | None) -> ProvisionedDevice:
         return self.devices.create(self._by(), name, kind, expires_at)
 
-    def rotate(self, device_id: str, expires_at: float | None) -> str:
-        return self.devices.rotate(self._by(), device_id, expires_at)
+    def rotate(self, device_id: str, expires_at: float | None, reason: str = "") -> str:
+        return self.devices.rotate(self._by(), device_id, expires_at, reason)
 
-    def revoke(self, device_id: str) -> None:
-        self.devices.revoke(self._by(), device_id)
+    def revoke(self, device_id: str, reason: str = "") -> None:
+        self.devices.revoke(self._by(), device_id, reason)
 
     def set_expiry(self, device_id: str, expires_at: float | None) -> None:
         self.devices.set_expiry(self._by(), device_id, expires_at)

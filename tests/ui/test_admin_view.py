@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from kiosk.app import ServicesStarter, connect_window
 from kiosk.core.operators import Role
 from kiosk.ui.admin_view import SIGN_IN, SIGNED_IN
 from kiosk.ui.bridge import Bridge
 from kiosk.ui.main_window import MainWindow
+from kiosk.ui.reason_dialog import ReasonDialog
 from kiosk.ui.token_dialog import TokenDialog
 from tests.helpers import connect
 
@@ -167,10 +168,13 @@ def test_revoke_and_delete_from_the_detail_pane(qtbot: Any, window: Any) -> None
     qtbot.waitUntil(lambda: main.devices_model.row_of(made.info.id) is not None, timeout=3000)
     page.select(made.info.id)
     page.detail.actionRequested.emit("revoke")
-    box = _dialog(page, QMessageBox)
-    revoke = next(b for b in box.findChildren(QPushButton) if b.text() == "Revoke")
-    qtbot.mouseClick(revoke, Qt.MouseButton.LeftButton)
+    box = _dialog(page, ReasonDialog)
+    assert not box.ok.isEnabled()  # a reason first
+    box.reason.setText("meter stolen")
+    qtbot.mouseClick(box.ok, Qt.MouseButton.LeftButton)
     assert hub.registry.check(made.info.id, made.token).failure is not None
+    revoked = [a for a in hub.registry.audit() if a.action == "device.revoke"]
+    assert [(a.actor, a.detail) for a in revoked] == [("ada", "meter stolen")]
     qtbot.waitUntil(lambda: not page.detail.buttons["revoke"].isEnabled(), timeout=3000)
     page.detail.actionRequested.emit("delete")
     dialog = page.dialog
@@ -350,7 +354,6 @@ def test_admin_actions_in_other_tabs_sign_in_and_name_the_operator(qtbot: Any, w
     """The hub's admin PIN is replaced by operator sign-in: forcing a locker free asks for an admin (a staff account
     is refused), and the audit log names the person."""
     from kiosk.ui.operator_gate import SignInDialog
-    from kiosk.ui.reason_dialog import ReasonDialog
 
     main, starter = window
     first_admin(qtbot, main)
