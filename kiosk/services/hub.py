@@ -21,6 +21,7 @@ from sqlalchemy import text
 from kiosk.config import Config
 from kiosk.core.devices import DeviceInfo, DeviceSnapshot
 from kiosk.core.energy import PortStatus
+from kiosk.core.operators import Operator
 from kiosk.core.ota import RolloutLimit
 from kiosk.protocol.metrics import Metric, render
 from kiosk.protocol.payloads import Rejected
@@ -49,7 +50,7 @@ from kiosk.store.db import open_store
 from kiosk.store.devices import LEGACY_PREFIX, DeviceRegistry
 from kiosk.store.energy import EnergyStore, PortError
 from kiosk.store.lockers import LockerDesk, locker_desk_for
-from kiosk.store.stalls import StallDirectory
+from kiosk.store.stalls import StallDirectory, acting
 from kiosk.store.writer import StoreWriter
 
 log = logging.getLogger(__name__)
@@ -239,11 +240,13 @@ class Hub:
         if self.link.connected.is_set():
             self.link.publish(topic, payload, qos=0, retain=retain)
 
-    def reset_legacy_board(self, device_id: str, actor: str) -> None:
+    def reset_legacy_board(self, device_id: str, actor: str | Operator) -> None:
         """Send a legacy StallSense board its Wi-Fi reset (`N/rst` = 1): it forgets its network and reboots.
 
         The caller has asked for confirmation; this writes the audit row and publishes. Raises LookupError for a
-        device that is not a legacy board, ConnectionError while the broker cannot be reached."""
+        device that is not a legacy board, ConnectionError while the broker cannot be reached; PermissionError for
+        an operator who is not an admin."""
+        actor = acting(actor, "reset a board's Wi-Fi")
         info = self.registry.get(device_id)
         if info is None or not device_id.startswith(LEGACY_PREFIX):
             raise LookupError(f"{device_id} is not a StallSense board")

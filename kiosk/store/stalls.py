@@ -13,6 +13,7 @@ from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from kiosk.core.operators import Operator, Role, require
 from kiosk.core.stalls import SensorRole, StallsError
 from kiosk.store.devices import LEGACY_KIND, write_audit
 from kiosk.store.models import AuditEntry, Device, Restroom, Stall, StallEvent, StallReading, StallSensor
@@ -49,6 +50,15 @@ class RestroomInfo:
 
 
 STALL_SENSOR_KINDS = (LEGACY_KIND, "stall", "esp32")
+
+
+def acting(actor: str | Operator, what: str) -> str:
+    """The audit name of whoever edits: an operator (the GUI) must be an admin; a plain name is an internal caller
+    (the demo, the hub itself, tests)."""
+    if isinstance(actor, Operator):
+        require(actor, Role.ADMIN, what)
+        return actor.name
+    return actor
 
 
 class StallDirectory:
@@ -101,7 +111,8 @@ class StallDirectory:
 
     # --- changing -----------------------------------------------------------------------------------------------
 
-    def add_restroom(self, name: str, floor: str, actor: str) -> int:
+    def add_restroom(self, name: str, floor: str, actor: str | Operator) -> int:
+        actor = acting(actor, "edit restrooms")
         name, floor = name.strip(), floor.strip()
         if not name:
             raise StallsError("A restroom needs a name.")
@@ -116,7 +127,8 @@ class StallDirectory:
             write_audit(session, now, actor, "restroom.add", str(room.id), f"name={name!r} floor={floor!r}")
             return room.id
 
-    def edit_restroom(self, restroom_id: int, name: str, floor: str, actor: str) -> None:
+    def edit_restroom(self, restroom_id: int, name: str, floor: str, actor: str | Operator) -> None:
+        actor = acting(actor, "edit restrooms")
         name, floor = name.strip(), floor.strip()
         if not name:
             raise StallsError("A restroom needs a name.")
@@ -129,7 +141,8 @@ class StallDirectory:
             room.name, room.floor = name, floor
             write_audit(session, now, actor, "restroom.edit", str(restroom_id), detail)
 
-    def remove_restroom(self, restroom_id: int, actor: str) -> None:
+    def remove_restroom(self, restroom_id: int, actor: str | Operator) -> None:
+        actor = acting(actor, "edit restrooms")
         now = self._clock()
         with self._session() as session, session.begin():
             room = _require(session, Restroom, restroom_id, "restroom")
@@ -141,7 +154,8 @@ class StallDirectory:
             write_audit(session, now, actor, "restroom.remove", str(restroom_id),
                    f"name={room.name!r}, {len(stall_ids)} stall(s); their sensors are pending again")
 
-    def add_stall(self, restroom_id: int, label: str, actor: str) -> int:
+    def add_stall(self, restroom_id: int, label: str, actor: str | Operator) -> int:
+        actor = acting(actor, "edit stalls")
         label = label.strip()
         if not label:
             raise StallsError("A stall needs a label, e.g. \"1\" or \"Accessible\".")
@@ -158,7 +172,8 @@ class StallDirectory:
             write_audit(session, now, actor, "stall.add", str(stall.id), f"{room.name} / {label}")
             return stall.id
 
-    def remove_stall(self, stall_id: int, actor: str) -> None:
+    def remove_stall(self, stall_id: int, actor: str | Operator) -> None:
+        actor = acting(actor, "edit stalls")
         now = self._clock()
         with self._session() as session, session.begin():
             stall = _require(session, Stall, stall_id, "stall")
@@ -166,8 +181,9 @@ class StallDirectory:
             session.delete(stall)
             write_audit(session, now, actor, "stall.remove", str(stall_id), f"label={stall.label!r}")
 
-    def assign(self, device_id: str, stall_id: int, role: SensorRole, actor: str) -> None:
+    def assign(self, device_id: str, stall_id: int, role: SensorRole, actor: str | Operator) -> None:
         """Let a sensor watch a stall as door, thermal or combined sensor (moving it if it watched another)."""
+        actor = acting(actor, "assign sensors")
         now = self._clock()
         with self._session() as session, session.begin():
             device = _require(session, Device, device_id, "sensor")
@@ -190,7 +206,8 @@ class StallDirectory:
                 raise StallsError(f"Could not assign {device.name}: {exc.orig}") from exc
             write_audit(session, now, actor, "stall.sensor.assign", device_id, f"stall={stall_id} role={role.value}")
 
-    def unassign(self, device_id: str, actor: str) -> None:
+    def unassign(self, device_id: str, actor: str | Operator) -> None:
+        actor = acting(actor, "assign sensors")
         now = self._clock()
         with self._session() as session, session.begin():
             link = session.get(StallSensor, device_id)

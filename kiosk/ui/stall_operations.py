@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from kiosk.core.operators import Operator, Role, require
+from kiosk.core.operators import Operator, Role
 from kiosk.core.stalls import SensorRole
 
 if TYPE_CHECKING:  # the window must not import SQLAlchemy before its first paint (tests/ui/test_main_window.py)
@@ -19,19 +19,19 @@ PIN_ADMIN = Operator("admin (PIN)", Role.ADMIN)  # where the admin PIN still sta
 
 
 class StallOperations:
-    """`who` is the admin acting (kiosk.ui.operator_gate: the operator signed in); every change checks it here."""
+    """`who` is the admin acting (kiosk.ui.operator_gate: the operator signed in); the store checks the role."""
 
     def __init__(self, hub: Any, who: Callable[[], Operator | None] = lambda: PIN_ADMIN) -> None:
         self._hub = hub
         self._who = who
         self.directory = hub.stall_directory
 
-    def _admin(self, what: str) -> str:
+    def _admin(self, what: str) -> Operator:
+        """The operator acting; the store checks the role (kiosk.store.stalls.acting)."""
         operator = self._who()
         if operator is None:
-            raise PermissionError("Sign in as an admin first (the admin session has locked itself).")
-        require(operator, Role.ADMIN, what)
-        return operator.name
+            raise PermissionError(f"Sign in as an admin to {what} (the admin session has locked itself).")
+        return operator
 
     def restrooms(self) -> list[RestroomInfo]:
         return self.directory.restrooms()

@@ -92,3 +92,29 @@ def test_timeline_and_events_start_with_the_state_in_force(store) -> None:
     assert [(t, s) for t, s, _ in stalls.timeline(1, 250, 400)] == [(250, "occupied"), (300.0, "vacant")]
     assert sorted(stalls.events(160, 400)) == [(1, 160, "vacant"), (1, 200.0, "occupied"), (1, 300.0, "vacant"),
                                                (2, 160, "no_signal")]
+
+
+def test_an_operator_must_be_an_admin_to_change_restrooms_stalls_or_sensors(tmp_path: Path) -> None:
+    """Issue 7: the role is checked where the change is made, whoever calls."""
+    from kiosk.core.operators import Operator, Role
+
+    engine = open_store(f"sqlite:///{tmp_path / 'k.db'}")
+    directory = StallDirectory(engine)
+    sensor, _ = DeviceRegistry(engine).create("Door W-1", "stall", "test")
+    staff, admin = Operator("sam", Role.STAFF), Operator("ada", Role.ADMIN)
+    room = directory.add_restroom("West", "0", admin)
+    stall = directory.add_stall(room, "W-1", admin)
+    for change in (lambda: directory.add_restroom("East", "0", staff),
+                   lambda: directory.edit_restroom(room, "West wing", "0", staff),
+                   lambda: directory.add_stall(room, "W-2", staff),
+                   lambda: directory.assign(sensor.id, stall, SensorRole.DOOR, staff),
+                   lambda: directory.remove_stall(stall, staff),
+                   lambda: directory.remove_restroom(room, staff)):
+        with pytest.raises(PermissionError, match="Only an admin"):
+            change()
+    assert [r.name for r in directory.restrooms()] == ["West"]
+    directory.assign(sensor.id, stall, SensorRole.DOOR, admin)
+    with pytest.raises(PermissionError):
+        directory.unassign(sensor.id, staff)
+    actors = {a.actor for a in DeviceRegistry(engine).audit() if a.action.startswith(("restroom", "stall"))}
+    assert actors == {"ada"}
