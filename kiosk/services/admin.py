@@ -38,8 +38,11 @@ class ProvisionedDevice:
 
     def qr_text(self) -> str:
         """What the QR code carries: everything a provisioning app needs to configure the device."""
-        return json.dumps({"deviceId": self.info.id, "token": self.token, "host": self.broker_host,
-                           "port": self.broker_port}, separators=(",", ":"))
+        return provisioning_text(self.info.id, self.token, self.broker_host, self.broker_port)
+
+
+def provisioning_text(device_id: str, token: str, host: str, port: int) -> str:
+    return json.dumps({"deviceId": device_id, "token": token, "host": host, "port": port}, separators=(",", ":"))
 
 
 def check_device_name(name: str) -> str:
@@ -94,6 +97,10 @@ class DeviceAdmin:
         log.info("%s added device %s (%s, %s)", by.name, info.id, name, kind)
         host, port = self._broker_address()
         return ProvisionedDevice(info, token, host, port)
+
+    def provisioning_text(self, device_id: str, token: str) -> str:
+        host, port = self._broker_address()
+        return provisioning_text(device_id, token, host, port)
 
     def rotate(self, by: Operator, device_id: str, expires_at: float | None = None, reason: str = "") -> str:
         """A new token; the old one stops working and the device's live session is dropped."""

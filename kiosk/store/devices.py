@@ -321,11 +321,14 @@ class DeviceRegistry:
             return [_info(d) for d in session.scalars(select(Device).where(Device.retired_at.is_(None))
                                                       .order_by(Device.created_at))]
 
-    def token_expiry(self) -> dict[str, float | None]:
+    def token_expiry(self, device_id: str | None = None) -> dict[str, float | None]:
+        """When each device's live token expires (None: never); of one device, or of all."""
+        query = (select(DeviceToken.device_id, func.max(DeviceToken.expires_at))
+                 .where(DeviceToken.revoked_at.is_(None)).group_by(DeviceToken.device_id))
+        if device_id is not None:
+            query = query.where(DeviceToken.device_id == device_id)
         with self._session() as session:
-            rows = session.execute(select(DeviceToken.device_id, func.max(DeviceToken.expires_at))
-                                   .where(DeviceToken.revoked_at.is_(None)).group_by(DeviceToken.device_id))
-            return {device_id: expires for device_id, expires in rows}
+            return {device: expires for device, expires in session.execute(query)}
 
     def snapshots(self, offline_after_s: float) -> list[DeviceSnapshot]:
         now = self._clock()

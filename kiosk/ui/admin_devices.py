@@ -38,7 +38,8 @@ def _duration(seconds: float) -> str:
     return f"{days} d {hours} h" if days else (f"{hours} h {minutes} min" if hours else f"{minutes} min")
 
 
-def facts(snap: DeviceSnapshot, now: float, expires_at: float | None) -> list[tuple[str, str]]:
+def facts(snap: DeviceSnapshot, now: float, expires_at: float | None,
+          reasons: list[tuple[str, int, float, str]] = ()) -> list[tuple[str, str]]:  # type: ignore[assignment]
     """What the detail pane lists about a device, in words (an unknown value is a dash, never a made-up one)."""
     word, symbol, _ = STATE_STYLE[state_key(snap)]
     uptime = "—"
@@ -52,7 +53,9 @@ def facts(snap: DeviceSnapshot, now: float, expires_at: float | None) -> list[tu
             ("IP address", snap.ip or "—"), ("MAC address", snap.mac or "—"), ("Firmware", snap.firmware or "—"),
             ("Battery", "—" if snap.battery is None else f"{snap.battery:.0f} %"),
             ("Signal", "—" if snap.signal is None else f"{snap.signal:.0f} dBm"), ("Uptime", uptime),
-            ("Messages", f"{snap.received:,} received, {snap.rejected:,} rejected"), ("Last rejection", rejection),
+            ("Messages", f"{snap.received:,} received, {snap.rejected:,} rejected" + (" (" + ", ".join(
+                f"{reason.replace('_', ' ')} {count:,}" for reason, count, _at, _detail in reasons) + ")"
+                if reasons else "")), ("Last rejection", rejection),
             ("Token", "revoked" if snap.revoked else ("never expires" if expires_at is None
                                                        else f"expires {_stamp(expires_at)}"))]
 
@@ -68,6 +71,7 @@ class DeviceDetail(QWidget):
         super().__init__(parent)
         self.snapshot: DeviceSnapshot | None = None
         self.expires_at: float | None = None
+        self.reasons: list[tuple[str, int, float, str]] = []  # rejected messages by reason (read with the activity)
         self.title = QLabel("Select a device", self)
         self.title.setStyleSheet("font-size: 18px; font-weight: bold")
         self.title.setWordWrap(True)
@@ -111,6 +115,8 @@ class DeviceDetail(QWidget):
 
     def show_device(self, snap: DeviceSnapshot | None, expires_at: float | None = None,
                     now: float | None = None) -> None:
+        if snap is None or self.snapshot is None or snap.id != self.snapshot.id:
+            self.reasons = []
         self.snapshot, self.expires_at = snap, expires_at
         for button in self.buttons.values():
             button.setEnabled(snap is not None)
@@ -123,16 +129,16 @@ class DeviceDetail(QWidget):
             self.history.clear()
             return
         self.title.setText(snap.name)
-        for label, text in facts(snap, time.time() if now is None else now, expires_at):
+        for label, text in facts(snap, time.time() if now is None else now, expires_at, self.reasons):
             self.values[label].setText(text)
         self.buttons["revoke"].setEnabled(not snap.revoked)
 
     def show_activity(self, messages: list[tuple[float, bool, str]], logs: list[tuple[float, str, str]],
                       firmware: list[tuple[float, str, str]] = (),  # type: ignore[assignment]
                       reasons: list[tuple[str, int, float, str]] = ()) -> None:  # type: ignore[assignment]
-        if reasons:
-            self.values["Messages"].setText(self.values["Messages"].text().split(" (")[0] + " (" + ", ".join(
-                f"{reason.replace('_', ' ')} {count:,}" for reason, count, _at, _detail in reasons) + ")")
+        if reasons != self.reasons and self.snapshot is not None:
+            self.reasons = list(reasons)
+            self.show_device(self.snapshot, self.expires_at)
         self.history.setText("Firmware history: " + " · ".join(
             f"{version} ({'by update' if source == 'ota' else 'reported'}, "
             f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(at))})" for at, version, source in firmware[:5])
@@ -310,10 +316,8 @@ class AdminDevicesPage(QWidget):
     def _rotate(self, snap: DeviceSnapshot, why: str) -> None:
         ok, token = self._try(lambda: self.ops.rotate(snap.id, self.detail.expires_at, why))
         if ok:
-            import json
-
             self._open(TokenDialog("New token", snap.name, snap.id, token,
-                                   json.dumps({"deviceId": snap.id, "token": token}, separators=(",", ":")), self))
+                                   self.ops.provisioning_text(snap.id, token), self))
 
     def _set_expiry(self, snap: DeviceSnapshot, expires_at: float | None) -> None:
         if self._try(lambda: self.ops.set_expiry(snap.id, expires_at))[0]:

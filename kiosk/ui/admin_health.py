@@ -146,8 +146,8 @@ class NotificationsPage(QWidget):
             return
         if self.isVisible():
             self.refresh()
-        else:
-            self.countChanged.emit(self.ops.open_notifications())
+        else:  # only the count, for the page's title; off the GUI thread like every read here
+            self._background.run(self.ops.open_notifications, self.countChanged.emit, lambda error: None)
 
     def refresh(self) -> None:
         if self.ops is None:

@@ -47,7 +47,11 @@ class AdminOperations:
         return self.devices.delete(self._by(), device_id, keep_history, reason, progress)
 
     def token_expiry(self, device_id: str) -> float | None:
-        return self.hub.registry.token_expiry().get(device_id)
+        return self.hub.registry.token_expiry(device_id).get(device_id)
+
+    def provisioning_text(self, device_id: str, token: str) -> str:
+        """What a token's QR code carries (id, token, this hub's broker address)."""
+        return self.devices.provisioning_text(device_id, token)
 
     def rejection_reasons(self, device_id: str) -> list[tuple[str, int, float, str]]:
         return self.hub.registry.rejection_reasons(device_id)
