@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from kiosk.protocol.jsontext import JsonRefused, loads
 from kiosk.protocol.topics import Channel
 
 
@@ -24,6 +25,7 @@ class Reason(str, Enum):
     TOO_LARGE = "too_large"
     UNKNOWN_TOPIC = "unknown_topic"
     UNKNOWN_DEVICE = "unknown_device"
+    INTERNAL_ERROR = "internal_error"  # the hub failed on this message (a bug): logged once with its traceback
 
 
 class Rejected(Exception):
@@ -155,24 +157,44 @@ def _ack(body: dict[str, Any]) -> CommandAck:
     return CommandAck(command_id, ok, _text(body, "detail", 200) or "")
 
 
-def _json_object(payload: bytes) -> dict[str, Any]:
+def load_json(payload: bytes | str) -> Any:
+    """Device JSON within the limits of kiosk.protocol.jsontext, or Rejected."""
     try:
-        body = json.loads(payload.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise Rejected(Reason.NOT_JSON, f"not UTF-8 text (byte {exc.start})") from None
-    except json.JSONDecodeError as exc:
-        raise Rejected(Reason.NOT_JSON, f"not JSON: {exc.msg} at character {exc.pos}") from None
+        return loads(payload)
+    except JsonRefused as exc:
+        raise Rejected(Reason(exc.reason), exc.detail) from None
+
+
+def _json_object(payload: bytes) -> dict[str, Any]:
+    body = load_json(payload)
     if not isinstance(body, dict):
         raise Rejected(Reason.WRONG_TYPE, f"expected a JSON object, got {type(body).__name__}")
     return body
 
 
+# The keys each kind of datastream reading may carry; any other key is refused (wrong_type), so that a reading of a
+# kind the kiosk does not know is never stored as one it does.
+COMMON_KEYS = frozenset({"ts", "timestamp", "seq"})
+ENERGY_KEYS = frozenset({"voltage", "current", "power", "port"}) | COMMON_KEYS
+STALL_KEYS = frozenset({"occupied", "door", "thermal"}) | COMMON_KEYS
+TELEMETRY_KEYS = frozenset({"value", "telemetryDataId", "urgent", "thresholds"}) | COMMON_KEYS
+
+
+def _only(body: dict[str, Any], allowed: frozenset[str], kind: str) -> None:
+    extra = sorted(str(key)[:40] for key in body if key not in allowed)
+    if extra:
+        raise Rejected(Reason.WRONG_TYPE, f"unknown key(s) in {kind}: {', '.join(extra[:5])}")
+
+
 def _datastream(body: dict[str, Any]) -> DeviceMessage:
     if "voltage" in body or "current" in body or "power" in body:
+        _only(body, ENERGY_KEYS, "an energy reading")
         return energy_reading(body)
     if "occupied" in body or "door" in body or "thermal" in body:
+        _only(body, STALL_KEYS, "a stall reading")
         return _stall(body)
     if "value" in body:
+        _only(body, TELEMETRY_KEYS, "a telemetry reading")
         return _telemetry(body)
     raise Rejected(Reason.WRONG_TYPE, "datastream needs 'value', an energy reading or a stall reading; got keys "
                    + ", ".join(sorted(body)) if body else "datastream payload is an empty object")
@@ -298,9 +320,11 @@ def _log_line(payload: bytes) -> LogLine:
     level = "info"
     if text.startswith("{"):
         try:
-            body = json.loads(text)
-        except json.JSONDecodeError:
-            body = None
+            body = loads(text)
+        except JsonRefused as exc:
+            if "surrogate" in exc.detail:  # JSON that holds text no database can store
+                raise Rejected(Reason(exc.reason), exc.detail) from None
+            body = None  # plain text that happens to start with a brace
         if isinstance(body, dict) and isinstance(body.get("message"), str):
             text = body["message"]
             level = str(body.get("level", "info"))[:16]

@@ -13,11 +13,11 @@ their reason. Nothing raises out of the framer.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
+from kiosk.protocol.jsontext import JsonRefused, loads
 from kiosk.protocol.payloads import Reason, Rejected
 
 MAX_LINE_BYTES = 512
@@ -79,9 +79,11 @@ def parse_line(line: bytes) -> Hello | SerialReading:
         raise Rejected(Reason.NOT_JSON, f"not UTF-8 text ({len(line)} bytes): a wrong baud rate or noise") from None
     text = text.strip().strip("\x00")
     try:
-        body = json.loads(text)
-    except ValueError:
-        raise Rejected(Reason.NOT_JSON, f"not JSON: {text[:60]!r}") from None
+        body = loads(text)
+    except JsonRefused as exc:
+        shown = text[:60].encode("utf-8", "backslashreplace").decode()
+        raise Rejected(Reason(exc.reason), f"{exc.detail}: {shown!r}" if exc.reason == "not_json" else exc.detail) \
+            from None
     if not isinstance(body, dict):
         raise Rejected(Reason.WRONG_TYPE, f"a line must be a JSON object, got {type(body).__name__}")
     if "hello" in body:

@@ -8,13 +8,14 @@ also hosts the broker when `broker.process = "thread"`).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+
+from kiosk.protocol.payloads import Rejected, load_json
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ class HttpServer:
         self._metrics = metrics
         self._firmware = firmware  # sha256 -> the image file, None if no such image
         self._runner: web.AppRunner | None = None
+        self._failed_once = False
         self.port: int | None = None
 
     def app(self) -> web.Application:
@@ -66,11 +68,20 @@ class HttpServer:
 
     async def _post_reading(self, request: web.Request) -> web.Response:
         try:
-            body = json.loads(await request.read())
-        except (ValueError, UnicodeDecodeError):
-            return web.json_response({"success": False, "message": "the body is not JSON"}, status=400)
+            body = load_json(await request.read())
+        except Rejected as exc:
+            return web.json_response({"success": False, "message": f"the body is not JSON the kiosk reads: "
+                                                                    f"{exc.detail}", "reason": exc.reason.value},
+                                     status=400)
         assert self._sensor_reading is not None
-        status, answer = await asyncio.get_running_loop().run_in_executor(None, self._sensor_reading, body)
+        try:
+            status, answer = await asyncio.get_running_loop().run_in_executor(None, self._sensor_reading, body)
+        except Exception:
+            if not self._failed_once:
+                self._failed_once = True
+                log.exception("POST /api/sensor/reading failed inside the kiosk")
+            return web.json_response({"success": False, "message": "the kiosk could not handle this reading",
+                                      "reason": "internal_error"}, status=500)
         return web.json_response(answer, status=status)
 
     async def _get_metrics(self, _request: web.Request) -> web.Response:

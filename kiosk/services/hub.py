@@ -24,7 +24,7 @@ from kiosk.core.energy import PortStatus
 from kiosk.core.operators import Operator
 from kiosk.core.ota import RolloutLimit
 from kiosk.protocol.metrics import Metric, render
-from kiosk.protocol.payloads import Rejected
+from kiosk.protocol.payloads import Reason, Rejected
 from kiosk.protocol.serial_lines import Hello
 from kiosk.core.stalls import StallRules, StallView
 from kiosk.protocol.legacy import LEGACY_SUBSCRIPTIONS, RESET_PAYLOAD, reset_topic
@@ -281,7 +281,8 @@ class Hub:
             report, reading, at = self.ingest.handle_energy(
                 device_id, fields, lambda r, now: (self.energy.reading(device_id, r, now, port), r, now))
         except Rejected as exc:
-            return 400, {"success": False, "message": exc.detail}
+            return 500 if exc.reason is Reason.INTERNAL_ERROR else 400, {"success": False, "message": exc.detail,
+                                                                          "reason": exc.reason.value}
         return 200, {"success": True, "message": "Reading saved", "data": {
             "reading": {"portId": port.id, "voltage": reading.voltage, "current": reading.current,
                         "power": reading.power, "timestamp": at},
@@ -289,7 +290,13 @@ class Hub:
 
     def _serial_message(self, key: str, path: str, message: Any) -> None:
         """A line from a USB board (serial worker thread): a hello maps the board, a reading takes the ingest path,
-        a bad line is counted on the board's device."""
+        a bad line is counted on the board's device. Never raises: a failure is counted as `internal_error`."""
+        try:
+            self._serial_line(key, path, message)
+        except Exception as exc:
+            self.ingest.internal_error(self._serial_devices.get(key, f"serial:{key}"), exc)
+
+    def _serial_line(self, key: str, path: str, message: Any) -> None:
         firmware = message.firmware if isinstance(message, Hello) else None
         device_id = self._serial_devices.get(key)
         if device_id is None or isinstance(message, Hello):

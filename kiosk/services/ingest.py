@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -64,6 +65,7 @@ class Ingest:
         self.tracker = DeviceTracker(clock, offline_after_s)
         self._limiter = LogLimiter(clock)
         self._unknown_checked: dict[str, float] = {}
+        self._errors_seen: set[tuple[str, str, int]] = set()
         self.accepted = 0
         self.rejected = 0
         self.unknown_devices = 0
@@ -112,7 +114,15 @@ class Ingest:
                 for ts, ok, what in reversed(items)]
 
     def handle(self, topic: str, payload: bytes, mark: float | None = None) -> bool:
-        """One message from a device; returns whether it was accepted."""
+        """One message from a device; returns whether it was accepted. Never raises: a failure of the hub's own
+        is counted on the device as `internal_error` (and logged with its traceback the first time)."""
+        try:
+            return self._handle(topic, payload, mark)
+        except Exception as exc:
+            self.internal_error(_topic_device(topic), exc)
+            return False
+
+    def _handle(self, topic: str, payload: bytes, mark: float | None) -> bool:
         now = self._clock()
         with self._lock:
             self._rate_count += 1
@@ -156,7 +166,18 @@ class Ingest:
                       deliver: Callable[[payloads.EnergyReading, float], Any]) -> Any:
         """An energy reading that came another way (HTTP, USB serial) for a known device: validated like an MQTT
         one, counted on the device, then handed to `deliver` (which returns what the caller answers).
-        Raises Rejected (counted, logged) for a bad reading."""
+        Raises Rejected (counted, logged) for a bad reading, and for a failure of the hub's own (`internal_error`,
+        logged with its traceback the first time)."""
+        try:
+            return self._handle_energy(device_id, body, deliver)
+        except Rejected:
+            raise
+        except Exception as exc:
+            self.internal_error(device_id, exc)
+            raise Rejected(Reason.INTERNAL_ERROR, "the kiosk could not handle this reading") from None
+
+    def _handle_energy(self, device_id: str, body: dict[str, Any],
+                       deliver: Callable[[payloads.EnergyReading, float], Any]) -> Any:
         now = self._clock()
         with self._lock:
             self._rate_count += 1
@@ -185,7 +206,15 @@ class Ingest:
             self._reject(device_id, reason, detail, now)
 
     def handle_legacy(self, topic: str, payload: bytes, mark: float | None = None) -> bool:
-        """One message from a legacy StallSense board (`N`, `N/id`, `N/ip`); a new board becomes a pending sensor."""
+        """One message from a legacy StallSense board (`N`, `N/id`, `N/ip`); a new board becomes a pending sensor.
+        Never raises (as `handle`)."""
+        try:
+            return self._handle_legacy(topic, payload, mark)
+        except Exception as exc:
+            self.internal_error(legacy_device_id(topic.split("/")[0][:64] or "?"), exc)
+            return False
+
+    def _handle_legacy(self, topic: str, payload: bytes, mark: float | None) -> bool:
         now = self._clock()
         with self._lock:
             self._rate_count += 1
@@ -251,6 +280,22 @@ class Ingest:
         self.tracker.upsert(info)
         return not info.revoked
 
+    def internal_error(self, device_id: str, exc: Exception) -> None:
+        """The hub failed on a message: count it like a rejection; the first of each kind is logged with its
+        traceback, later ones as the usual once-a-minute line."""
+        where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+        kind = (type(exc).__name__, where.filename if where else "", where.lineno if where else 0)
+        detail = f"{type(exc).__name__}: {str(exc)[:200]}"
+        if kind not in self._errors_seen:
+            self._errors_seen.add(kind)
+            log.error("could not handle a message from device %s (counted as internal_error from now on)",
+                      device_id[:64], exc_info=exc)
+        try:
+            with self._lock:
+                self._reject(device_id, Reason.INTERNAL_ERROR, detail, self._clock())
+        except Exception:
+            log.exception("could not even count a failed message")
+
     def _reject(self, device_id: str, reason: Reason, detail: str, now: float) -> None:
         self.rejected += 1
         snap = None
@@ -281,6 +326,11 @@ class Ingest:
 
     def tick_stats(self) -> IngestStats:
         return IngestStats(self.accepted, self.rejected, self.unknown_devices, self._last_rate)
+
+
+def _topic_device(topic: str) -> str:
+    parts = topic.split("/")
+    return parts[1][:64] if len(parts) >= 3 and parts[1] else "?"
 
 
 def _row(message: payloads.DeviceMessage, device_id: str, now: float) -> tuple[str, dict[str, Any]] | None:

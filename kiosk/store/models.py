@@ -375,3 +375,13 @@ class FirmwareHistory(Base):
     version: Mapped[str] = mapped_column(String(64))
     at: Mapped[float] = mapped_column(Float)
     source: Mapped[str] = mapped_column(String(16))  # "reported" or "ota"
+
+
+class IngestCursor(Base):
+    """How far a source of device messages (the embedded broker's journal) has been stored: written in the same
+    transaction as the rows taken from it, so a restart replays exactly what is not stored yet."""
+
+    __tablename__ = "ingest_cursors"
+
+    source: Mapped[str] = mapped_column(String(80), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)

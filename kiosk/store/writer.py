@@ -1,30 +1,43 @@
 """The store writer: one thread owns all writes and commits them in batches (DESIGN.md section 3).
 
-Producers (the device worker, serial readers, HTTP) call `add`, `device_state` and `rejection` from any thread; those
-only append to memory under a lock. The writer commits every `batch_ms` or when `batch_rows` rows wait, in one
-transaction. If a commit fails (disk full, database locked for too long) the batch is kept and retried with back-off,
-so no good reading is lost while the disk recovers; the error is counted and reported through `health()`.
+Producers (the journal reader, serial readers, HTTP) call `add`, `device_state`, `rejection` and `consumed` from any
+thread; those only append to memory under a lock. The writer commits every `batch_ms` or when `batch_rows` rows
+wait, in one transaction. It never dies and never drops a good row:
+
+- a commit that fails because of the database itself (disk full, locked, I/O) keeps its batch, makes `health()`
+  say so at once, and is retried with a real back-off (new rows do not cut the wait short);
+- a commit that fails because of one row (text SQLite cannot encode, a value out of range, a broken constraint) is
+  redone row by row, each in a savepoint: the poison rows are rejected on their devices (reason `cannot_store`),
+  the rest is stored;
+- anything else it did not expect is logged once with its traceback, counted, and handled as a database failure.
+
+`consumed(source, seq)` records how far a source (the broker's journal) has been taken in: the position is written in
+the same transaction as the rows taken from it, so that a restart replays exactly what is not stored yet. Producers
+that hand over several rows for one position hold `handover()` meanwhile, so that a batch never splits them.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, bindparam
+from sqlalchemy import Connection, Engine, bindparam
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
-from kiosk.core.devices import DeviceSnapshot
+from kiosk.core.devices import DeviceSnapshot, LogLimiter
 from kiosk.core.energy import Bucket, merge_buckets
 from kiosk.store.energy import upsert_rollups
-from kiosk.store.models import (Device, DeviceLog, DeviceRejection, EnergyReading, StallEvent, StallReading,
-                                 Telemetry)
+from kiosk.store.models import (Device, DeviceLog, DeviceRejection, EnergyReading, IngestCursor, StallEvent,
+                                 StallReading, Telemetry)
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +47,20 @@ TABLES = {"telemetry": Telemetry, "energy": EnergyReading, "stall": StallReading
 # live views get it from events. Readings keep the batch_ms bound.
 DEVICE_STATE_EVERY_S = 1.0
 MAX_BACKLOG_ROWS = 500_000
+BACKOFF_S = (0.5, 10.0)  # first wait after a failed commit, doubling up to the second
+SLOW_COMMIT_S = 1.0  # a commit running longer than this makes health say the database is slow (e.g. locked)
+CANNOT_STORE = "cannot_store"  # the rejection reason of a poison row
 
 
 @dataclass(frozen=True)
 class CommitInfo:
-    """What one commit wrote; `marks` are the producers' timestamps of the rows (for latency figures)."""
+    """What one commit wrote; `marks` are the producers' timestamps of the rows (for latency figures), `cursors`
+    the positions of sources (the broker's journal) now stored."""
 
     rows: int
     marks: tuple[float, ...]
     committed_at: float
+    cursors: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -52,6 +70,8 @@ class WriterHealth:
     commits: int
     failures: int
     last_error: str | None
+    poison_rows: int = 0
+    alive: bool = True
 
 
 @dataclass
@@ -61,17 +81,21 @@ class _Pending:
     devices: dict[str, DeviceSnapshot]
     rejections: dict[tuple[str, str], tuple[int, float, str]]
     rollups: dict[tuple[str, str, float], Bucket]
+    cursors: dict[str, int]
 
     @classmethod
     def empty(cls) -> _Pending:
-        return cls({}, [], {}, {}, {})
+        return cls({}, [], {}, {}, {}, {})
 
     def size(self) -> int:
         return sum(map(len, self.rows.values())) + len(self.devices) + len(self.rejections) + len(self.rollups)
 
     def urgent_size(self) -> int:
-        """What must be committed within batch_ms: readings, rollups and rejections, not device state."""
-        return sum(map(len, self.rows.values())) + len(self.rejections) + len(self.rollups)
+        """What must be committed within batch_ms: readings, rollups, rejections and positions, not device state."""
+        return sum(map(len, self.rows.values())) + len(self.rejections) + len(self.rollups) + len(self.cursors)
+
+    def empty_of_work(self) -> bool:
+        return self.size() == 0 and not self.cursors
 
     def merge_older(self, older: _Pending) -> None:
         """Put a failed batch back in front of what arrived since."""
@@ -83,10 +107,15 @@ class _Pending:
         merge_buckets(self.rollups, newer)
         for key, (count, at, detail) in older.rejections.items():
             if key in self.rejections:
-                newer = self.rejections[key]
-                self.rejections[key] = (count + newer[0], newer[1], newer[2])
+                later = self.rejections[key]
+                self.rejections[key] = (count + later[0], later[1], later[2])
             else:
                 self.rejections[key] = (count, at, detail)
+        self.cursors = {**older.cursors, **self.cursors}
+
+
+class _PoisonRows(Exception):
+    """A commit failed because of what a row holds, not because of the database."""
 
 
 class StoreWriter:
@@ -99,17 +128,23 @@ class StoreWriter:
         self._batch_rows = batch_rows
         self._clock = clock
         self._lock = threading.Condition()
+        self._handover = threading.RLock()
         self._pending = _Pending.empty()
+        self._inflight = 0  # the size of the batch being committed (part of the backlog until it is stored)
         self._stopping = False
         self._busy = False
         self._flushing = False
         self._first_at: float | None = None
+        self._retry_at: float | None = None
+        self._commit_started: float | None = None
         self._devices_saved_at = 0.0
         self._thread: threading.Thread | None = None
         self._listeners: list[Callable[[CommitInfo], None]] = []
         self._commits = 0
         self._failures = 0
+        self._poison = 0
         self._last_error: str | None = None
+        self._limiter = LogLimiter(time.monotonic)
         self._dialect = engine.url.get_backend_name()
 
     def on_commit(self, listener: Callable[[CommitInfo], None]) -> None:
@@ -126,6 +161,12 @@ class StoreWriter:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+
+    @contextmanager
+    def handover(self) -> Iterator[None]:
+        """Hold while adding the rows of one source position and `consumed()`: no batch is cut in between."""
+        with self._handover:
+            yield
 
     def add(self, table: str, row: dict[str, Any], mark: float | None = None) -> None:
         with self._lock:
@@ -146,9 +187,16 @@ class StoreWriter:
             self._device_state_added()
 
     def rejection(self, device_id: str, reason: str, detail: str, at: float) -> None:
+        detail = _storable(detail[:300])
         with self._lock:
             count = self._pending.rejections.get((device_id, reason), (0, 0.0, ""))[0]
-            self._pending.rejections[(device_id, reason)] = (count + 1, at, detail[:300])
+            self._pending.rejections[(device_id, reason)] = (count + 1, at, detail)
+            self._wake_if_due()
+
+    def consumed(self, source: str, seq: int) -> None:
+        """Everything from `source` up to `seq` has been handed over: store the position with those rows."""
+        with self._lock:
+            self._pending.cursors[source] = seq
             self._wake_if_due()
 
     def _wake_if_due(self) -> None:
@@ -160,10 +208,23 @@ class StoreWriter:
         if self._pending.urgent_size() == 0 and len(self._pending.devices) == 1:
             self._lock.notify()  # a batch of device state only: the writer times it by DEVICE_STATE_EVERY_S
 
+    def backlog(self) -> int:
+        """Rows held in memory, waiting or being committed."""
+        with self._lock:
+            return self._pending.size() + self._inflight
+
     def health(self) -> WriterHealth:
         with self._lock:
-            return WriterHealth(self._last_error is None, self._pending.size(), self._commits, self._failures,
-                                self._last_error)
+            error = self._last_error
+            started = self._commit_started
+            if error is None and started is not None and time.monotonic() - started > SLOW_COMMIT_S:
+                error = (f"a commit has been waiting {time.monotonic() - started:.1f} s "
+                         "(is the database locked or the disk slow?)")
+            alive = self._thread is None or self._thread.is_alive() or self._stopping
+            if not alive:
+                error = "the store writer thread has stopped: nothing is being written"
+            return WriterHealth(error is None, self._pending.size() + self._inflight, self._commits, self._failures,
+                                error, self._poison, alive)
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until everything added before this call is committed (tests, shutdown, backup)."""
@@ -172,7 +233,7 @@ class StoreWriter:
             self._flushing = True
             self._lock.notify_all()
             try:
-                while self._pending.size() > 0 or self._busy:
+                while not self._pending.empty_of_work() or self._busy:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         return False
@@ -182,42 +243,50 @@ class StoreWriter:
         return True
 
     def _run(self) -> None:
-        backoff = 0.0
         while True:
-            with self._lock:
-                self._wait_for_batch(backoff)
-                batch, self._pending = self._pending, _Pending.empty()
-                stopping = self._stopping
-                if batch.devices and not (stopping or self._flushing) and \
-                        time.monotonic() - self._devices_saved_at < DEVICE_STATE_EVERY_S:
-                    self._pending.devices, batch.devices = batch.devices, {}
-                self._busy = batch.size() > 0
-            if batch.size():
-                if self._commit(batch):
-                    backoff = 0.0
-                else:
-                    with self._lock:
-                        self._pending.merge_older(batch)
-                        self._trim_backlog()
-                        self._busy = False
-                        self._lock.notify_all()
-                    backoff = min(max(backoff * 2, 0.5), 10.0)
-                    if stopping:
-                        log.error("store writer stopping with %d rows it could not write", batch.size())
-                        return
-                    continue
-            if stopping:
-                return
+            try:
+                if self._cycle():
+                    return
+            except Exception as exc:  # a bug here must not stop every write: count it, say it, go on
+                self._failed(f"store writer error: {type(exc).__name__}: {exc}", traceback.format_exc())
 
-    def _wait_for_batch(self, backoff: float) -> None:
+    def _cycle(self) -> bool:
+        """Wait for a batch and commit it; True when the writer is to stop."""
+        with self._lock:
+            self._wait_for_batch()
+        with self._handover, self._lock:  # not while waiting: producers hold the handover while they add
+            batch, self._pending = self._pending, _Pending.empty()
+            stopping = self._stopping
+            if batch.devices and not (stopping or self._flushing) and \
+                    time.monotonic() - self._devices_saved_at < DEVICE_STATE_EVERY_S:
+                self._pending.devices, batch.devices = batch.devices, {}
+            self._busy = not batch.empty_of_work()
+            self._inflight = batch.size()
+        if not batch.empty_of_work() and not self._commit(batch):
+            with self._lock:
+                self._pending.merge_older(batch)
+                self._trim_backlog()
+                self._busy = False
+                self._inflight = 0
+                self._lock.notify_all()
+            if stopping:
+                log.error("store writer stopping with %d rows it could not write", batch.size())
+                return True
+            return False
+        return stopping
+
+    def _wait_for_batch(self) -> None:
         """Under the lock: wait until the oldest waiting change is `batch_ms` old, or `batch_rows` rows wait.
 
         Timing batches from their first change (not from the last commit) bounds how long any row waits to
-        `batch_ms` plus one commit. After a failed commit, wait `backoff` before trying again.
+        `batch_ms` plus one commit. After a failed commit, wait out the back-off first: new rows do not cut it short
+        (a full disk would otherwise be retried for every reading); a flush or a stop does.
         """
-        if backoff:
-            self._lock.wait(backoff)
-            return
+        while self._retry_at is not None and not (self._stopping or self._flushing):
+            remaining = self._retry_at - time.monotonic()
+            if remaining <= 0:
+                break
+            self._lock.wait(remaining)
         while not self._stopping:
             if self._pending.urgent_size() == 0 and not self._flushing:
                 self._first_at = None
@@ -248,43 +317,162 @@ class StoreWriter:
                 log.error("store writer backlog full: dropped the %d oldest %s rows", dropped, table)
 
     def _commit(self, batch: _Pending) -> bool:
+        with self._lock:
+            self._commit_started = time.monotonic()
         try:
-            with self._engine.begin() as connection:
-                for table, rows in batch.rows.items():
-                    connection.execute(TABLES[table].__table__.insert(), rows)
-                if batch.devices:
-                    connection.execute(_UPDATE_DEVICE, [_device_row(s) for s in batch.devices.values()])
-                    self._devices_saved_at = time.monotonic()
-                for (device_id, reason), (count, at, detail) in batch.rejections.items():
-                    connection.execute(self._upsert_rejection(device_id, reason, count, at, detail))
-                upsert_rollups(connection, batch.rollups)
-        except SQLAlchemyError as exc:
-            with self._lock:
-                self._failures += 1
-                first = self._last_error is None
-                self._last_error = str(exc.orig if getattr(exc, "orig", None) else exc)[:300]
-            if first:
-                log.error("database write failed, keeping %d rows and retrying: %s", batch.size(), self._last_error)
+            try:
+                with self._engine.begin() as connection:
+                    self._write(connection, batch, careful=False)
+            except _PoisonRows:
+                with self._engine.begin() as connection:
+                    if self._dialect == "sqlite":
+                        # pysqlite opens its transaction at the first write; a SAVEPOINT first would start one
+                        # of its own, which the first RELEASE commits: open it here so the batch stays atomic.
+                        connection.exec_driver_sql("BEGIN")
+                    self._write(connection, batch, careful=True)
+        except Exception as exc:
+            self._failed(_describe(exc), traceback.format_exc() if not isinstance(exc, SQLAlchemyError) else None)
             return False
-        info = CommitInfo(sum(map(len, batch.rows.values())), tuple(batch.marks), self._clock())
+        finally:
+            with self._lock:
+                self._commit_started = None
+        if batch.devices:
+            self._devices_saved_at = time.monotonic()
+        info = CommitInfo(sum(map(len, batch.rows.values())), tuple(batch.marks), self._clock(),
+                          dict(batch.cursors))
         with self._lock:
             if self._last_error is not None:
                 log.warning("database writes work again after %d failures", self._failures)
             self._last_error = None
+            self._retry_at = None
             self._commits += 1
             self._busy = False
+            self._inflight = 0
             self._lock.notify_all()
         for listener in self._listeners:
-            listener(info)
+            try:
+                listener(info)
+            except Exception:
+                log.exception("a commit listener failed; the commit itself is stored")
         return True
+
+    def _failed(self, error: str, trace: str | None) -> None:
+        """A commit (or the writer's own loop) failed: health says so now; retry after a growing pause."""
+        with self._lock:
+            self._failures += 1
+            first = self._last_error is None
+            self._last_error = error[:300]
+            previous = getattr(self, "_backoff", 0.0)
+            self._backoff = min(max(previous * 2, BACKOFF_S[0]), BACKOFF_S[1]) if not first else BACKOFF_S[0]
+            self._retry_at = time.monotonic() + self._backoff
+            backlog = self._pending.size() + self._inflight
+        if first:
+            log.error("database write failed, keeping %d rows and retrying: %s%s", backlog, error,
+                      f"\n{trace}" if trace else "")
+
+    def _write(self, connection: Connection, batch: _Pending, careful: bool) -> None:
+        """Everything of one batch. Careful: each row in a savepoint of its own, poison rows left out and rejected."""
+        poison: list[tuple[str, str]] = []
+        for table, rows in batch.rows.items():
+            statement = TABLES[table].__table__.insert()
+            self._execute(connection, statement, rows, careful, poison)
+        if batch.devices:
+            self._execute(connection, _UPDATE_DEVICE, [_device_row(s) for s in batch.devices.values()], careful,
+                          poison)
+        for (device_id, reason), (count, at, detail) in batch.rejections.items():
+            self._execute(connection, self._upsert_rejection(device_id, reason, count, at, detail), [{}], careful,
+                          poison)
+        if careful:
+            for key, bucket in batch.rollups.items():
+                self._guarded(connection, lambda c, k=key, b=bucket: upsert_rollups(c, {k: b}), poison, key[0])
+        else:
+            _checked(lambda: upsert_rollups(connection, batch.rollups))
+        for source, seq in batch.cursors.items():
+            _checked(lambda s=source, q=seq: connection.execute(self._upsert_cursor(s, q)))
+        for device_id, error in poison:
+            self._poisoned(connection, device_id, error)
+
+    def _execute(self, connection: Connection, statement: Any, rows: list[dict[str, Any]], careful: bool,
+                 poison: list[tuple[str, str]]) -> None:
+        if not careful:
+            _checked(lambda: connection.execute(statement, rows) if rows != [{}] else connection.execute(statement))
+            return
+        for row in rows:
+            device_id = str(row.get("device_id") or row.get("b_id") or "?")
+            self._guarded(connection, lambda c, r=row: c.execute(statement, r) if r else c.execute(statement),
+                          poison, device_id)
+
+    def _guarded(self, connection: Connection, work: Callable[[Connection], Any], poison: list[tuple[str, str]],
+                 device_id: str) -> None:
+        savepoint = connection.begin_nested()
+        try:
+            _checked(lambda: work(connection))
+        except _PoisonRows as exc:
+            savepoint.rollback()
+            poison.append((device_id, str(exc)))
+        else:
+            savepoint.commit()
+
+    def _poisoned(self, connection: Connection, device_id: str, error: str) -> None:
+        """A row the database would not take: rejected on its device (counted, logged once a minute per device)."""
+        with self._lock:
+            self._poison += 1
+        detail = _storable(f"the database would not store it: {error}"[:300])
+        connection.execute(self._upsert_rejection(device_id[:64], CANNOT_STORE, 1, self._clock(), detail))
+        may_log, held = self._limiter.allow(device_id, CANNOT_STORE)
+        if may_log:
+            more = f" ({held} more since the last report)" if held else ""
+            log.warning("rejected a row from device %s: %s: %s%s", device_id[:64], CANNOT_STORE, error, more)
 
     def _upsert_rejection(self, device_id: str, reason: str, count: int, at: float, detail: str) -> Any:
         make = pg_insert if self._dialect == "postgresql" else sqlite_insert
         stmt = make(DeviceRejection.__table__).values(device_id=device_id, reason=reason, count=count, last_at=at,
-                                            last_detail=detail)
+                                                      last_detail=detail)
         return stmt.on_conflict_do_update(
             index_elements=["device_id", "reason"],
             set_={"count": DeviceRejection.__table__.c.count + count, "last_at": at, "last_detail": detail})
+
+    def _upsert_cursor(self, source: str, seq: int) -> Any:
+        make = pg_insert if self._dialect == "postgresql" else sqlite_insert
+        stmt = make(IngestCursor.__table__).values(source=source, seq=seq)
+        return stmt.on_conflict_do_update(index_elements=["source"], set_={"seq": seq})
+
+
+def read_cursor(engine: Engine, source: str) -> int:
+    """How far `source` has been stored (0 when never)."""
+    with engine.connect() as connection:
+        value = connection.execute(IngestCursor.__table__.select().where(
+            IngestCursor.__table__.c.source == source)).first()
+    return int(value.seq) if value is not None else 0
+
+
+def _checked(work: Callable[[], Any]) -> Any:
+    """Run one statement; an error caused by the data (not the database) becomes _PoisonRows."""
+    try:
+        return work()
+    except OperationalError:
+        raise  # locked, disk full, I/O: the database's trouble, not the row's
+    except DBAPIError as exc:
+        if isinstance(exc.orig, sqlite3.OperationalError):
+            raise
+        raise _PoisonRows(_describe(exc)) from exc
+    except (UnicodeError, ValueError, TypeError, OverflowError, SQLAlchemyError) as exc:
+        raise _PoisonRows(_describe(exc)) from exc
+
+
+def _describe(exc: BaseException) -> str:
+    inner = getattr(exc, "orig", None) or exc.__cause__ or exc
+    text = str(inner).split("\n[SQL", 1)[0]
+    return _storable(f"{type(inner).__name__}: {text}"[:300])
+
+
+def _storable(text: str) -> str:
+    """Text the database can always store: unpaired surrogates (from JSON escapes) shown as escapes."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 _DEVICES = Device.__table__
@@ -298,8 +486,8 @@ _UPDATE_DEVICE = _DEVICES.update().where(_DEVICES.c.id == bindparam("b_id")).val
 def _device_row(snap: DeviceSnapshot) -> dict[str, Any]:
     """One row of the bulk UPDATE by primary key that persists the devices' live state."""
     row = {"id": snap.id, "last_seen": snap.last_seen, "messages_received": snap.received,
-            "messages_rejected": snap.rejected, "last_reject_reason": snap.last_reject_reason,
-            "last_reject_detail": snap.last_reject_detail, "battery": snap.battery, "signal": snap.signal,
-            "firmware": snap.firmware, "ip": snap.ip, "mac": snap.mac, "uptime_s": snap.uptime_s,
-            "uptime_at": snap.uptime_at}
+           "messages_rejected": snap.rejected, "last_reject_reason": snap.last_reject_reason,
+           "last_reject_detail": snap.last_reject_detail, "battery": snap.battery, "signal": snap.signal,
+           "firmware": snap.firmware, "ip": snap.ip, "mac": snap.mac, "uptime_s": snap.uptime_s,
+           "uptime_at": snap.uptime_at}
     return {f"b_{name}": value for name, value in row.items()}

@@ -61,6 +61,11 @@ def test_http_readings_answer_as_the_contract_says(energy_hub: Any) -> None:
     assert post(energy_hub, {**good, "voltage": "NaN"})[0] == 400
     assert post(energy_hub, b"{not json")[0] == 400
     assert post(energy_hub, [1, 2])[0] == 400
+    # Crafted JSON answered 500 with a traceback in the log (issue 13): now a 400 that says why.
+    for crafted, reason in ((b'{"voltage": 1' + b"0" * 5000 + b"}", "out_of_range"),
+                            (b"[" * 2000 + b"]" * 2000, "too_large"), (b'{"deviceToken": "\\ud800"}', "not_json")):
+        status, answer = post(energy_hub, crafted)
+        assert (status, answer["reason"]) == (400, reason), answer
     assert post(energy_hub, {**good, "deviceToken": other_token})[0] == 404  # a valid token, not this port's owner
     energy_hub.registry.revoke(meter.id, "test")
     assert post(energy_hub, good)[0] == 401

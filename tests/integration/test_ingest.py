@@ -174,3 +174,45 @@ def test_broker_statistics_count_messages_in_and_out(hub: Any, meter: Any) -> No
         meter.publish(f"devices/{meter.info.id}/datastream", json.dumps({"value": i}))
     wait_for(lambda: hub.broker.stats().messages_in - stats.messages_in == 3)
     assert hub.status().broker_in_per_s > 0
+
+
+@pytest.mark.parametrize("channel, payload", [
+    ("devices/{id}/datastream", b'{"value": "\\ud800"}'),
+    ("device/{id}/status", b'{"uptime": 5, "fw": "1.0\\ud800"}'),
+    ("device/{id}/logs", b'{"level": "warn", "message": "\\udfff"}'),
+    ("devices/{id}/datastream", b'{"value": ' + b"[" * 1000 + b"]" * 1000 + b"}"),
+    ("devices/{id}/datastream", b'{"value": 1' + b"0" * 5000 + b"}"),
+])
+def test_crafted_text_is_rejected_and_recording_goes_on(hub: Any, meter: Any, channel: str, payload: bytes) -> None:
+    """Issue 13: one lone surrogate killed the store writer; from then on every reading was dropped while health
+    said ok. Now it is a counted rejection and the readings after it are stored."""
+    meter.publish(channel.format(id=meter.info.id), payload)
+    for value in range(5):
+        meter.publish(f"devices/{meter.info.id}/datastream", json.dumps({"value": value}))
+    wait_for(lambda: len(rows(hub, Telemetry)) == 5)
+    hub.writer.flush()
+    assert hub.writer.health().ok and hub.health()[0]
+    with Session(hub.engine) as session:
+        reasons = {r.reason for r in session.scalars(select(DeviceRejection))}
+    assert reasons & {"not_json", "too_large", "out_of_range"}
+
+
+def test_a_failure_inside_the_hub_is_counted_once_not_a_traceback_per_message(hub: Any, meter: Any,
+                                                                               monkeypatch: Any,
+                                                                               caplog: Any) -> None:
+    calls = {"n": 0}
+
+    def broken(*_args: Any) -> None:
+        calls["n"] += 1
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(hub.ingest, "_on_energy", broken)
+    for _ in range(5):
+        meter.publish(f"devices/{meter.info.id}/datastream", json.dumps(READING))
+    meter.publish(f"devices/{meter.info.id}/datastream", json.dumps({"value": 1}))
+    wait_for(lambda: rows(hub, Telemetry))
+    found = wait_for(lambda: rejection(hub, meter.info.id, "internal_error"))
+    wait_for(lambda: rejection(hub, meter.info.id, "internal_error").count == 5)
+    assert "KeyError" in found.last_detail and calls["n"] == 5
+    tracebacks = [r for r in caplog.records if r.exc_info]
+    assert len(tracebacks) == 1
