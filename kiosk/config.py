@@ -130,6 +130,12 @@ SETTINGS: tuple[Setting, ...] = (
             minimum=1, maximum=65535),
     Setting("broker.session_expiry_s", float, 7 * 86400, "A persistent session (clean session 0) whose client stays "
             "away this long is forgotten, with its queued messages.", minimum=1),
+    Setting("broker.journal", bool, True, "Write every device message to the journal (journal.db in the data "
+            "folder) before the embedded broker acknowledges it, so that a PUBACK means the reading is on disk and "
+            "is stored even if the kiosk is stopped or killed before it reaches the database."),
+    Setting("broker.journal_sync", str, "full", "How the journal reaches the disk: full (an acknowledged message "
+            "survives a power cut), normal (it survives a crash of the kiosk, not a power cut), off (left to the "
+            "operating system). See docs/reliability.md for what each costs.", choices=("full", "normal", "off")),
     Setting("broker.max_packet_bytes", int, 256 * 1024, "Largest MQTT packet accepted; a larger one closes the "
             "connection.", minimum=1024, maximum=256 * 1024 * 1024),
     Setting("http.bind", str, "0.0.0.0", "Address the HTTP server (health, device API) listens on."),

@@ -37,6 +37,7 @@ from kiosk.services.notices import Notices
 from kiosk.services.ota import OtaService
 from kiosk.services.http import HttpServer
 from kiosk.services.ingest import Ingest, IngestStats
+from kiosk.services.journal_reader import JournalReader
 from kiosk.services.energy import EnergyService
 from kiosk.services.lockers import LockerService
 from kiosk.services.loop import ServiceLoop
@@ -45,6 +46,7 @@ from kiosk.services.mqtt_client import BrokerAddress, DeviceLink
 from kiosk.services.stalls import StallPlace, StallService
 from kiosk.store.commands import CommandLog
 from kiosk.store.firmware import FirmwareStore
+from kiosk.store.journal import JOURNAL_FILE
 from kiosk.store.site_key import SiteKey
 from kiosk.store.db import open_store
 from kiosk.store.devices import LEGACY_PREFIX, DeviceRegistry
@@ -142,6 +144,7 @@ class Hub:
         self.loop = ServiceLoop()
         self.internal = internal_credentials(config.data_dir)
         self.broker: BrokerProcess | InProcessBroker | None = None
+        self.journal_reader: JournalReader | None = None
         if config["broker.embedded"] and not config["broker.url"]:
             spec = ListenerSpec(config["broker.bind"], config["broker.port"],
                                 config["broker.websocket_port"] if config["broker.websocket"] else 0,
@@ -149,7 +152,12 @@ class Hub:
                                 config["broker.tls_cert"], config["broker.tls_key"], config["broker.max_connections"],
                                 config["broker.connect_timeout_s"], config["broker.max_packet_bytes"],
                                 config["broker.max_inflight"], config["broker.session_expiry_s"],
-                                self.legacy_stallsense)
+                                self.legacy_stallsense,
+                                str(config.data_dir / JOURNAL_FILE) if config["broker.journal"] else "",
+                                config["broker.journal_sync"])
+            if spec.journal_path:
+                self.journal_reader = JournalReader(Path(spec.journal_path), self.engine, self.writer,
+                                                    self._journal_message, self._journal_stored)
             if config["broker.process"] == "child":
                 self.broker = BrokerProcess(spec, config.database_url, config.data_dir, config["log.level"])
             else:
@@ -160,7 +168,8 @@ class Hub:
         self.link = DeviceLink(self.broker_address(), *self._link_credentials(), on_message=self._message,
                                on_control=self.device_revoked, on_connection=self._link_changed,
                                extra_subscriptions=LEGACY_SUBSCRIPTIONS if self.legacy_stallsense else (),
-                               will=(HUB_STATE_TOPIC, hub_state(False, clock())))
+                               will=(HUB_STATE_TOPIC, hub_state(False, clock())),
+                               device_topics=self.journal_reader is None)
         self.serial: SerialWorker | None = None
         if config["serial.enabled"]:
             paths = tuple(filter(None, (p.strip() for p in config["serial.ports"].split(","))))
@@ -227,6 +236,18 @@ class Hub:
             self.ingest.handle(topic, payload)
         else:
             self.ingest.handle_legacy(topic, payload)
+
+    def _journal_message(self, topic: str, payload: bytes, at: float | None) -> None:
+        """A device's message from the broker's journal (journal-reader thread). Only devices' own publishes are
+        there, so one on a to-device topic is the device's own (counted as unknown_topic), not the hub's echo."""
+        if topic.split("/", 1)[0] in DEVICE_PREFIXES or not self.legacy_stallsense:
+            self.ingest.handle(topic, payload, at=at)
+        else:
+            self.ingest.handle_legacy(topic, payload, at=at)
+
+    def _journal_stored(self, seq: int) -> None:
+        if self.broker is not None:
+            self.broker.journal_stored(seq)
 
     def _report_interval(self, device_id: str) -> float | None:
         snap = self.ingest.tracker.get(device_id)
@@ -329,6 +350,8 @@ class Hub:
         for snap in snapshots:
             self._events.device_changed(snap)
         self.writer.start()
+        if self.journal_reader is not None:
+            self.journal_reader.start()  # what an earlier run acknowledged and did not store comes first
         self.loop.start()
         if self.broker is not None:
             self.broker.start()
@@ -355,6 +378,8 @@ class Hub:
             self.loop.run(self.http.stop())
         if self.broker is not None:
             self.broker.stop()
+        if self.journal_reader is not None:
+            self.journal_reader.stop()  # after the broker: nothing new comes in; the rest waits for the next start
         self.loop.stop()
         self.writer.stop()
         self.engine.dispose()

@@ -113,17 +113,18 @@ class Ingest:
         return [(ts, ok, payloads.describe(what) if ok else f"rejected, {what[0].value.replace('_', ' ')}: {what[1]}")
                 for ts, ok, what in reversed(items)]
 
-    def handle(self, topic: str, payload: bytes, mark: float | None = None) -> bool:
-        """One message from a device; returns whether it was accepted. Never raises: a failure of the hub's own
-        is counted on the device as `internal_error` (and logged with its traceback the first time)."""
+    def handle(self, topic: str, payload: bytes, mark: float | None = None, at: float | None = None) -> bool:
+        """One message from a device; returns whether it was accepted. `at`: when it arrived, if not now (a message
+        read late from the broker's journal). Never raises: a failure of the hub's own is counted on the device as
+        `internal_error` (and logged with its traceback the first time)."""
         try:
-            return self._handle(topic, payload, mark)
+            return self._handle(topic, payload, mark, at)
         except Exception as exc:
             self.internal_error(_topic_device(topic), exc)
             return False
 
-    def _handle(self, topic: str, payload: bytes, mark: float | None) -> bool:
-        now = self._clock()
+    def _handle(self, topic: str, payload: bytes, mark: float | None, at: float | None) -> bool:
+        now = self._clock() if at is None else at
         with self._lock:
             self._rate_count += 1
             try:
@@ -205,17 +206,17 @@ class Ingest:
             self._known(device_id, now)
             self._reject(device_id, reason, detail, now)
 
-    def handle_legacy(self, topic: str, payload: bytes, mark: float | None = None) -> bool:
+    def handle_legacy(self, topic: str, payload: bytes, mark: float | None = None, at: float | None = None) -> bool:
         """One message from a legacy StallSense board (`N`, `N/id`, `N/ip`); a new board becomes a pending sensor.
         Never raises (as `handle`)."""
         try:
-            return self._handle_legacy(topic, payload, mark)
+            return self._handle_legacy(topic, payload, mark, at)
         except Exception as exc:
             self.internal_error(legacy_device_id(topic.split("/")[0][:64] or "?"), exc)
             return False
 
-    def _handle_legacy(self, topic: str, payload: bytes, mark: float | None) -> bool:
-        now = self._clock()
+    def _handle_legacy(self, topic: str, payload: bytes, mark: float | None, at: float | None) -> bool:
+        now = self._clock() if at is None else at
         with self._lock:
             self._rate_count += 1
             try:

@@ -76,9 +76,11 @@ class DeviceLink:
     def __init__(self, address: BrokerAddress, username: str, password: str,
                  on_message: Callable[[str, bytes], object], on_control: Callable[[str], None],
                  on_connection: Callable[[bool, str], None], extra_subscriptions: tuple[str, ...] = (),
-                 will: tuple[str, bytes] | None = None) -> None:
+                 will: tuple[str, bytes] | None = None, device_topics: bool = True) -> None:
         self.address = address
-        self._extra = extra_subscriptions
+        # Without device topics (the embedded broker's journal brings those) the link only publishes and hears
+        # the control topic.
+        self._device_topics = (*INGEST_SUBSCRIPTIONS, *extra_subscriptions) if device_topics else ()
         self._on_message = on_message
         self._on_control = on_control
         self._on_connection = on_connection
@@ -111,7 +113,7 @@ class DeviceLink:
             log.error("%s (%s)", self.last_error, self.address)
             self._on_connection(False, self.last_error)
             return
-        client.subscribe([(topic, 0) for topic in (*INGEST_SUBSCRIPTIONS, *self._extra)] + [(CONTROL_REVOKE, 1)])
+        client.subscribe([(topic, 0) for topic in self._device_topics] + [(CONTROL_REVOKE, 1)])
         self.last_error = None
         self.connected.set()
         log.info("device worker connected to %s", self.address)

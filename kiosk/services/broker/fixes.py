@@ -51,6 +51,7 @@ import asyncio
 import logging
 import math
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
@@ -62,9 +63,14 @@ from amqtt.errors import AMQTTError, MQTTError, NoDataError
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.events import BrokerEvents
 from amqtt.mqtt.constants import QOS_0, QOS_1, QOS_2
+from amqtt.mqtt.puback import PubackPacket
+from amqtt.mqtt.pubcomp import PubcompPacket
+from amqtt.mqtt.pubrec import PubrecPacket
 from amqtt.mqtt.pubrel import PubrelPacket
-from amqtt.session import OUTGOING, Session
+from amqtt.session import INCOMING, OUTGOING, Session
 from amqtt.utils import gen_client_id
+
+from kiosk.services.broker.journal import JournalAppender
 
 log = logging.getLogger(__name__)
 KEEPALIVE_FACTOR = 1.5
@@ -113,6 +119,9 @@ class KioskHandler(BrokerProtocolHandler):
         self._retries: set[asyncio.Future[Any]] = set()
         self.max_inflight = BrokerLimits.max_inflight
         self.unacked = 0
+        self.durable = False  # acknowledge a device's message only once it is in the journal
+        # id(message) -> done when the broker has it on disk or refused it; amqtt's messages have __slots__
+        self.stored: dict[int, asyncio.Future[None]] = {}
 
     def in_background(self, coro: Any) -> None:
         """Run a delivery without awaiting it; it ends when acknowledged or when the connection closes."""
@@ -151,6 +160,9 @@ class KioskHandler(BrokerProtocolHandler):
         asyncio.ensure_future(self.handle_connection_closed())
 
     async def _handle_qos1_message_flow(self, app_message: Any) -> None:
+        if app_message.direction == INCOMING and self.durable and self.session is not None:
+            await self._receive_qos1(app_message)
+            return
         if app_message.direction != OUTGOING or self.session is None:
             await super()._handle_qos1_message_flow(app_message)
             return
@@ -167,9 +179,49 @@ class KioskHandler(BrokerProtocolHandler):
             self._puback_waiters.pop(packet_id, None)
         self.session.inflight_out.pop(packet_id, None)  # only an acknowledged message leaves the session
 
+    async def _receive_qos1(self, app_message: Any) -> None:
+        """PUBACK only once the broker has the message on disk (the journal) or has refused it (the ACL)."""
+        assert self.session is not None
+        stored = self.stored[id(app_message)] = asyncio.get_running_loop().create_future()
+        try:
+            await self.session.delivered_message_queue.put(app_message)
+            await stored
+        finally:
+            self.stored.pop(id(app_message), None)
+        puback = PubackPacket.build(app_message.packet_id)
+        await self._send_packet(puback)
+        app_message.puback_packet = puback
+
+    async def _receive_qos2(self, app_message: Any) -> None:
+        """QoS 2 received with "method A" (MQTT 3.1.1 4.3.3): stored and passed on at PUBLISH, PUBREC once stored;
+        a re-sent PUBLISH of a packet id still in flight gets PUBREC again and is not passed on twice."""
+        assert self.session is not None
+        packet_id = app_message.packet_id
+        if packet_id not in self.session.inflight_in:
+            self.session.inflight_in[packet_id] = app_message
+            stored = self.stored[id(app_message)] = asyncio.get_running_loop().create_future()
+            try:
+                await self.session.delivered_message_queue.put(app_message)
+                await stored
+            finally:
+                self.stored.pop(id(app_message), None)
+        waiter = self._pubrel_waiters.get(packet_id)
+        if waiter is None or waiter.done():  # waiting before PUBREC goes out: PUBREL may come back at once
+            waiter = self._pubrel_waiters[packet_id] = asyncio.get_running_loop().create_future()
+        await self._send_packet(PubrecPacket.build(packet_id))
+        try:
+            app_message.pubrel_packet = await waiter
+        finally:
+            self._pubrel_waiters.pop(packet_id, None)
+        self.session.inflight_in.pop(packet_id, None)
+        await self._send_packet(PubcompPacket.build(packet_id))
+
     async def _handle_qos2_message_flow(self, app_message: Any) -> None:
         """Outgoing QoS 2 kept in the session until PUBCOMP, without amqtt's 5 s timers; a retry after reconnect
         re-sends the PUBLISH (DUP) if no PUBREC came, else the PUBREL (MQTT-4.4.0-1)."""
+        if app_message.direction == INCOMING and self.durable and self.session is not None:
+            await self._receive_qos2(app_message)
+            return
         if app_message.direction != OUTGOING or self.session is None:
             await super()._handle_qos2_message_flow(app_message)
             return
@@ -212,6 +264,9 @@ class KioskBroker(Broker):
         self._connecting: set[int] = set()
         self.gatekeeper: Any = None  # set by BrokerService: topic checks go to it directly (see _topic_filtering)
         self.messages_in = 0  # PUBLISH packets accepted from clients
+        self.journal: JournalAppender | None = None  # set by BrokerService: device messages go to disk first
+        self.journaled: Callable[[Session], bool] = lambda _session: True  # whose messages go to the journal
+        self.reserved_publishes = 0  # PUBLISH to a $ topic: acknowledged, not passed on (MQTT 3.1.1 4.7.2)
         self.messages_out = 0  # deliveries to subscribers (sent or queued)
 
     async def stream_connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
@@ -231,6 +286,7 @@ class KioskBroker(Broker):
                       if isinstance(exc, asyncio.TimeoutError) else f"bad CONNECT: {exc}")
             raise AMQTTError(f"{remote_address}:{remote_port}: {reason}") from exc
         handler.max_inflight = self.limits.max_inflight
+        handler.durable = self.journal is not None
         if not await super()._authenticate(session, None):  # type: ignore[arg-type]
             handler.attach(session, reader, writer)
             await handler.mqtt_connack_authorize(False)
@@ -291,22 +347,46 @@ class KioskBroker(Broker):
 
     async def _handle_message_delivery(self, client_session: Session, handler: BrokerProtocolHandler,
                                        wait_deliver: asyncio.Future[Any]) -> bool:
-        """amqtt 0.12.1's checks, unchanged, with the publish QoS handed to the broadcast (defect 4)."""
+        """amqtt 0.12.1's checks with the publish QoS handed to the broadcast (defect 4), a device's message put in
+        the journal before it is acknowledged, and no path that ends the client's message loop while the
+        connection stays open (a publish to a `$` topic did: every later message was acknowledged and dropped)."""
         app_message = wait_deliver.result()
         await self.plugins_manager.fire_event(BrokerEvents.MESSAGE_RECEIVED, client_id=client_session.client_id,
                                               message=app_message)
         if app_message is None:
             return True
+        stored = handler.stored.get(id(app_message)) if isinstance(handler, KioskHandler) else None
+        journaled = [False]
+        try:
+            return await self._deliver_message(client_session, handler, app_message, stored, journaled)
+        finally:
+            if stored is not None and not stored.done() and not journaled[0]:
+                stored.set_result(None)  # refused or passed on without the journal: acknowledge as MQTT says
+
+    async def _deliver_message(self, client_session: Session, handler: BrokerProtocolHandler, app_message: Any,
+                               stored: asyncio.Future[None] | None, journaled: list[bool]) -> bool:
         self.messages_in += 1
         topic = app_message.topic
         if not topic or "#" in topic or "+" in topic:
             log.warning("%s published to an invalid topic %r: closing its connection", client_session.client_id,
                         topic)
-            return False
+            if stored is not None:
+                stored.cancel()  # no acknowledgement for a protocol violation
+            asyncio.ensure_future(handler.handle_connection_closed())
+            return True
         if topic.startswith("$"):
-            return False
+            self.reserved_publishes += 1
+            return True
         if not await self._topic_filtering(client_session, topic=topic, action=Action.PUBLISH):
             return True
+        if self.journal is not None and self.journaled(client_session):
+            packet = app_message.publish_packet
+            written = self.journal.append(client_session.client_id or "", topic, app_message.data,
+                                          app_message.qos or QOS_0, app_message.packet_id,
+                                          bool(packet is not None and packet.dup_flag))
+            if written is not None and stored is not None:
+                journaled[0] = True
+                written.add_done_callback(lambda done: _settle(stored, done))
         await self.plugins_manager.fire_event(BrokerEvents.MESSAGE_BROADCAST, client_id=client_session.client_id,
                                               message=app_message)
         await self._broadcast_queue.put({"session": client_session, "topic": topic, "data": app_message.data,
@@ -391,6 +471,16 @@ class KioskBroker(Broker):
             self._authenticated.discard(id(session))
             return True
         return await super()._authenticate(session, listener)
+
+
+def _settle(stored: asyncio.Future[None], written: asyncio.Future[None]) -> None:
+    """The journal's answer decides the acknowledgement: written -> PUBACK; cancelled (stopping) -> none."""
+    if stored.done():
+        return
+    if written.cancelled() or written.exception() is not None:
+        stored.cancel()
+    else:
+        stored.set_result(None)
 
 
 async def _close(writer: WriterAdapter) -> None:

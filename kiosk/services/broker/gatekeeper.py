@@ -159,5 +159,9 @@ class Gatekeeper:
         if device_id.startswith(LEGACY_PREFIX):
             self._legacy.discard(device_id[len(LEGACY_PREFIX):])
 
+    def is_internal(self, username: str | None) -> bool:
+        """The hub's own account (its link, the CLI): its messages are not device messages."""
+        return username == self._internal.username
+
     def is_device(self, username: str | None) -> bool:
         return bool(username) and username in self._grants

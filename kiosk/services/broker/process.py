@@ -12,6 +12,7 @@ import gc
 import logging
 import multiprocessing
 import multiprocessing.connection
+import os
 import signal
 import threading
 import time
@@ -68,6 +69,9 @@ class InProcessBroker:
     def drop_device(self, device_id: str) -> None:
         self._loop.submit(self._service.drop_device(device_id))
 
+    def journal_stored(self, seq: int) -> None:
+        self._service.journal_stored(seq)
+
     def connected_device_ids(self) -> list[str]:
         return self._snapshot()[1]
 
@@ -80,6 +84,24 @@ class _ChildArgs:
     log_level: str
 
 
+def _parent_gone() -> None:
+    """The hub went away (its end of the pipe closed, or this process was handed to another parent): stop at once.
+
+    No orderly shutdown: amqtt's can hang for seconds, and meanwhile an orphan kept accepting logins and
+    acknowledging messages that no hub would read (10.1 s once). Everything acknowledged is in the journal; the next
+    hub reads it."""
+    log.error("the hub process went away: the broker stops now")
+    logging.shutdown()
+    os._exit(1)
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """Backs up the pipe: the serving loop may be busy in a call when the hub dies."""
+    while os.getppid() == parent_pid:
+        time.sleep(0.25)
+    _parent_gone()
+
+
 def _child_main(conn: multiprocessing.connection.Connection, args: _ChildArgs) -> None:
     """The broker process: serve until told to stop or until the parent goes away.
 
@@ -88,6 +110,7 @@ def _child_main(conn: multiprocessing.connection.Connection, args: _ChildArgs) -
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), name="parent-watch", daemon=True).start()
     from kiosk import logs
     from kiosk.store.db import open_engine
     from kiosk.store.devices import DeviceRegistry
@@ -130,9 +153,12 @@ def _serve(conn: multiprocessing.connection.Connection, loop: ServiceLoop, servi
                 continue
             command, argument = conn.recv()
         except (EOFError, OSError):
-            return  # the hub went away: never leave an orphan broker holding the port
+            _parent_gone()
         if command == "stop":
             return
+        if command == "stored":
+            service.journal_stored(argument)
+            continue
         if command == "drop":
             loop.run(service.drop_device(argument))
             conn.send(("stats", loop.run(service.snapshot_async())))
@@ -254,14 +280,21 @@ class BrokerProcess:
         return BrokerStats(self.running, 0, 0, 0, 0, {}, 0, 0.0)
 
     def drop_device(self, device_id: str) -> None:
+        self._send("drop", device_id)
+
+    def journal_stored(self, seq: int) -> None:
+        """The hub has stored the journal up to seq: the broker may prune it (any thread)."""
+        self._send("stored", seq)
+
+    def _send(self, command: str, argument: Any) -> None:
         conn = self._conn
         if conn is None:
             return
         try:
             with self._send_lock:
-                conn.send(("drop", device_id))
+                conn.send((command, argument))
         except OSError as exc:
-            log.warning("could not ask the broker to drop device %s: %s", device_id, exc)
+            log.warning("could not send %r to the broker process: %s", command, exc)
 
     def connected_device_ids(self) -> list[str]:
         return list(self._connected)

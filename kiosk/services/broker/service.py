@@ -6,11 +6,13 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psutil
 
 from kiosk.services.broker.fixes import BrokerLimits, KioskBroker
+from kiosk.services.broker.journal import JournalAppender, JournalStats
 from kiosk.services.broker.gatekeeper import Gatekeeper
 from kiosk.services.broker.plugins import PLUGINS, attach_gatekeeper
 from kiosk.store.devices import LEGACY_PREFIX
@@ -33,6 +35,8 @@ class ListenerSpec:
     max_inflight: int = 20
     session_expiry_s: float = 7 * 86400
     legacy_stallsense: bool = False
+    journal_path: str = ""  # device messages on disk before their PUBACK (kiosk.store.journal); "" for none
+    journal_sync: str = "full"
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,8 @@ class BrokerStats:
     messages_in: int = 0
     messages_out: int = 0
     memory_bytes: int = 0
+    journal: JournalStats | None = None
+    reserved_publishes: int = 0
 
 
 def broker_config(spec: ListenerSpec) -> dict[str, Any]:
@@ -77,13 +83,24 @@ class BrokerService:
         self._gatekeeper = gatekeeper
         self._broker: KioskBroker | None = None
         self._started_at: float | None = None
+        self.journal: JournalAppender | None = None
 
     async def start(self) -> None:
         limits = BrokerLimits(self._spec.connect_timeout_s, self._spec.max_packet_bytes, self._spec.max_inflight)
         broker = KioskBroker(broker_config(self._spec), asyncio.get_running_loop(), limits)
         attach_gatekeeper(broker.plugins_manager.plugins, self._gatekeeper)
         broker.gatekeeper = self._gatekeeper
-        await broker.start()
+        if self._spec.journal_path:
+            self.journal = JournalAppender(Path(self._spec.journal_path), self._spec.journal_sync)
+            self.journal.start(asyncio.get_running_loop())
+            broker.journal = self.journal
+            broker.journaled = lambda session: not self._gatekeeper.is_internal(session.username)
+        try:
+            await broker.start()
+        except BaseException:
+            if self.journal is not None:
+                self.journal.stop()
+            raise
         self._broker = broker
         self._started_at = time.monotonic()
         log.info("embedded broker listening on %s:%d", self._spec.bind, self._spec.port)
@@ -93,6 +110,9 @@ class BrokerService:
         if broker is not None:
             await broker.shutdown()
             log.info("embedded broker stopped")
+        if self.journal is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.journal.stop)
+            self.journal = None
 
     @property
     def running(self) -> bool:
@@ -152,11 +172,18 @@ class BrokerService:
             messages_in=broker.messages_in if broker else 0,
             messages_out=broker.messages_out if broker else 0,
             memory_bytes=psutil.Process().memory_info().rss,
+            journal=self.journal.stats() if self.journal is not None else None,
+            reserved_publishes=broker.reserved_publishes if broker else 0,
         )
         return stats, devices
 
     async def snapshot_async(self) -> tuple[BrokerStats, list[str]]:
         return self.snapshot()
+
+    def journal_stored(self, seq: int) -> None:
+        """The hub has stored the journal up to seq (any thread)."""
+        if self.journal is not None:
+            self.journal.stored(seq)
 
 
 async def _close(handler: Any) -> None:
