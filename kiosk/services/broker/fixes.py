@@ -38,6 +38,13 @@ fails on plain amqtt.
 - 7. No CONNECT timeout: a socket that never sent CONNECT was held open forever. `KioskBroker` waits
   `connect_timeout_s` (10 s by default) and closes it. Oversized packets: any single read larger than
   `max_packet_bytes` (the body of a PUBLISH, say) closes the connection before the bytes are buffered.
+- 9. (found here) A PUBLISH whose topic name holds a wildcard (a protocol violation, MQTT-3.3.2-2) was refused while
+  its packet was half read: amqtt's reader logged "Message discarded" and went on reading the rest of that packet as
+  new packets (its payload became "PUBREL" and "PUBCOMP" packets), and the connection stayed open. The topic is now
+  read whole (`WholeTopicHeader`) and the broker closes the connection, with a log line.
+- 10. (found here) A publish to a `$` topic ended the client's message loop without closing the connection: every
+  later message on it was acknowledged and dropped, and the next CONNECT with that client id waited 5 s for the
+  take-over. It is now acknowledged and not passed on (MQTT 3.1.1 4.7.2), and the session goes on.
 - 8. (found here) The session sweep closed live connections: once a second amqtt lists the disconnected clean or
   expired sessions *by client id*, then awaits each clean-up; a client that reconnected with one of those ids
   meanwhile had its new session removed and its connection closed, without a log line. Devices that roam Wi-Fi
@@ -63,7 +70,9 @@ from amqtt.errors import AMQTTError, MQTTError, NoDataError
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.events import BrokerEvents
 from amqtt.mqtt.constants import QOS_0, QOS_1, QOS_2
+from amqtt.mqtt.packet import MQTTVariableHeader
 from amqtt.mqtt.puback import PubackPacket
+from amqtt.mqtt.publish import PublishPacket, PublishVariableHeader
 from amqtt.mqtt.pubcomp import PubcompPacket
 from amqtt.mqtt.pubrec import PubrecPacket
 from amqtt.mqtt.pubrel import PubrelPacket
@@ -86,6 +95,19 @@ class BrokerLimits:
 
 class PacketTooLarge(Exception):
     pass
+
+
+class WholeTopicHeader(PublishVariableHeader):
+    """A PUBLISH variable header that reads a topic with wildcards instead of raising half-way through the packet
+    (defect 9): the broker refuses such a publish by closing the connection."""
+
+    def __init__(self, topic_name: str, packet_id: int | None = None) -> None:
+        MQTTVariableHeader.__init__(self)
+        self.topic_name = topic_name
+        self.packet_id = packet_id
+
+
+PublishPacket.VARIABLE_HEADER = WholeTopicHeader  # the broker process decodes with it; outgoing packets unchanged
 
 
 class AlwaysClosingStreamWriter(StreamWriterAdapter):

@@ -54,6 +54,7 @@ class JournalAppender:
         self._pruned_seq = 0
         self._pruned_at = 0.0
         self._marks: deque[tuple[int, float]] = deque()
+        self._inflight = 0  # messages in the commit running now
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connection: sqlite3.Connection | None = None
@@ -116,7 +117,8 @@ class JournalAppender:
 
     def stats(self) -> JournalStats:
         with self._lock:
-            return JournalStats(self.appended, self.commits, len(self._waiting), self.failures, self.last_error,
+            return JournalStats(self.appended, self.commits, len(self._waiting) + self._inflight, self.failures,
+                                self.last_error,
                                 self.last_seq, self._stored_seq, self.dropped_qos0, self.resent_copies)
 
     def _run(self) -> None:
@@ -131,6 +133,7 @@ class JournalAppender:
                     self._lock.wait(backoff)
                 batch, futures = self._waiting, self._futures
                 self._waiting, self._futures = [], []
+                self._inflight = len(batch)
                 stopping = self._stopping
             if batch:
                 if self._commit(batch, futures):
@@ -138,6 +141,7 @@ class JournalAppender:
                 else:
                     with self._lock:
                         self._waiting, self._futures = batch + self._waiting, futures + self._futures
+                        self._inflight = 0
                     if stopping:
                         log.error("broker journal stopping with %d messages it could not write; their senders "
                                   "were not acknowledged and will send them again", len(batch))
@@ -167,6 +171,7 @@ class JournalAppender:
             if self.last_error is not None:
                 log.warning("broker journal writes work again after %d failures", self.failures)
             self.last_error = None
+            self._inflight = 0
             self.appended += len(batch) - copies
             self.resent_copies += copies
             self.commits += 1
