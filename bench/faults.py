@@ -1,14 +1,15 @@
 """Fault injection, counted: publishers with sequence numbers against `kiosk --headless`, faults from outside, then
 rows counted in the database. The bar: 0 acknowledged readings lost.
 
-    python bench/faults.py [--quick] [--only kill-hub,kill-broker,sigterm,locked,fuzz]
+    python bench/faults.py [--quick] [--only kill-hub,kill-broker,sigterm,locked,fuzz,full-disk]
 
 Each publisher is a real paho client (QoS 1, persistent session, its device's id and token) that publishes
 `{"value": N}` with N counting up as fast as the broker acknowledges (`--rate` to pace it). A reading counts as
 acknowledged when paho's on_publish fired for it (PUBACK received). After the faults the hub is stopped with SIGTERM
 and restarted once (it reads what its journal still holds), stopped again, and each device's stored values are
 compared with what was acknowledged: lost = acknowledged and not stored; duplicates = stored more than once.
-tests/faults/test_faults.py runs short versions of the same scenarios in `make test`.
+tests/faults/test_faults.py runs short versions of the same scenarios in `make test`. `full-disk` needs root (it mounts
+a small tmpfs) and is left out without it.
 """
 
 from __future__ import annotations
@@ -63,14 +64,14 @@ def wait(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
 class HubProcess:
     """`kiosk --headless` in its own process group, on free loopback ports, with its own data folder."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, log: Path | None = None) -> None:
         self.data_dir = data_dir
         self.broker_port, self.http_port = free_port(), free_port()
         self.env = {**os.environ, "KIOSK_DATA_DIR": str(data_dir), "KIOSK_CONFIG_DIR": str(data_dir / "config"),
                     "KIOSK_BROKER_BIND": "127.0.0.1", "KIOSK_HTTP_BIND": "127.0.0.1", "KIOSK_BROKER_WEBSOCKET": "0",
                     **(env or {})}
         self.process: subprocess.Popen[str] | None = None
-        self.log = data_dir / "hub.log"
+        self.log = log or data_dir.with_name(data_dir.name + ".log")
 
     def start(self, timeout: float = 60) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -254,6 +255,7 @@ class Run:
     """One scenario's hub and publishers; `finish()` stops everything, replays the journal, counts."""
 
     def __init__(self, data_dir: Path, devices: int = 2, rate: float = 0.0) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir = data_dir
         self.started = time.monotonic()
         self.credentials = provision(data_dir, devices)
@@ -361,12 +363,64 @@ def fuzz(base: Path, messages: int) -> Outcome:
                       f"rejected {answer.get('device_worker', {}).get('rejected')}")
 
 
+def can_mount() -> bool:
+    return os.geteuid() == 0 and Path("/proc/filesystems").read_text().find("tmpfs") >= 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its children (the broker)."""
+    total = 0.0
+    for process in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            continue
+    return total
+
+
+def full_disk(base: Path, seconds: float, size_mb: int = 48) -> Outcome:
+    """The data folder on a small tmpfs that a filler file fills up; then the filler goes."""
+    mount = base / "full-disk"
+    mount.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(mount)], check=True)
+    try:
+        run = Run(mount / "data", rate=100)
+        run.wait_acked(300)
+        filler = mount / "filler"
+        with filler.open("wb") as out:
+            try:
+                while True:
+                    out.write(b"\0" * (1 << 20))
+                    out.flush()
+            except OSError:
+                pass
+        assert run.hub.process is not None
+        before, cpu_before = run.acked(), cpu_seconds(run.hub.process.pid)
+        degraded = False
+        started = time.monotonic()
+        while time.monotonic() - started < seconds:
+            answer = health(run.hub.http_port)
+            degraded = degraded or bool(answer and answer["status"] != "ok")
+            time.sleep(0.25)
+        cpu = (cpu_seconds(run.hub.process.pid) - cpu_before) / (time.monotonic() - started)
+        during = run.acked() - before
+        filler.unlink()
+        run.wait_acked(300, timeout=60)
+        return run.finish("disk full", f"{size_mb} MB tmpfs filled for {seconds:g} s, 2 x 100 msg/s",
+                          f"{during} acks while full; {cpu:.0%} of a core; "
+                          f"health {'degraded' if degraded else 'said ok'}")
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
 SCENARIOS: dict[str, Callable[[Path, bool], Outcome]] = {
     "kill-hub": lambda base, quick: kill_hub(base, 3 if quick else 10, 300 if quick else 1000),
     "kill-broker": lambda base, quick: kill_broker(base, 3 if quick else 10, 300 if quick else 1000),
     "sigterm": lambda base, quick: sigterm_at_saturation(base, 2 if quick else 5, 1000 if quick else 5000),
     "locked": lambda base, quick: locked_database(base, 6 if quick else 30),
     "fuzz": lambda base, quick: fuzz(base, 2000 if quick else 100_000),
+    "full-disk": lambda base, quick: full_disk(base, 10 if quick else 60),
 }
 
 
@@ -387,7 +441,7 @@ def main() -> int:
     args = parser.parse_args()
     import tempfile
 
-    names = args.only.split(",") if args.only else list(SCENARIOS)
+    names = args.only.split(",") if args.only else [n for n in SCENARIOS if n != "full-disk" or can_mount()]
     outcomes = []
     with tempfile.TemporaryDirectory(prefix="kiosk-faults-") as tmp:
         for name in names:

@@ -36,6 +36,7 @@ def has_screen(env: dict[str, str] | os._Environ[str] = os.environ) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    os.umask(0o077)  # every file the kiosk writes (database, journal, exports, backups) is its owner's alone
     args = build_parser().parse_args(argv)
     if args.command not in (None, "run"):
         return run_command(args)

@@ -48,7 +48,7 @@ from kiosk.store.commands import CommandLog
 from kiosk.store.firmware import FirmwareStore
 from kiosk.store.journal import JOURNAL_FILE
 from kiosk.store.site_key import SiteKey
-from kiosk.store.db import open_store
+from kiosk.store.db import open_store, private_folder
 from kiosk.store.devices import LEGACY_PREFIX, DeviceRegistry
 from kiosk.store.energy import EnergyStore, PortError
 from kiosk.store.lockers import LockerDesk, locker_desk_for
@@ -113,6 +113,7 @@ class Hub:
         self.config = config
         self._events = events
         self._clock = clock
+        private_folder(config.data_dir)  # the database, the journal, secrets and firmware: for the owner only
         self.engine = open_store(config.database_url)
         self.registry = DeviceRegistry(self.engine, clock)
         self.writer = StoreWriter(self.engine, config["ingest.batch_ms"], config["ingest.batch_rows"], clock)
@@ -483,9 +484,10 @@ class Hub:
         ingest = self.ingest.tick_stats()
         broker = self.broker.stats() if self.broker else None
         rate_in, rate_out = self._broker_rates(broker)
+        journal_ok, journal = self.journal_health(broker)
+        ok, error = health.ok and journal_ok, health.last_error or (journal or {}).get("error")
         return HubStatus(self.broker is not None, broker, self.link.connected.is_set(), self._link_detail, ingest,
-                         self.config.database_label, health.ok, health.last_error, health.backlog, rate_in,
-                         rate_out)
+                         self.config.database_label, ok, error, self.backlog(), rate_in, rate_out)
 
     def _broker_rates(self, broker: BrokerStats | None) -> tuple[float, float]:
         """Messages per second into and out of the broker, averaged over the last 10 s (as the ingest rate)."""
@@ -531,7 +533,18 @@ class Hub:
             Metric("kiosk_messages_rejected_total", "counter", "Device messages rejected.").add(ingest.rejected),
             Metric("kiosk_messages_per_second", "gauge", "Accepted message rate, last 10 s.").add(ingest.per_second),
             Metric("kiosk_database_up", "gauge", "1 while database writes work.").add(writer.ok),
-            Metric("kiosk_database_backlog_rows", "gauge", "Rows waiting for the store writer.").add(writer.backlog),
+            Metric("kiosk_database_backlog_rows", "gauge", "Readings taken in and not yet in the database (writer "
+                   "and journal).").add(self.backlog()),
+            Metric("kiosk_database_rows_refused_total", "counter", "Rows the database would not store "
+                   "(rejected as cannot_store).").add(writer.poison_rows),
+            Metric("kiosk_journal_behind_entries", "gauge", "Acknowledged device messages in the journal and not "
+                   "yet in the database.").add(None if self.journal_reader is None else
+                                               self.journal_reader.progress().behind),
+            Metric("kiosk_journal_write_failures_total", "counter", "Failed journal commits (retried; "
+                   "acknowledgements wait).").add(broker.journal.failures if broker and broker.journal else None),
+            Metric("kiosk_journal_resent_copies_total", "counter", "Re-sent copies (DUP) of journaled messages, "
+                   "acknowledged and left out.").add(broker.journal.resent_copies if broker and broker.journal
+                                                    else None),
             Metric("kiosk_database_commits_total", "counter", "Store writer commits.").add(writer.commits),
             Metric("kiosk_database_write_failures_total", "counter", "Failed commits (retried).").add(writer.failures),
             Metric("kiosk_device_worker_connected", "gauge", "1 while the hub's MQTT link is up.").add(
@@ -560,6 +573,27 @@ class Hub:
             by_name["kiosk_energy_ports"].add(value, status=status)
         return render(metrics)
 
+    def backlog(self) -> int:
+        """Readings taken in and not yet in the database: held by the writer, or acknowledged and still only in
+        the broker's journal."""
+        behind = self.journal_reader.progress().behind if self.journal_reader is not None else 0
+        return self.writer.backlog() + behind
+
+    def journal_health(self, broker: BrokerStats | None) -> tuple[bool, dict[str, Any] | None]:
+        """The journal as health reports it; not ok when the broker cannot write it or the hub cannot read it."""
+        if self.journal_reader is None:
+            return True, None
+        progress = self.journal_reader.progress()
+        stats = broker.journal if broker is not None else None
+        error = progress.error or (stats.last_error if stats is not None else None)
+        return error is None, {
+            "ok": error is None, "error": error, "last_seq": progress.last_seq, "stored_seq": progress.stored_seq,
+            "behind": progress.behind, "holding": progress.holding,
+            "waiting_for_disk": stats.waiting if stats is not None else None,
+            "write_failures": stats.failures if stats is not None else None,
+            "resent_copies": stats.resent_copies if stats is not None else None,
+            "synchronous": self.config["broker.journal_sync"]}
+
     def health(self) -> tuple[bool, dict[str, Any]]:
         writer = self.writer.health()
         try:
@@ -570,8 +604,10 @@ class Hub:
             db_ok, db_error = False, str(exc)[:200]
         broker = self.broker.stats() if self.broker else None
         worker_ok = self.link.connected.is_set()
+        journal_ok, journal = self.journal_health(broker)
+        healthy = db_ok and worker_ok and journal_ok and (broker is None or broker.running)
         body = {
-            "status": "ok" if db_ok and worker_ok and (broker is None or broker.running) else "degraded",
+            "status": "ok" if healthy else "degraded",
             "broker": {"embedded": broker is not None, "running": broker.running if broker else None,
                        "connected": broker.connected if broker else None,
                        "sessions": broker.sessions if broker else None,
@@ -581,7 +617,9 @@ class Hub:
                        "memory_bytes": broker.memory_bytes if broker else None,
                        "uptime_s": round(broker.uptime_s, 1) if broker else None,
                        "refused_logins": broker.refused_logins if broker else None},
-            "database": {"ok": db_ok, "error": db_error, "backlog": writer.backlog, "commits": writer.commits},
+            "database": {"ok": db_ok, "error": db_error, "backlog": self.backlog(), "commits": writer.commits,
+                         "held_by_writer": writer.backlog, "rows_refused": writer.poison_rows},
+            "journal": journal,
             "device_worker": {"connected": worker_ok, "broker": str(self.link.address),
                               "detail": self._link_detail, "accepted": self.ingest.accepted,
                               "rejected": self.ingest.rejected,

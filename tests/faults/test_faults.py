@@ -38,3 +38,10 @@ def test_a_locked_database_loses_nothing_and_health_says_so(tmp_path: Path) -> N
 
 def test_fuzzed_input_between_good_readings_loses_nothing(tmp_path: Path) -> None:
     check(faults.fuzz(tmp_path, messages=600))
+
+
+@pytest.mark.skipif(not faults.can_mount(), reason="needs root to mount a small tmpfs")
+def test_a_full_disk_acknowledges_nothing_it_cannot_keep_and_recovers(tmp_path: Path) -> None:
+    outcome = faults.full_disk(tmp_path, seconds=5)
+    check(outcome)
+    assert outcome.notes.startswith("0 acks while full") and "health degraded" in outcome.notes
