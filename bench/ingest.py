@@ -60,6 +60,7 @@ class Result:
     gui_ms: list[float] = field(default_factory=list)
     late_ms: list[float] = field(default_factory=list)
     storm_late_ms: list[float] = field(default_factory=list)
+    puback_ms: list[float] = field(default_factory=list)
 
     def delivered_at(self, count: int, now: float) -> None:
         self.delivered += count
@@ -80,8 +81,8 @@ class Publisher:
         self.ready = threading.Event()
         self.answer: dict[str, Any] = {}
         self._process = subprocess.Popen([sys.executable, str(ROOT / "bench" / "publisher.py"), str(port),
-                                          str(credentials), str(rate), str(seconds)], stdout=subprocess.PIPE,
-                                         text=True)
+                                          str(credentials), str(rate), str(seconds), str(QOS)],
+                                         stdout=subprocess.PIPE, text=True)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -135,6 +136,7 @@ def provision(data_dir: Path, devices: int) -> tuple[Path, Any]:
 
 
 BROKER_PROCESS = "child"  # set from --broker-process: where both the reference and the pipeline run the broker
+QOS = 1  # set from --qos: what the devices publish at (1: each reading acknowledged)
 
 
 def broker_only(data_dir: Path, credentials: Path, rate: float, seconds: float, name: str) -> Result:
@@ -171,28 +173,31 @@ def broker_only(data_dir: Path, credentials: Path, rate: float, seconds: float, 
     answer = Publisher(port, credentials, rate, seconds).wait(None)
     drain(lambda: result.delivered, None)
     result.sent = answer["sent"]
+    result.puback_ms = answer.get("puback_ms", [])
     close_client(sub)
     broker.stop()
     loop.stop()
     return result
 
 
-def pipeline(app: QApplication, data_dir: Path, credentials: Path, rate: float, seconds: float, name: str) -> Result:
+def pipeline(app: QApplication, data_dir: Path, credentials: Path, rate: float, seconds: float, name: str,
+             sync: str = "full") -> Result:
     config = load({"data_dir": str(data_dir), "broker.port": free_port(), "http.port": 0,
-                   "broker.bind": "127.0.0.1", "broker.process": BROKER_PROCESS, "log.level": "WARNING"}, env={},
-                  config_dir=data_dir)
+                   "broker.bind": "127.0.0.1", "broker.process": BROKER_PROCESS, "log.level": "WARNING",
+                   "broker.journal_sync": sync}, env={}, config_dir=data_dir)
     bridge = Bridge()
     result = Result(name)
     last_sent: dict[str, float] = {}
     hub = Hub(config, bridge)
     handle = hub.ingest.handle
 
-    def measured(topic: str, payload: bytes) -> object:
+    def measured(topic: str, payload: bytes, at: float | None) -> object:
         sent = json.loads(payload)["value"]
         last_sent[topic.split("/")[1]] = sent
-        return handle(topic, payload, mark=sent)
+        return handle(topic, payload, mark=sent, at=at)
 
-    hub.link._on_message = measured  # the bench needs the publisher's send time as the row's mark
+    assert hub.journal_reader is not None
+    hub.journal_reader._handle = measured  # the bench needs the publisher's send time as the row's mark
 
     def committed(info: Any) -> None:
         result.delivered_at(len(info.marks), info.committed_at)
@@ -228,14 +233,17 @@ def pipeline(app: QApplication, data_dir: Path, credentials: Path, rate: float, 
     ticker.stop()
     hub.writer.flush(10)
     result.sent = answer["sent"]
+    result.puback_ms = answer.get("puback_ms", [])
     hub.stop()
+    for name in ("journal.db", "journal.db-wal", "journal.db-shm"):
+        (data_dir / name).unlink(missing_ok=True)  # each run starts with an empty journal
     bridge.deleteLater()
     return result
 
 
 def table(rows: list[Result]) -> str:
-    head = (f"{'scenario':44} {'sent':>7} {'msg/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'GUI p50':>7} {'GUI p99':>7} "
-            f"{'late p99':>8} {'late max':>8} {'connect-storm late max':>22}")
+    head = (f"{'scenario':52} {'sent':>7} {'msg/s':>7} {'ack p50':>7} {'ack p99':>7} {'p50 ms':>7} {'p99 ms':>7} "
+            f"{'GUI p50':>7} {'GUI p99':>7} {'late p99':>8} {'late max':>8} {'connect-storm late max':>22}")
     lines = [head, "-" * len(head)]
     for r in rows:
         gui50 = f"{pct(r.gui_ms, 50):7.1f}" if r.gui_ms else f"{'-':>7}"
@@ -243,7 +251,9 @@ def table(rows: list[Result]) -> str:
         late99 = f"{pct(r.late_ms, 99):8.1f}" if r.late_ms else f"{'-':>8}"
         latemax = f"{max(r.late_ms):8.1f}" if r.late_ms else f"{'-':>8}"
         storm = f"{max(r.storm_late_ms):22.1f}" if r.storm_late_ms else f"{'-':>22}"
-        lines.append(f"{r.name:44} {r.sent:7d} {r.rate:7.0f} {pct(r.latency_ms, 50):7.1f} "
+        ack50 = f"{pct(r.puback_ms, 50):7.1f}" if r.puback_ms else f"{'-':>7}"
+        ack99 = f"{pct(r.puback_ms, 99):7.1f}" if r.puback_ms else f"{'-':>7}"
+        lines.append(f"{r.name:52} {r.sent:7d} {r.rate:7.0f} {ack50} {ack99} {pct(r.latency_ms, 50):7.1f} "
                      f"{pct(r.latency_ms, 99):7.1f} {gui50} {gui99} {late99} {latemax} {storm}")
     return "\n".join(lines)
 
@@ -291,9 +301,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="short runs, to check the bench itself works")
     parser.add_argument("--broker-process", choices=("child", "thread"), default="child",
                         help="where the broker runs, for the reference and the pipeline alike (default: child)")
+    parser.add_argument("--qos", type=int, choices=(0, 1), default=1, help="what the devices publish at (default 1)")
     args = parser.parse_args()
-    global BROKER_PROCESS
+    global BROKER_PROCESS, QOS
     BROKER_PROCESS = args.broker_process
+    QOS = args.qos
     seconds = 4 if args.quick else args.seconds
     step_seconds = 4 if args.quick else 8
     rates = [800, 1000, 1200, 1300, 1400, 1500, 1600, 1700, 1800, 1900, 2000, 2200, 2400]
@@ -306,10 +318,13 @@ def main() -> None:
         n = args.devices
         for rate, label in ((n, f"{n} devices x 1 msg/s"), (500, "500 msg/s")):
             rows.append(broker_only(data, credentials, rate, seconds, f"{label}: broker only (reference)"))
-            rows.append(pipeline(app, data, credentials, rate, seconds, f"{label}: pipeline to commit"))
+            for sync in ("full", "normal", "off") if rate == n else ("full",):
+                rows.append(pipeline(app, data, credentials, rate, seconds,
+                                     f"{label}: pipeline, journal {sync}", sync))
         ref_best, pipe_best, steps = sustained(data, credentials, app, rates, step_seconds)
-    print(f"ingest benchmark, {args.devices} devices, QoS 0, {os.cpu_count()} cores, broker in a "
+    print(f"ingest benchmark, {args.devices} devices, QoS {QOS}, {os.cpu_count()} cores, broker in a "
           f"{'child process' if BROKER_PROCESS == 'child' else 'thread of the hub'}")
+    print("ack: publish -> PUBACK at the device (pipeline: the message is in the journal on disk);")
     print("p50/p99: publish -> subscriber (broker only) or -> database commit (pipeline); GUI: -> devicesChanged;")
     print("late: how late a 10 ms GUI timer fired while devices published (connect storm: while they logged in)")
     print(table(rows))

@@ -4,7 +4,7 @@
 
 Connects every device in the credentials file (a list of [id, token]), then publishes telemetry round-robin at RATE
 messages per second in total (0: as fast as possible) for DURATION seconds. Each payload carries its send time.
-Prints one JSON line with what it sent.
+Prints one JSON line with what it sent and, at QoS 1/2, each message's publish-to-acknowledgement time (ms).
 """
 
 from __future__ import annotations
@@ -21,11 +21,27 @@ def main(port: int, credentials: str, rate: float, duration: float, qos: int = 0
     devices = json.loads(open(credentials, encoding="utf-8").read())
     clients = []
     connected = threading.Semaphore(0)
+    lock = threading.Lock()
+    sent_at: dict[tuple[int, int], float] = {}  # (client, mid) -> monotonic send time
+    early: dict[tuple[int, int], float] = {}  # acknowledged before publish() returned its mid
+    puback_ms: list[float] = []
+
+    def published(client: mqtt.Client, _userdata: object, mid: int, _reason: object, _props: object) -> None:
+        now = time.monotonic()
+        key = (id(client), mid)
+        with lock:
+            started = sent_at.pop(key, None)
+            if started is None:
+                early[key] = now
+            else:
+                puback_ms.append((now - started) * 1000)
+
     for device_id, token in devices:
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-{device_id[:8]}",
                              protocol=mqtt.MQTTv311)
         client.username_pw_set(device_id, token)
         client.on_connect = lambda *_a: connected.release()
+        client.on_publish = published
         client.max_queued_messages_set(0)
         client.connect("127.0.0.1", port, keepalive=60)
         client.loop_start()
@@ -47,14 +63,27 @@ def main(port: int, credentials: str, rate: float, duration: float, qos: int = 0
             time.sleep(min(next_at - now, 0.005))
             continue
         device_id, client = clients[sent % len(clients)]
-        client.publish(f"devices/{device_id}/datastream", json.dumps({"value": time.time()}), qos=qos)
+        started = time.monotonic()
+        info = client.publish(f"devices/{device_id}/datastream", json.dumps({"value": time.time()}), qos=qos)
+        if qos:
+            key = (id(client), info.mid)
+            with lock:
+                acked = early.pop(key, None)
+                if acked is None:
+                    sent_at[key] = started
+                else:
+                    puback_ms.append((acked - started) * 1000)
         sent += 1
         next_at += interval
     elapsed = time.monotonic() - start
+    deadline = time.monotonic() + 15
+    while qos and sent_at and time.monotonic() < deadline:  # the last acknowledgements
+        time.sleep(0.01)
     for _, client in clients:
         client.disconnect()
         client.loop_stop()
-    print(json.dumps({"sent": sent, "seconds": elapsed}), flush=True)
+    print(json.dumps({"sent": sent, "seconds": elapsed, "puback_ms": puback_ms, "unacked": len(sent_at)}),
+          flush=True)
 
 
 if __name__ == "__main__":
