@@ -22,6 +22,7 @@ from kiosk.core.energy import (PhantomEpisode, PortDetector, PortReport, PortSta
 from kiosk.protocol.payloads import EnergyReading
 from kiosk.protocol.topics import STATE_PREFIX
 from kiosk.store.energy import EnergyStore, PortError, PortInfo
+from kiosk.store.models import AuditEntry, Port
 from kiosk.store.writer import StoreWriter
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ class EnergyService:
         self._clock = clock
         self._lock = threading.Lock()
         self._ports: dict[tuple[str, str | None], PortInfo] = {}
+        self._discovered: dict[tuple[str, str | None], PortInfo] = {}  # new ports the writer has not stored yet
+        self._resolving = threading.Lock()
         self._detectors: dict[str, PortDetector] = {}
         self._last_at: dict[str, float] = {}
         self._open: dict[str, int] = {}  # port id -> notification id of its open phantom episode
@@ -62,10 +65,25 @@ class EnergyService:
         self._live: dict[str, deque[tuple[float, float]]] = {}
 
     def port_of(self, device_id: str, channel: str | None) -> PortInfo:
+        """A reading's port. A new channel's port is made through the store writer, in the same commit as the
+        reading: a locked database then holds up the writer only, not the road the reading came in on."""
         key = (device_id, channel)
         port = self._ports.get(key)
-        if port is None:
-            port = self._ports[key] = self._store.resolve(device_id, channel)
+        if port is not None:
+            return port
+        with self._resolving:
+            port = self._ports.get(key) or self._store.find(device_id, channel)
+            if port is not None:
+                self._discovered.pop(key, None)
+            else:
+                port = self._discovered.get(key)
+            if port is None:
+                port, row, audit = self._store.discovered_port(device_id, channel)
+                self._writer.insert_new(device_id, Port.__table__, row)
+                self._writer.insert_new(device_id, AuditEntry.__table__, audit)
+                self._discovered[key] = port  # until the commit makes it findable
+                log.info("device %s: first reading on channel %r, new port %s", device_id, port.channel, port.id)
+            self._ports[key] = port
         return port
 
     def owned_port(self, device_id: str, port_id: str) -> PortInfo:

@@ -49,7 +49,7 @@ from kiosk.store.firmware import FirmwareStore
 from kiosk.store.journal import JOURNAL_FILE
 from kiosk.store.site_key import SiteKey
 from kiosk.store.db import open_store, private_folder
-from kiosk.store.devices import LEGACY_PREFIX, DeviceRegistry
+from kiosk.store.devices import LEGACY_PREFIX, SERIAL_PREFIX, DeviceRegistry
 from kiosk.store.energy import EnergyStore, PortError
 from kiosk.store.lockers import LockerDesk, locker_desk_for
 from kiosk.store.stalls import StallDirectory, acting
@@ -178,6 +178,7 @@ class Hub:
                                        self._serial_message, max_lines_per_s=config["serial.max_lines_per_s"],
                                        watch_dir=str(config.data_dir / SERIAL_LINKS_DIR))
         self._serial_devices: dict[str, str] = {}  # board key -> device id
+        self._boards_made: dict[str, DeviceInfo] = {}  # new boards the store writer has not stored yet
         self._link_detail = "connecting"
         self._broker_samples: deque[tuple[float, int, int]] = deque()
         self._stop = threading.Event()
@@ -322,13 +323,8 @@ class Hub:
         firmware = message.firmware if isinstance(message, Hello) else None
         device_id = self._serial_devices.get(key)
         if device_id is None or isinstance(message, Hello):
-            device_id, created = self.registry.ensure_serial_board(key, path, firmware)
+            device_id = self._serial_board(key, path, firmware)
             self._serial_devices[key] = device_id
-            info = self.registry.get(device_id)
-            if info is not None:
-                self.ingest.device_registered(info)
-            if created:
-                log.info("new USB board %s on %s: its readings go to device %s", key, path, device_id)
         if isinstance(message, Rejected):
             self.ingest.reject(device_id, message.reason, f"{path}: {message.detail}")
         elif not isinstance(message, Hello):
@@ -337,6 +333,27 @@ class Hub:
                                           lambda r, now: self.energy.reading(device_id, r, now))
             except Rejected:
                 pass  # counted and logged by the ingest pipeline
+
+    def _serial_board(self, key: str, path: str, firmware: str | None) -> str:
+        """The device a board's readings go to. Only reads here: a new board's rows and a known board's last
+        sighting go through the store writer (serial readers never wait for a locked database)."""
+        device_id = self.registry.serial_board_device(key)
+        if device_id is not None:
+            self._boards_made.pop(key, None)
+            self.writer.statement(device_id, self.registry.serial_board_seen(key, path, firmware))
+            info = self.registry.get(device_id)
+        elif key in self._boards_made:  # made, not committed yet
+            info = self._boards_made[key]
+        else:
+            info, rows = self.registry.discovered_serial_board(key, path, firmware)
+            for table, row in rows:
+                self.writer.insert_new(info.id, table, row)
+            self._boards_made[key] = info
+            log.info("new USB board %s on %s: its readings go to device %s", key, path, info.id)
+        if info is not None:
+            self.ingest.device_registered(info)
+            return info.id
+        return device_id or SERIAL_PREFIX + key
 
     def stalls_edited(self) -> None:
         """Restrooms, stalls or assignments changed (GUI or CLI): fuse and publish with the new layout."""

@@ -226,10 +226,13 @@ class Ingest:
                 return False
             device_id = legacy_device_id(where.name)
             if device_id not in self.tracker:
-                info, created = self._registry.ensure_legacy(where.name)
-                self.tracker.upsert(info)
-                if created:
+                info = self._registry.get(device_id)
+                if info is None:  # a new board: made by the store writer, in the commit of its first reading
+                    info, rows = self._registry.discovered_legacy(where.name)
+                    for table, row in rows:
+                        self._writer.insert_new(device_id, table, row)
                     log.info("new StallSense board %r: pending until an admin assigns it to a stall", where.name)
+                self.tracker.upsert(info)
             if self.tracker.get(device_id).revoked:  # type: ignore[union-attr]
                 self._reject(device_id, Reason.UNKNOWN_DEVICE, f"StallSense board {where.name!r} is revoked", now)
                 return False
@@ -263,7 +266,7 @@ class Ingest:
         if device_id not in self._legacy_details:
             self._legacy_details[device_id] = self._registry.details(device_id)[0]
         if self._legacy_details[device_id] != model:
-            self._registry.set_details(device_id, model=model)
+            self._writer.statement(device_id, self._registry.details_changed(device_id, model=model))
             self._legacy_details[device_id] = model
 
     def _known(self, device_id: str, now: float) -> bool:

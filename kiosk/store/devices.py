@@ -180,6 +180,50 @@ class DeviceRegistry:
             write_audit(session, now, "hub", "device.legacy.discover", device_id, f"name={name!r}")
         return _info(device), True
 
+    def discovered_legacy(self, name: str) -> tuple[DeviceInfo, list[tuple[Any, dict[str, Any]]]]:
+        """A new legacy board's device (pending, no token) and the rows the store writer inserts for it."""
+        now = self._clock()
+        device_id = legacy_device_id(name)
+        row = {"id": device_id, "name": name, "kind": LEGACY_KIND, "organization": "default", "created_at": now,
+               "messages_received": 0, "messages_rejected": 0}
+        audit = {"ts": now, "actor": "hub", "action": "device.legacy.discover", "target": device_id,
+                 "detail": f"name={name!r}"}
+        info = DeviceInfo(device_id, name, LEGACY_KIND, "default", now, False)
+        return info, [(Device.__table__, row), (AuditEntry.__table__, audit)]
+
+    def serial_board_device(self, key: str) -> str | None:
+        """The device a known USB board's readings go to; None for a board never seen (only reads)."""
+        with self._session() as session:
+            return session.scalar(select(SerialBoard.device_id).where(SerialBoard.key == key))
+
+    def discovered_serial_board(self, key: str, path: str, firmware: str | None
+                                ) -> tuple[DeviceInfo, list[tuple[Any, dict[str, Any]]]]:
+        """A board seen for the first time: its own device (`serial:KEY`, kind energy, no token) and the rows the
+        store writer inserts for it."""
+        now = self._clock()
+        device_id = SERIAL_PREFIX + key
+        name = f"USB board {key}"[:120]
+        rows: list[tuple[Any, dict[str, Any]]] = [
+            (Device.__table__, {"id": device_id, "name": name, "kind": "energy", "organization": "default",
+                                "created_at": now, "messages_received": 0, "messages_rejected": 0}),
+            (SerialBoard.__table__, {"key": key, "device_id": device_id, "path": path[:200], "firmware": firmware,
+                                     "first_seen": now, "last_seen": now}),
+            (AuditEntry.__table__, {"ts": now, "actor": "hub", "action": "serial.discover", "target": device_id,
+                                    "detail": f"board {key!r} on {path}"})]
+        return DeviceInfo(device_id, name, "energy", "default", now, False), rows
+
+    def serial_board_seen(self, key: str, path: str, firmware: str | None) -> Any:
+        """The statement that records where and with what firmware a known board was seen (for the writer)."""
+        values: dict[str, Any] = {"last_seen": self._clock(), "path": path[:200]}
+        if firmware is not None:
+            values["firmware"] = firmware
+        return update(SerialBoard).where(SerialBoard.key == key).values(**values)
+
+    def details_changed(self, device_id: str, model: str | None = None, ip: str | None = None) -> Any | None:
+        """The statement `set_details` runs, for the store writer; None when nothing is given."""
+        values = {k: v for k, v in (("model", model), ("ip", ip)) if v is not None}
+        return update(Device).where(Device.id == device_id).values(**values) if values else None
+
     def ensure_serial_board(self, key: str, path: str, firmware: str | None = None) -> tuple[str, bool]:
         """The device a USB-serial board's readings belong to: the one an admin mapped it to, or a device of its
         own (`serial:KEY`, kind energy, no token: it cannot log in over the network) made on first contact."""

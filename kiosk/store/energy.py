@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -109,23 +110,38 @@ class EnergyStore:
     def resolve(self, device_id: str, channel: str | None) -> PortInfo:
         """The port a device's reading belongs to: its channel's port (or the port whose id it names); with no
         channel, the device's only port. A channel seen for the first time gets a new port, named after it."""
+        found = self.find(device_id, channel)
+        if found is not None:
+            return found
+        port, row, audit = self.discovered_port(device_id, channel)
         with self._session() as session, session.begin():
+            session.add(Port(**row))
+            session.add(AuditEntry(**audit))
+        return port
+
+    def find(self, device_id: str, channel: str | None) -> PortInfo | None:
+        """The port a reading belongs to (as `resolve`), if it exists; only reads."""
+        with self._session() as session:
             ports = list(session.scalars(select(Port).where(Port.device_id == device_id)))
-            if channel is None and len(ports) == 1:
-                return _info(ports[0])
-            label = channel if channel is not None else "1"
-            for port in ports:
-                if port.channel == label or port.id == label:
-                    return _info(port)
-            device = session.get(Device, device_id)
-            name = f"Port {label}" if device is None else f"Port {label} of {device.name}"[:80]
-            port = Port(id=str(uuid.uuid4()), device_id=device_id, name=name, channel=label,
-                        created_at=self._clock(), active_w=10.0, noise_floor_w=None, phantom_after_s=900.0,
-                        schedule="")
-            session.add(port)
-            write_audit(session, self._clock(), "kiosk", "port.discovered", port.id,
-                        f"{device_id}: first reading on channel {label!r}")
-            return _info(port)
+        if channel is None and len(ports) == 1:
+            return _info(ports[0])
+        label = channel if channel is not None else "1"
+        return next((_info(p) for p in ports if p.channel == label or p.id == label), None)
+
+    def discovered_port(self, device_id: str, channel: str | None) -> tuple[PortInfo, dict[str, Any],
+                                                                           dict[str, Any]]:
+        """A new port for a channel seen for the first time: its info, its row and its audit row, for the store
+        writer to insert (the road in does not wait for the database)."""
+        label = channel if channel is not None else "1"
+        with self._session() as session:
+            device_name = session.scalar(select(Device.name).where(Device.id == device_id))
+        name = f"Port {label}" if device_name is None else f"Port {label} of {device_name}"[:80]
+        now = self._clock()
+        row = {"id": str(uuid.uuid4()), "device_id": device_id, "name": name, "channel": label, "created_at": now,
+               "active_w": 10.0, "noise_floor_w": None, "phantom_after_s": 900.0, "schedule": ""}
+        audit = {"ts": now, "actor": "kiosk", "action": "port.discovered", "target": row["id"],
+                 "detail": f"{device_id}: first reading on channel {label!r}"}
+        return PortInfo(row["id"], device_id, name, label, 10.0, None, 900.0, ""), row, audit
 
     def port(self, port_id: str) -> PortInfo | None:
         with self._session() as session:

@@ -82,17 +82,20 @@ class _Pending:
     rejections: dict[tuple[str, str], tuple[int, float, str]]
     rollups: dict[tuple[str, str, float], Bucket]
     cursors: dict[str, int]
+    statements: list[tuple[str, Any]]  # (device id, statement): new ports, boards, devices; run first, in order
 
     @classmethod
     def empty(cls) -> _Pending:
-        return cls({}, [], {}, {}, {}, {})
+        return cls({}, [], {}, {}, {}, {}, [])
 
     def size(self) -> int:
-        return sum(map(len, self.rows.values())) + len(self.devices) + len(self.rejections) + len(self.rollups)
+        return (sum(map(len, self.rows.values())) + len(self.devices) + len(self.rejections) + len(self.rollups)
+                + len(self.statements))
 
     def urgent_size(self) -> int:
-        """What must be committed within batch_ms: readings, rollups, rejections and positions, not device state."""
-        return sum(map(len, self.rows.values())) + len(self.rejections) + len(self.rollups) + len(self.cursors)
+        """What must be committed within batch_ms: all but device state."""
+        return (sum(map(len, self.rows.values())) + len(self.rejections) + len(self.rollups) + len(self.cursors)
+                + len(self.statements))
 
     def empty_of_work(self) -> bool:
         return self.size() == 0 and not self.cursors
@@ -112,6 +115,7 @@ class _Pending:
             else:
                 self.rejections[key] = (count, at, detail)
         self.cursors = {**older.cursors, **self.cursors}
+        self.statements = older.statements + self.statements
 
 
 class _PoisonRows(Exception):
@@ -192,6 +196,18 @@ class StoreWriter:
             count = self._pending.rejections.get((device_id, reason), (0, 0.0, ""))[0]
             self._pending.rejections[(device_id, reason)] = (count + 1, at, detail)
             self._wake_if_due()
+
+    def statement(self, device_id: str, statement: Any) -> None:
+        """A change the rows after it may depend on (a new port, board or device; a board's details), run at the
+        start of the next commit: the roads in never wait for the database themselves."""
+        with self._lock:
+            self._pending.statements.append((device_id, statement))
+            self._wake_if_due()
+
+    def insert_new(self, device_id: str, table: Any, row: dict[str, Any]) -> None:
+        """Insert a row unless one with its key is there (another station, or a replay, made it first)."""
+        make = pg_insert if self._dialect == "postgresql" else sqlite_insert
+        self.statement(device_id, make(table).values(**row).on_conflict_do_nothing())
 
     def consumed(self, source: str, seq: int) -> None:
         """Everything from `source` up to `seq` has been handed over: store the position with those rows."""
@@ -373,6 +389,11 @@ class StoreWriter:
     def _write(self, connection: Connection, batch: _Pending, careful: bool) -> None:
         """Everything of one batch. Careful: each row in a savepoint of its own, poison rows left out and rejected."""
         poison: list[tuple[str, str]] = []
+        for device_id, statement in batch.statements:
+            if careful:
+                self._guarded(connection, lambda c, st=statement: c.execute(st), poison, device_id)
+            else:
+                _checked(lambda st=statement: connection.execute(st))
         for table, rows in batch.rows.items():
             statement = TABLES[table].__table__.insert()
             self._execute(connection, statement, rows, careful, poison)

@@ -106,3 +106,27 @@ def test_what_was_acknowledged_and_not_stored_is_stored_after_a_restart(config: 
         wait_for(lambda: values(again) == [float(n) for n in range(20)], timeout=15)
     finally:
         again.stop()
+
+
+def test_a_locked_database_holds_up_only_the_writer(hub: Any) -> None:
+    """A new port was made on the ingest thread: with the database locked, each first reading on a channel
+    blocked ingest of every device for the 5 s busy timeout (issue 13 item 4)."""
+    info, token = hub.registry.create("Meter 9", "energy", "test")
+    meter = connect(hub.config["broker.port"], info.id, token, client_id=info.id)
+    blocker = sqlite3.connect(hub.config.data_dir / "kiosk.db", timeout=0)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        for channel in ("a", "b", "c"):
+            meter.publish(f"devices/{info.id}/datastream",
+                          json.dumps({"port": channel, "voltage": 230, "current": 0.1, "power": 23}))
+        wait_for(lambda: hub.ingest.accepted == 3, timeout=3)
+        assert time.monotonic() - started < 2.0
+        wait_for(lambda: not hub.health()[0], timeout=3)  # the writer's commit waits: health says so
+    finally:
+        blocker.rollback()
+        blocker.close()
+        meter.close()
+    hub.writer.flush(10)
+    assert {p.channel for p in hub.energy_store.ports(info.id)} == {"a", "b", "c"}
+    wait_for(lambda: hub.health()[0])

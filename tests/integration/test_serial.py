@@ -121,3 +121,27 @@ def test_an_admin_maps_a_board_to_the_meter_registered_for_its_room(serial_hub: 
     board.line({"voltage": 230.0, "current": 0.2, "power": 46.0})
     wait_for(lambda: powers(serial_hub, room.id) == [46.0])
     assert powers(serial_hub, "serial:C9") == [23.0]
+
+
+def test_a_locked_database_does_not_hold_up_new_boards_or_new_ports(serial_hub: Hub, board: Board) -> None:
+    """Issue 13: a new port or board was written on the reader's own thread; with the database locked each such
+    line blocked it for the 5 s busy timeout and some were lost with tracebacks."""
+    import sqlite3
+    import time
+
+    wait_for(lambda: any(s.open for s in serial_hub.serial.stats()))  # type: ignore[union-attr]
+    blocker = sqlite3.connect(serial_hub.config.data_dir / "kiosk.db", timeout=0)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        board.line({"hello": "kiosk-energy", "board": "LOCKED1", "firmware": "1.0.0"})
+        for n, port in enumerate(("1", "2", "3")):  # three channels: three new ports
+            board.line({"port": port, "voltage": 230.0, "current": 0.1, "power": 23.0 + n})
+        wait_for(lambda: serial_hub.ingest.accepted == 3, timeout=3)
+        assert time.monotonic() - started < 2.0  # not one 5 s busy timeout
+        assert serial_hub.writer.backlog() > 0  # waiting for the database, in the writer
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert sorted(powers(serial_hub, "serial:LOCKED1")) == [23.0, 24.0, 25.0]
+    assert {p.channel for p in serial_hub.energy_store.ports("serial:LOCKED1")} == {"1", "2", "3"}
