@@ -153,6 +153,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ingest.batch_ms", int, 50, "Longest a reading waits before it is committed (milliseconds).", minimum=5,
             maximum=5000),
     Setting("ingest.batch_rows", int, 500, "Store writer commits when this many rows are waiting.", minimum=1),
+    Setting("ingest.max_past_s", float, 7 * 86400, "A reading that carries its own time (`ts`: a device's offline "
+            "backlog) is kept if it is at most this old; older ones are rejected as out_of_range.", minimum=60),
+    Setting("ingest.max_future_s", float, 300.0, "A reading's own time may be this far ahead of the kiosk's clock "
+            "(a device clock running fast); further ahead it is rejected as out_of_range.", minimum=0),
     Setting("devices.offline_after_s", float, 90.0, "Seconds without a message after which a device whose report "
             "rhythm is not learned yet shows NO SIGNAL (a known rhythm: about three missed reports).",
             minimum=1, runtime=True),

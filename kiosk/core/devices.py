@@ -13,6 +13,10 @@ from kiosk.protocol.payloads import Heartbeat, Reason, StatusReport
 
 KINDS = ("stall", "energy", "esp32", "sensor")
 
+# A reading whose own time is this much older than now comes from a device's backlog (it buffered while offline):
+# it is stored at its time and rolled up, but it is history, not news (no live stall state, no live phantom alert).
+BACKLOG_AFTER_S = 120.0
+
 
 class Online(str, Enum):
     NEVER = "never seen"

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
@@ -25,6 +26,7 @@ class Reason(str, Enum):
     TOO_LARGE = "too_large"
     UNKNOWN_TOPIC = "unknown_topic"
     UNKNOWN_DEVICE = "unknown_device"
+    DUPLICATE = "duplicate"  # a reading whose `seq` was stored before (HTTP answers it; MQTT drops it quietly)
     INTERNAL_ERROR = "internal_error"  # the hub failed on this message (a bug): logged once with its traceback
 
 
@@ -42,6 +44,8 @@ class Telemetry:
     urgent: bool
     minimum: float | None
     maximum: float | None
+    at: float | None = None  # the device's own time of the reading (`ts`), UTC seconds; None: when it arrived
+    seq: str | None = None  # the device's id for the reading: a second one with the same id is a duplicate
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,8 @@ class EnergyReading:
     voltage: float
     current: float
     power: float
+    at: float | None = None
+    seq: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,8 @@ class StallReading:
     occupied: bool | None
     door: str | None  # "open" / "closed"
     thermal: bool | None
+    at: float | None = None
+    seq: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,7 +131,7 @@ def parse(channel: Channel, payload: bytes, max_bytes: int) -> DeviceMessage:
     body = _json_object(payload)
     body.pop("token", None)
     if channel is Channel.DATASTREAM:
-        return _datastream(body)
+        return datastream(body)
     if channel is Channel.STATUS:
         return _status(body)
     if channel is Channel.ACK:
@@ -165,6 +173,37 @@ def load_json(payload: bytes | str) -> Any:
         raise Rejected(Reason(exc.reason), exc.detail) from None
 
 
+MAX_BACKLOG_ITEMS = 1000  # readings in one backlog message (the payload size limit usually binds first)
+
+
+def parse_datastream(payload: bytes, max_bytes: int) -> list[DeviceMessage | Rejected]:
+    """A datastream message: one reading (an object) or a device's backlog (an array of readings, each with its
+    own `ts`). Each reading is parsed on its own: a bad one is a Rejected in its place, the good ones stand.
+    Raises Rejected when the message as a whole cannot be read."""
+    if len(payload) > max_bytes:
+        raise Rejected(Reason.TOO_LARGE, f"{len(payload)} bytes, the limit is {max_bytes}")
+    body = load_json(payload)
+    if isinstance(body, dict):
+        body.pop("token", None)
+        return [datastream(body)]
+    if not isinstance(body, list):
+        raise Rejected(Reason.WRONG_TYPE, f"expected a JSON object or an array of them, got {type(body).__name__}")
+    if not body:
+        raise Rejected(Reason.WRONG_TYPE, "an empty backlog (an array with no readings)")
+    if len(body) > MAX_BACKLOG_ITEMS:
+        raise Rejected(Reason.TOO_LARGE, f"a backlog of {len(body)} readings; at most {MAX_BACKLOG_ITEMS} a message")
+    out: list[DeviceMessage | Rejected] = []
+    for n, item in enumerate(body):
+        try:
+            if not isinstance(item, dict):
+                raise Rejected(Reason.WRONG_TYPE, f"a backlog item must be an object, got {type(item).__name__}")
+            item.pop("token", None)
+            out.append(datastream(item))
+        except Rejected as exc:
+            out.append(Rejected(exc.reason, f"backlog item {n + 1}: {exc.detail}"))
+    return out
+
+
 def _json_object(payload: bytes) -> dict[str, Any]:
     body = load_json(payload)
     if not isinstance(body, dict):
@@ -186,7 +225,14 @@ def _only(body: dict[str, Any], allowed: frozenset[str], kind: str) -> None:
         raise Rejected(Reason.WRONG_TYPE, f"unknown key(s) in {kind}: {', '.join(extra[:5])}")
 
 
-def _datastream(body: dict[str, Any]) -> DeviceMessage:
+def datastream(body: dict[str, Any]) -> Telemetry | EnergyReading | StallReading:
+    """One datastream reading (an object), with its optional `ts` (or `timestamp`) and `seq`."""
+    reading = _reading(body)
+    at, seq = reading_time(body), reading_seq(body)
+    return replace(reading, at=at, seq=seq) if at is not None or seq is not None else reading
+
+
+def _reading(body: dict[str, Any]) -> Telemetry | EnergyReading | StallReading:
     if "voltage" in body or "current" in body or "power" in body:
         _only(body, ENERGY_KEYS, "an energy reading")
         return energy_reading(body)
@@ -198,6 +244,45 @@ def _datastream(body: dict[str, Any]) -> DeviceMessage:
         return _telemetry(body)
     raise Rejected(Reason.WRONG_TYPE, "datastream needs 'value', an energy reading or a stall reading; got keys "
                    + ", ".join(sorted(body)) if body else "datastream payload is an empty object")
+
+
+EPOCH_MS_ABOVE = 1e11  # a `ts` above this is in milliseconds (1e11 s is the year 5138; 1e11 ms is 1973)
+
+
+def reading_time(body: dict[str, Any]) -> float | None:
+    """A reading's own time: `ts` (or `timestamp`) as epoch seconds or milliseconds, or ISO 8601 text (UTC unless
+    it says otherwise). Whether it is within the accepted window is the ingest pipeline's judgement."""
+    raw = body.get("ts", body.get("timestamp"))
+    if raw is None:
+        return None
+    if isinstance(raw, bool):
+        raise Rejected(Reason.WRONG_TYPE, "'ts' must be epoch seconds, epoch milliseconds or ISO 8601 text")
+    if isinstance(raw, (int, float)):
+        value = float(raw)
+        if not math.isfinite(value) or value <= 0:
+            raise Rejected(Reason.OUT_OF_RANGE, f"'ts' = {raw!r} is not a time")
+        return value / 1000 if value > EPOCH_MS_ABOVE else value
+    if isinstance(raw, str) and len(raw) <= 40:
+        try:
+            parsed = datetime.fromisoformat(raw.strip())
+        except ValueError:
+            raise Rejected(Reason.WRONG_TYPE, f"'ts' {raw!r} is not ISO 8601 (e.g. 2026-12-01T14:03:00Z)") from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        return parsed.timestamp()
+    raise Rejected(Reason.WRONG_TYPE, "'ts' must be epoch seconds, epoch milliseconds or ISO 8601 text")
+
+
+def reading_seq(body: dict[str, Any]) -> str | None:
+    """A reading's id from the device (`seq`): a whole number from 0 or text of up to 64 characters."""
+    raw = body.get("seq")
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+        raise Rejected(Reason.WRONG_TYPE, "'seq' must be a whole number from 0 or text of up to 64 characters")
+    if isinstance(raw, int) and raw < 0 or isinstance(raw, str) and not 0 < len(raw) <= 64:
+        raise Rejected(Reason.WRONG_TYPE, "'seq' must be a whole number from 0 or text of up to 64 characters")
+    return str(raw)
 
 
 def _number(body: dict[str, Any], key: str, bounds: tuple[float, float] | None = None,
@@ -241,6 +326,13 @@ def energy_reading(body: dict[str, Any], power_tolerance: float = 0.1) -> Energy
                        f"power {power:g} W disagrees with voltage x current = {expected:.2f} W")
     port = _text(body, "port", 64)
     return EnergyReading(port, voltage, current, power)
+
+
+def timed_energy_reading(body: dict[str, Any]) -> EnergyReading:
+    """An energy reading with its optional `ts` and `seq` (HTTP, USB serial)."""
+    reading = energy_reading(body)
+    at, seq = reading_time(body), reading_seq(body)
+    return replace(reading, at=at, seq=seq) if at is not None or seq is not None else reading
 
 
 def _telemetry(body: dict[str, Any]) -> Telemetry:

@@ -97,7 +97,9 @@ def parse_line(line: bytes) -> Hello | SerialReading:
         raise Rejected(Reason.WRONG_TYPE, "'seq' must be a whole number from 0")
     if "port" in body and body["port"] is not None:
         body = {**body, "port": str(body["port"])}
-    return SerialReading({k: body[k] for k in ("voltage", "current", "power", "port") if k in body}, seq)
+    # `seq` here counts lines (lost ones show as gaps; a board's restart starts again at 0): it is not an id that
+    # makes a reading unique, so it is not passed on as one. A board with a clock may send `ts`.
+    return SerialReading({k: body[k] for k in ("voltage", "current", "power", "port", "ts") if k in body}, seq)
 
 
 class SequenceWatch:

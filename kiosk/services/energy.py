@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from kiosk.core.energy import (PhantomEpisode, PortDetector, PortReport, PortStatus, estimate_noise_floor, monthly_cost,
                                roll_up)
+from kiosk.core.devices import BACKLOG_AFTER_S
 from kiosk.protocol.payloads import EnergyReading
 from kiosk.protocol.topics import STATE_PREFIX
 from kiosk.store.energy import EnergyStore, PortError, PortInfo
@@ -63,6 +64,8 @@ class EnergyService:
         self._ports_marker = store.ports_marker()
         self.states: dict[str, PortState] = {}
         self._live: dict[str, deque[tuple[float, float]]] = {}
+        self._late_last: dict[str, float] = {}  # a port's previous backlog reading (energy between backlog readings)
+        self._late_detectors: dict[str, PortDetector] = {}  # phantom loads within a backlog
 
     def port_of(self, device_id: str, channel: str | None) -> PortInfo:
         """A reading's port. A new channel's port is made through the store writer, in the same commit as the
@@ -96,9 +99,14 @@ class EnergyService:
 
     def reading(self, device_id: str, reading: EnergyReading, at: float, port: PortInfo | None = None
                 ) -> PortReport:
+        """A reading at `at` (the device's own time, or when it arrived). One from a backlog (older than
+        BACKLOG_AFTER_S) is stored and rolled up, and looked at for phantom loads on its own (a late episode is noted
+        as ended); it never moves the port's live status, which is about now."""
         port = port or self.port_of(device_id, reading.port)
         self._writer.add("energy", {"device_id": device_id, "port": port.id, "ts": at, "voltage": reading.voltage,
-                                    "current": reading.current, "power": reading.power})
+                                    "current": reading.current, "power": reading.power, "seq": reading.seq})
+        if at < self._clock() - BACKLOG_AFTER_S:
+            return self._late(port, at, reading.power)
         with self._lock:
             self._writer.rollups(roll_up([(port.id, at, reading.power)], self._last_at))
             detector = self._detectors.get(port.id)
@@ -114,6 +122,38 @@ class EnergyService:
                 live.popleft()
         self._after(port, report, before, at)
         return report
+
+    def _late(self, port: PortInfo, at: float, power: float) -> PortReport:
+        """A backlog reading: its own rollups (energy flows from the backlog's previous reading, in order) and a
+        detector of its own, so that a phantom load the device saw while offline is noted, not raised now."""
+        with self._lock:
+            if at < self._late_last.get(port.id, 0.0):  # out of order: start the backlog's chain again
+                self._late_last.pop(port.id, None)
+                self._late_detectors.pop(port.id, None)
+            self._writer.rollups(roll_up([(port.id, at, power)], self._late_last))
+            detector = self._late_detectors.get(port.id)
+            if detector is None:
+                live = self._detectors.get(port.id)
+                detector = self._late_detectors[port.id] = PortDetector(port.id, live.rules if live else port.rules())
+            report = detector.update(at, power)
+            current = self._detectors.get(port.id)
+            status = current.status if current is not None else PortStatus.NO_DATA
+        if report.ended is not None:
+            self._late_phantom(port, report.ended)
+        return PortReport(status, current.smoothed_w if current is not None else None)
+
+    def _late_phantom(self, port: PortInfo, episode: PhantomEpisode) -> None:
+        """A phantom load the device's backlog shows, started and ended while it was offline: kept as an ended
+        notification (the admin sees it and its cost), not announced as a live alert."""
+        cost = monthly_cost(episode.watts, self.tariff)
+        title = f"Phantom load on {port.name}: {episode.watts:.1f} W (while offline, reported late)"
+        detail = (f"{port.name} drew {episode.watts:.1f} W for {episode.duration_s / 60:.0f} min while it should "
+                  f"have been idle; the device reported it later from its backlog.")
+        notification = self._store.notify("phantom", port.id, title, detail, episode.watts, episode.duration_s, cost,
+                                          at=episode.started_at + episode.duration_s)
+        self._store.update_notification(notification, episode.duration_s, episode.watts, cost, episode.ended_at)
+        log.info("late phantom load on port %s (%s): %.1f W for %.0f min", port.id, port.name, episode.watts,
+                 episode.duration_s / 60)
 
     def _learn_floor(self, port: PortInfo, detector: PortDetector, power: float) -> None:
         """Under the lock: an uncalibrated port's floor follows its sensor's noise (kiosk.core.energy)."""

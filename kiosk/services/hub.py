@@ -36,7 +36,7 @@ from kiosk.services.commands import CommandService
 from kiosk.services.notices import Notices
 from kiosk.services.ota import OtaService
 from kiosk.services.http import HttpServer
-from kiosk.services.ingest import Ingest, IngestStats
+from kiosk.services.ingest import Ingest, IngestStats, TimeWindow
 from kiosk.services.journal_reader import JournalReader
 from kiosk.services.energy import EnergyService
 from kiosk.services.lockers import LockerService
@@ -140,7 +140,8 @@ class Hub:
                               RolloutLimit(config["ota.parallel"], config["ota.orders_per_minute"]), clock)
         self.ingest = Ingest(self.registry, self.writer, events, config["ingest.max_payload_bytes"],
                              config["devices.offline_after_s"], clock, on_stall=self.stalls.reading,
-                             on_energy=self.energy.reading, on_accepted=self._accepted)
+                             on_energy=self.energy.reading, on_accepted=self._accepted,
+                             window=TimeWindow(config["ingest.max_past_s"], config["ingest.max_future_s"]))
         self.legacy_stallsense = bool(config["stalls.legacy_stallsense"])
         self.loop = ServiceLoop()
         self.internal = internal_credentials(config.data_dir)
@@ -299,11 +300,14 @@ class Hub:
             port = self.energy.owned_port(device_id, port_id)
         except PortError as exc:
             return 404, {"success": False, "message": str(exc)}
-        fields = {key: body[key] for key in ("voltage", "current", "power") if key in body}
+        fields = {key: body[key] for key in ("voltage", "current", "power", "ts", "seq") if key in body}
         try:
             report, reading, at = self.ingest.handle_energy(
                 device_id, fields, lambda r, now: (self.energy.reading(device_id, r, now, port), r, now))
         except Rejected as exc:
+            if exc.reason is Reason.DUPLICATE:  # a retry of a reading that is stored: answered as done
+                return 200, {"success": True, "message": "Sensor reading already stored", "duplicate": True,
+                             "data": {"reading": {"portId": port.id, "seq": fields.get("seq")}}}
             return 500 if exc.reason is Reason.INTERNAL_ERROR else 400, {"success": False, "message": exc.detail,
                                                                           "reason": exc.reason.value}
         return 200, {"success": True, "message": "Reading saved", "data": {

@@ -11,17 +11,17 @@ import logging
 import threading
 import time
 import traceback
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from kiosk.core.devices import DeviceInfo, DeviceSnapshot, DeviceTracker, LogLimiter
+from kiosk.core.devices import BACKLOG_AFTER_S, DeviceInfo, DeviceSnapshot, DeviceTracker, LogLimiter
 from kiosk.core.stalls import Reading
 from kiosk.protocol import payloads
 from kiosk.protocol.legacy import LegacyAddress, LegacyState, LegacyType, parse_legacy, parse_legacy_topic
 from kiosk.protocol.payloads import Reason, Rejected
-from kiosk.protocol.topics import TopicError, parse_device_topic
+from kiosk.protocol.topics import Channel, TopicError, parse_device_topic
 from kiosk.store.devices import DeviceRegistry, legacy_device_id
 from kiosk.store.writer import StoreWriter
 
@@ -45,13 +45,44 @@ class IngestStats:
     per_second: float
 
 
+@dataclass(frozen=True)
+class TimeWindow:
+    """How far a reading's own time (`ts`) may be from the kiosk's clock."""
+
+    max_past_s: float = 7 * 86400
+    max_future_s: float = 300.0
+
+    def check(self, at: float, now: float) -> None:
+        if at < now - self.max_past_s:
+            raise Rejected(Reason.OUT_OF_RANGE, f"its time ('ts') is {_ago(now - at)} in the past; readings up to "
+                                                f"{_ago(self.max_past_s)} old are kept (ingest.max_past_s)")
+        if at > now + self.max_future_s:
+            raise Rejected(Reason.OUT_OF_RANGE, f"its time ('ts') is {_ago(at - now)} ahead of the kiosk's clock; "
+                                                f"at most {_ago(self.max_future_s)} is taken (ingest.max_future_s)")
+
+
+def _ago(seconds: float) -> str:
+    if seconds >= 2 * 86400:
+        return f"{seconds / 86400:.1f} days"
+    if seconds >= 2 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
+
+
+SEQS_KEPT = 4096  # recent reading ids (`seq`) remembered per device, to drop a reading sent twice
+
+
 class Ingest:
     def __init__(self, registry: DeviceRegistry, writer: StoreWriter, events: IngestEvents, max_payload_bytes: int,
                  offline_after_s: float, clock: Callable[[], float] = time.time,
                  on_stall: Callable[[str, Reading, float], None] | None = None,
                  on_energy: Callable[[str, payloads.EnergyReading, float], Any] | None = None,
-                 on_accepted: Callable[[str, Any, DeviceSnapshot], None] | None = None) -> None:
+                 on_accepted: Callable[[str, Any, DeviceSnapshot], None] | None = None,
+                 window: TimeWindow = TimeWindow()) -> None:
         self._registry = registry
+        self._window_rule = window
+        self._seqs: dict[str, OrderedDict[str, None]] = {}
+        self.duplicates = 0
         self._on_stall = on_stall
         self._on_energy = on_energy  # writes energy rows itself (by port), with rollups and phantom detection
         self._on_accepted = on_accepted  # every accepted message (command answers, uptimes: the command service)
@@ -141,27 +172,67 @@ class Ingest:
                 self._reject(where.device_id, Reason.UNKNOWN_DEVICE, detail, now)
                 return False
             try:
-                message = payloads.parse(where.channel, payload, self._max_bytes)
+                items = (payloads.parse_datastream(payload, self._max_bytes) if where.channel is Channel.DATASTREAM
+                         else [payloads.parse(where.channel, payload, self._max_bytes)])
             except Rejected as exc:
                 self._reject(where.device_id, exc.reason, exc.detail, now)
                 return False
-            snap = self.tracker.accepted(where.device_id, message)
+            taken = self._take(where.device_id, items, now)
+        for message, snap in taken:
+            self._deliver(where.device_id, message, snap, now, mark)
+        return bool(taken)
+
+    def _take(self, device_id: str, items: list[Any], now: float) -> list[tuple[Any, DeviceSnapshot]]:
+        """Under the lock: each reading of a message checked for its time and id, counted on the device."""
+        taken = []
+        for item in items:
+            try:
+                if isinstance(item, Rejected):
+                    raise item
+                if getattr(item, "at", None) is not None:
+                    self._window_rule.check(item.at, now)
+            except Rejected as exc:
+                self._reject(device_id, exc.reason, exc.detail, now)
+                continue
+            if getattr(item, "seq", None) is not None and self._seen(device_id, item.seq):
+                self.duplicates += 1  # the device sent it again (it did not hear it was kept): not stored twice
+                continue
+            snap = self.tracker.accepted(device_id, item)
             self.accepted += 1
-            self._remember(where.device_id, now, True, message)
+            self._remember(device_id, now, True, item)
+            taken.append((item, snap))
+        return taken
+
+    def _seen(self, device_id: str, seq: str) -> bool:
+        """Whether this reading id came from the device before (and remember it if not)."""
+        seen = self._seqs.get(device_id)
+        if seen is None:
+            seen = self._seqs[device_id] = OrderedDict()
+        if seq in seen:
+            seen.move_to_end(seq)
+            return True
+        seen[seq] = None
+        if len(seen) > SEQS_KEPT:
+            seen.popitem(last=False)
+        return False
+
+    def _deliver(self, device_id: str, message: Any, snap: DeviceSnapshot, now: float, mark: float | None) -> None:
+        """An accepted reading to the store and the services. A reading with its own time is stored at that time;
+        one from a backlog (older than BACKLOG_AFTER_S) is history, not news: it does not move a stall's state."""
+        at = getattr(message, "at", None) or now
         if isinstance(message, payloads.EnergyReading) and self._on_energy is not None:
-            self._on_energy(where.device_id, message, now)
+            self._on_energy(device_id, message, at)
         else:
-            row = _row(message, where.device_id, now)
+            row = _row(message, device_id, at)
             if row is not None:
                 self._writer.add(row[0], row[1], mark)
         self._writer.device_state(snap)
         self._events.device_changed(snap)
         if self._on_accepted is not None:
-            self._on_accepted(where.device_id, message, snap)
-        if isinstance(message, payloads.StallReading) and self._on_stall is not None:
+            self._on_accepted(device_id, message, snap)
+        if isinstance(message, payloads.StallReading) and self._on_stall is not None and at >= now - BACKLOG_AFTER_S:
             door = None if message.door is None else message.door == "closed"
-            self._on_stall(where.device_id, Reading(message.occupied, door, message.thermal), now)
-        return True
+            self._on_stall(device_id, Reading(message.occupied, door, message.thermal), at)
 
     def handle_energy(self, device_id: str, body: dict[str, Any],
                       deliver: Callable[[payloads.EnergyReading, float], Any]) -> Any:
@@ -186,14 +257,19 @@ class Ingest:
                 self._reject(device_id, Reason.UNKNOWN_DEVICE, f"no registered device has id {device_id[:64]!r}", now)
                 raise Rejected(Reason.UNKNOWN_DEVICE, "unknown or revoked device")
             try:
-                message = payloads.energy_reading(body)
+                message = payloads.timed_energy_reading(body)
+                if message.at is not None:
+                    self._window_rule.check(message.at, now)
             except Rejected as exc:
                 self._reject(device_id, exc.reason, exc.detail, now)
                 raise
+            if message.seq is not None and self._seen(device_id, message.seq):
+                self.duplicates += 1
+                raise Rejected(Reason.DUPLICATE, f"reading {message.seq!r} was stored before")
             snap = self.tracker.accepted(device_id, message)
             self.accepted += 1
             self._remember(device_id, now, True, message)
-        result = deliver(message, now)
+        result = deliver(message, message.at or now)
         self._writer.device_state(snap)
         self._events.device_changed(snap)
         return result
@@ -340,15 +416,15 @@ def _topic_device(topic: str) -> str:
 def _row(message: payloads.DeviceMessage, device_id: str, now: float) -> tuple[str, dict[str, Any]] | None:
     if isinstance(message, payloads.EnergyReading):
         return "energy", {"device_id": device_id, "port": message.port, "ts": now, "voltage": message.voltage,
-                          "current": message.current, "power": message.power}
+                          "current": message.current, "power": message.power, "seq": message.seq}
     if isinstance(message, payloads.Telemetry):
         number = message.value if isinstance(message.value, float) else None
         text = message.value if isinstance(message.value, str) else None
         return "telemetry", {"device_id": device_id, "ts": now, "data_id": message.telemetry_data_id,
-                             "value_num": number, "value_text": text, "urgent": message.urgent}
+                             "value_num": number, "value_text": text, "urgent": message.urgent, "seq": message.seq}
     if isinstance(message, payloads.StallReading):
         return "stall", {"device_id": device_id, "ts": now, "occupied": message.occupied, "door": message.door,
-                         "thermal": message.thermal}
+                         "thermal": message.thermal, "seq": message.seq}
     if isinstance(message, payloads.LogLine):
         return "log", {"device_id": device_id, "ts": now, "level": message.level, "text": message.text}
     return None

@@ -110,7 +110,8 @@ def _already(connection: sqlite3.Connection, message: Message) -> bool:
 def read_after(connection: sqlite3.Connection, seq: int, limit: int) -> list[Entry]:
     rows = connection.execute("SELECT seq, at, topic, payload FROM entries WHERE seq > ? ORDER BY seq LIMIT ?",
                               (seq, limit)).fetchall()
-    return [Entry(s, at, bytes(topic).decode("utf-8", "surrogatepass"), bytes(payload)) for s, at, topic, payload in rows]
+    return [Entry(s, at, bytes(topic).decode("utf-8", "surrogatepass"), bytes(payload))
+            for s, at, topic, payload in rows]
 
 
 def last_seq(connection: sqlite3.Connection) -> int:

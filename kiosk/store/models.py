@@ -61,7 +61,9 @@ class DeviceRejection(Base):
 
 class Telemetry(Base):
     __tablename__ = "telemetry"
-    __table_args__ = (Index("ix_telemetry_device_ts", "device_id", "ts"),)
+    __table_args__ = (Index("ix_telemetry_device_ts", "device_id", "ts"),
+                      Index("ux_telemetry_device_seq", "device_id", "seq", unique=True,
+                            sqlite_where=text("seq IS NOT NULL"), postgresql_where=text("seq IS NOT NULL")))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     device_id: Mapped[str] = mapped_column(String(64))
@@ -70,6 +72,7 @@ class Telemetry(Base):
     value_num: Mapped[float | None] = mapped_column(Float)
     value_text: Mapped[str | None] = mapped_column(String(200))
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    seq: Mapped[str | None] = mapped_column(String(64))  # the device's id for the reading: stored once
 
 
 class EnergyReading(Base):
@@ -77,7 +80,9 @@ class EnergyReading(Base):
 
     __tablename__ = "energy_readings"
     __table_args__ = (Index("ix_energy_device_port_ts", "device_id", "port", "ts"),
-                      Index("ix_energy_port_ts", "port", "ts"))
+                      Index("ix_energy_port_ts", "port", "ts"),
+                      Index("ux_energy_device_seq", "device_id", "seq", unique=True,
+                            sqlite_where=text("seq IS NOT NULL"), postgresql_where=text("seq IS NOT NULL")))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     device_id: Mapped[str] = mapped_column(String(64))
@@ -86,6 +91,7 @@ class EnergyReading(Base):
     voltage: Mapped[float] = mapped_column(Float)
     current: Mapped[float] = mapped_column(Float)
     power: Mapped[float] = mapped_column(Float)
+    seq: Mapped[str | None] = mapped_column(String(64))  # the device's id for the reading: stored once
 
 
 class Restroom(Base):
@@ -132,7 +138,9 @@ class StallEvent(Base):
 
 class StallReading(Base):
     __tablename__ = "stall_readings"
-    __table_args__ = (Index("ix_stall_device_ts", "device_id", "ts"),)
+    __table_args__ = (Index("ix_stall_device_ts", "device_id", "ts"),
+                      Index("ux_stall_device_seq", "device_id", "seq", unique=True,
+                            sqlite_where=text("seq IS NOT NULL"), postgresql_where=text("seq IS NOT NULL")))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     device_id: Mapped[str] = mapped_column(String(64))
@@ -140,6 +148,7 @@ class StallReading(Base):
     occupied: Mapped[bool | None] = mapped_column(Boolean)
     door: Mapped[str | None] = mapped_column(String(8))
     thermal: Mapped[bool | None] = mapped_column(Boolean)
+    seq: Mapped[str | None] = mapped_column(String(64))  # the device's id for the reading: stored once
 
 
 class DeviceLog(Base):

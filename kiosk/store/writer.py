@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 TABLES = {"telemetry": Telemetry, "energy": EnergyReading, "stall": StallReading, "log": DeviceLog,
           "stall_event": StallEvent}
+ONCE_TABLES = frozenset({"telemetry", "energy", "stall"})  # unique (device_id, seq) where seq is given
 # Device state (last seen, counters) is saved at most this often: it only serves restarts and `kiosk device list`;
 # live views get it from events. Readings keep the batch_ms bound.
 DEVICE_STATE_EVERY_S = 1.0
@@ -395,8 +396,7 @@ class StoreWriter:
             else:
                 _checked(lambda st=statement: connection.execute(st))
         for table, rows in batch.rows.items():
-            statement = TABLES[table].__table__.insert()
-            self._execute(connection, statement, rows, careful, poison)
+            self._execute(connection, self._insert(table), rows, careful, poison)
         if batch.devices:
             self._execute(connection, _UPDATE_DEVICE, [_device_row(s) for s in batch.devices.values()], careful,
                           poison)
@@ -444,6 +444,13 @@ class StoreWriter:
         if may_log:
             more = f" ({held} more since the last report)" if held else ""
             log.warning("rejected a row from device %s: %s: %s%s", device_id[:64], CANNOT_STORE, error, more)
+
+    def _insert(self, table: str) -> Any:
+        """Readings that carry the device's id for them (`seq`) are stored once: a second one is left out."""
+        if table not in ONCE_TABLES:
+            return TABLES[table].__table__.insert()
+        make = pg_insert if self._dialect == "postgresql" else sqlite_insert
+        return make(TABLES[table].__table__).on_conflict_do_nothing()
 
     def _upsert_rejection(self, device_id: str, reason: str, count: int, at: float, detail: str) -> Any:
         make = pg_insert if self._dialect == "postgresql" else sqlite_insert

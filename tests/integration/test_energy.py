@@ -137,7 +137,7 @@ def test_the_simulator_covers_mqtt_a_virtual_usb_board_and_http(energy_hub: Any)
     assert not (energy_hub.config.data_dir / "serial" / "sim-board-1").exists()  # the virtual board is unplugged
 
 
-def test_an_uncalibrated_port_learns_its_noise_floor_from_its_low_readings(energy_hub: Any) -> None:
+def test_an_uncalibrated_port_learns_its_noise_floor_from_its_low_readings(energy_hub: Any, clock: Clock) -> None:
     """60 low readings make the first estimate (a deque of readings once broke it: every reading then failed)."""
     import random
 
@@ -146,9 +146,10 @@ def test_an_uncalibrated_port_learns_its_noise_floor_from_its_low_readings(energ
     meter, _ = energy_hub.registry.create("Meter A", "energy", "test")
     port = energy_hub.energy_store.add_port(meter.id, "Kettle", "test")
     rng = random.Random(5)
-    start = energy_hub.energy._clock() - 3600
+    start = clock()
     for n in range(400):
         power = max(0.0, rng.gauss(0.8, 0.6))
+        clock.offset += 1.0  # live readings, one a second
         energy_hub.energy.reading(meter.id, EnergyReading(None, 230.0, power / 230.0, power), start + n)
     detector = energy_hub.energy._detectors[port.id]
     assert detector.rules.noise_floor_w == pytest.approx(3 * 0.6, rel=0.25)

@@ -1,5 +1,6 @@
 """Payload parsing from recorded samples in tests/fixtures/payloads (good/ and bad/<channel>-<reason>-...)."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,32 @@ def test_power_may_differ_from_volts_times_amps_within_tolerance() -> None:
     assert payloads.energy_reading({"voltage": 230, "current": 0.5, "power": 120}).power == 120
     with pytest.raises(Rejected):
         payloads.energy_reading({"voltage": 230, "current": 0.5, "power": 140})
+
+
+@pytest.mark.parametrize(("ts", "expected"), [
+    (1795360000, 1795360000.0), (1795360000.5, 1795360000.5), (1795360000123, 1795360000.123),
+    ("2026-11-22T15:06:40Z", 1795360000.0), ("2026-11-22T16:06:40+01:00", 1795360000.0),
+    ("2026-11-22T15:06:40", 1795360000.0), ("2026-11-22T15:06:40.250Z", 1795360000.25),
+])
+def test_a_reading_may_carry_its_own_time(ts: object, expected: float) -> None:
+    message = payloads.parse(Channel.DATASTREAM, json.dumps({"value": 1, "ts": ts}).encode(), 16384)
+    assert message.at == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("ts", [True, "yesterday", -5, 0, [1]])
+def test_a_time_that_is_not_one_is_refused(ts: object) -> None:
+    with pytest.raises(Rejected):
+        payloads.parse(Channel.DATASTREAM, json.dumps({"value": 1, "ts": ts}).encode(), 16384)
+
+
+def test_a_backlog_is_an_array_of_readings_each_judged_on_its_own() -> None:
+    body = [{"value": 1, "ts": 1795360000, "seq": 7}, {"value": True}, "x",
+            {"voltage": 230, "current": 0.1, "power": 23, "ts": 1795360060, "seq": "b-8"}]
+    items = payloads.parse_datastream(json.dumps(body).encode(), 16384)
+    assert isinstance(items[0], payloads.Telemetry) and (items[0].at, items[0].seq) == (1795360000.0, "7")
+    assert isinstance(items[1], Rejected) and "backlog item 2" in items[1].detail
+    assert isinstance(items[2], Rejected) and items[2].reason is Reason.WRONG_TYPE
+    assert isinstance(items[3], payloads.EnergyReading) and items[3].seq == "b-8"
+    for bad in (b"[]", b"[" + b"{},"* 1000 + b"{}]", b"5"):
+        with pytest.raises(Rejected):
+            payloads.parse_datastream(bad, 1 << 20)
