@@ -1,7 +1,8 @@
 """Fault injection, counted: publishers with sequence numbers against `kiosk --headless`, faults from outside, then
 rows counted in the database. The bar: 0 acknowledged readings lost.
 
-    python bench/faults.py [--quick] [--only kill-hub,kill-broker,sigterm,locked,fuzz,full-disk]
+    python bench/faults.py [--quick] [--only kill-hub,kill-broker,sigterm,locked,fuzz,full-disk,backlog,soak]
+                           [--soak-minutes 60]
 
 Each publisher is a real paho client (QoS 1, persistent session, its device's id and token) that publishes
 `{"value": N}` with N counting up as fast as the broker acknowledges (`--rate` to pace it). A reading counts as
@@ -15,10 +16,12 @@ a small tmpfs) and is left out without it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -245,6 +248,7 @@ class Outcome:
     integrity: str
     seconds: float
     notes: str = ""
+    memory: list[tuple[float, float, float]] = field(default_factory=list)  # (s, hub MB, broker MB)
 
     @property
     def passed(self) -> bool:
@@ -363,6 +367,84 @@ def fuzz(base: Path, messages: int) -> Outcome:
                       f"rejected {answer.get('device_worker', {}).get('rejected')}")
 
 
+def backlog_replay(base: Path, hours: float) -> Outcome:
+    """A device that was offline for `hours` sends its backlog (one reading a minute, with `ts` and `seq`) in
+    messages of 100, then sends it all again (it did not hear that it was kept): every reading stored once."""
+    run = Run(base / "backlog", devices=1, rate=20)
+    device_id, token = provision(run.data_dir, 1)[0]
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device_id, protocol=mqtt.MQTTv311)
+    client.username_pw_set(device_id, token)
+    client.connect("127.0.0.1", run.hub.broker_port)
+    client.loop_start()
+    start = time.time() - hours * 3600
+    readings = [{"value": n, "ts": round(start + 60 * n, 3), "seq": f"bk-{n}"} for n in range(int(hours * 60))]
+    for _ in range(2):
+        for first in range(0, len(readings), 100):
+            client.publish(f"devices/{device_id}/datastream", json.dumps(readings[first:first + 100]),
+                           qos=1).wait_for_publish(30)
+    client.disconnect()
+    client.loop_stop()
+    run.wait_acked(100)
+    outcome = run.finish("offline backlog", f"{hours:g} h at 1/min, sent twice, 1 live publisher")
+    connection = sqlite3.connect(run.data_dir / "kiosk.db")
+    try:
+        kept, first_ts = connection.execute("SELECT count(*), min(ts) FROM telemetry WHERE device_id = ?",
+                                            (device_id,)).fetchone()
+    finally:
+        connection.close()
+    outcome.notes = (f"backlog: {len(readings):,} readings sent twice, {kept:,} stored, oldest at "
+                     f"{(time.time() - first_ts) / 3600:.1f} h ago")
+    if kept != len(readings):
+        outcome.count = Count(outcome.count.sent, outcome.count.acked, outcome.count.stored,
+                              outcome.count.lost + max(0, len(readings) - kept),
+                              outcome.count.duplicates + max(0, kept - len(readings)))
+    return outcome
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    """Resident memory of the hub and of its broker child, MB."""
+    hub = psutil.Process(pid)
+    broker = sum(c.memory_info().rss for c in hub.children() if "spawn_main" in " ".join(c.cmdline()))
+    return hub.memory_info().rss / 1e6, broker / 1e6
+
+
+def soak(base: Path, seconds: float, devices: int = 200, warmup: float = 60.0) -> Outcome:
+    """`devices` x 1 msg/s for `seconds`; every 30 s a tenth of them drop their connection, half with a
+    DISCONNECT, half by closing the socket; the hub's and the broker's memory sampled every 10 s."""
+    run = Run(base / "soak", devices=devices, rate=1.0)
+    assert run.hub.process is not None
+    pid = run.hub.process.pid
+    rng = random.Random(30)
+    samples: list[tuple[float, float, float]] = []
+    started = time.monotonic()
+    next_drop, next_sample = started + 30, started
+    while time.monotonic() - started < seconds:
+        now = time.monotonic()
+        if now >= next_sample:
+            samples.append((now - started, *rss_mb(pid)))
+            next_sample += 10
+        if now >= next_drop:
+            for n, publisher in enumerate(rng.sample(run.publishers, max(1, devices // 10))):
+                if n % 2:
+                    publisher.client.disconnect()
+                    publisher.client.reconnect()
+                else:
+                    sock = publisher.client.socket()
+                    if sock is not None:  # abruptly: no DISCONNECT (the will is sent); paho reconnects
+                        with contextlib.suppress(OSError):
+                            sock.shutdown(socket.SHUT_RDWR)
+            next_drop += 30
+        time.sleep(0.2)
+    warm = [s for s in samples if s[0] >= warmup] or samples
+    hub_growth = (warm[-1][1] - warm[0][1]) / max(1e-9, (warm[-1][0] - warm[0][0]) / 3600)
+    notes = (f"hub RSS {samples[0][1]:.0f} -> {warm[0][1]:.0f} (after {warmup:.0f} s) -> {warm[-1][1]:.0f} MB "
+             f"({hub_growth:+.1f} MB/h after warm-up); broker {warm[0][2]:.0f} -> {warm[-1][2]:.0f} MB")
+    outcome = run.finish("soak", f"{devices} devices x 1 msg/s for {seconds / 60:.0f} min, 10 % dropping every "
+                                 "30 s", notes)
+    outcome.memory = samples
+    return outcome
+
+
 def can_mount() -> bool:
     return os.geteuid() == 0 and Path("/proc/filesystems").read_text().find("tmpfs") >= 0
 
@@ -421,7 +503,10 @@ SCENARIOS: dict[str, Callable[[Path, bool], Outcome]] = {
     "locked": lambda base, quick: locked_database(base, 6 if quick else 30),
     "fuzz": lambda base, quick: fuzz(base, 2000 if quick else 100_000),
     "full-disk": lambda base, quick: full_disk(base, 10 if quick else 60),
+    "backlog": lambda base, quick: backlog_replay(base, 2 if quick else 24),
+    "soak": lambda base, quick: soak(base, 90 if quick else SOAK_SECONDS),
 }
+SOAK_SECONDS = 600.0  # --soak-minutes
 
 
 def table(outcomes: list[Outcome]) -> str:
@@ -435,10 +520,13 @@ def table(outcomes: list[Outcome]) -> str:
 
 
 def main() -> int:
+    global SOAK_SECONDS
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer faults, shorter runs")
     parser.add_argument("--only", help="comma-separated scenarios: " + ", ".join(SCENARIOS))
+    parser.add_argument("--soak-minutes", type=float, default=SOAK_SECONDS / 60, help="how long the soak runs")
     args = parser.parse_args()
+    SOAK_SECONDS = args.soak_minutes * 60
     import tempfile
 
     names = args.only.split(",") if args.only else [n for n in SCENARIOS if n != "full-disk" or can_mount()]

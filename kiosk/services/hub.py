@@ -59,6 +59,7 @@ log = logging.getLogger(__name__)
 RATE_WINDOW_S = 10.0
 HUB_STATE_TOPIC = f"{STATE_PREFIX}/hub"
 RETENTION_EVERY_S = 3600  # old raw energy readings and minute rollups are deleted hourly (30 s after start first)
+HTTP_STORED_WITHIN_S = 5.0  # an HTTP reading is answered 200 once committed, or 503 after this long
 HUB_BEAT_EVERY_S = 5  # displays call the hub unreachable when this beat stops (see docs/protocol.md)
 
 
@@ -304,12 +305,18 @@ class Hub:
         try:
             report, reading, at = self.ingest.handle_energy(
                 device_id, fields, lambda r, now: (self.energy.reading(device_id, r, now, port), r, now))
+            ticket = self.writer.ticket()
         except Rejected as exc:
             if exc.reason is Reason.DUPLICATE:  # a retry of a reading that is stored: answered as done
                 return 200, {"success": True, "message": "Sensor reading already stored", "duplicate": True,
                              "data": {"reading": {"portId": port.id, "seq": fields.get("seq")}}}
             return 500 if exc.reason is Reason.INTERNAL_ERROR else 400, {"success": False, "message": exc.detail,
                                                                           "reason": exc.reason.value}
+        if not self.writer.wait_stored(ticket, HTTP_STORED_WITHIN_S):  # 200 means on disk (docs/reliability.md)
+            return 503, {"success": False, "reason": "not_stored_yet",
+                         "message": "the reading was taken but the database has not stored it yet (it is busy or "
+                                    "full); it will be stored if it can be. Send it again with the same 'seq' to be "
+                                    "sure, without one it may be stored twice."}
         return 200, {"success": True, "message": "Reading saved", "data": {
             "reading": {"portId": port.id, "voltage": reading.voltage, "current": reading.current,
                         "power": reading.power, "timestamp": at},

@@ -142,6 +142,8 @@ class StoreWriter:
         self._first_at: float | None = None
         self._retry_at: float | None = None
         self._commit_started: float | None = None
+        self._generation = 0  # batches taken so far; what is added now goes with batch _generation + 1
+        self._stored_generation = 0  # the newest batch committed (a failed batch goes with a later one)
         self._devices_saved_at = 0.0
         self._thread: threading.Thread | None = None
         self._listeners: list[Callable[[CommitInfo], None]] = []
@@ -225,6 +227,22 @@ class StoreWriter:
         if self._pending.urgent_size() == 0 and len(self._pending.devices) == 1:
             self._lock.notify()  # a batch of device state only: the writer times it by DEVICE_STATE_EVERY_S
 
+    def ticket(self) -> int:
+        """For a producer that must answer "stored" (HTTP): call after adding, then `wait_stored(ticket)`."""
+        with self._lock:
+            return self._generation + 1
+
+    def wait_stored(self, ticket: int, timeout: float) -> bool:
+        """Whether everything added before `ticket()` was committed within the timeout."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._stored_generation < ticket:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._lock.wait(remaining)
+            return True
+
     def backlog(self) -> int:
         """Rows held in memory, waiting or being committed."""
         with self._lock:
@@ -273,13 +291,15 @@ class StoreWriter:
             self._wait_for_batch()
         with self._handover, self._lock:  # not while waiting: producers hold the handover while they add
             batch, self._pending = self._pending, _Pending.empty()
+            self._generation += 1
+            generation = self._generation
             stopping = self._stopping
             if batch.devices and not (stopping or self._flushing) and \
                     time.monotonic() - self._devices_saved_at < DEVICE_STATE_EVERY_S:
                 self._pending.devices, batch.devices = batch.devices, {}
             self._busy = not batch.empty_of_work()
             self._inflight = batch.size()
-        if not batch.empty_of_work() and not self._commit(batch):
+        if not batch.empty_of_work() and not self._commit(batch, generation):
             with self._lock:
                 self._pending.merge_older(batch)
                 self._trim_backlog()
@@ -333,7 +353,7 @@ class StoreWriter:
                 del rows[:dropped]
                 log.error("store writer backlog full: dropped the %d oldest %s rows", dropped, table)
 
-    def _commit(self, batch: _Pending) -> bool:
+    def _commit(self, batch: _Pending, generation: int) -> bool:
         with self._lock:
             self._commit_started = time.monotonic()
         try:
@@ -362,6 +382,7 @@ class StoreWriter:
                 log.warning("database writes work again after %d failures", self._failures)
             self._last_error = None
             self._retry_at = None
+            self._stored_generation = generation
             self._commits += 1
             self._busy = False
             self._inflight = 0

@@ -251,8 +251,8 @@ def test_a_source_position_is_stored_with_its_rows(engine: Any) -> None:
     failing = threading.Event()
     failing.set()
 
-    def disk_full(*_args: Any, **_kwargs: Any) -> None:
-        if failing.is_set():
+    def disk_full(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if failing.is_set() and statement.startswith("INSERT"):
             raise OperationalError("INSERT", {}, Exception("database or disk is full"))
 
     writer = StoreWriter(engine, batch_ms=5)
@@ -267,9 +267,9 @@ def test_a_source_position_is_stored_with_its_rows(engine: Any) -> None:
         writer.add("energy", reading(2))
         writer.consumed("journal:x", 8)
     assert not writer.flush(timeout=0.3)
-    event.remove(engine, "before_cursor_execute", disk_full)
     assert read_cursor(engine, "journal:x") == 7  # neither the row nor the position
     failing.clear()
+    event.remove(engine, "before_cursor_execute", disk_full)
     assert writer.flush(timeout=15)
     writer.stop()
     assert read_cursor(engine, "journal:x") == 8 and count(engine, EnergyReading) == 2
