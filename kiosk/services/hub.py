@@ -115,7 +115,8 @@ class Hub:
         self._events = events
         self._clock = clock
         private_folder(config.data_dir)  # the database, the journal, secrets and firmware: for the owner only
-        self.engine = open_store(config.database_url)
+        # With a fully synced journal the database is synced too: an acknowledged reading survives a power cut.
+        self.engine = open_store(config.database_url, "FULL" if config["broker.journal_sync"] == "full" else "NORMAL")
         self.registry = DeviceRegistry(self.engine, clock)
         self.writer = StoreWriter(self.engine, config["ingest.batch_ms"], config["ingest.batch_rows"], clock)
         self.stall_directory = StallDirectory(self.engine, clock)
@@ -559,6 +560,8 @@ class Hub:
             Metric("kiosk_broker_refused_logins_total", "counter", "Refused MQTT logins by reason."),
             Metric("kiosk_messages_accepted_total", "counter", "Device messages accepted.").add(ingest.accepted),
             Metric("kiosk_messages_rejected_total", "counter", "Device messages rejected.").add(ingest.rejected),
+            Metric("kiosk_readings_duplicate_total", "counter", "Readings sent again with a seq already stored "
+                   "(not stored twice).").add(self.ingest.duplicates),
             Metric("kiosk_messages_per_second", "gauge", "Accepted message rate, last 10 s.").add(ingest.per_second),
             Metric("kiosk_database_up", "gauge", "1 while database writes work.").add(writer.ok),
             Metric("kiosk_database_backlog_rows", "gauge", "Readings taken in and not yet in the database (writer "
@@ -650,7 +653,7 @@ class Hub:
             "journal": journal,
             "device_worker": {"connected": worker_ok, "broker": str(self.link.address),
                               "detail": self._link_detail, "accepted": self.ingest.accepted,
-                              "rejected": self.ingest.rejected,
+                              "rejected": self.ingest.rejected, "duplicates": self.ingest.duplicates,
                               "serial": [asdict(port) for port in self.serial.stats()] if self.serial else None},
         }
         return body["status"] == "ok", body

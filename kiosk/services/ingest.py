@@ -69,7 +69,7 @@ def _ago(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
 
 
-SEQS_KEPT = 4096  # recent reading ids (`seq`) remembered per device, to drop a reading sent twice
+SEQS_KEPT = 1024  # recent reading ids (`seq`) remembered per device, to drop a reading sent twice
 
 
 class Ingest:
@@ -194,7 +194,7 @@ class Ingest:
             except Rejected as exc:
                 self._reject(device_id, exc.reason, exc.detail, now)
                 continue
-            if getattr(item, "seq", None) is not None and self._seen(device_id, item.seq):
+            if getattr(item, "seq", None) is not None and self._seen(device_id, item, now):
                 self.duplicates += 1  # the device sent it again (it did not hear it was kept): not stored twice
                 continue
             snap = self.tracker.accepted(device_id, item)
@@ -203,8 +203,11 @@ class Ingest:
             taken.append((item, snap))
         return taken
 
-    def _seen(self, device_id: str, seq: str) -> bool:
-        """Whether this reading id came from the device before (and remember it if not)."""
+    def _seen(self, device_id: str, reading: Any, now: float) -> bool:
+        """Whether this reading's id came from the device before (and remember it if not): the device's recent ids
+        are in memory; for a backlog reading (a re-sent backlog may reach further back) the database is asked too,
+        so that its rollups are not counted twice."""
+        seq = reading.seq
         seen = self._seqs.get(device_id)
         if seen is None:
             seen = self._seqs[device_id] = OrderedDict()
@@ -214,7 +217,8 @@ class Ingest:
         seen[seq] = None
         if len(seen) > SEQS_KEPT:
             seen.popitem(last=False)
-        return False
+        late = reading.at is not None and reading.at < now - BACKLOG_AFTER_S
+        return late and self._registry.reading_stored(_TABLE_OF[type(reading)], device_id, seq)
 
     def _deliver(self, device_id: str, message: Any, snap: DeviceSnapshot, now: float, mark: float | None) -> None:
         """An accepted reading to the store and the services. A reading with its own time is stored at that time;
@@ -263,7 +267,7 @@ class Ingest:
             except Rejected as exc:
                 self._reject(device_id, exc.reason, exc.detail, now)
                 raise
-            if message.seq is not None and self._seen(device_id, message.seq):
+            if message.seq is not None and self._seen(device_id, message, now):
                 self.duplicates += 1
                 raise Rejected(Reason.DUPLICATE, f"reading {message.seq!r} was stored before")
             snap = self.tracker.accepted(device_id, message)
@@ -406,6 +410,9 @@ class Ingest:
 
     def tick_stats(self) -> IngestStats:
         return IngestStats(self.accepted, self.rejected, self.unknown_devices, self._last_rate)
+
+
+_TABLE_OF = {payloads.EnergyReading: "energy", payloads.Telemetry: "telemetry", payloads.StallReading: "stall"}
 
 
 def _topic_device(topic: str) -> str:

@@ -17,8 +17,9 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_MS = 5000
 
 
-def open_engine(url: str) -> Engine:
-    """An engine for the URL; a SQLite file gets its folder created, WAL, a busy timeout and foreign keys."""
+def open_engine(url: str, synchronous: str = "NORMAL") -> Engine:
+    """An engine for the URL; a SQLite file gets its folder created, WAL, a busy timeout and foreign keys.
+    `synchronous`: FULL syncs every commit (survives a power cut), NORMAL only at checkpoints."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
@@ -31,7 +32,7 @@ def open_engine(url: str) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA synchronous={'FULL' if synchronous.upper() == 'FULL' else 'NORMAL'}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
@@ -72,8 +73,8 @@ def migrate(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
-def open_store(url: str) -> Engine:
-    engine = open_engine(url)
+def open_store(url: str, synchronous: str = "NORMAL") -> Engine:
+    engine = open_engine(url, synchronous)
     migrate(engine)
     return engine
 

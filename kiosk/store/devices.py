@@ -191,6 +191,13 @@ class DeviceRegistry:
         info = DeviceInfo(device_id, name, LEGACY_KIND, "default", now, False)
         return info, [(Device.__table__, row), (AuditEntry.__table__, audit)]
 
+    def reading_stored(self, table: str, device_id: str, seq: str) -> bool:
+        """Whether the device's reading with this id is in the table ("energy", "telemetry" or "stall")."""
+        model = {"energy": EnergyReading, "telemetry": Telemetry, "stall": StallReading}[table]
+        with self._session() as session:
+            return session.scalar(select(model.id).where(model.device_id == device_id, model.seq == seq)
+                                  .limit(1)) is not None
+
     def serial_board_device(self, key: str) -> str | None:
         """The device a known USB board's readings go to; None for a board never seen (only reads)."""
         with self._session() as session:

@@ -157,3 +157,16 @@ def test_http_answers_200_only_once_the_reading_is_stored(hub: Any, monkeypatch:
     status, answer = hub.sensor_reading({**body, **reading(time.time(), 41.0, "l-2")})
     assert status == 200 and answer["message"] == "Reading saved"
     assert len(stored(hub, meter_info.id)) == 2
+
+
+def test_a_backlog_sent_again_after_a_restart_is_not_rolled_up_twice(hub: Any, meter: Any) -> None:
+    start = time.time() - 3 * 3600
+    backlog = [reading(start + 60 * n, 30.0, f"again-{n}") for n in range(20)]
+    meter.publish(f"devices/{meter.info.id}/datastream", json.dumps(backlog))
+    wait_for(lambda: len(stored(hub, meter.info.id)) == 20)
+    hub.ingest._seqs.clear()  # the hub's memory of recent ids is gone, as after a restart
+    meter.publish(f"devices/{meter.info.id}/datastream", json.dumps(backlog))
+    wait_for(lambda: hub.ingest.duplicates == 20)
+    hub.writer.flush()
+    hours = hub.energy_store.rollups(meter.port.id, "hour", start - 3600, start + 7200)
+    assert sum(b.count for _, b in hours) == 20 and len(stored(hub, meter.info.id)) == 20
