@@ -446,7 +446,17 @@ def soak(base: Path, seconds: float, devices: int = 200, warmup: float = 60.0) -
 
 
 def can_mount() -> bool:
-    return os.geteuid() == 0 and Path("/proc/filesystems").read_text().find("tmpfs") >= 0
+    """Whether this process may mount a tmpfs (root, and a container that allows it): tried, not guessed."""
+    if os.geteuid() != 0:
+        return False
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="kiosk-mount-") as where:
+        tried = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", where], capture_output=True)
+        if tried.returncode != 0:
+            return False
+        subprocess.run(["umount", where], capture_output=True)
+        return True
 
 
 def cpu_seconds(pid: int) -> float:

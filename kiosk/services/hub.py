@@ -126,7 +126,7 @@ class Hub:
                                    self._report_interval, clock)
         self.lockers: LockerDesk = locker_desk_for(config, self.engine, clock)
         self.energy_store = EnergyStore(self.engine, clock)
-        self.notices = Notices(self.energy_store, self._publish_state, clock)
+        self.notices = Notices(self.energy_store, self._publish_state, clock, self.writer)
         self.locker_service = LockerService(self.lockers, self._publish_state, events.lockers_changed,
                                             on_counts=self.notices.lockers_counted)
         self.energy = EnergyService(self.energy_store, self.writer, self._publish_state,

@@ -19,6 +19,7 @@ from typing import Any
 from kiosk.core.devices import DeviceSnapshot, Online
 from kiosk.core.operators import Operator, Role, require
 from kiosk.store.energy import EnergyStore
+from kiosk.store.writer import StoreWriter
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +31,9 @@ LOCKERS_SUBJECT = "lockers"
 
 class Notices:
     def __init__(self, store: EnergyStore, publish: Callable[[str, bytes, bool], None],
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, writer: StoreWriter | None = None) -> None:
         self._store = store
+        self._writer = writer  # a device heard again ends its notice through the writer (on the road in)
         self._publish = publish
         self._clock = clock
         self._lock = threading.Lock()
@@ -82,7 +84,10 @@ class Notices:
         with self._lock:
             notification = self._offline.pop(device_id, None)
         if notification is not None and notification > 0:
-            self._store.end_notification(notification, self._clock())
+            if self._writer is not None:
+                self._writer.statement(device_id, self._store.notification_ended(notification, self._clock()))
+            else:
+                self._store.end_notification(notification, self._clock())
 
     def device_removed(self, device_id: str) -> None:
         self.device_heard(device_id)
