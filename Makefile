@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench clean screenshots
+.PHONY: run test bench faults clean screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) bench/lockers.py
 	QT_QPA_PLATFORM=offscreen $(PY) bench/energy.py
 	QT_QPA_PLATFORM=offscreen $(PY) bench/admin.py
+
+faults: $(STAMP)
+	$(PY) bench/faults.py $(ARGS)
 
 screenshots: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m kiosk.ui.screenshots docs/screenshots

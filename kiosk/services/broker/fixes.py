@@ -227,6 +227,10 @@ class KioskHandler(BrokerProtocolHandler):
                 await stored
             finally:
                 self.stored.pop(id(app_message), None)
+        else:  # a re-sent PUBLISH: its PUBREC, too, waits until the first copy is on disk
+            first = self.stored.get(id(self.session.inflight_in[packet_id]))
+            if first is not None:
+                await asyncio.shield(first)
         waiter = self._pubrel_waiters.get(packet_id)
         if waiter is None or waiter.done():  # waiting before PUBREC goes out: PUBREL may come back at once
             waiter = self._pubrel_waiters[packet_id] = asyncio.get_running_loop().create_future()
