@@ -351,6 +351,8 @@ def fuzz(base: Path, messages: int) -> Outcome:
     client.username_pw_set(device_id, token)
     client.connect("127.0.0.1", run.hub.broker_port)
     client.loop_start()
+    assert run.hub.process is not None
+    memory_before = rss_mb(run.hub.process.pid)
     rng = random.Random(13)
     crafted = [b'{"value": "\\ud800"}', b'{"value": ' + b"[" * 3000 + b"}", b'{"value": 1' + b"0" * 5000 + b"}",
                b'{"value": 1e999}', b'{"voltage": -1, "current": 1, "power": 1}', b"\xff\xfe", b"",
@@ -363,8 +365,11 @@ def fuzz(base: Path, messages: int) -> Outcome:
     client.disconnect()
     client.loop_stop()
     answer = health(run.hub.http_port) or {}
-    return run.finish("fuzz", f"{messages} bad messages from one device, 2 good publishers",
-                      f"rejected {answer.get('device_worker', {}).get('rejected')}")
+    memory_after = rss_mb(run.hub.process.pid)
+    return run.finish("fuzz", f"{messages:,} bad messages from one device, 2 good publishers",
+                      f"rejected {answer.get('device_worker', {}).get('rejected'):,}; RSS hub "
+                      f"{memory_before[0]:.0f} -> {memory_after[0]:.0f} MB, broker {memory_before[1]:.0f} -> "
+                      f"{memory_after[1]:.0f} MB")
 
 
 def backlog_replay(base: Path, hours: float) -> Outcome:

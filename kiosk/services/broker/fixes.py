@@ -201,8 +201,8 @@ class KioskHandler(BrokerProtocolHandler):
             self._puback_waiters.pop(packet_id, None)
         self.session.inflight_out.pop(packet_id, None)  # only an acknowledged message leaves the session
 
-    async def _receive_qos1(self, app_message: Any) -> None:
-        """PUBACK only once the broker has the message on disk (the journal) or has refused it (the ACL)."""
+    async def _pass_on(self, app_message: Any) -> None:
+        """Hand an incoming message to the broker and wait until it is on disk (or refused by the ACL)."""
         assert self.session is not None
         stored = self.stored[id(app_message)] = asyncio.get_running_loop().create_future()
         try:
@@ -210,6 +210,10 @@ class KioskHandler(BrokerProtocolHandler):
             await stored
         finally:
             self.stored.pop(id(app_message), None)
+
+    async def _receive_qos1(self, app_message: Any) -> None:
+        """PUBACK only once the broker has the message on disk (the journal) or has refused it (the ACL)."""
+        await self._pass_on(app_message)
         puback = PubackPacket.build(app_message.packet_id)
         await self._send_packet(puback)
         app_message.puback_packet = puback
@@ -221,12 +225,7 @@ class KioskHandler(BrokerProtocolHandler):
         packet_id = app_message.packet_id
         if packet_id not in self.session.inflight_in:
             self.session.inflight_in[packet_id] = app_message
-            stored = self.stored[id(app_message)] = asyncio.get_running_loop().create_future()
-            try:
-                await self.session.delivered_message_queue.put(app_message)
-                await stored
-            finally:
-                self.stored.pop(id(app_message), None)
+            await self._pass_on(app_message)
         else:  # a re-sent PUBLISH: its PUBREC, too, waits until the first copy is on disk
             first = self.stored.get(id(self.session.inflight_in[packet_id]))
             if first is not None:
