@@ -59,6 +59,18 @@ def test_a_crashed_broker_is_restarted_and_the_hub_reconnects(child_hub: Hub) ->
     assert child_hub.broker.restarts == 1
 
 
+def test_a_broker_that_ran_well_is_restarted_without_a_growing_delay(child_hub: Hub, monkeypatch: Any) -> None:
+    """The back-off is for crash loops: a broker that dies once a day must not wait 30 s from the fifth day on."""
+    import kiosk.services.broker.process as process
+
+    monkeypatch.setattr(process, "HEALTHY_AFTER_S", 0.0)  # every broker here counts as having run well
+    for _ in range(3):
+        before = child_hub.broker.pid
+        os.kill(before, signal.SIGKILL)
+        wait_for(lambda: child_hub.broker.pid not in (None, before) and child_hub.broker.running, timeout=4)
+    assert child_hub.broker.restarts == 3 and child_hub.broker._crash_loop == 1
+
+
 def test_a_port_in_use_is_a_clear_error(config: Config, events: Any) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

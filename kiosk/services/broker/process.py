@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 START_TIMEOUT_S = 30.0
 STATS_EVERY_S = 1.0
 RESTART_DELAYS_S = (1.0, 2.0, 5.0, 10.0, 30.0)
+HEALTHY_AFTER_S = 60.0  # a broker that ran this long before it died is restarted after the first delay again
 
 
 class BrokerStartError(RuntimeError):
@@ -168,7 +169,8 @@ class BrokerProcess:
     """The broker in a supervised child process (broker.process = "child").
 
     `start()` returns once the child listens, or raises BrokerStartError with the child's reason. If the child dies
-    later, the supervisor thread logs it and starts a new one after a back-off (1 s, 2 s, 5 s, 10 s, then 30 s).
+    later, the supervisor thread logs it and starts a new one after a back-off (1 s, 2 s, 5 s, 10 s, then 30 s; back
+    to 1 s once a broker has run for a minute).
     """
 
     def __init__(self, spec: ListenerSpec, database_url: str, data_dir: Path, log_level: str = "INFO") -> None:
@@ -183,6 +185,7 @@ class BrokerProcess:
         self._stopping = threading.Event()
         self._supervisor: threading.Thread | None = None
         self.restarts = 0
+        self._crash_loop = 0  # restarts since the broker last ran for HEALTHY_AFTER_S: picks the back-off
 
     def start(self) -> None:
         self._stopping.clear()
@@ -231,15 +234,17 @@ class BrokerProcess:
     def _restart(self) -> None:
         code = self._process.exitcode if self._process is not None else None
         self._stats, self._connected, self._conn = None, [], None
-        delay = RESTART_DELAYS_S[min(self.restarts, len(RESTART_DELAYS_S) - 1)]
+        if self._started_at and time.monotonic() - self._started_at > HEALTHY_AFTER_S:
+            self._crash_loop = 0  # it ran well for a while: not a crash loop, restart at once again
+        delay = RESTART_DELAYS_S[min(self._crash_loop, len(RESTART_DELAYS_S) - 1)]
         log.error("the broker process died (exit code %s); restarting it in %.0f s", code, delay)
         if self._stopping.wait(delay):
             return
+        self.restarts += 1
+        self._crash_loop += 1
         try:
             self._launch()
-            self.restarts += 1
         except BrokerStartError as exc:
-            self.restarts += 1
             log.error("%s", exc)
 
     def stop(self, timeout: float = 5.0) -> None:
