@@ -430,9 +430,11 @@ def soak(base: Path, seconds: float, devices: int = 200, warmup: float = 60.0) -
             next_sample += 10
         if now >= next_drop:
             for n, publisher in enumerate(rng.sample(run.publishers, max(1, devices // 10))):
-                if n % 2:
+                if n % 2:  # cleanly: DISCONNECT, then back with the same persistent session
                     publisher.client.disconnect()
+                    publisher.client.loop_stop()
                     publisher.client.reconnect()
+                    publisher.client.loop_start()
                 else:
                     sock = publisher.client.socket()
                     if sock is not None:  # abruptly: no DISCONNECT (the will is sent); paho reconnects
@@ -551,6 +553,12 @@ def main() -> int:
             print(f"running {name} ...", flush=True)
             outcomes.append(SCENARIOS[name](Path(tmp), args.quick))
             print(table(outcomes[-1:]).splitlines()[-1], flush=True)
+    for outcome in outcomes:
+        if outcome.memory:
+            print(f"\n{outcome.scenario}: resident memory (MB) every minute")
+            print("| minute | hub | broker |\n| ---: | ---: | ---: |")
+            for at, hub, broker in outcome.memory[::6]:
+                print(f"| {at / 60:.0f} | {hub:.1f} | {broker:.1f} |")
     print()
     print(table(outcomes))
     return 0 if all(o.passed for o in outcomes) else 1
