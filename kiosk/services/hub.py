@@ -95,6 +95,8 @@ class HubStatus:
     backlog: int
     broker_in_per_s: float = 0.0
     broker_out_per_s: float = 0.0
+    journal: dict[str, Any] | None = None  # the broker's journal as health reports it (None: no journal)
+    duplicates: int = 0  # readings sent again with a seq already stored
 
 
 class HubEvents(Protocol):
@@ -516,7 +518,8 @@ class Hub:
         journal_ok, journal = self.journal_health(broker)
         ok, error = health.ok and journal_ok, health.last_error or (journal or {}).get("error")
         return HubStatus(self.broker is not None, broker, self.link.connected.is_set(), self._link_detail, ingest,
-                         self.config.database_label, ok, error, self.backlog(), rate_in, rate_out)
+                         self.config.database_label, ok, error, self.backlog(), rate_in, rate_out, journal,
+                         self.ingest.duplicates)
 
     def _broker_rates(self, broker: BrokerStats | None) -> tuple[float, float]:
         """Messages per second into and out of the broker, averaged over the last 10 s (as the ingest rate)."""

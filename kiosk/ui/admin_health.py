@@ -30,12 +30,24 @@ def _duration(seconds: float) -> str:
     return f"{rest // 60} min {rest % 60} s" if rest >= 60 else f"{rest} s"
 
 
+def _journal_text(journal: dict[str, Any]) -> str:
+    """The broker's journal in words: is it written, how far behind the database is."""
+    if journal.get("error"):
+        state = f"WRITE ERROR: {journal['error']}"
+    elif journal.get("waiting_for_disk"):
+        state = f"{journal['waiting_for_disk']:,} messages wait for the disk"
+    else:
+        state = "every device message on disk before its acknowledgement"
+    return (f"{state}; {journal.get('behind', 0):,} acknowledged and not in the database yet; "
+            f"synchronous = {journal.get('synchronous')}")
+
+
 class HealthPage(QWidget):
     """Facts in words, updated from the bridge's statusChanged while the page is on screen."""
 
     FIELDS = (("Broker", ("State", "Uptime", "Clients connected", "Devices connected", "Sessions",
                           "Logins accepted", "Logins refused", "Messages", "Retained", "Memory")),
-              ("Database", ("State", "Writer backlog")),
+              ("Database", ("State", "Not stored yet", "Journal", "Duplicates")),
               ("Device worker", ("Link", "Accepted", "Rejected", "Unknown devices", "Readings")),
               ("Work in progress", ("Commands open", "Firmware updates")))
 
@@ -87,7 +99,12 @@ class HealthPage(QWidget):
             self._set("Broker", "Memory", f"{broker.memory_bytes / 1e6:.0f} MB" if broker.memory_bytes else "—")
         self._set("Database", "State", f"{status.database}: " + ("writing" if status.database_ok
                                                                  else f"WRITE ERROR: {status.database_error}"))
-        self._set("Database", "Writer backlog", f"{status.backlog:,} rows waiting")
+        self._set("Database", "Not stored yet", f"{status.backlog:,} readings (taken in; waiting for the "
+                                                "database)")
+        journal = status.journal
+        self._set("Database", "Journal", "none (external broker: no acknowledgement is kept on disk here)"
+                  if journal is None else _journal_text(journal))
+        self._set("Database", "Duplicates", f"{status.duplicates:,} readings sent again, stored once")
         self._set("Device worker", "Link", "connected" if status.link_connected else status.link_detail)
         ingest = status.ingest
         self._set("Device worker", "Accepted", f"{ingest.accepted:,}")
