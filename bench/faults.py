@@ -272,7 +272,7 @@ class Run:
     def acked(self) -> int:
         return sum(len(p.acked) for p in self.publishers)
 
-    def wait_acked(self, more: int, timeout: float = 30) -> None:
+    def wait_acked(self, more: int, timeout: float = 90) -> None:
         target = self.acked() + more
         wait(lambda: self.acked() >= target, timeout, f"{more} more acknowledgements")
 
@@ -308,7 +308,8 @@ def kill_broker(base: Path, times: int, between: int) -> Outcome:
     for _ in range(times):
         run.wait_acked(between)
         os.kill(run.hub.broker_pid(), signal.SIGKILL)
-        wait(lambda: (h := health(run.hub.http_port)) and h["status"] == "ok", 60, "the broker back")
+        # Up to 30 s: kills this close together are a crash loop to the supervisor, which backs off.
+        wait(lambda: (h := health(run.hub.http_port)) and h["status"] == "ok", 90, "the broker back")
     run.wait_acked(between)
     return run.finish("kill -9 broker child", f"{times} kills, {between} acks apart")
 

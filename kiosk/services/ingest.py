@@ -234,7 +234,8 @@ class Ingest:
         self._events.device_changed(snap)
         if self._on_accepted is not None:
             self._on_accepted(device_id, message, snap)
-        if isinstance(message, payloads.StallReading) and self._on_stall is not None and at >= now - BACKLOG_AFTER_S:
+        fresh = at >= self._clock() - BACKLOG_AFTER_S  # not `now`: a replayed journal entry is old news too
+        if isinstance(message, payloads.StallReading) and self._on_stall is not None and fresh:
             door = None if message.door is None else message.door == "closed"
             self._on_stall(device_id, Reading(message.occupied, door, message.thermal), at)
 

@@ -85,6 +85,9 @@ class DeviceLink:
         self._on_control = on_control
         self._on_connection = on_connection
         self._client = new_client(f"kiosk-hub-{socket.gethostname()}-{os.getpid()}", username, password)
+        # Back within 5 s of a broker restart (paho's default back-off reached 30 s after a few restarts, and
+        # health stayed degraded that long).
+        self._client.reconnect_delay_set(min_delay=1, max_delay=5)
         if address.tls:
             self._client.tls_set()
         if will is not None:

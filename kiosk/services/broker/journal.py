@@ -69,8 +69,8 @@ class JournalAppender:
         self.last_seq = journal.last_seq(self._connection)
         self._thread = threading.Thread(target=self._run, name="broker-journal", daemon=True)
         self._thread.start()
-        log.info("broker journal %s (synchronous=%s, %d entries to read)", self._path, self._synchronous,
-                 self._count())
+        log.info("broker journal %s (synchronous=%s, %d entries kept, up to sequence %d)", self._path,
+                 self._synchronous, self._count(), self.last_seq)
 
     def _count(self) -> int:
         assert self._connection is not None
