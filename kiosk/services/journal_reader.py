@@ -71,7 +71,7 @@ class JournalReader:
         writer.on_commit(self._committed)
 
     def start(self) -> None:
-        self._connection = journal.connect(self._path, "normal")
+        self._connection = journal.open_or_replace(self._path, "normal")
         self._source = f"journal:{journal.journal_id(self._connection)}"
         self._read_seq = self._stored_seq = read_cursor(self._engine, self._source)
         waiting = journal.last_seq(self._connection) - self._read_seq

@@ -14,12 +14,15 @@ processes, not a power cut (WAL commits not yet checkpointed may be lost); `off`
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+log = logging.getLogger(__name__)
 JOURNAL_FILE = "journal.db"
 SYNC_LEVELS = ("full", "normal", "off")
 _SCHEMA = (
@@ -60,6 +63,25 @@ def connect(path: Path, synchronous: str = "full", timeout_s: float = 5.0) -> sq
         if sidecar.exists():
             os.chmod(sidecar, 0o600)
     return connection
+
+
+def open_or_replace(path: Path, synchronous: str = "full") -> sqlite3.Connection:
+    """`connect`, and if the file is not a journal SQLite can read (damaged on disk), move it aside with its -wal and
+    -shm (`journal.db.damaged-<time>`, kept for a look) and start a new one: a damaged journal must not keep the
+    kiosk from starting. What it held and was not stored is lost; the log says so."""
+    try:
+        connection = connect(path, synchronous)
+        connection.execute("SELECT count(*) FROM entries").fetchone()
+        return connection
+    except sqlite3.DatabaseError as exc:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for suffix in ("", "-wal", "-shm"):
+            part = path.with_name(path.name + suffix)
+            if part.exists():
+                part.rename(path.with_name(f"{path.name}.damaged-{stamp}{suffix}"))
+        log.error("the journal %s could not be read (%s): moved aside as %s.damaged-%s; starting a new one", path,
+                  exc, path.name, stamp)
+        return connect(path, synchronous)
 
 
 def journal_id(connection: sqlite3.Connection) -> str:

@@ -49,3 +49,12 @@ def test_identity_survives_reopening_and_files_are_private(tmp_path: Path) -> No
     assert journal.journal_id(journal.connect(tmp_path / "other.db")) != identity
     for name in ("journal.db", "journal.db-wal", "journal.db-shm"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
+
+
+def test_a_damaged_journal_is_moved_aside_and_a_new_one_started(tmp_path: Path) -> None:
+    path = tmp_path / "journal.db"
+    path.write_bytes(b"this is not an SQLite file" * 100)
+    connection = journal.open_or_replace(path)
+    journal.append(connection, [message(1)])
+    assert journal.last_seq(connection) == 1
+    assert [p.name.split(".damaged-")[0] for p in tmp_path.glob("journal.db.damaged-*")] == ["journal.db"]
