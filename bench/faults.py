@@ -16,6 +16,7 @@ a small tmpfs) and is left out without it.
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import json
 import os
@@ -65,7 +66,10 @@ def wait(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
 
 
 class HubProcess:
-    """`kiosk --headless` in its own process group, on free loopback ports, with its own data folder."""
+    """`kiosk --headless` in its own process group, on free loopback ports, with its own data folder. Every hub still
+    running when this program ends (a scenario failed half-way) is killed with its broker."""
+
+    running: list[HubProcess] = []
 
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None, log: Path | None = None) -> None:
         self.data_dir = data_dir
@@ -84,6 +88,7 @@ class HubProcess:
              str(self.http_port)], cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, text=True,
             start_new_session=True)
         out.close()
+        HubProcess.running.append(self)
         wait(lambda: (h := health(self.http_port)) and h["status"] == "ok", timeout, "the hub's health says ok")
 
     def broker_pid(self) -> int:
@@ -117,6 +122,14 @@ class HubProcess:
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+
+@atexit.register
+def _kill_leftover_hubs() -> None:
+    for hub in HubProcess.running:
+        if hub.process is not None and hub.process.poll() is None:
+            with contextlib.suppress(OSError):
+                os.killpg(hub.process.pid, signal.SIGKILL)
 
 
 def provision(data_dir: Path, count: int) -> list[tuple[str, str]]:
