@@ -66,6 +66,7 @@ class EnergyService:
         self._live: dict[str, deque[tuple[float, float]]] = {}
         self._late_last: dict[str, float] = {}  # a port's previous backlog reading (energy between backlog readings)
         self._late_detectors: dict[str, PortDetector] = {}  # phantom loads within a backlog
+        self._episodes: deque[tuple[str, PortInfo, PhantomEpisode]] = deque()  # to write on the ticker
 
     def port_of(self, device_id: str, channel: str | None) -> PortInfo:
         """A reading's port. A new channel's port is made through the store writer, in the same commit as the
@@ -139,7 +140,7 @@ class EnergyService:
             current = self._detectors.get(port.id)
             status = current.status if current is not None else PortStatus.NO_DATA
         if report.ended is not None:
-            self._late_phantom(port, report.ended)
+            self._episodes.append(("late", port, report.ended))
         return PortReport(status, current.smoothed_w if current is not None else None)
 
     def _late_phantom(self, port: PortInfo, episode: PhantomEpisode) -> None:
@@ -190,7 +191,9 @@ class EnergyService:
             return (PortStatus.NO_DATA, None) if detector is None else (detector.status, detector.smoothed_w)
 
     def tick(self) -> None:
-        """Once a second: ports that went silent become NO DATA (and end their episodes)."""
+        """Once a second: phantom episodes seen since are written and announced; ports that went silent become
+        NO DATA (and end their episodes)."""
+        self.write_episodes()
         now = self._clock()
         with self._lock:
             reports = [(port_id, d.status, d.tick(now)) for port_id, d in self._detectors.items()]
@@ -204,11 +207,24 @@ class EnergyService:
         for state in list(self.states.values()):
             self._publish_state(state)
 
+    def write_episodes(self) -> None:
+        """Phantom episodes found by the roads in, written as notifications here (the hub's ticker), so that a
+        reading never waits for the database. One that cannot be written now waits for the next tick."""
+        while self._episodes:
+            kind, port, episode = self._episodes[0]
+            try:
+                {"started": self._phantom_started, "ended": self._phantom_ended, "late": self._late_phantom}[kind](
+                    port, episode)
+            except Exception as exc:
+                log.warning("could not write a phantom-load notification yet (tried again in a second): %s", exc)
+                return
+            self._episodes.popleft()
+
     def _after(self, port: PortInfo, report: PortReport, before: PortStatus, at: float) -> None:
         if report.started is not None:
-            self._phantom_started(port, report.started)
+            self._episodes.append(("started", port, report.started))
         if report.ended is not None:
-            self._phantom_ended(port, report.ended)
+            self._episodes.append(("ended", port, report.ended))
         if report.status is not before:
             state = PortState(port.id, port.name, report.status, report.smoothed_w, at)
             self.states[port.id] = state
