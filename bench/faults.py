@@ -1,7 +1,7 @@
 """Fault injection, counted: publishers with sequence numbers against `kiosk --headless`, faults from outside, then
 rows counted in the database. The bar: 0 acknowledged readings lost.
 
-    python bench/faults.py [--quick] [--only kill-hub,kill-broker,sigterm,locked,fuzz,full-disk,backlog,soak]
+    python bench/faults.py [--quick] [--only kill-hub,kill-broker,sigterm,locked,fuzz,full-disk,backlog,soak,...]
                            [--soak-minutes 60]
 
 Each publisher is a real paho client (QoS 1, persistent session, its device's id and token) that publishes
@@ -154,6 +154,7 @@ class Publisher:
     device_id: str
     token: str
     rate: float = 0.0  # messages per second; 0 = as fast as acknowledgements allow
+    energy: bool = False  # publish energy readings with power = N W (to one port) instead of telemetry
     acked: set[int] = field(default_factory=set)
     sent: int = 0
     _mids: dict[int, int] = field(default_factory=dict)
@@ -182,7 +183,9 @@ class Publisher:
             seq = self.sent
             self.sent += 1
             # Not under the lock: paho may call on_publish (which takes it) before publish() returns.
-            info = self.client.publish(f"devices/{self.device_id}/datastream", json.dumps({"value": seq}), qos=1)
+            body = ({"port": "1", "voltage": 230.0, "current": seq / 230.0, "power": float(seq)} if self.energy
+                    else {"value": seq})
+            info = self.client.publish(f"devices/{self.device_id}/datastream", json.dumps(body), qos=1)
             with self._lock:
                 if info.mid in self._early:
                     self._early.discard(info.mid)
@@ -232,8 +235,10 @@ def count(data_dir: Path, publishers: list[Publisher]) -> Count:
     try:
         sent = acked = stored = lost = duplicates = 0
         for publisher in publishers:
-            rows = connection.execute("SELECT value_num, count(*) FROM telemetry WHERE device_id = ? GROUP BY "
-                                      "value_num", (publisher.device_id,)).fetchall()
+            query = ("SELECT power, count(*) FROM energy_readings WHERE device_id = ? GROUP BY power"
+                     if publisher.energy else
+                     "SELECT value_num, count(*) FROM telemetry WHERE device_id = ? GROUP BY value_num")
+            rows = connection.execute(query, (publisher.device_id,)).fetchall()
             values = {int(v): n for v, n in rows if v is not None}
             sent += publisher.sent
             acked += len(publisher.acked)
@@ -271,14 +276,14 @@ class Outcome:
 class Run:
     """One scenario's hub and publishers; `finish()` stops everything, replays the journal, counts."""
 
-    def __init__(self, data_dir: Path, devices: int = 2, rate: float = 0.0) -> None:
+    def __init__(self, data_dir: Path, devices: int = 2, rate: float = 0.0, energy: bool = False) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir = data_dir
         self.started = time.monotonic()
         self.credentials = provision(data_dir, devices)
         self.hub = HubProcess(data_dir)
         self.hub.start()
-        self.publishers = [Publisher(self.hub.broker_port, d, t, rate) for d, t in self.credentials]
+        self.publishers = [Publisher(self.hub.broker_port, d, t, rate, energy) for d, t in self.credentials]
         for publisher in self.publishers:
             publisher.start()
 
@@ -427,10 +432,11 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return hub.memory_info().rss / 1e6, broker / 1e6
 
 
-def soak(base: Path, seconds: float, devices: int = 200, warmup: float = 60.0) -> Outcome:
+def soak(base: Path, seconds: float, devices: int = 200, warmup: float = 60.0, energy: bool = False) -> Outcome:
     """`devices` x 1 msg/s for `seconds`; every 30 s a tenth of them drop their connection, half with a
-    DISCONNECT, half by closing the socket; the hub's and the broker's memory sampled every 10 s."""
-    run = Run(base / "soak", devices=devices, rate=1.0)
+    DISCONNECT, half by closing the socket; the hub's and the broker's memory sampled every 10 s. `energy`: the
+    devices are energy meters (one port each: the hub keeps 10 minutes of live points per port)."""
+    run = Run(base / ("soak-energy" if energy else "soak"), devices=devices, rate=1.0, energy=energy)
     assert run.hub.process is not None
     pid = run.hub.process.pid
     rng = random.Random(30)
@@ -460,8 +466,8 @@ def soak(base: Path, seconds: float, devices: int = 200, warmup: float = 60.0) -
     hub_growth = (warm[-1][1] - warm[0][1]) / max(1e-9, (warm[-1][0] - warm[0][0]) / 3600)
     notes = (f"hub RSS {samples[0][1]:.0f} -> {warm[0][1]:.0f} (after {warmup:.0f} s) -> {warm[-1][1]:.0f} MB "
              f"({hub_growth:+.1f} MB/h after warm-up); broker {warm[0][2]:.0f} -> {warm[-1][2]:.0f} MB")
-    outcome = run.finish("soak", f"{devices} devices x 1 msg/s for {seconds / 60:.0f} min, 10 % dropping every "
-                                 "30 s", notes)
+    outcome = run.finish("soak (energy meters)" if energy else "soak",
+                         f"{devices} devices x 1 msg/s for {seconds / 60:.0f} min, 10 % dropping every 30 s", notes)
     outcome.memory = samples
     return outcome
 
@@ -536,6 +542,7 @@ SCENARIOS: dict[str, Callable[[Path, bool], Outcome]] = {
     "full-disk": lambda base, quick: full_disk(base, 10 if quick else 60),
     "backlog": lambda base, quick: backlog_replay(base, 2 if quick else 24),
     "soak": lambda base, quick: soak(base, 90 if quick else SOAK_SECONDS),
+    "soak-energy": lambda base, quick: soak(base, 90 if quick else SOAK_SECONDS, energy=True),
 }
 SOAK_SECONDS = 600.0  # --soak-minutes
 
