@@ -98,7 +98,7 @@ class HealthPage(QWidget):
             self._set("Broker", "Retained", f"{broker.retained:,} messages")
             self._set("Broker", "Memory", f"{broker.memory_bytes / 1e6:.0f} MB" if broker.memory_bytes else "—")
         self._set("Database", "State", f"{status.database}: " + ("writing" if status.database_ok
-                                                                 else f"WRITE ERROR: {status.database_error}"))
+                                                                 else f"NOT WRITING: {status.database_error}"))
         self._set("Database", "Not stored yet", f"{status.backlog:,} readings (taken in; waiting for the "
                                                 "database)")
         journal = status.journal

@@ -42,7 +42,7 @@ class KioskStatusBar(QStatusBar):
             self.rate.setText(f"{status.ingest.per_second:.1f} msg/s")
         db = f"Database: {status.database}"
         if not status.database_ok:
-            db += f" — WRITE ERROR, {status.backlog} rows waiting: {status.database_error}"
+            db += f" — NOT WRITING, {status.backlog:,} readings waiting: {status.database_error}"
         self.database.setText(db)
 
     def show_failure(self, reason: str) -> None:
