@@ -287,6 +287,24 @@ class Run:
         for publisher in self.publishers:
             publisher.start()
 
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: Any) -> None:
+        if kind is not None:
+            self.abandon()
+
+    def abandon(self) -> None:
+        """A scenario failed half-way: stop the publishers and kill the hub, so nothing outlives it."""
+        for publisher in self.publishers:
+            with contextlib.suppress(Exception):
+                publisher.stop_sending()
+                publisher.close()
+        if self.hub.process is not None and self.hub.process.poll() is None:
+            with contextlib.suppress(OSError):
+                os.killpg(self.hub.process.pid, signal.SIGKILL)
+            self.hub.process.wait()
+
     def acked(self) -> int:
         return sum(len(p.acked) for p in self.publishers)
 
@@ -312,117 +330,118 @@ class Run:
 
 
 def kill_hub(base: Path, times: int, between: int) -> Outcome:
-    run = Run(base / "kill-hub")
-    for _ in range(times):
+    with Run(base / "kill-hub") as run:
+        for _ in range(times):
+            run.wait_acked(between)
+            run.hub.kill9()
+            run.hub.start()
         run.wait_acked(between)
-        run.hub.kill9()
-        run.hub.start()
-    run.wait_acked(between)
-    return run.finish("kill -9 hub", f"{times} kills, {between} acks apart")
+        return run.finish("kill -9 hub", f"{times} kills, {between} acks apart")
 
 
 def kill_broker(base: Path, times: int, between: int) -> Outcome:
-    run = Run(base / "kill-broker")
-    for _ in range(times):
+    with Run(base / "kill-broker") as run:
+        for _ in range(times):
+            run.wait_acked(between)
+            os.kill(run.hub.broker_pid(), signal.SIGKILL)
+            # Up to 30 s: kills this close together are a crash loop to the supervisor, which backs off.
+            wait(lambda: (h := health(run.hub.http_port)) and h["status"] == "ok", 90, "the broker back")
         run.wait_acked(between)
-        os.kill(run.hub.broker_pid(), signal.SIGKILL)
-        # Up to 30 s: kills this close together are a crash loop to the supervisor, which backs off.
-        wait(lambda: (h := health(run.hub.http_port)) and h["status"] == "ok", 90, "the broker back")
-    run.wait_acked(between)
-    return run.finish("kill -9 broker child", f"{times} kills, {between} acks apart")
+        return run.finish("kill -9 broker child", f"{times} kills, {between} acks apart")
 
 
 def sigterm_at_saturation(base: Path, times: int, between: int) -> Outcome:
-    run = Run(base / "sigterm", devices=4)
-    for _ in range(times):
+    with Run(base / "sigterm", devices=4) as run:
+        for _ in range(times):
+            run.wait_acked(between)
+            run.hub.sigterm()
+            run.hub.start()
         run.wait_acked(between)
-        run.hub.sigterm()
-        run.hub.start()
-    run.wait_acked(between)
-    return run.finish("SIGTERM at full speed", f"{times} stops, 4 publishers unpaced")
+        return run.finish("SIGTERM at full speed", f"{times} stops, 4 publishers unpaced")
 
 
 def locked_database(base: Path, seconds: float) -> Outcome:
-    run = Run(base / "locked", rate=100)
-    run.wait_acked(200)
-    blocker = sqlite3.connect(run.data_dir / "kiosk.db", timeout=0)
-    blocker.execute("BEGIN IMMEDIATE")
-    before = run.acked()
-    degraded = False
-    started = time.monotonic()
-    while time.monotonic() - started < seconds:
-        answer = health(run.hub.http_port)
-        degraded = degraded or bool(answer and answer["status"] != "ok")
-        time.sleep(0.2)
-    during = run.acked() - before
-    blocker.rollback()
-    blocker.close()
-    run.wait_acked(200)
-    return run.finish("database locked", f"{seconds:g} s, 2 x 100 msg/s",
-                      f"{during} acks while locked; health {'degraded' if degraded else 'said ok'}")
+    with Run(base / "locked", rate=100) as run:
+        run.wait_acked(200)
+        # Waits for the hub's writer to finish the commit it may be in the middle of.
+        blocker = sqlite3.connect(run.data_dir / "kiosk.db", timeout=10)
+        blocker.execute("BEGIN IMMEDIATE")
+        before = run.acked()
+        degraded = False
+        started = time.monotonic()
+        while time.monotonic() - started < seconds:
+            answer = health(run.hub.http_port)
+            degraded = degraded or bool(answer and answer["status"] != "ok")
+            time.sleep(0.2)
+        during = run.acked() - before
+        blocker.rollback()
+        blocker.close()
+        run.wait_acked(200)
+        return run.finish("database locked", f"{seconds:g} s, 2 x 100 msg/s",
+                          f"{during} acks while locked; health {'degraded' if degraded else 'said ok'}")
 
 
 def fuzz(base: Path, messages: int) -> Outcome:
     """Random bytes and crafted JSON from one device, good readings from the others (and interleaved)."""
-    run = Run(base / "fuzz", devices=2, rate=200)
-    device_id, token = provision(run.data_dir, 1)[0]
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device_id, protocol=mqtt.MQTTv311)
-    client.username_pw_set(device_id, token)
-    client.connect("127.0.0.1", run.hub.broker_port)
-    client.loop_start()
-    assert run.hub.process is not None
-    memory_before = rss_mb(run.hub.process.pid)
-    rng = random.Random(13)
-    crafted = [b'{"value": "\\ud800"}', b'{"value": ' + b"[" * 3000 + b"}", b'{"value": 1' + b"0" * 5000 + b"}",
-               b'{"value": 1e999}', b'{"voltage": -1, "current": 1, "power": 1}', b"\xff\xfe", b"",
-               b'{"uptime": "x"}', b'{"occupied": "maybe"}']
-    channels = ("datastream", "status", "logs", "ack", "progress", "weather")
-    for n in range(messages):
-        payload = rng.choice(crafted) if n % 3 else bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64)))
-        family = "device" if n % 2 else "devices"
-        client.publish(f"{family}/{device_id}/{rng.choice(channels)}", payload, qos=1).wait_for_publish(10)
-    client.disconnect()
-    client.loop_stop()
-    answer = health(run.hub.http_port) or {}
-    memory_after = rss_mb(run.hub.process.pid)
-    return run.finish("fuzz", f"{messages:,} bad messages from one device, 2 good publishers",
-                      f"rejected {answer.get('device_worker', {}).get('rejected'):,}; RSS hub "
-                      f"{memory_before[0]:.0f} -> {memory_after[0]:.0f} MB, broker {memory_before[1]:.0f} -> "
-                      f"{memory_after[1]:.0f} MB")
+    with Run(base / "fuzz", devices=2, rate=200) as run:
+        device_id, token = provision(run.data_dir, 1)[0]
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device_id, protocol=mqtt.MQTTv311)
+        client.username_pw_set(device_id, token)
+        client.connect("127.0.0.1", run.hub.broker_port)
+        client.loop_start()
+        assert run.hub.process is not None
+        memory_before = rss_mb(run.hub.process.pid)
+        rng = random.Random(13)
+        crafted = [b'{"value": "\\ud800"}', b'{"value": ' + b"[" * 3000 + b"}", b'{"value": 1' + b"0" * 5000 + b"}",
+                   b'{"value": 1e999}', b'{"voltage": -1, "current": 1, "power": 1}', b"\xff\xfe", b"",
+                   b'{"uptime": "x"}', b'{"occupied": "maybe"}']
+        channels = ("datastream", "status", "logs", "ack", "progress", "weather")
+        for n in range(messages):
+            payload = rng.choice(crafted) if n % 3 else bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64)))
+            family = "device" if n % 2 else "devices"
+            client.publish(f"{family}/{device_id}/{rng.choice(channels)}", payload, qos=1).wait_for_publish(10)
+        client.disconnect()
+        client.loop_stop()
+        answer = health(run.hub.http_port) or {}
+        memory_after = rss_mb(run.hub.process.pid)
+        return run.finish("fuzz", f"{messages:,} bad messages from one device, 2 good publishers",
+                          f"rejected {answer.get('device_worker', {}).get('rejected'):,}; RSS hub "
+                          f"{memory_before[0]:.0f} -> {memory_after[0]:.0f} MB, broker {memory_before[1]:.0f} -> "
+                          f"{memory_after[1]:.0f} MB")
 
 
 def backlog_replay(base: Path, hours: float) -> Outcome:
     """A device that was offline for `hours` sends its backlog (one reading a minute, with `ts` and `seq`) in
     messages of 100, then sends it all again (it did not hear that it was kept): every reading stored once."""
-    run = Run(base / "backlog", devices=1, rate=20)
-    device_id, token = provision(run.data_dir, 1)[0]
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device_id, protocol=mqtt.MQTTv311)
-    client.username_pw_set(device_id, token)
-    client.connect("127.0.0.1", run.hub.broker_port)
-    client.loop_start()
-    start = time.time() - hours * 3600
-    readings = [{"value": n, "ts": round(start + 60 * n, 3), "seq": f"bk-{n}"} for n in range(int(hours * 60))]
-    for _ in range(2):
-        for first in range(0, len(readings), 100):
-            client.publish(f"devices/{device_id}/datastream", json.dumps(readings[first:first + 100]),
-                           qos=1).wait_for_publish(30)
-    client.disconnect()
-    client.loop_stop()
-    run.wait_acked(100)
-    outcome = run.finish("offline backlog", f"{hours:g} h at 1/min, sent twice, 1 live publisher")
-    connection = sqlite3.connect(run.data_dir / "kiosk.db")
-    try:
-        kept, first_ts = connection.execute("SELECT count(*), min(ts) FROM telemetry WHERE device_id = ?",
-                                            (device_id,)).fetchone()
-    finally:
-        connection.close()
-    outcome.notes = (f"backlog: {len(readings):,} readings sent twice, {kept:,} stored, oldest at "
-                     f"{(time.time() - first_ts) / 3600:.1f} h ago")
-    if kept != len(readings):
-        outcome.count = Count(outcome.count.sent, outcome.count.acked, outcome.count.stored,
-                              outcome.count.lost + max(0, len(readings) - kept),
-                              outcome.count.duplicates + max(0, kept - len(readings)))
-    return outcome
+    with Run(base / "backlog", devices=1, rate=20) as run:
+        device_id, token = provision(run.data_dir, 1)[0]
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device_id, protocol=mqtt.MQTTv311)
+        client.username_pw_set(device_id, token)
+        client.connect("127.0.0.1", run.hub.broker_port)
+        client.loop_start()
+        start = time.time() - hours * 3600
+        readings = [{"value": n, "ts": round(start + 60 * n, 3), "seq": f"bk-{n}"} for n in range(int(hours * 60))]
+        for _ in range(2):
+            for first in range(0, len(readings), 100):
+                client.publish(f"devices/{device_id}/datastream", json.dumps(readings[first:first + 100]),
+                               qos=1).wait_for_publish(30)
+        client.disconnect()
+        client.loop_stop()
+        run.wait_acked(100)
+        outcome = run.finish("offline backlog", f"{hours:g} h at 1/min, sent twice, 1 live publisher")
+        connection = sqlite3.connect(run.data_dir / "kiosk.db")
+        try:
+            kept, first_ts = connection.execute("SELECT count(*), min(ts) FROM telemetry WHERE device_id = ?",
+                                                (device_id,)).fetchone()
+        finally:
+            connection.close()
+        outcome.notes = (f"backlog: {len(readings):,} readings sent twice, {kept:,} stored, oldest at "
+                         f"{(time.time() - first_ts) / 3600:.1f} h ago")
+        if kept != len(readings):
+            outcome.count = Count(outcome.count.sent, outcome.count.acked, outcome.count.stored,
+                                  outcome.count.lost + max(0, len(readings) - kept),
+                                  outcome.count.duplicates + max(0, kept - len(readings)))
+        return outcome
 
 
 def rss_mb(pid: int) -> tuple[float, float]:
@@ -436,40 +455,40 @@ def soak(base: Path, seconds: float, devices: int = 200, warmup: float = 60.0, e
     """`devices` x 1 msg/s for `seconds`; every 30 s a tenth of them drop their connection, half with a
     DISCONNECT, half by closing the socket; the hub's and the broker's memory sampled every 10 s. `energy`: the
     devices are energy meters (one port each: the hub keeps 10 minutes of live points per port)."""
-    run = Run(base / ("soak-energy" if energy else "soak"), devices=devices, rate=1.0, energy=energy)
-    assert run.hub.process is not None
-    pid = run.hub.process.pid
-    rng = random.Random(30)
-    samples: list[tuple[float, float, float]] = []
-    started = time.monotonic()
-    next_drop, next_sample = started + 30, started
-    while time.monotonic() - started < seconds:
-        now = time.monotonic()
-        if now >= next_sample:
-            samples.append((now - started, *rss_mb(pid)))
-            next_sample += 10
-        if now >= next_drop:
-            for n, publisher in enumerate(rng.sample(run.publishers, max(1, devices // 10))):
-                if n % 2:  # cleanly: DISCONNECT, then back with the same persistent session
-                    publisher.client.disconnect()
-                    publisher.client.loop_stop()
-                    publisher.client.reconnect()
-                    publisher.client.loop_start()
-                else:
-                    sock = publisher.client.socket()
-                    if sock is not None:  # abruptly: no DISCONNECT (the will is sent); paho reconnects
-                        with contextlib.suppress(OSError):
-                            sock.shutdown(socket.SHUT_RDWR)
-            next_drop += 30
-        time.sleep(0.2)
-    warm = [s for s in samples if s[0] >= warmup] or samples
-    hub_growth = (warm[-1][1] - warm[0][1]) / max(1e-9, (warm[-1][0] - warm[0][0]) / 3600)
-    notes = (f"hub RSS {samples[0][1]:.0f} -> {warm[0][1]:.0f} (after {warmup:.0f} s) -> {warm[-1][1]:.0f} MB "
-             f"({hub_growth:+.1f} MB/h after warm-up); broker {warm[0][2]:.0f} -> {warm[-1][2]:.0f} MB")
-    outcome = run.finish("soak (energy meters)" if energy else "soak",
-                         f"{devices} devices x 1 msg/s for {seconds / 60:.0f} min, 10 % dropping every 30 s", notes)
-    outcome.memory = samples
-    return outcome
+    with Run(base / ("soak-energy" if energy else "soak"), devices=devices, rate=1.0, energy=energy) as run:
+        assert run.hub.process is not None
+        pid = run.hub.process.pid
+        rng = random.Random(30)
+        samples: list[tuple[float, float, float]] = []
+        started = time.monotonic()
+        next_drop, next_sample = started + 30, started
+        while time.monotonic() - started < seconds:
+            now = time.monotonic()
+            if now >= next_sample:
+                samples.append((now - started, *rss_mb(pid)))
+                next_sample += 10
+            if now >= next_drop:
+                for n, publisher in enumerate(rng.sample(run.publishers, max(1, devices // 10))):
+                    if n % 2:  # cleanly: DISCONNECT, then back with the same persistent session
+                        publisher.client.disconnect()
+                        publisher.client.loop_stop()
+                        publisher.client.reconnect()
+                        publisher.client.loop_start()
+                    else:
+                        sock = publisher.client.socket()
+                        if sock is not None:  # abruptly: no DISCONNECT (the will is sent); paho reconnects
+                            with contextlib.suppress(OSError):
+                                sock.shutdown(socket.SHUT_RDWR)
+                next_drop += 30
+            time.sleep(0.2)
+        warm = [s for s in samples if s[0] >= warmup] or samples
+        hub_growth = (warm[-1][1] - warm[0][1]) / max(1e-9, (warm[-1][0] - warm[0][0]) / 3600)
+        notes = (f"hub RSS {samples[0][1]:.0f} -> {warm[0][1]:.0f} (after {warmup:.0f} s) -> {warm[-1][1]:.0f} MB "
+                 f"({hub_growth:+.1f} MB/h after warm-up); broker {warm[0][2]:.0f} -> {warm[-1][2]:.0f} MB")
+        outcome = run.finish("soak (energy meters)" if energy else "soak",
+                             f"{devices} devices x 1 msg/s for {seconds / 60:.0f} min, 10 % dropping every 30 s", notes)
+        outcome.memory = samples
+        return outcome
 
 
 def can_mount() -> bool:
@@ -504,31 +523,37 @@ def full_disk(base: Path, seconds: float, size_mb: int = 48) -> Outcome:
     mount.mkdir(parents=True, exist_ok=True)
     subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(mount)], check=True)
     try:
-        run = Run(mount / "data", rate=100)
-        run.wait_acked(300)
-        filler = mount / "filler"
-        with filler.open("wb") as out:
-            try:
-                while True:
-                    out.write(b"\0" * (1 << 20))
-                    out.flush()
-            except OSError:
-                pass
-        assert run.hub.process is not None
-        before, cpu_before = run.acked(), cpu_seconds(run.hub.process.pid)
-        degraded = False
-        started = time.monotonic()
-        while time.monotonic() - started < seconds:
-            answer = health(run.hub.http_port)
-            degraded = degraded or bool(answer and answer["status"] != "ok")
-            time.sleep(0.25)
-        cpu = (cpu_seconds(run.hub.process.pid) - cpu_before) / (time.monotonic() - started)
-        during = run.acked() - before
-        filler.unlink()
-        run.wait_acked(300, timeout=60)
-        return run.finish("disk full", f"{size_mb} MB tmpfs filled for {seconds:g} s, 2 x 100 msg/s",
-                          f"{during} acks while full; {cpu:.0%} of a core; "
-                          f"health {'degraded' if degraded else 'said ok'}")
+        with Run(mount / "data", rate=100) as run:
+            run.wait_acked(300)
+            filler = mount / "filler"
+            with filler.open("wb") as out:
+                try:
+                    while True:
+                        out.write(b"\0" * (1 << 20))
+                        out.flush()
+                except OSError:
+                    pass
+            assert run.hub.process is not None
+            # The first second is grace: a PUBACK already on its way, or a commit that fitted into space the
+            # journal's files already held (stored for real: the count below proves it), may still arrive.
+            at_fill, cpu_before = run.acked(), cpu_seconds(run.hub.process.pid)
+            degraded = False
+            started = time.monotonic()
+            after_grace = None
+            while time.monotonic() - started < seconds:
+                if after_grace is None and time.monotonic() - started >= 1.0:
+                    after_grace = run.acked()
+                answer = health(run.hub.http_port)
+                degraded = degraded or bool(answer and answer["status"] != "ok")
+                time.sleep(0.25)
+            cpu = (cpu_seconds(run.hub.process.pid) - cpu_before) / (time.monotonic() - started)
+            end = run.acked()
+            after_grace = end if after_grace is None else after_grace
+            filler.unlink()
+            run.wait_acked(300, timeout=60)
+            return run.finish("disk full", f"{size_mb} MB tmpfs filled for {seconds:g} s, 2 x 100 msg/s",
+                              f"{end - after_grace} acks while full ({after_grace - at_fill} in the first "
+                              f"second); {cpu:.0%} of a core; health {'degraded' if degraded else 'said ok'}")
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
 

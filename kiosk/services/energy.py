@@ -150,9 +150,9 @@ class EnergyService:
         title = f"Phantom load on {port.name}: {episode.watts:.1f} W (while offline, reported late)"
         detail = (f"{port.name} drew {episode.watts:.1f} W for {episode.duration_s / 60:.0f} min while it should "
                   f"have been idle; the device reported it later from its backlog.")
-        notification = self._store.notify("phantom", port.id, title, detail, episode.watts, episode.duration_s, cost,
-                                          at=episode.started_at + episode.duration_s)
-        self._store.update_notification(notification, episode.duration_s, episode.watts, cost, episode.ended_at)
+        # One transaction: a late episode is never seen open, and a failed write is retried without a twin.
+        self._store.notify("phantom", port.id, title, detail, episode.watts, episode.duration_s, cost,
+                           at=episode.started_at + episode.duration_s, ended_at=episode.ended_at)
         log.info("late phantom load on port %s (%s): %.1f W for %.0f min", port.id, port.name, episode.watts,
                  episode.duration_s / 60)
 

@@ -299,12 +299,14 @@ class EnergyStore:
     # --- notifications --------------------------------------------------------------------------------------------
 
     def notify(self, kind: str, subject: str, title: str, detail: str, watts: float | None = None,
-               duration_s: float | None = None, monthly_cost: float | None = None, at: float | None = None) -> int:
-        """A notification, created `at` (the moment the readings showed it; default now)."""
+               duration_s: float | None = None, monthly_cost: float | None = None, at: float | None = None,
+               ended_at: float | None = None) -> int:
+        """A notification, created `at` (the moment the readings showed it; default now); one about something
+        already over is written with its `ended_at` in the same transaction."""
         with self._session() as session, session.begin():
             row = Notification(created_at=self._clock() if at is None else at, kind=kind, subject=subject,
                                title=title, detail=detail, watts=watts, duration_s=duration_s,
-                               monthly_cost=monthly_cost)
+                               monthly_cost=monthly_cost, ended_at=ended_at)
             session.add(row)
             session.flush()
             return row.id
