@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--expires", help="expiry of the new token: days or a date")
     revoke = device.add_parser("revoke", help="revoke a device's token and drop its live connection")
     revoke.add_argument("id")
+    repair = device.add_parser("re-pair", help="a legacy StallSense board moved to another address: admit its "
+                               "next login from wherever it comes, and pin that address")
+    repair.add_argument("id")
 
     sim = sub.add_parser("simulate", help="run demo devices (provisioned with real tokens) against a broker")
     sim.add_argument("--stalls", type=int, default=4)
@@ -171,9 +174,13 @@ def parse_expiry(text: str | None, now: float) -> float | None:
         days = float(text)
     except ValueError:
         try:
-            return datetime.fromisoformat(text).timestamp()
+            when = datetime.fromisoformat(text).timestamp()
         except ValueError:
             raise SystemExit(f"--expires {text!r}: give days (e.g. 90) or a date (e.g. 2027-06-30)") from None
+        if when <= now:
+            raise SystemExit(f"--expires {text}: that is in the past; a token that has expired cannot log in. "
+                             "Give a later date or a number of days.")
+        return when
     if days <= 0:
         raise SystemExit("--expires must be a positive number of days")
     return now + days * 86400
@@ -445,6 +452,13 @@ def _device(args: argparse.Namespace, config: Config) -> int:
             token = registry.rotate(args.rotate, actor(), parse_expiry(args.expires, time.time()))
             _nudge_hub(config, args.rotate)
             print(f"new token: {token}\n\nShown only this once. The old token no longer works.")
+        elif args.device_command == "re-pair":
+            try:
+                registry.repair_legacy(args.id, actor())
+            except ValueError as exc:
+                print(f"kiosk: {exc}", file=sys.stderr)
+                return 1
+            print(f"{args.id}: its next login is admitted from any address, which is then pinned")
         elif args.device_command == "revoke":
             registry.revoke(args.id, actor())
             reached = _nudge_hub(config, args.id)
@@ -468,8 +482,9 @@ def _print_devices(registry: Any, config: Config) -> None:
         seen = datetime.fromtimestamp(s.last_seen).strftime("%Y-%m-%d %H:%M:%S") if s.last_seen else "-"
         state = "revoked" if s.revoked else s.online.value
         exp = expiry.get(s.id)
-        token = "revoked" if s.revoked else ("expires " + datetime.fromtimestamp(exp).strftime("%Y-%m-%d")
-                                             if exp else "valid")
+        day = datetime.fromtimestamp(exp).strftime("%Y-%m-%d") if exp else ""
+        token = "revoked" if s.revoked else ("valid" if not exp else
+                                             f"EXPIRED {day}" if exp <= time.time() else f"expires {day}")
         if s.kind == "stallsense":
             token = "none (legacy)"
         print(f"{s.id:<36}  {s.name[:20]:<20} {s.kind:<10} {state:<10} {seen:<19} {s.received:>6} "

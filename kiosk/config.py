@@ -163,6 +163,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("stalls.legacy_stallsense", bool, False, "Accept legacy StallSense boards: anonymous MQTT, limited to "
             "the topics N, N/id, N/ip and N/rst of their own name N. Off by default.",
             flag="--legacy-stallsense"),
+    Setting("stalls.legacy_max_pending", int, 50, "Legacy mode: at most this many new StallSense boards wait for "
+            "an admin at once; further new names are refused (counted as \"too many pending boards\").", minimum=1,
+            maximum=10_000),
+    Setting("security.login_free_failures", int, 10, "Failed MQTT logins or wrong HTTP device tokens a minute, per "
+            "source address and per name, before further failures are answered only after a growing delay (good "
+            "logins never wait).", minimum=1),
+    Setting("security.login_max_delay_s", float, 30.0, "Longest delay before a repeated failed login or token is "
+            "answered.", minimum=0.1, maximum=600),
     Setting("stalls.debounce_s", float, 2.0, "A sensor input that flips again within this time must hold this long "
             "before the stall changes (the first change shows at once).", minimum=0, maximum=60),
     Setting("stalls.door_left_shut_s", float, 600.0, "A closed door with nobody inside for this long is flagged "

@@ -81,8 +81,8 @@ class Device:
 
 
 def connect(port: int, username: str | None, password: str | None, client_id: str = "",
-            wait: bool = True, clean_session: bool = True) -> Device:
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311,
+            wait: bool = True, clean_session: bool = True, protocol: int = mqtt.MQTTv311) -> Device:
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol,
                          clean_session=clean_session)
     device = Device(client)
     if username is not None:

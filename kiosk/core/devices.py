@@ -137,10 +137,10 @@ class DeviceTracker:
         self._devices[device_id] = snap
         return snap
 
-    def rejected(self, device_id: str, reason: Reason, detail: str) -> DeviceSnapshot:
-        """Count a rejected message; a device that sent it is still alive, so last seen moves too."""
+    def rejected(self, device_id: str, reason: Reason, detail: str, count: int = 1) -> DeviceSnapshot:
+        """Count rejected messages; a device that sent them is still alive, so last seen moves too."""
         old = self._devices[device_id]
-        snap = replace(old, last_seen=self._clock(), rejected=old.rejected + 1, last_reject_reason=reason.value,
+        snap = replace(old, last_seen=self._clock(), rejected=old.rejected + count, last_reject_reason=reason.value,
                        last_reject_detail=detail, online=Online.ONLINE)
         self._devices[device_id] = snap
         return snap

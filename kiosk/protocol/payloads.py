@@ -26,6 +26,8 @@ class Reason(str, Enum):
     TOO_LARGE = "too_large"
     UNKNOWN_TOPIC = "unknown_topic"
     UNKNOWN_DEVICE = "unknown_device"
+    NOT_ALLOWED = "not_allowed"  # a publish the broker's ACL refused (another device's topic, the hub's, `$`)
+    UNKNOWN_PORT = "unknown_port"  # an HTTP reading for a port the device does not have
     DUPLICATE = "duplicate"  # a reading whose `seq` was stored before (HTTP answers it; MQTT drops it quietly)
     INTERNAL_ERROR = "internal_error"  # the hub failed on this message (a bug): logged once with its traceback
 

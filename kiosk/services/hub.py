@@ -29,9 +29,9 @@ from kiosk.protocol.serial_lines import Hello
 from kiosk.core.stalls import StallRules, StallView
 from kiosk.protocol.legacy import LEGACY_SUBSCRIPTIONS, RESET_PAYLOAD, reset_topic
 from kiosk.protocol.topics import DEVICE_PREFIXES, STATE_PREFIX, TO_DEVICE_CHANNELS
-from kiosk.services.broker.gatekeeper import Gatekeeper, internal_credentials
+from kiosk.services.broker.gatekeeper import internal_credentials
 from kiosk.services.broker.process import BrokerProcess, InProcessBroker
-from kiosk.services.broker.service import BrokerService, BrokerStats, ListenerSpec
+from kiosk.services.broker.service import BrokerService, BrokerStats, ListenerSpec, gatekeeper_for
 from kiosk.services.commands import CommandService
 from kiosk.services.notices import Notices
 from kiosk.services.ota import OtaService
@@ -160,14 +160,15 @@ class Hub:
                                 config["broker.max_inflight"], config["broker.session_expiry_s"],
                                 self.legacy_stallsense,
                                 str(config.data_dir / JOURNAL_FILE) if config["broker.journal"] else "",
-                                config["broker.journal_sync"])
+                                config["broker.journal_sync"], config["stalls.legacy_max_pending"],
+                                config["security.login_free_failures"], config["security.login_max_delay_s"])
             if spec.journal_path:
                 self.journal_reader = JournalReader(Path(spec.journal_path), self.engine, self.writer,
                                                     self._journal_message, self._journal_stored)
             if config["broker.process"] == "child":
                 self.broker = BrokerProcess(spec, config.database_url, config.data_dir, config["log.level"])
             else:
-                gatekeeper = Gatekeeper(self.registry, self.internal, clock, self.legacy_stallsense)
+                gatekeeper = gatekeeper_for(spec, self.registry, self.internal, clock)
                 self.broker = InProcessBroker(self.loop, BrokerService(spec, gatekeeper))
         self.http = (HttpServer(config["http.bind"], config["http.port"], self.health, self.sensor_reading,
                                 self.metrics, self._firmware_file) if config["http.port"] else None)
@@ -186,6 +187,8 @@ class Hub:
         self._boards_made: dict[str, DeviceInfo] = {}  # new boards the store writer has not stored yet
         self._link_detail = "connecting"
         self._broker_samples: deque[tuple[float, int, int]] = deque()
+        self._refusals_seen: dict[tuple[str, str], int] = {}  # the broker's refused-publish counters, counted
+        self._refusals_uptime = 0.0
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
         self._pruner: threading.Thread | None = None
@@ -456,6 +459,7 @@ class Hub:
                 self.notices.devices_changed(self.ingest.tick())
                 self.stalls.tick()
                 self.energy.tick()
+                self._count_broker_refusals()
                 if count % HUB_BEAT_EVERY_S == 0 and self.link.connected.is_set():
                     self.link.publish(HUB_STATE_TOPIC, hub_state(True, self._clock()), qos=0, retain=True)
                 if count % RETENTION_EVERY_S == 30:
@@ -470,6 +474,25 @@ class Hub:
                 self._events.hub_status(self.status())
             except Exception:
                 log.exception("hub ticker failed; it keeps running")
+
+    def _count_broker_refusals(self) -> None:
+        """Publishes the broker acknowledged and refused (its ACL, `$` topics) counted on their devices: the
+        broker's counters grow from its start, so the new part is counted (all of it after a broker restart)."""
+        broker = self.broker.stats() if self.broker else None
+        if broker is None or not broker.running:
+            return
+        seen = self._refusals_seen
+        restarted = broker.uptime_s < self._refusals_uptime or any(
+            broker.refused_publishes.get(key, (0, ""))[0] < n for key, n in seen.items())
+        self._refusals_uptime = broker.uptime_s
+        if restarted:
+            seen.clear()
+        for (device_id, reason), (total, topic) in broker.refused_publishes.items():
+            new = total - seen.get((device_id, reason), 0)
+            if new > 0:
+                seen[(device_id, reason)] = total
+                self.ingest.reject(device_id, Reason(reason), f"published to {topic!r}, a topic it may not use "
+                                                              f"(acknowledged and dropped)", new)
 
     def _prune_energy_soon(self) -> None:
         """Retention (energy readings, minute rollups, device log lines) on a short-lived thread of its own: a first
@@ -561,6 +584,13 @@ class Hub:
             Metric("kiosk_broker_uptime_seconds", "gauge", "Seconds since the broker started.").add(
                 broker and broker.uptime_s),
             Metric("kiosk_broker_refused_logins_total", "counter", "Refused MQTT logins by reason."),
+            Metric("kiosk_broker_refused_connections_total", "counter", "Connections refused before a login (an "
+                   "unsupported protocol version), by reason."),
+            Metric("kiosk_broker_refused_publishes_total", "counter", "Publishes acknowledged and dropped (the "
+                   "device may not use the topic), by reason.").add(
+                broker and sum(n for n, _ in broker.refused_publishes.values())),
+            Metric("kiosk_broker_logins_slowed_total", "counter", "Failed MQTT logins answered late (repeated "
+                   "failures from one address or name).").add(broker and broker.slowed_logins),
             Metric("kiosk_messages_accepted_total", "counter", "Device messages accepted.").add(ingest.accepted),
             Metric("kiosk_messages_rejected_total", "counter", "Device messages rejected.").add(ingest.rejected),
             Metric("kiosk_readings_duplicate_total", "counter", "Readings sent again with a seq already stored "
@@ -594,6 +624,9 @@ class Hub:
         by_name = {m.name: m for m in metrics}
         for reason, count in (broker.refused_logins if broker else {}).items():
             by_name["kiosk_broker_refused_logins_total"].add(count, reason=reason)
+        for version, count in (broker.unsupported_protocols if broker else {}).items():
+            by_name["kiosk_broker_refused_connections_total"].add(
+                count, reason=f"unsupported protocol version ({version})")
         for port in serial:
             by_name["kiosk_serial_port_open"].add(port.open, path=port.path, board=port.board)
             by_name["kiosk_serial_lines_total"].add(port.lines, path=port.path, board=port.board)

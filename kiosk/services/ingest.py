@@ -161,8 +161,9 @@ class Ingest:
             try:
                 where = parse_device_topic(topic)
             except TopicError as exc:
-                self._reject(topic.split("/")[1] if topic.count("/") >= 2 else "?", Reason.UNKNOWN_TOPIC,
-                             str(exc), now)
+                device_id = topic.split("/")[1] if topic.count("/") >= 2 else "?"
+                self._known(device_id, now)  # counted on the device even when this is its first message
+                self._reject(device_id, Reason.UNKNOWN_TOPIC, str(exc), now)
                 return False
             if not self._known(where.device_id, now):
                 self.unknown_devices += 1
@@ -279,13 +280,14 @@ class Ingest:
         self._events.device_changed(snap)
         return result
 
-    def reject(self, device_id: str, reason: Reason, detail: str) -> None:
-        """A bad message that came another way (a USB board's garbled line): counted and logged like MQTT ones."""
+    def reject(self, device_id: str, reason: Reason, detail: str, count: int = 1) -> None:
+        """Bad messages that came another way (a USB board's garbled line, an HTTP reading, publishes the broker
+        refused): counted and logged like MQTT ones."""
         now = self._clock()
         with self._lock:
-            self._rate_count += 1
+            self._rate_count += count
             self._known(device_id, now)
-            self._reject(device_id, reason, detail, now)
+            self._reject(device_id, reason, detail, now, count)
 
     def handle_legacy(self, topic: str, payload: bytes, mark: float | None = None, at: float | None = None) -> bool:
         """One message from a legacy StallSense board (`N`, `N/id`, `N/ip`); a new board becomes a pending sensor.
@@ -381,14 +383,15 @@ class Ingest:
         except Exception:
             log.exception("could not even count a failed message")
 
-    def _reject(self, device_id: str, reason: Reason, detail: str, now: float) -> None:
-        self.rejected += 1
+    def _reject(self, device_id: str, reason: Reason, detail: str, now: float, count: int = 1) -> None:
+        self.rejected += count
         snap = None
         if device_id in self.tracker:
-            snap = self.tracker.rejected(device_id, reason, detail)
+            snap = self.tracker.rejected(device_id, reason, detail, count)
             self._remember(device_id, now, False, (reason, detail))
             self._writer.device_state(snap)
-        self._writer.rejection(device_id[:64], reason.value, detail, now)
+        self._writer.rejection(device_id[:64], reason.value, detail, now, count)
+        log.debug("rejected message from device %s: %s: %s", device_id[:64], reason.value, detail)
         may_log, held = self._limiter.allow(device_id, reason.value)
         if may_log:
             more = f" ({held} more since the last report)" if held else ""

@@ -26,6 +26,13 @@ _DEVICE_HISTORY: tuple[Any, ...] = (EnergyReading.id, Telemetry.id, StallReading
                                      DeviceRejection.last_at, DeviceCommand.created_at, OtaJob.id, FirmwareHistory.id)
 
 
+class LegacyAdmission(Enum):
+    ADMITTED = "admitted"
+    REVOKED = "revoked"
+    FULL = "too many pending boards"
+    MOVED = "from another address"
+
+
 class LoginFailure(str, Enum):
     UNKNOWN_DEVICE = "unknown device"
     BAD_TOKEN = "wrong token"
@@ -308,6 +315,48 @@ class DeviceRegistry:
         with self._session() as session:
             device = session.get(Device, legacy_device_id(name))
             return device is None or device.revoked_at is None
+
+    def legacy_admission(self, name: str, address: str | None, max_pending: int,
+                         admitted_new: frozenset[str] = frozenset()) -> tuple[LegacyAdmission, frozenset[str]]:
+        """Whether an anonymous legacy board may log in from `address`.
+
+        Revoked: never. Assigned to a stall: only from its pinned address (pinned here at its first login after the
+        assignment). A new name: only while fewer than `max_pending` boards (those in the database and
+        `admitted_new`, names admitted that the hub has not stored yet) wait for an admin. Also returns which of
+        `admitted_new` are still not stored."""
+        device_id = legacy_device_id(name)
+        with self._session() as session, session.begin():
+            device = session.get(Device, device_id)
+            if device is not None:
+                if device.revoked_at is not None or device.retired_at is not None:
+                    return LegacyAdmission.REVOKED, admitted_new
+                if address and session.get(StallSensor, device_id) is not None:
+                    if device.pinned_address is None:
+                        device.pinned_address = address[:64]
+                        write_audit(session, self._clock(), "hub", "device.legacy.pin", device_id,
+                                    f"admitted only from {address} from now on")
+                    elif device.pinned_address != address[:64]:
+                        return LegacyAdmission.MOVED, admitted_new
+                return LegacyAdmission.ADMITTED, admitted_new
+            assigned = select(StallSensor.device_id).where(StallSensor.device_id == Device.id).exists()
+            pending = set(session.scalars(select(Device.id).where(
+                Device.kind == LEGACY_KIND, Device.revoked_at.is_(None), Device.retired_at.is_(None), ~assigned)))
+            still_new = frozenset(n for n in admitted_new if session.get(Device, legacy_device_id(n)) is None)
+        pending |= {legacy_device_id(n) for n in still_new}
+        pending.discard(device_id)
+        if len(pending) >= max_pending:
+            return LegacyAdmission.FULL, still_new
+        return LegacyAdmission.ADMITTED, still_new | {name}
+
+    def repair_legacy(self, device_id: str, actor: str) -> None:
+        """An admin re-pairs a board that moved: its next login pins its new address."""
+        with self._session() as session, session.begin():
+            device = self._require(session, device_id)
+            if device.kind != LEGACY_KIND:
+                raise ValueError(f"{device_id} is not a StallSense board")
+            old, device.pinned_address = device.pinned_address, None
+            write_audit(session, self._clock(), actor, "device.legacy.repair", device_id,
+                        f"pinned address {old or 'none'} cleared")
 
     def details(self, device_id: str) -> tuple[str | None, str | None]:
         """(model, ip) of a device."""

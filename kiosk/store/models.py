@@ -34,6 +34,9 @@ class Device(Base):
     uptime_at: Mapped[float | None] = mapped_column(Float)
     # Deleted by an admin who kept its history: no token, not listed, its readings and ports still named.
     retired_at: Mapped[float | None] = mapped_column(Float)
+    # A legacy board assigned to a stall logs in only from this address (set at its first login after the
+    # assignment; an admin's re-pair clears it).
+    pinned_address: Mapped[str | None] = mapped_column(String(64))
 
 
 class DeviceToken(Base):

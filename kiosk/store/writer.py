@@ -193,11 +193,11 @@ class StoreWriter:
             self._pending.devices[snapshot.id] = snapshot
             self._device_state_added()
 
-    def rejection(self, device_id: str, reason: str, detail: str, at: float) -> None:
+    def rejection(self, device_id: str, reason: str, detail: str, at: float, count: int = 1) -> None:
         detail = _storable(detail[:300])
         with self._lock:
-            count = self._pending.rejections.get((device_id, reason), (0, 0.0, ""))[0]
-            self._pending.rejections[(device_id, reason)] = (count + 1, at, detail)
+            before = self._pending.rejections.get((device_id, reason), (0, 0.0, ""))[0]
+            self._pending.rejections[(device_id, reason)] = (before + count, at, detail)
             self._wake_if_due()
 
     def statement(self, device_id: str, statement: Any) -> None:

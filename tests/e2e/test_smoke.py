@@ -239,3 +239,17 @@ def test_firmware_from_the_command_line(tmp_path: Path) -> None:
     assert missing.returncode == 1 and "cannot read" in missing.stderr
     listing = run_cli(tmp_path, "firmware", "list").stdout
     assert "esp32" in listing and "1.2.0" in listing and "4,001 B" in listing
+
+
+def test_a_token_expiry_in_the_past_is_refused_and_an_expired_token_is_shown_expired(tmp_path: Path) -> None:
+    refused = run_cli(tmp_path, "device", "add", "--name", "Old", "--kind", "sensor", "--expires", "2020-01-01")
+    assert refused.returncode != 0 and "in the past" in refused.stderr
+    assert "no devices yet" in run_cli(tmp_path, "device", "list").stdout  # nothing was made
+    from kiosk.store.db import open_store
+    from kiosk.store.devices import DeviceRegistry
+
+    registry = DeviceRegistry(open_store(f"sqlite:///{tmp_path / 'data' / 'kiosk.db'}"))
+    registry.create("Lapsed", "sensor", "test", expires_at=time.time() - 3600)
+    registry.create("Fresh", "sensor", "test", expires_at=time.time() + 86400 * 30)
+    listed = {line.split()[1]: line for line in run_cli(tmp_path, "device", "list").stdout.splitlines()[1:] if line}
+    assert "EXPIRED" in listed["Lapsed"] and "expires" in listed["Fresh"] and "EXPIRED" not in listed["Fresh"]

@@ -73,7 +73,8 @@ from tests.helpers import closed_by_peer, connect, connect_packet, publish_packe
 def strict_hub(config: Config, events: Any) -> Iterator[Hub]:
     """A hub with short limits so that the tests need not wait long."""
     hub = Hub(config.with_overrides(broker__connect_timeout_s=1, broker__max_packet_bytes=2048,
-                                    broker__max_inflight=2, broker__session_expiry_s=1), events)
+                                    broker__max_inflight=2, broker__session_expiry_s=1,
+                                    security__login_free_failures=100), events)  # failures answered at once
     hub.start()
     assert hub.link.connected.wait(5)
     yield hub

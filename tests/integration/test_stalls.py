@@ -1,6 +1,7 @@
 """Stall occupancy end to end: a legacy StallSense board and a registered sensor drive a stall through the hub."""
 
 import json
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,7 +12,7 @@ from kiosk.core.stalls import SensorRole, StallState
 from kiosk.services.hub import Hub
 from kiosk.services.stalls import stall_topic
 from kiosk.store.devices import legacy_device_id
-from tests.helpers import OffsetClock, RecordingEvents, connect, wait_for
+from tests.helpers import OffsetClock, RecordingEvents, connect, connect_packet, read_packet, wait_for
 
 
 Clock = OffsetClock
@@ -130,6 +131,62 @@ def test_a_revoked_legacy_board_can_no_longer_connect(legacy_hub: Hub) -> None:
     again = connect(port, None, None, client_id="Stall6")
     assert again.rc != 0
     again.close()
+
+
+def legacy_login(port: int, name: str, source: str = "127.0.0.1") -> int:
+    """A raw anonymous CONNECT from `source` (any 127.x address reaches the loopback broker); the return code."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0))
+    try:
+        sock.sendall(connect_packet(name))
+        return read_packet(sock)[2][1]
+    finally:
+        sock.close()
+
+
+def test_legacy_mode_admits_only_so_many_pending_boards(config: Config, events: RecordingEvents) -> None:
+    hub = Hub(config.with_overrides(stalls__legacy_stallsense=True, stalls__legacy_max_pending=3), events)
+    hub.start()
+    try:
+        port = hub.config["broker.port"]
+        boards = [connect(port, None, None, client_id=f"Cap{n}") for n in range(3)]
+        assert all(b.rc == 0 for b in boards)
+        assert legacy_login(port, "Cap3") == 5  # a fourth new name, before the first three were even stored
+        for board in boards:
+            board.client.publish(board.client._client_id.decode(), "0", qos=1).wait_for_publish(5)
+        wait_for(lambda: len(hub.stall_directory.pending()) == 3)
+        assert legacy_login(port, "Cap4") == 5
+        assert legacy_login(port, "Cap0") == 0  # a board that is already pending comes back
+        assert wait_for(lambda: hub.broker.stats().refused_logins.get("too many pending boards") == 2)
+        room = hub.stall_directory.add_restroom("East", "1", "admin")
+        hub.stall_directory.assign(legacy_device_id("Cap1"), hub.stall_directory.add_stall(room, "1", "admin"),
+                                   SensorRole.DOOR, "admin")
+        assert legacy_login(port, "Cap4") == 0  # one was assigned: there is room for a new one
+        for board in boards:
+            board.close()
+    finally:
+        hub.stop()
+
+
+def test_an_assigned_board_is_admitted_only_from_its_pinned_address(legacy_hub: Hub) -> None:
+    port = legacy_hub.config["broker.port"]
+    board = connect(port, None, None, client_id="Pin1")
+    board.client.publish("Pin1", "0", qos=1).wait_for_publish(5)
+    device_id = legacy_device_id("Pin1")
+    wait_for(lambda: legacy_hub.registry.get(device_id) is not None)
+    assert legacy_login(port, "Pin1", source="127.0.0.2") == 0  # pending boards may move (DHCP)
+    room = legacy_hub.stall_directory.add_restroom("West", "G", "admin")
+    legacy_hub.stall_directory.assign(device_id, legacy_hub.stall_directory.add_stall(room, "1", "admin"),
+                                      SensorRole.DOOR, "admin")
+    assert legacy_login(port, "Pin1", source="127.0.0.3") == 0  # the first login after the assignment pins
+    assert legacy_login(port, "Pin1", source="127.0.0.4") == 5  # an impostor elsewhere is refused
+    assert legacy_login(port, "Pin1", source="127.0.0.3") == 0
+    assert wait_for(lambda: legacy_hub.broker.stats().refused_logins.get("board name used from another address"))
+    legacy_hub.registry.repair_legacy(device_id, "admin")  # the board really moved
+    assert legacy_login(port, "Pin1", source="127.0.0.4") == 0
+    assert legacy_login(port, "Pin1", source="127.0.0.3") == 5
+    assert [e.action for e in legacy_hub.registry.audit()][-3:] == [
+        "device.legacy.pin", "device.legacy.repair", "device.legacy.pin"]
+    board.close()
 
 
 def test_a_registered_sensor_with_a_token_drives_its_stall(legacy_hub: Hub, events: RecordingEvents,

@@ -45,6 +45,14 @@ fails on plain amqtt.
 - 10. (found here) A publish to a `$` topic ended the client's message loop without closing the connection: every
   later message on it was acknowledged and dropped, and the next CONNECT with that client id waited 5 s for the
   take-over. It is now acknowledged and not passed on (MQTT 3.1.1 4.7.2), and the session goes on.
+- 11. (found here) MQTT 3.1 and MQTT 5 clients got no answer: amqtt raised on the protocol name `MQIsdp` (MQTT 3.1,
+  older Arduino libraries) before any CONNACK, and read an MQTT 5 CONNECT's properties as its client id, waiting
+  10 s for bytes that never came. `KioskBroker` reads the CONNECT whole first: MQTT 3.1 is accepted (it differs
+  from 3.1.1 only in its name and the 23-byte client id limit, which is not enforced), MQTT 5 gets CONNACK with
+  reason 0x84 (in MQTT 5's own format) at once, any other level CONNACK 0x01; each is counted and logged once a
+  minute per version ("unsupported protocol version").
+- Publishes the ACL refuses (a device on another device's topic, on `kiosk/...`, on a `$` topic) are acknowledged as
+  MQTT 3.1.1 requires and counted per device (`refused_publishes`), so the hub can count them on the device.
 - 8. (found here) The session sweep closed live connections: once a second amqtt lists the disconnected clean or
   expired sessions *by client id*, then awaits each clean-up; a client that reconnected with one of those ids
   meanwhile had its new session removed and its connection closed, without a log line. Devices that roam Wi-Fi
@@ -58,6 +66,7 @@ import asyncio
 import logging
 import math
 import time
+from collections import Counter
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
@@ -79,10 +88,13 @@ from amqtt.mqtt.pubrel import PubrelPacket
 from amqtt.session import INCOMING, OUTGOING, Session
 from amqtt.utils import gen_client_id
 
+from kiosk.core.devices import LogLimiter
 from kiosk.services.broker.journal import JournalAppender
+from kiosk.store.devices import LEGACY_PREFIX
 
 log = logging.getLogger(__name__)
 KEEPALIVE_FACTOR = 1.5
+MAX_REFUSAL_KEYS = 10_000
 TAKE_OVER_WAIT_S = 5.0
 
 
@@ -95,6 +107,103 @@ class BrokerLimits:
 
 class PacketTooLarge(Exception):
     pass
+
+
+class UnsupportedProtocol(Exception):
+    """A CONNECT of a protocol version the broker does not speak; `connack` is the answer to send first."""
+
+    def __init__(self, version: str, connack: bytes) -> None:
+        super().__init__(f"unsupported protocol version ({version})")
+        self.version = version
+        self.connack = connack
+
+
+CONNECT_PACKET = 0x10
+MQTT311 = (b"MQTT", 4)
+MQTT31 = (b"MQIsdp", 3)
+CONNACK_UNACCEPTABLE_VERSION = b"\x20\x02\x00\x01"  # MQTT 3.1 / 3.1.1 format, return code 1
+CONNACK_V5_UNSUPPORTED = b"\x20\x03\x00\x84\x00"  # MQTT 5 format: reason 0x84, no properties
+
+
+async def read_connect(reader: ReaderAdapter, limit: int) -> bytes:
+    """The first packet, whole (fixed header and body); MQTTError unless it is a CONNECT."""
+    first = await reader.read(1)
+    if not first:
+        raise NoDataError("the connection closed before CONNECT")
+    if first[0] & 0xF0 != CONNECT_PACKET:
+        raise MQTTError(f"the first packet is not CONNECT (type {first[0] >> 4})")
+    length, multiplier, header = 0, 1, bytearray(first)
+    for _ in range(4):
+        byte = await reader.read(1)
+        if not byte:
+            raise NoDataError("the connection closed inside CONNECT")
+        header += byte
+        length += (byte[0] & 0x7F) * multiplier
+        multiplier *= 128
+        if not byte[0] & 0x80:
+            break
+    else:
+        raise MQTTError("malformed remaining length in CONNECT")
+    if length > limit:
+        raise PacketTooLarge(f"CONNECT of {length} bytes; the limit is {limit}")
+    body = b""
+    while len(body) < length:
+        chunk = await reader.read(length - len(body))
+        if not chunk:
+            raise NoDataError("the connection closed inside CONNECT")
+        body += chunk
+    return bytes(header) + body
+
+
+def as_mqtt311(packet: bytes) -> bytes:
+    """A CONNECT amqtt can read: MQTT 3.1.1 as is, MQTT 3.1 renamed (the rest of its packet is the same); other
+    versions raise UnsupportedProtocol with the CONNACK to answer."""
+    start = 2
+    while packet[start - 1] & 0x80:
+        start += 1
+    body = packet[start:]
+    if len(body) < 3:
+        raise MQTTError("CONNECT too short")
+    name_length = int.from_bytes(body[:2], "big")
+    name, level = body[2:2 + name_length], body[2 + name_length:3 + name_length]
+    if not level:
+        raise MQTTError("CONNECT too short")
+    version = (name, level[0])
+    if version == MQTT311:
+        return packet
+    if version == MQTT31:
+        new_body = b"\x00\x04MQTT\x04" + body[3 + name_length:]
+        return bytes([CONNECT_PACKET]) + _remaining_length(len(new_body)) + new_body
+    if name == b"MQTT" and level[0] == 5:
+        raise UnsupportedProtocol("MQTT 5", CONNACK_V5_UNSUPPORTED)
+    label = name.decode("utf-8", "replace")[:16]
+    raise UnsupportedProtocol(f"{label!r} level {level[0]}", CONNACK_UNACCEPTABLE_VERSION)
+
+
+def _remaining_length(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n % 128, n // 128
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+class BufferReader(ReaderAdapter):
+    """Bytes already read, offered to amqtt's CONNECT decoder as if from the socket."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._at = 0
+
+    async def read(self, n: int = -1) -> bytes:
+        end = len(self._data) if n < 0 else self._at + n
+        chunk = self._data[self._at:end]
+        self._at += len(chunk)
+        return chunk
+
+    def feed_eof(self) -> None:
+        pass
 
 
 class WholeTopicHeader(PublishVariableHeader):
@@ -292,6 +401,10 @@ class KioskBroker(Broker):
         self.journal: JournalAppender | None = None  # set by BrokerService: device messages go to disk first
         self.journaled: Callable[[Session], bool] = lambda _session: True  # whose messages go to the journal
         self.reserved_publishes = 0  # PUBLISH to a $ topic: acknowledged, not passed on (MQTT 3.1.1 4.7.2)
+        # (device, reason) -> [count, last topic]: publishes acknowledged and refused (the ACL, a $ topic)
+        self.refused_publishes: dict[tuple[str, str], list[Any]] = {}
+        self.unsupported_protocols: Counter[str] = Counter()
+        self._log_limiter = LogLimiter(time.monotonic)
         self.messages_out = 0  # deliveries to subscribers (sent or queued)
 
     async def stream_connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
@@ -302,9 +415,17 @@ class KioskBroker(Broker):
     async def _initialize_client_session(self, reader: ReaderAdapter, writer: WriterAdapter, remote_address: str,
                                          remote_port: int) -> tuple[BrokerProtocolHandler, Session]:
         try:
-            handler, session = await asyncio.wait_for(
-                KioskHandler.init_from_connect(reader, writer, self.plugins_manager),
-                self.limits.connect_timeout_s)
+            handler, session = await asyncio.wait_for(self._read_connect(reader, writer),
+                                                      self.limits.connect_timeout_s)
+        except UnsupportedProtocol as exc:
+            self.unsupported_protocols[exc.version] += 1
+            may_log, held = self._log_limiter.allow("unsupported", exc.version)
+            if may_log:
+                more = f"; {held} more since the last report" if held else ""
+                log.warning("refused a connection from %s: unsupported protocol version (%s); the kiosk speaks "
+                            "MQTT 3.1.1 and 3.1%s", remote_address, exc.version, more)
+            await _close(writer)
+            raise AMQTTError(f"{remote_address}:{remote_port}: {exc}") from exc
         except (asyncio.TimeoutError, AMQTTError, MQTTError, NoDataError, PacketTooLarge) as exc:
             await _close(writer)
             reason = (f"no CONNECT within {self.limits.connect_timeout_s:g} s"
@@ -323,6 +444,18 @@ class KioskBroker(Broker):
             session.keep_alive = math.ceil(session.keep_alive * KEEPALIVE_FACTOR)
         self._authenticated.add(id(session))
         return handler, session
+
+    async def _read_connect(self, reader: ReaderAdapter,
+                            writer: WriterAdapter) -> tuple[BrokerProtocolHandler, Session]:
+        packet = await read_connect(reader, self.limits.max_packet_bytes)
+        try:
+            packet = as_mqtt311(packet)
+        except UnsupportedProtocol as exc:
+            writer.write(exc.connack)
+            with suppress(Exception):
+                await writer.drain()
+            raise
+        return await KioskHandler.init_from_connect(BufferReader(packet), writer, self.plugins_manager)
 
     async def _take_over(self, client_id: str | None) -> None:
         """Close a live connection that uses this client id and wait until its session is disconnected."""
@@ -401,8 +534,10 @@ class KioskBroker(Broker):
             return True
         if topic.startswith("$"):
             self.reserved_publishes += 1
+            self._refused_publish(client_session, topic)
             return True
         if not await self._topic_filtering(client_session, topic=topic, action=Action.PUBLISH):
+            self._refused_publish(client_session, topic)
             return True
         if self.journal is not None and self.journaled(client_session):
             packet = app_message.publish_packet
@@ -419,6 +554,21 @@ class KioskBroker(Broker):
         if app_message.publish_packet and app_message.publish_packet.retain_flag:
             await self.retain_message(client_session, topic, app_message.data, app_message.qos)
         return True
+
+    def _refused_publish(self, session: Session, topic: str) -> None:
+        """Count a publish the client may not make, on the device that made it (the hub's own are not counted)."""
+        gatekeeper = self.gatekeeper
+        if gatekeeper is not None and gatekeeper.is_internal(session.username):
+            return
+        who = session.username or (LEGACY_PREFIX + session.client_id if session.client_id else "?")
+        key = (who[:64], "not_allowed")
+        entry = self.refused_publishes.get(key)
+        if entry is None:
+            if len(self.refused_publishes) >= MAX_REFUSAL_KEYS:
+                return
+            entry = self.refused_publishes[key] = [0, ""]
+        entry[0] += 1
+        entry[1] = topic[:200]
 
     async def _run_broadcast(self, running_tasks: Any) -> None:
         broadcast = await self._broadcast_queue.get()

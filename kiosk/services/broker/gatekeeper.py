@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kiosk.core.devices import LogLimiter
+from kiosk.core.throttle import FailureThrottle
 from kiosk.protocol.legacy import legacy_may_use, valid_name
 from kiosk.protocol.topics import STATE_PREFIX, device_may_use
-from kiosk.store.devices import LEGACY_PREFIX, DeviceRegistry, LoginFailure
+from kiosk.store.devices import LEGACY_PREFIX, DeviceRegistry, LegacyAdmission, LoginFailure
 
 log = logging.getLogger(__name__)
 
@@ -61,78 +62,120 @@ class DeviceGrant:
     kind: str = ""
 
 
+LEGACY_PENDING_CAP = 50  # stalls.legacy_max_pending
+TOO_MANY_FAILURES = "too many failed logins"
+LEGACY_FULL = "too many pending boards"
+LEGACY_MOVED = "board name used from another address"
+
+
 class Gatekeeper:
-    """Authentication and topic ACL for the embedded broker; counts refused logins by reason."""
+    """Authentication and topic ACL for the embedded broker; counts refused logins by reason.
+
+    Failed logins slow down (kiosk.core.throttle): per source address and per username, a failure beyond the free
+    ones is answered only after a growing delay; a good login is never held up. Refusals are logged once a minute
+    per reason in total, with how many there were; each one's detail is at DEBUG."""
 
     def __init__(self, registry: DeviceRegistry, internal: Credentials,
-                 clock: Callable[[], float] = time.time, legacy_stallsense: bool = False) -> None:
+                 clock: Callable[[], float] = time.time, legacy_stallsense: bool = False,
+                 throttle: FailureThrottle | None = None, legacy_max_pending: int = LEGACY_PENDING_CAP) -> None:
         self._registry = registry
         self.legacy_stallsense = legacy_stallsense
+        self.legacy_max_pending = legacy_max_pending
         self._legacy: set[str] = set()  # client ids of anonymous StallSense boards that logged in
+        self._legacy_new: frozenset[str] = frozenset()  # new boards admitted that the hub has not stored yet
+        self._legacy_lock = asyncio.Lock()
         self._internal = internal
         self._clock = clock
         self._grants: dict[str, DeviceGrant] = {}
-        self._log_limiter = LogLimiter(clock)  # one line per username and reason per minute
+        self._log_limiter = LogLimiter(clock)  # one line per reason per minute
+        self.throttle = throttle if throttle is not None else FailureThrottle()
         self.refused: Counter[str] = Counter()
         self.accepted = 0
         # client id -> when it passed authentication (amqtt keeps failed logins as sessions too)
         self.logged_in: dict[str, float] = {}
 
-    async def authenticate(self, username: str | None, password: str | None, client_id: str | None) -> bool:
+    async def authenticate(self, username: str | None, password: str | None, client_id: str | None,
+                           address: str | None = None) -> bool:
+        """Whether this login may proceed; a refusal is counted, logged (rate-limited) and, for a key that keeps
+        failing, answered late."""
+        where = f"addr:{address}" if address else ""
+        if where and self.throttle.too_busy(where):
+            self._refuse(TOO_MANY_FAILURES, username, client_id, address)
+            return False
+        reason = await self._check(username, password, client_id, address)
+        if reason is None:
+            if username:
+                self.throttle.succeeded(f"user:{username}")
+            self._accept(client_id)
+            return True
+        self._refuse(reason, username, client_id, address)
+        keys = [k for k in (where, f"user:{username if username is not None else client_id}") if k]
+        delay = self.throttle.failed(*keys)
+        if delay > 0:
+            for key in keys:
+                self.throttle.waiting(key, +1)
+            try:
+                await asyncio.sleep(delay)
+            finally:
+                for key in keys:
+                    self.throttle.waiting(key, -1)
+        return False
+
+    async def _check(self, username: str | None, password: str | None, client_id: str | None,
+                     address: str | None) -> str | None:
+        """None when the login is good, else the reason it is refused."""
         if username == self._internal.username:
             ok = password is not None and hmac.compare_digest(password.encode(), self._internal.password.encode())
-            if not ok:
-                self._refuse(LoginFailure.BAD_TOKEN.value, username, client_id)
-            else:
-                self._accept(client_id)
-            return ok
+            return None if ok else LoginFailure.BAD_TOKEN.value
         if username is None and password is None and self.legacy_stallsense:
-            return await self._legacy_login(client_id)
+            return await self._legacy_login(client_id, address)
         try:
             result = await asyncio.to_thread(self._registry.check, username, password)
         except Exception as exc:  # a database error must refuse the login, not kill the connection handler
             log.error("device login check failed for %s: %s", username, exc)
-            self._refuse("database error", username, client_id)
-            return False
+            return "database error"
         if result.device is None:
             assert result.failure is not None
-            self._refuse(result.failure.value, username, client_id)
-            return False
+            return result.failure.value
         self._grants[result.device.id] = DeviceGrant(result.device.id, result.device.organization, result.device.kind)
-        self._accept(client_id)
-        return True
+        return None
 
-    async def _legacy_login(self, client_id: str | None) -> bool:
-        """An anonymous StallSense board (legacy mode on): its client id is its name; revoked boards stay out."""
+    async def _legacy_login(self, client_id: str | None, address: str | None) -> str | None:
+        """An anonymous StallSense board (legacy mode on): its client id is its name. Revoked boards stay out; a
+        new board only while fewer than `legacy_max_pending` wait for an admin; a board assigned to a stall only
+        from the address it was pinned to (an admin re-pairs a board that moved)."""
         if not valid_name(client_id):
-            self._refuse("legacy board name not allowed", client_id, client_id)
-            return False
+            return "legacy board name not allowed"
+        assert client_id is not None
         try:
-            allowed = await asyncio.to_thread(self._registry.legacy_allowed, client_id)  # type: ignore[arg-type]
+            async with self._legacy_lock:  # one at a time: parallel logins must not overshoot the cap together
+                admission, self._legacy_new = await asyncio.to_thread(
+                    self._registry.legacy_admission, client_id, address, self.legacy_max_pending, self._legacy_new)
         except Exception as exc:
             log.error("legacy board check failed for %s: %s", client_id, exc)
-            self._refuse("database error", client_id, client_id)
-            return False
-        if not allowed:
-            self._refuse(LoginFailure.REVOKED.value, client_id, client_id)
-            return False
-        self._legacy.add(client_id)  # type: ignore[arg-type]
-        self._accept(client_id)
-        return True
+            return "database error"
+        if admission is not LegacyAdmission.ADMITTED:
+            return {LegacyAdmission.REVOKED: LoginFailure.REVOKED.value, LegacyAdmission.FULL: LEGACY_FULL,
+                    LegacyAdmission.MOVED: LEGACY_MOVED}[admission]
+        self._legacy.add(client_id)
+        return None
 
     def _accept(self, client_id: str | None) -> None:
         self.accepted += 1
         if client_id:
             self.logged_in[client_id] = time.monotonic()
 
-    def _refuse(self, reason: str, username: str | None, client_id: str | None) -> None:
+    def _refuse(self, reason: str, username: str | None, client_id: str | None, address: str | None = None) -> None:
         self.refused[reason] += 1
         if client_id:
             self.logged_in.pop(client_id, None)
-        may_log, held = self._log_limiter.allow(str(username), reason)
+        source = f" from {address}" if address else ""
+        log.debug("refused MQTT login (%s) username=%r client_id=%r%s", reason, username, client_id, source)
+        may_log, held = self._log_limiter.allow(reason)
         if may_log:
-            more = f" ({held} more since the last report)" if held else ""
-            log.warning("refused MQTT login (%s) username=%r client_id=%r%s", reason, username, client_id, more)
+            more = f"; {held} more refused for this reason since the last report" if held else ""
+            log.warning("refused MQTT login (%s) username=%r client_id=%r%s%s", reason, username, client_id, source,
+                        more)
 
     def may_use(self, username: str | None, topic: str, subscribing: bool, client_id: str | None = None) -> bool:
         if username == self._internal.username:

@@ -29,7 +29,8 @@ class DeviceAuthPlugin(BaseAuthPlugin, _Attached):
         if self.gatekeeper is None:
             return False
         try:
-            return await self.gatekeeper.authenticate(session.username, session.password, session.client_id)
+            return await self.gatekeeper.authenticate(session.username, session.password, session.client_id,
+                                                      getattr(session, "remote_address", None))
         except Exception:
             log.exception("authentication plugin failed; refusing the login")
             return False

@@ -22,7 +22,7 @@ from typing import Any
 
 from kiosk.services.broker.collection import CollectionSchedule
 from kiosk.services.broker.gatekeeper import Gatekeeper, internal_credentials
-from kiosk.services.broker.service import BrokerService, BrokerStats, ListenerSpec
+from kiosk.services.broker.service import BrokerService, BrokerStats, ListenerSpec, gatekeeper_for
 from kiosk.services.loop import ServiceLoop
 
 log = logging.getLogger(__name__)
@@ -118,9 +118,8 @@ def _child_main(conn: multiprocessing.connection.Connection, args: _ChildArgs) -
 
     logs.setup(args.log_level)
     loop = ServiceLoop("broker-loop")
-    service = BrokerService(args.spec, Gatekeeper(DeviceRegistry(open_engine(args.database_url)),
-                                                  internal_credentials(Path(args.data_dir)),
-                                                  legacy_stallsense=args.spec.legacy_stallsense))
+    service = BrokerService(args.spec, gatekeeper_for(args.spec, DeviceRegistry(open_engine(args.database_url)),
+                                                      internal_credentials(Path(args.data_dir))))
     loop.start()
     try:
         loop.run(service.start(), timeout=START_TIMEOUT_S)

@@ -5,17 +5,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import psutil
 
+from kiosk.core.throttle import FailureThrottle
 from kiosk.services.broker.fixes import BrokerLimits, KioskBroker
 from kiosk.services.broker.journal import JournalAppender, JournalStats
-from kiosk.services.broker.gatekeeper import Gatekeeper
+from kiosk.services.broker.gatekeeper import Credentials, Gatekeeper
 from kiosk.services.broker.plugins import PLUGINS, attach_gatekeeper
-from kiosk.store.devices import LEGACY_PREFIX
+from kiosk.store.devices import LEGACY_PREFIX, DeviceRegistry
 
 log = logging.getLogger(__name__)
 DROP_TIMEOUT_S = 2.0
@@ -37,6 +39,9 @@ class ListenerSpec:
     legacy_stallsense: bool = False
     journal_path: str = ""  # device messages on disk before their PUBACK (kiosk.store.journal); "" for none
     journal_sync: str = "full"
+    legacy_max_pending: int = 50
+    login_free_failures: int = 10  # failed logins per address / username before answers slow down
+    login_max_delay_s: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,18 @@ class BrokerStats:
     memory_bytes: int = 0
     journal: JournalStats | None = None
     reserved_publishes: int = 0
+    # (device id, reason) -> (count since the broker started, the last topic): publishes acknowledged and refused
+    refused_publishes: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
+    unsupported_protocols: dict[str, int] = field(default_factory=dict)  # "MQTT 5" -> connections refused
+    slowed_logins: int = 0  # failed logins answered late (kiosk.core.throttle)
+    held_sources: int = 0  # addresses and names whose failures are slowed down now
+
+
+def gatekeeper_for(spec: ListenerSpec, registry: DeviceRegistry, internal: Credentials,
+                   clock: Callable[[], float] = time.time) -> Gatekeeper:
+    """The broker's gatekeeper as the listener settings say (legacy boards, the cap, failed-login slow-down)."""
+    throttle = FailureThrottle(free=spec.login_free_failures, max_hold_s=spec.login_max_delay_s)
+    return Gatekeeper(registry, internal, clock, spec.legacy_stallsense, throttle, spec.legacy_max_pending)
 
 
 def broker_config(spec: ListenerSpec) -> dict[str, Any]:
@@ -160,6 +177,7 @@ class BrokerService:
         broker = self._broker
         is_device = self._gatekeeper.is_device
         devices = sorted({s.username for s, _ in connected if is_device(s.username)})
+        throttle = self._gatekeeper.throttle.stats()
         stats = BrokerStats(
             running=broker is not None,
             connected=len(connected),
@@ -174,6 +192,10 @@ class BrokerService:
             memory_bytes=psutil.Process().memory_info().rss,
             journal=self.journal.stats() if self.journal is not None else None,
             reserved_publishes=broker.reserved_publishes if broker else 0,
+            refused_publishes={k: (v[0], v[1]) for k, v in broker.refused_publishes.items()} if broker else {},
+            unsupported_protocols=dict(broker.unsupported_protocols) if broker else {},
+            slowed_logins=throttle.slowed + throttle.refused_unchecked,
+            held_sources=throttle.held_keys,
         )
         return stats, devices
 
