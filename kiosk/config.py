@@ -141,6 +141,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("http.bind", str, "0.0.0.0", "Address the HTTP server (health, device API) listens on."),
     Setting("http.port", int, 8080, "Port of the HTTP server (0: off).", flag="--http-port", minimum=0,
             maximum=65535),
+    Setting("http.request_timeout_s", float, 10.0, "A request's headers must arrive within this time of its "
+            "connection opening (or of the previous answer), and then its body within the same time; slower "
+            "connections are closed.", minimum=1, maximum=600),
+    Setting("http.max_connections_per_address", int, 20, "Open HTTP connections one client address may hold; more "
+            "are closed at once.", minimum=1),
+    Setting("http.status_token", str, "", "If set, /metrics and /api/v1/health answer only requests with "
+            "\"Authorization: Bearer <this token>\" (Prometheus: authorization.credentials). Empty: open on the LAN."),
+    Setting("http.status_bind", str, "", "If set (host:port, e.g. 127.0.0.1:9100), /metrics and /api/v1/health are "
+            "served there and no longer on http.port.", pattern=r"|[^\s:]*:\d{1,5}", example="127.0.0.1:9100"),
     Setting("http.advertised_host", str, "", "Host name or address devices use to reach this kiosk's HTTP server "
             "(firmware downloads); empty: the address of the network interface that has the default route."),
     Setting("ota.parallel", int, 3, "Firmware updates in flight at once during a rollout.", minimum=1, maximum=50,

@@ -275,6 +275,11 @@ def reading_time(body: dict[str, Any]) -> float | None:
     raise Rejected(Reason.WRONG_TYPE, "'ts' must be epoch seconds, epoch milliseconds or ISO 8601 text")
 
 
+def iso_utc(at: float) -> str:
+    """A time as the original HTTP API wrote it: ISO 8601 in UTC with milliseconds, `2024-01-01T12:00:00.000Z`."""
+    return datetime.fromtimestamp(at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(at * 1000) % 1000:03d}Z"
+
+
 def reading_seq(body: dict[str, Any]) -> str | None:
     """A reading's id from the device (`seq`): a whole number from 0 or text of up to 64 characters."""
     raw = body.get("seq")

@@ -24,7 +24,7 @@ from kiosk.core.energy import PortStatus
 from kiosk.core.operators import Operator
 from kiosk.core.ota import RolloutLimit
 from kiosk.protocol.metrics import Metric, render
-from kiosk.protocol.payloads import Reason, Rejected
+from kiosk.protocol.payloads import Reason, Rejected, iso_utc
 from kiosk.protocol.serial_lines import Hello
 from kiosk.core.stalls import StallRules, StallView
 from kiosk.protocol.legacy import LEGACY_SUBSCRIPTIONS, RESET_PAYLOAD, reset_topic
@@ -35,7 +35,7 @@ from kiosk.services.broker.service import BrokerService, BrokerStats, ListenerSp
 from kiosk.services.commands import CommandService
 from kiosk.services.notices import Notices
 from kiosk.services.ota import OtaService
-from kiosk.services.http import HttpServer
+from kiosk.services.http import HttpLimits, HttpRefusals, HttpServer
 from kiosk.services.ingest import Ingest, IngestStats, TimeWindow
 from kiosk.services.journal_reader import JournalReader
 from kiosk.services.energy import EnergyService
@@ -170,8 +170,14 @@ class Hub:
             else:
                 gatekeeper = gatekeeper_for(spec, self.registry, self.internal, clock)
                 self.broker = InProcessBroker(self.loop, BrokerService(spec, gatekeeper))
+        limits = HttpLimits(config["http.request_timeout_s"], config["http.max_connections_per_address"],
+                            status_token=config["http.status_token"], status_bind=config["http.status_bind"],
+                            free_failures=config["security.login_free_failures"],
+                            max_delay_s=config["security.login_max_delay_s"])
+        self.http_refusals = HttpRefusals()
         self.http = (HttpServer(config["http.bind"], config["http.port"], self.health, self.sensor_reading,
-                                self.metrics, self._firmware_file) if config["http.port"] else None)
+                                self.metrics, self._firmware_file, limits, self.http_refusals)
+                     if config["http.port"] else None)
         self.link = DeviceLink(self.broker_address(), *self._link_credentials(), on_message=self._message,
                                on_control=self.device_revoked, on_connection=self._link_changed,
                                extra_subscriptions=LEGACY_SUBSCRIPTIONS if self.legacy_stallsense else (),
@@ -286,27 +292,33 @@ class Hub:
         self.registry.record(actor, "stallsense.wifi_reset", device_id, f"sent {reset_topic(info.name)} = 1")
         self.link.publish(reset_topic(info.name), RESET_PAYLOAD, qos=1)
 
-    def sensor_reading(self, body: Any) -> tuple[int, dict[str, Any]]:
+    def sensor_reading(self, body: Any, remote: str = "?") -> tuple[int, dict[str, Any]]:
         """`POST /api/sensor/reading` (DESIGN.md section 5): the device's token, its port, one reading.
 
         400: not a reading (says which field); 401: no valid token; 404: no such port on that device. The token is
-        checked like an MQTT login and never logged."""
+        checked like an MQTT login and never logged. The answer has the original API's fields (`message`,
+        `data.reading.id`, an ISO 8601 UTC `timestamp`); every refusal says its `reason` and is counted (on the
+        device where the token names one)."""
         if not isinstance(body, dict):
-            return 400, {"success": False, "message": "the body must be a JSON object"}
+            return 400, {"success": False, "message": "the body must be a JSON object", "reason": "wrong_type"}
         token, port_id = body.get("deviceToken"), body.get("portId")
         if not isinstance(token, str) or not token:
-            return 401, {"success": False, "message": "deviceToken is missing"}
+            return 401, {"success": False, "message": "deviceToken is missing", "reason": "no_token"}
         login = self.registry.check_token(token)
         if login.device is None:
-            reason = login.failure.value if login.failure else "bad token"
-            return 401, {"success": False, "message": f"the device token is not valid ({reason})"}
-        if not isinstance(port_id, str) or not port_id:
-            return 400, {"success": False, "message": "portId is missing"}
+            reason = login.failure.value if login.failure else "wrong token"
+            log.debug("HTTP reading from %s refused: %s", remote, reason)
+            return 401, {"success": False, "message": f"the device token is not valid ({reason})",
+                         "reason": reason.replace(" ", "_")}
         device_id = login.device.id
+        if not isinstance(port_id, str) or not port_id:
+            self.ingest.reject(device_id, Reason.WRONG_TYPE, "HTTP reading without a portId")
+            return 400, {"success": False, "message": "portId is missing", "reason": Reason.WRONG_TYPE.value}
         try:
             port = self.energy.owned_port(device_id, port_id)
         except PortError as exc:
-            return 404, {"success": False, "message": str(exc)}
+            self.ingest.reject(device_id, Reason.UNKNOWN_PORT, f"HTTP reading for {port_id[:64]!r}: {exc}")
+            return 404, {"success": False, "message": str(exc), "reason": Reason.UNKNOWN_PORT.value}
         fields = {key: body[key] for key in ("voltage", "current", "power", "ts", "seq") if key in body}
         try:
             report, reading, at = self.ingest.handle_energy(
@@ -315,7 +327,8 @@ class Hub:
         except Rejected as exc:
             if exc.reason is Reason.DUPLICATE:  # a retry of a reading that is stored: answered as done
                 return 200, {"success": True, "message": "Sensor reading already stored", "duplicate": True,
-                             "data": {"reading": {"portId": port.id, "seq": fields.get("seq")}}}
+                             "data": {"reading": {"id": self._reading_id(device_id, port.id, fields.get("seq")),
+                                                  "portId": port.id, "seq": fields.get("seq")}}}
             return 500 if exc.reason is Reason.INTERNAL_ERROR else 400, {"success": False, "message": exc.detail,
                                                                           "reason": exc.reason.value}
         if not self.writer.wait_stored(ticket, HTTP_STORED_WITHIN_S):  # 200 means on disk (docs/reliability.md)
@@ -323,10 +336,14 @@ class Hub:
                          "message": "the reading was taken but the database has not stored it yet (it is busy or "
                                     "full); it will be stored if it can be. Send it again with the same 'seq' to be "
                                     "sure, without one it may be stored twice."}
-        return 200, {"success": True, "message": "Reading saved", "data": {
-            "reading": {"portId": port.id, "voltage": reading.voltage, "current": reading.current,
-                        "power": reading.power, "timestamp": at},
+        return 200, {"success": True, "message": "Sensor reading created successfully", "data": {
+            "reading": {"id": self._reading_id(device_id, port.id, fields.get("seq"), at), "portId": port.id,
+                        "voltage": reading.voltage, "current": reading.current, "power": reading.power,
+                        "timestamp": iso_utc(at), "ts": at},
             "phantomDetected": report.status is PortStatus.PHANTOM, "portStatus": report.status.value}}
+
+    def _reading_id(self, device_id: str, port_id: str, seq: Any, at: float | None = None) -> int | None:
+        return self.energy_store.reading_id(device_id, port_id, None if seq is None else str(seq), at)
 
     def _serial_message(self, key: str, path: str, message: Any) -> None:
         """A line from a USB board (serial worker thread): a hello maps the board, a reading takes the ingest path,
@@ -591,6 +608,10 @@ class Hub:
                 broker and sum(n for n, _ in broker.refused_publishes.values())),
             Metric("kiosk_broker_logins_slowed_total", "counter", "Failed MQTT logins answered late (repeated "
                    "failures from one address or name).").add(broker and broker.slowed_logins),
+            Metric("kiosk_http_refused_total", "counter", "Refused HTTP requests by reason (wrong token, unknown "
+                   "port, too large, timeout, too many connections, ...)."),
+            Metric("kiosk_http_tokens_slowed_total", "counter", "Wrong HTTP device tokens answered late.").add(
+                self.http and self.http.throttle.slowed + self.http.throttle.refused_unchecked),
             Metric("kiosk_messages_accepted_total", "counter", "Device messages accepted.").add(ingest.accepted),
             Metric("kiosk_messages_rejected_total", "counter", "Device messages rejected.").add(ingest.rejected),
             Metric("kiosk_readings_duplicate_total", "counter", "Readings sent again with a seq already stored "
@@ -624,6 +645,8 @@ class Hub:
         by_name = {m.name: m for m in metrics}
         for reason, count in (broker.refused_logins if broker else {}).items():
             by_name["kiosk_broker_refused_logins_total"].add(count, reason=reason)
+        for reason, count in self.http_refusals.snapshot().items():
+            by_name["kiosk_http_refused_total"].add(count, reason=reason)
         for version, count in (broker.unsupported_protocols if broker else {}).items():
             by_name["kiosk_broker_refused_connections_total"].add(
                 count, reason=f"unsupported protocol version ({version})")
@@ -683,7 +706,14 @@ class Hub:
                        "messages_out": broker.messages_out if broker else None,
                        "memory_bytes": broker.memory_bytes if broker else None,
                        "uptime_s": round(broker.uptime_s, 1) if broker else None,
-                       "refused_logins": broker.refused_logins if broker else None},
+                       "refused_logins": broker.refused_logins if broker else None,
+                       "refused_connections": broker.unsupported_protocols if broker else None,
+                       "refused_publishes": sum(n for n, _ in broker.refused_publishes.values()) if broker else None,
+                       "logins_slowed": broker.slowed_logins if broker else None},
+            "http": {"refused": self.http_refusals.snapshot(),
+                     "tokens_slowed": self.http.throttle.slowed + self.http.throttle.refused_unchecked
+                     if self.http else None,
+                     "open_connections": self.http.open_connections() if self.http else None},
             "database": {"ok": db_ok, "error": db_error, "backlog": self.backlog(), "commits": writer.commits,
                          "held_by_writer": writer.backlog, "rows_refused": writer.poison_rows},
             "journal": journal,

@@ -298,6 +298,18 @@ class EnergyStore:
 
     # --- notifications --------------------------------------------------------------------------------------------
 
+    def reading_id(self, device_id: str, port_id: str, seq: str | None, at: float | None = None) -> int | None:
+        """A stored reading's row id (the HTTP API answers it): by the device's seq, else by port and time."""
+        query = select(EnergyReading.id).where(EnergyReading.device_id == device_id, EnergyReading.port == port_id)
+        if seq is not None:
+            query = query.where(EnergyReading.seq == seq)
+        elif at is not None:
+            query = query.where(EnergyReading.ts == at)
+        else:
+            return None
+        with self._session() as session:
+            return session.scalar(query.order_by(EnergyReading.id.desc()).limit(1))
+
     def notify(self, kind: str, subject: str, title: str, detail: str, watts: float | None = None,
                duration_s: float | None = None, monthly_cost: float | None = None, at: float | None = None,
                ended_at: float | None = None) -> int:
