@@ -1,4 +1,5 @@
-"""Operators: who is acting, and what their role allows. Pure rules; passwords are hashed with scrypt (kiosk.core.pin).
+"""Operators: who is acting, and what their role allows. Pure rules; passwords are hashed with argon2id
+(kiosk.core.pin).
 
 Roles: **staff** (the front desk: lockers, stalls view) and **admin** (everything). Every operation that needs a role
 checks it where it is performed (`require`), not only by the buttons a screen shows.

@@ -303,8 +303,8 @@ class SerialBoard(Base):
 
 
 class OperatorAccount(Base):
-    """A person who signs in at the kiosk: role, scrypt password hash, failed attempts and lockout (kept across
-    restarts, so restarting the program does not reset a lockout)."""
+    """A person who signs in at the kiosk: role, argon2id password hash (an older scrypt one is replaced at the next
+    sign-in), failed attempts and lockout (kept across restarts, so restarting the program does not reset a lockout)."""
 
     __tablename__ = "operators"
 

@@ -1,7 +1,7 @@
 """Operator accounts in the database: create, sign in (with lockout), change password or role, disable; audited.
 
 The first account may be created without anyone signed in (first start, or `kiosk operator add` on the hub's
-machine); every later change needs an admin. Passwords are never stored or logged: only scrypt hashes.
+machine); every later change needs an admin. Passwords are never stored or logged: only argon2id hashes.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from kiosk.core.operators import (LOCKOUT_S, MAX_FAILURES, Operator, OperatorError, Role, check_name,
                                   check_new_password, require)
-from kiosk.core.pin import hash_pin, verify_pin
+from kiosk.core.pin import hash_pin, needs_rehash, verify_pin
 from kiosk.store.devices import write_audit
 from kiosk.store.models import OperatorAccount
 
@@ -91,6 +91,9 @@ class OperatorDirectory:
             else:
                 account.failures, account.last_login = 0, now
                 write_audit(session, now, account.name, "operator.sign_in", account.name, "")
+                if needs_rehash(account.password_hash):  # an older, weaker hash: replaced now the password is known
+                    account.password_hash = hash_pin(password)
+                    write_audit(session, now, account.name, "operator.password.rehash", account.name, "argon2id")
                 operator = Operator(account.name, Role(account.role))
         if refusal is not None:
             raise SignInRefused(refusal)

@@ -1,6 +1,6 @@
 """Who is signed in to the admin tab, and the idle lock.
 
-Passwords are checked off the GUI thread (scrypt costs 16 MiB and ~0.1 s per guess: kiosk.core.pin). While someone
+Passwords are checked off the GUI thread (argon2id costs 19 MiB and ~70 ms per guess: kiosk.core.pin). While someone
 is signed in, an application-wide event filter watches for input (keys, clicks, touches, the wheel); after
 `idle_s` without any while the admin tab is on screen, the session locks itself and the tab shows the sign-in page.
 

@@ -21,7 +21,8 @@ class AdminPin:
 
     def __init__(self, data_dir: Path, on_set: Callable[[], None] = lambda: None) -> None:
         self.data_dir = Path(data_dir)
-        self.gate = PinGate(lambda: read_pin_hash(self.data_dir))
+        self.gate = PinGate(lambda: read_pin_hash(self.data_dir),
+                            rehashed=lambda new: write_pin_hash(self.data_dir, new))  # an old scrypt hash
         self._on_set = on_set
 
     @property

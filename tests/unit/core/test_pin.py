@@ -41,3 +41,32 @@ def test_the_pin_file_is_private(tmp_path: Path) -> None:
     write_pin_hash(tmp_path, hash_pin("482913"))
     assert verify_pin("482913", read_pin_hash(tmp_path) or "")
     assert (tmp_path / "admin-pin").stat().st_mode & 0o077 == 0
+
+
+def old_scrypt_hash(secret: str) -> str:
+    """A hash as the kiosk wrote them before argon2id (scrypt N=2^14, r=8, p=1)."""
+    import hashlib
+    import os
+
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(secret.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
+    return f"scrypt${2**14}$8$1${salt.hex()}${digest.hex()}"
+
+
+def test_new_hashes_are_argon2id_with_owasp_parameters() -> None:
+    stored = hash_pin("482913")
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    from kiosk.core.pin import needs_rehash
+
+    assert not needs_rehash(stored)
+
+
+def test_an_old_scrypt_pin_still_opens_and_is_rehashed_at_once() -> None:
+    from kiosk.core.pin import needs_rehash
+
+    stored = [old_scrypt_hash("482913")]
+    assert verify_pin("482913", stored[0]) and needs_rehash(stored[0])
+    gate = PinGate(lambda: stored[0], rehashed=lambda new: stored.__setitem__(0, new))
+    assert not gate.check("000000") and stored[0].startswith("scrypt$")  # a wrong PIN changes nothing
+    assert gate.check("482913")
+    assert stored[0].startswith("$argon2id$") and verify_pin("482913", stored[0])

@@ -51,13 +51,32 @@ def test_names_and_passwords_are_checked(directory: tuple[OperatorDirectory, Clo
         operators.add(name, Role.ADMIN, password, by=None)
 
 
-def test_passwords_are_stored_only_as_scrypt_hashes(directory: tuple[OperatorDirectory, Clock]) -> None:
+def test_passwords_are_stored_only_as_argon2id_hashes(directory: tuple[OperatorDirectory, Clock]) -> None:
     operators, _ = directory
     operators.add("Asha", Role.ADMIN, GOOD, by=None)
     with Session(operators._engine) as session:
         stored = session.get(OperatorAccount, "Asha").password_hash
         audit = " ".join(f"{a.action} {a.target} {a.detail}" for a in session.scalars(select(AuditEntry)))
-    assert stored.startswith("scrypt$") and GOOD not in stored and GOOD not in audit
+    assert stored.startswith("$argon2id$") and GOOD not in stored and GOOD not in audit
+
+
+def test_an_old_scrypt_password_is_rehashed_at_the_next_good_sign_in(directory: tuple[OperatorDirectory, Clock]) -> None:
+    from tests.unit.core.test_pin import old_scrypt_hash
+
+    operators, _ = directory
+    operators.add("Asha", Role.ADMIN, GOOD, by=None)
+    with Session(operators._engine) as session, session.begin():
+        session.get(OperatorAccount, "Asha").password_hash = old_scrypt_hash(GOOD)  # as written before argon2id
+    with pytest.raises(SignInRefused):
+        operators.sign_in("Asha", "wrong one")
+    with Session(operators._engine) as session:
+        assert session.get(OperatorAccount, "Asha").password_hash.startswith("scrypt$")
+    assert operators.sign_in("Asha", GOOD).name == "Asha"
+    with Session(operators._engine) as session:
+        assert session.get(OperatorAccount, "Asha").password_hash.startswith("$argon2id$")
+        actions = [a.action for a in session.scalars(select(AuditEntry))]
+    assert actions[-1] == "operator.password.rehash"
+    assert operators.sign_in("Asha", GOOD).name == "Asha"
 
 
 def test_wrong_passwords_lock_the_account_even_across_restarts(directory: tuple[OperatorDirectory, Clock]) -> None:
