@@ -6,7 +6,6 @@ member) are the last word: a second station that raced us gets a clear LockerErr
 
 from __future__ import annotations
 
-import csv
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from kiosk.protocol.spreadsheet import SafeWriter
 from kiosk.core.lockers import (HISTORY_LIMIT, AlreadyAssigned, HistoryFilter, HistoryRow, Locker, LockerCounts,
                                 LockerError, LockerState, LockerStatistics, MemberInfo, Policy, RosterPreview,
                                 bank_label, choose_locker, due_time, normalise_enrollment, parse_bank_labels,
@@ -343,7 +343,7 @@ class LockerDesk:
     def export_history(self, wanted: HistoryFilter, out: TextIO,
                        progress: Callable[[int], bool] = lambda n: True) -> int:
         """Every matching assignment as CSV (newest first); `progress(rows so far)` returning False cancels."""
-        writer = csv.writer(out)
+        writer = SafeWriter(out)
         writer.writerow(["locker", "enrollment", "name", "assigned", "due", "released", "duration_min",
                          "release", "assigned_by", "released_by", "reason"])
         written = 0
@@ -397,7 +397,7 @@ class LockerDesk:
     @staticmethod
     def export_statistics(figures: LockerStatistics, out: TextIO) -> None:
         """The figures as CSV: one section per table (section, key, value)."""
-        writer = csv.writer(out)
+        writer = SafeWriter(out)
         writer.writerow(["section", "key", "value"])
         writer.writerow(["range", "from", _iso(figures.since)])
         writer.writerow(["range", "to", _iso(figures.until)])

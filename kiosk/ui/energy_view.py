@@ -9,7 +9,6 @@ a pan. pyqtgraph is imported when the tab is first shown; the plots are created 
 
 from __future__ import annotations
 
-import csv
 import time
 from typing import Any
 
@@ -17,6 +16,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMessageBox,
                                QPushButton, QSplitter, QVBoxLayout, QWidget)
 
+from kiosk.protocol.spreadsheet import SafeWriter
 from kiosk.core.energy import PortStatus
 from kiosk.ui.background import Background
 from kiosk.ui.locker_pages import ask_save_path, make_table
@@ -323,7 +323,7 @@ class EnergyView(QWidget):
         if self.series is None:
             return 0
         with open(path, "w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out)
+            writer = SafeWriter(out)
             writer.writerow(["time", "mean_w", "min_w", "max_w", "tier"])
             for at, mean, low, high in zip(self.series.xs, self.series.mean, self.series.low, self.series.high):
                 writer.writerow([time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at)), round(mean, 3),

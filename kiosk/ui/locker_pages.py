@@ -9,7 +9,6 @@ Signals (AssignedPage):
 
 from __future__ import annotations
 
-import csv
 import logging
 import threading
 import time
@@ -22,6 +21,7 @@ from PySide6.QtGui import QIntValidator
 from PySide6.QtWidgets import (QAbstractItemView, QDateEdit, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
                                QLineEdit, QMessageBox, QProgressDialog, QPushButton, QTableView, QVBoxLayout, QWidget)
 
+from kiosk.protocol.spreadsheet import SafeWriter
 from kiosk.core.lockers import HISTORY_LIMIT, HistoryFilter, LockerError, LockerState, LockerStatus, describe_duration
 from kiosk.ui.background import Background
 from kiosk.ui.pin_dialog import ask_admin
@@ -200,7 +200,7 @@ class AssignedPage(QWidget):
     def export_to(self, path: str) -> int:
         """The list as it is now, as CSV (the end-of-day list)."""
         with open(path, "w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out)
+            writer = SafeWriter(out)
             writer.writerow(["locker", "bank", "enrollment", "name", "programme", "assigned", "due", "overdue"])
             for s in sorted(self.model.rows, key=lambda s: s.number):
                 writer.writerow([s.number, s.bank, s.member, s.name, s.programme, date_time_text(s.assigned_at),

