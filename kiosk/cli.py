@@ -155,8 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--since", default=None, help="first day, e.g. 2026-09-01")
     history.add_argument("--until", default=None, help="last day, e.g. 2026-09-30")
 
-    backup = sub.add_parser("backup", help="consistent copy of the live database")
-    backup.add_argument("path", help="a new file, or a folder for kiosk-backup.db")
+    backup = sub.add_parser("backup", help="consistent copy of the live database, journal, secrets (OTA signing "
+                            "key), firmware images and settings, into a private folder")
+    backup.add_argument("path", help="a new or empty folder (in a folder with other files: a new dated one inside)")
+    restore = sub.add_parser("restore", help="put a backup folder back into an empty data folder (hub stopped)")
+    restore.add_argument("path", help="the backup folder (the one holding MANIFEST.json)")
     return parser
 
 
@@ -202,7 +205,7 @@ def run_command(args: argparse.Namespace) -> int:
     logs.setup("WARNING" if config["log.level"] == "INFO" else config["log.level"], with_time=False)
     handler = {"config": _config, "device": _device, "simulate": _simulate, "backup": _backup,
                "admin": _admin, "lockers": _lockers, "port": _port, "serial": _serial,
-               "operator": _operator, "firmware": _firmware}[args.command]
+               "operator": _operator, "firmware": _firmware, "restore": _restore}[args.command]
     return handler(args, config)
 
 
@@ -559,12 +562,30 @@ def _simulate(args: argparse.Namespace, config: Config) -> int:
 
 
 def _backup(args: argparse.Namespace, config: Config) -> int:
-    from kiosk.store.db import backup, open_store
+    from kiosk.store.backup import BackupError, backup
+    from kiosk.store.db import open_store
 
     try:
-        target = backup(open_store(config.database_url), Path(args.path))
-    except (ValueError, FileExistsError) as exc:
+        report = backup(open_store(config.database_url), config.data_dir, config.config_dir, Path(args.path))
+    except BackupError as exc:
         print(f"kiosk: {exc}", file=sys.stderr)
         return 1
-    print(f"backup written to {target}")
+    print(f"backup written to {report.folder}: {report.files} files, {report.bytes / 1e6:.1f} MB, with the secrets "
+          f"{', '.join(report.secrets) or '(none yet)'}.\nKeep it where only you can read it: it holds the OTA "
+          "signing key. Restore with `kiosk restore FOLDER` into an empty data folder.")
     return 0
+
+
+def _restore(args: argparse.Namespace, config: Config) -> int:
+    from kiosk.store.backup import BackupError, restore
+
+    try:
+        report = restore(Path(args.path), config.data_dir, config.config_dir)
+    except BackupError as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return 1
+    print(f"restored {report.files} files into {report.folder} (secrets: {', '.join(report.secrets) or 'none'}); "
+          "start the kiosk as usual")
+    return 0
+
+

@@ -6,7 +6,6 @@ imports only the standard library and platformdirs, so reading settings costs no
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -415,7 +414,7 @@ def save_runtime(config_dir: Path, changes: Mapping[str, Any]) -> Path:
     lines = ["# Written by Front Desk Kiosk when an admin changes a setting in the Admin tab.",
              "# kiosk.toml, the environment and the command line are read too; the environment and the",
              "# command line win over this file."]
-    lines += [f"{json.dumps(key)} = {_toml_value(value)}" for key, value in sorted(merged.items())]
+    lines += [f"{toml_string(key)} = {_toml_value(value)}" for key, value in sorted(merged.items())]
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".new")
     temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -428,4 +427,25 @@ def _toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
-    return json.dumps(str(value))  # a TOML basic string accepts JSON's escapes
+    return toml_string(str(value))
+
+
+_TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
+def toml_string(text: str) -> str:
+    """A TOML basic string for any text. (json.dumps wrote characters outside the basic plane, an emoji say, as a
+    surrogate pair of \\u escapes, which TOML refuses.) Text goes as UTF-8; only quotes, backslashes and control
+    characters are escaped."""
+    out = []
+    for char in text:
+        if char in _TOML_ESCAPES:
+            out.append(_TOML_ESCAPES[char])
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\u{ord(char):04X}")
+        elif 0xD800 <= ord(char) <= 0xDFFF:
+            out.append("\\uFFFD")  # a lone surrogate is not text; TOML cannot hold it
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
+

@@ -77,25 +77,3 @@ def open_store(url: str, synchronous: str = "NORMAL") -> Engine:
     engine = open_engine(url, synchronous)
     migrate(engine)
     return engine
-
-
-def backup(engine: Engine, target: Path) -> Path:
-    """A consistent copy of a live SQLite database, taken with SQLite's online backup (writers keep going)."""
-    if engine.url.get_backend_name() != "sqlite":
-        raise ValueError("backup copies SQLite files; for another database use its own tool (e.g. pg_dump)")
-    target = Path(target)
-    if target.is_dir():
-        target = target / "kiosk-backup.db"
-    if target.exists():
-        raise FileExistsError(f"{target} exists; choose a new file name")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    raw = engine.raw_connection()
-    try:
-        source = raw.driver_connection
-        assert isinstance(source, sqlite3.Connection)
-        with sqlite3.connect(target) as copy:
-            source.backup(copy)
-        copy.close()
-    finally:
-        raw.close()
-    return target

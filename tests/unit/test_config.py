@@ -104,3 +104,22 @@ def test_closing_time_must_be_a_time_of_day() -> None:
         closing.parse("9pm")
     with pytest.raises(ConfigError):
         closing.parse("24:00")
+
+
+@pytest.mark.parametrize("text", ["EUR", "🏛️ Library €", 'quote " and \\ back', "tab\tnew\nline\x7f\x01", "中文 ₹"])
+def test_any_text_is_written_as_valid_toml(text: str) -> None:
+    """json.dumps wrote an emoji as a surrogate pair of \\u escapes, which tomllib refuses."""
+    import tomllib
+
+    from kiosk.config import toml_string
+
+    assert tomllib.loads(f"key = {toml_string(text)}")["key"] == text
+
+
+def test_runtime_toml_with_text_outside_the_basic_plane_reads_back(tmp_path: Path) -> None:
+    import tomllib
+
+    from kiosk.config import RUNTIME_FILE_NAME, save_runtime
+
+    save_runtime(tmp_path, {"energy.currency": "₹"})
+    assert tomllib.loads((tmp_path / RUNTIME_FILE_NAME).read_text(encoding="utf-8"))["energy.currency"] == "₹"

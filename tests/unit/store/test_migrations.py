@@ -4,7 +4,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from kiosk.store.db import backup, open_store
+from kiosk.store.backup import backup
+from kiosk.store.db import open_store
 from kiosk.store.devices import DeviceRegistry
 from kiosk.store.models import Base
 
@@ -26,8 +27,8 @@ def test_migrating_twice_is_harmless(tmp_path: Path) -> None:
 def test_online_backup_is_a_consistent_copy(tmp_path: Path) -> None:
     engine = open_store(f"sqlite:///{tmp_path / 'k.db'}")
     info, token = DeviceRegistry(engine).create("Stall", "stall", "test")
-    target = backup(engine, tmp_path / "copies")
-    copy = DeviceRegistry(open_store(f"sqlite:///{target}"))
+    report = backup(engine, tmp_path, tmp_path / "config", tmp_path / "copies")
+    copy = DeviceRegistry(open_store(f"sqlite:///{report.folder / 'kiosk.db'}"))
     assert copy.check(info.id, token).device == info
 
 
