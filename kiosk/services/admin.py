@@ -116,6 +116,12 @@ class DeviceAdmin:
         self._revoked(device_id)
         log.info("%s revoked device %s", by.name, device_id)
 
+    def repair_legacy(self, by: Operator, device_id: str) -> None:
+        """A StallSense board moved to another address: its next login is admitted from wherever it comes."""
+        require(by, Role.ADMIN, "re-pair StallSense boards")
+        self._registry.repair_legacy(device_id, by.name)
+        log.info("%s re-paired StallSense board %s", by.name, device_id)
+
     def set_expiry(self, by: Operator, device_id: str, expires_at: float | None) -> None:
         require(by, Role.ADMIN, "change token expiry")
         self._registry.set_expiry(device_id, check_expiry(expires_at, self._clock()), by.name)

@@ -12,7 +12,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -97,6 +97,9 @@ class HubStatus:
     broker_out_per_s: float = 0.0
     journal: dict[str, Any] | None = None  # the broker's journal as health reports it (None: no journal)
     duplicates: int = 0  # readings sent again with a seq already stored
+    http_refused: dict[str, int] = field(default_factory=dict)  # refused HTTP requests by reason
+    http_slowed: int = 0  # wrong HTTP device tokens answered late
+    http_connections: int = 0
 
 
 class HubEvents(Protocol):
@@ -557,9 +560,12 @@ class Hub:
         rate_in, rate_out = self._broker_rates(broker)
         journal_ok, journal = self.journal_health(broker)
         ok, error = health.ok and journal_ok, health.last_error or (journal or {}).get("error")
+        http = self.http
         return HubStatus(self.broker is not None, broker, self.link.connected.is_set(), self._link_detail, ingest,
                          self.config.database_label, ok, error, self.backlog(), rate_in, rate_out, journal,
-                         self.ingest.duplicates)
+                         self.ingest.duplicates, self.http_refusals.snapshot(),
+                         http.throttle.slowed + http.throttle.refused_unchecked if http else 0,
+                         http.open_connections() if http else 0)
 
     def _broker_rates(self, broker: BrokerStats | None) -> tuple[float, float]:
         """Messages per second into and out of the broker, averaged over the last 10 s (as the ingest rate)."""

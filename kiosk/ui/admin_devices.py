@@ -62,7 +62,8 @@ def facts(snap: DeviceSnapshot, now: float, expires_at: float | None,
 
 class DeviceDetail(QWidget):
     """Signals:
-        actionRequested(str): "rotate", "expiry", "revoke" or "delete" for the shown device.
+        actionRequested(str): "rotate", "expiry", "revoke", "repair" (a StallSense board) or "delete" for the
+            shown device.
     """
 
     actionRequested = Signal(str)
@@ -87,7 +88,7 @@ class DeviceDetail(QWidget):
         self.buttons: dict[str, QPushButton] = {}
         actions = QHBoxLayout()
         for key, text in (("rotate", "New token…"), ("expiry", "Expiry…"), ("revoke", "Revoke"),
-                          ("delete", "Delete…")):
+                          ("repair", "Re-pair…"), ("delete", "Delete…")):
             button = QPushButton(text, self)
             button.setMinimumHeight(40)
             button.clicked.connect(lambda _=False, k=key: self.actionRequested.emit(k))
@@ -132,6 +133,12 @@ class DeviceDetail(QWidget):
         for label, text in facts(snap, time.time() if now is None else now, expires_at, self.reasons):
             self.values[label].setText(text)
         self.buttons["revoke"].setEnabled(not snap.revoked)
+        legacy = snap.kind == "stallsense"  # no token: admitted by name, pinned to its address once assigned
+        for key in ("rotate", "expiry"):
+            self.buttons[key].setVisible(not legacy)
+        self.buttons["repair"].setVisible(legacy)
+        self.buttons["repair"].setToolTip("The board moved to another address (a new router, DHCP): admit its next "
+                                          "login from wherever it comes and pin that address")
 
     def show_activity(self, messages: list[tuple[float, bool, str]], logs: list[tuple[float, str, str]],
                       firmware: list[tuple[float, str, str]] = (),  # type: ignore[assignment]
@@ -308,6 +315,15 @@ class AdminDevicesPage(QWidget):
             self.dialog = ask_reason(self, "Revoke device", f"Revoke {snap.name}? It is disconnected now and refused "
                                      "until it gets a new token. Why?", "Revoke",
                                      lambda why: self._try(lambda: self.ops.revoke(snap.id, why)))
+        elif what == "repair":
+            box = QMessageBox(QMessageBox.Icon.Question, "Re-pair board",
+                              f"{snap.name} is admitted only from the address it first logged in from after it was "
+                              "assigned to a stall, so that nobody else can use its name.\n\nRe-pair it because it "
+                              "moved? Its next login, from wherever it comes, is admitted and pins the new address.",
+                              QMessageBox.StandardButton.Cancel, self)
+            box.addButton("Re-pair", QMessageBox.ButtonRole.AcceptRole).clicked.connect(
+                lambda: self._try(lambda: self.ops.repair_legacy(snap.id)))
+            self._open(box)
         elif what == "delete":
             dialog = DeleteDeviceDialog(snap.name, self)
             dialog.accepted.connect(lambda: self._delete(snap, dialog.keep_history, dialog.reason.text().strip()))

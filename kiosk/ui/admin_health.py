@@ -46,9 +46,11 @@ class HealthPage(QWidget):
     """Facts in words, updated from the bridge's statusChanged while the page is on screen."""
 
     FIELDS = (("Broker", ("State", "Uptime", "Clients connected", "Devices connected", "Sessions",
-                          "Logins accepted", "Logins refused", "Messages", "Retained", "Memory")),
+                          "Logins accepted", "Logins refused", "Guessing", "Refused publishes", "Old or new clients",
+                          "Messages", "Retained", "Memory")),
               ("Database", ("State", "Not stored yet", "Journal", "Duplicates")),
               ("Device worker", ("Link", "Accepted", "Rejected", "Unknown devices", "Readings")),
+              ("HTTP", ("Refused", "Guessing", "Open connections")),
               ("Work in progress", ("Commands open", "Firmware updates")))
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -66,7 +68,7 @@ class HealthPage(QWidget):
                 self.values[(title, name)] = value
                 form.addRow(name, value)
             grid.addWidget(box, index // 2, index % 2)
-        grid.setRowStretch(2, 1)
+        grid.setRowStretch(3, 1)
 
     def attach(self, operations: Any) -> None:
         self.ops = operations
@@ -93,6 +95,14 @@ class HealthPage(QWidget):
             refused = broker.refused_logins or {}
             self._set("Broker", "Logins refused", ", ".join(f"{reason}: {count:,}" for reason, count in
                                                             sorted(refused.items())) or "none")
+            self._set("Broker", "Guessing", f"{broker.slowed_logins:,} failed logins answered late"
+                      + (f"; {broker.held_sources} addresses or names slowed down now" if broker.held_sources else ""))
+            refused_publishes = sum(n for n, _ in broker.refused_publishes.values())
+            self._set("Broker", "Refused publishes", f"{refused_publishes:,} (topics the device may not use; per "
+                                                     "device: Devices page)")
+            self._set("Broker", "Old or new clients", ", ".join(
+                f"{version}: {count:,} refused" for version, count in sorted(broker.unsupported_protocols.items()))
+                or "none refused (MQTT 3.1.1 and 3.1 are served)")
             self._set("Broker", "Messages", f"{status.broker_in_per_s:.1f}/s in, {status.broker_out_per_s:.1f}/s "
                                             f"out ({broker.messages_in:,} in since start)")
             self._set("Broker", "Retained", f"{broker.retained:,} messages")
@@ -111,6 +121,10 @@ class HealthPage(QWidget):
         self._set("Device worker", "Rejected", f"{ingest.rejected:,} (reasons per device: Devices page)")
         self._set("Device worker", "Unknown devices", f"{ingest.unknown_devices:,} messages")
         self._set("Device worker", "Readings", f"{ingest.per_second:.1f}/s")
+        self._set("HTTP", "Refused", ", ".join(f"{reason.replace('_', ' ')}: {count:,}" for reason, count in
+                                               sorted(status.http_refused.items())) or "none")
+        self._set("HTTP", "Guessing", f"{status.http_slowed:,} wrong device tokens answered late")
+        self._set("HTTP", "Open connections", str(status.http_connections))
         if self.ops is not None:
             activity = self.ops.activity()
             self._set("Work in progress", "Commands open", str(activity["commands"]))

@@ -39,6 +39,9 @@ class AdminOperations:
     def revoke(self, device_id: str, reason: str = "") -> None:
         self.devices.revoke(self._by(), device_id, reason)
 
+    def repair_legacy(self, device_id: str) -> None:
+        self.devices.repair_legacy(self._by(), device_id)
+
     def set_expiry(self, device_id: str, expires_at: float | None) -> None:
         self.devices.set_expiry(self._by(), device_id, expires_at)
 

@@ -313,6 +313,16 @@ def test_health_notifications_and_settings_pages(qtbot: Any, window: Any) -> Non
     qtbot.waitUntil(lambda: admin.health.values[("Broker", "State")].text() == "running (embedded)", timeout=5000)
     assert admin.health.values[("Broker", "Clients connected")].text() == "1"  # the hub's own link
     assert admin.health.values[("Work in progress", "Commands open")].text() == "0"
+    import urllib.error
+    import urllib.request
+
+    guess = urllib.request.Request(f"http://127.0.0.1:{hub.config['http.port']}/api/sensor/reading", method="POST",
+                                   data=b'{"deviceToken": "a guess", "portId": "p"}')
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(guess, timeout=5)
+    assert refused.value.code == 401
+    qtbot.waitUntil(lambda: admin.health.values[("HTTP", "Refused")].text() == "wrong token: 1", timeout=3000)
+    assert "none refused" in admin.health.values[("Broker", "Old or new clients")].text()
     hub.energy_store.notify("device_offline", "dev-1", "Stall W-2: no signal", "last heard from at 09:00")
     admin.pages.setCurrentWidget(admin.notifications)
     page = admin.notifications
@@ -390,3 +400,28 @@ def test_admin_actions_in_other_tabs_sign_in_and_name_the_operator(qtbot: Any, w
     forced = [(a.actor, a.action) for a in hub.registry.audit() if a.action.startswith("locker.force")]
     assert forced == [("ada", forced[0][1])]
     assert main.admin_session.operator is not None  # signed in once; the next admin action asks nothing
+
+
+def test_a_stallsense_board_is_re_paired_from_its_detail_pane(qtbot: Any, config: Any) -> None:
+    main, starter = start(qtbot, config.with_overrides(stalls__legacy_stallsense=True))
+    try:
+        first_admin(qtbot, main)
+        hub = starter._hub
+        board = connect(hub.config["broker.port"], None, None, client_id="Desk7")
+        board.client.publish("Desk7", "0", qos=1).wait_for_publish(5)
+        device_id = "stallsense:Desk7"
+        page = main.admin.devices
+        qtbot.waitUntil(lambda: main.devices_model.row_of(device_id) is not None, timeout=5000)
+        page.select(device_id)
+        assert page.detail.buttons["repair"].isVisibleTo(page) and not page.detail.buttons["rotate"].isVisibleTo(page)
+        page.detail.actionRequested.emit("repair")
+        box = page.dialog
+        assert isinstance(box, QMessageBox) and "Re-pair" in box.text()
+        [accept] = [b for b in box.buttons() if box.buttonRole(b) == QMessageBox.ButtonRole.AcceptRole]
+        accept.click()
+        qtbot.waitUntil(lambda: any(a.action == "device.legacy.repair" and a.actor == "ada"
+                                    for a in hub.registry.audit()), timeout=3000)
+        board.close()
+    finally:
+        main.admin.wait()
+        starter.stop()
