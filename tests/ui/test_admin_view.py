@@ -321,6 +321,7 @@ def test_health_notifications_and_settings_pages(qtbot: Any, window: Any) -> Non
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(guess, timeout=5)
     assert refused.value.code == 401
+    refused.value.close()
     qtbot.waitUntil(lambda: admin.health.values[("HTTP", "Refused")].text() == "wrong token: 1", timeout=3000)
     assert "none refused" in admin.health.values[("Broker", "Old or new clients")].text()
     hub.energy_store.notify("device_offline", "dev-1", "Stall W-2: no signal", "last heard from at 09:00")
