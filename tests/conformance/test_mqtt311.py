@@ -1,113 +1,21 @@
 """MQTT 3.1.1 conformance of the embedded broker, run against Mosquitto in the same test run as the reference.
 
-Both brokers get the same accounts (two devices and the hub's internal account) and the same rule: a device uses
-only `devices/{its id}/...`. Where the two behave differently, the test says so and docs/broker-conformance.md says
+The brokers and their accounts are in conftest.py. Where the two behave differently, the test says so and docs/broker-conformance.md says
 why. Raw packets (tests/helpers.py) are used where paho would hide the behaviour.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from kiosk.services.broker.gatekeeper import Credentials, Gatekeeper, internal_credentials
-from kiosk.services.broker.service import BrokerService, ListenerSpec
-from kiosk.services.loop import ServiceLoop
-from kiosk.store.db import open_store
-from kiosk.store.devices import DeviceRegistry
-from tests.helpers import (Device, closed_by_peer, connect, connect_packet, free_port, read_packet, subscribe_packet,
-                           wait_for)
+from tests.conformance.conftest import Broker, connack, watch_devices
+from tests.helpers import closed_by_peer, connect_packet, read_packet, subscribe_packet, wait_for
 
 PUBLISH, SUBACK = 3, 9
 DUP = 0x08
-
-
-@dataclass
-class Broker:
-    name: str
-    port: int
-    internal: Credentials
-    devices: list[Credentials]
-
-    def client(self, who: Credentials | None, **kwargs: object) -> Device:
-        return connect(self.port, who.username if who else None, who.password if who else None, **kwargs)
-
-    def raw(self) -> socket.socket:
-        return socket.create_connection(("127.0.0.1", self.port), timeout=5)
-
-
-def kiosk_broker(tmp: Path) -> Iterator[Broker]:
-    registry = DeviceRegistry(open_store(f"sqlite:///{tmp / 'kiosk.db'}"))
-    devices = [registry.create(f"device {n}", "sensor", "test") for n in range(2)]
-    internal = internal_credentials(tmp)
-    port = free_port()
-    loop = ServiceLoop()
-    loop.start()
-    service = BrokerService(ListenerSpec("127.0.0.1", port, connect_timeout_s=2), Gatekeeper(registry, internal))
-    loop.run(service.start())
-    yield Broker("kiosk", port, internal, [Credentials(info.id, token) for info, token in devices])
-    loop.run(service.stop())
-    loop.stop()
-
-
-def mosquitto_broker(tmp: Path) -> Iterator[Broker]:
-    if not shutil.which("mosquitto"):
-        pytest.skip("mosquitto is not installed (packaging/system-deps.sh installs it)")
-    internal = Credentials("kiosk-internal", "internal-secret")
-    devices = [Credentials(f"0000000{n}-aaaa-4bbb-8ccc-dddddddddddd", f"token-{n}") for n in range(2)]
-    passwd, acl, conf = tmp / "passwd", tmp / "acl", tmp / "mosquitto.conf"
-    passwd.touch()
-    for who in [internal, *devices]:
-        subprocess.run(["mosquitto_passwd", "-b", str(passwd), who.username, who.password], check=True,
-                       capture_output=True)
-    acl.write_text("user kiosk-internal\ntopic readwrite #\n\n"
-                   "pattern readwrite devices/%u/#\npattern readwrite device/%u/#\n")
-    port = free_port()
-    # As root, Mosquitto switches to the user "mosquitto", who cannot read pytest's private temporary folder.
-    run_as = "user root\n" if os.geteuid() == 0 else ""
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {passwd}\nacl_file {acl}\n"
-                    f"persistence false\nlog_dest none\n{run_as}")
-    process = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def listening() -> bool:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return True
-        except OSError:
-            return False
-
-    wait_for(listening, timeout=10)
-    yield Broker("mosquitto", port, internal, devices)
-    process.terminate()
-    process.wait(10)
-
-
-@pytest.fixture(params=["kiosk", "mosquitto"])
-def broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Broker]:
-    make = kiosk_broker if request.param == "kiosk" else mosquitto_broker
-    yield from make(tmp_path)
-
-
-def watch_devices(broker: Broker) -> Device:
-    """The hub's view: a client of the internal account subscribed to every device topic."""
-    watcher = broker.client(broker.internal)
-    watcher.subscribe("devices/#", 1)
-    return watcher
-
-
-def connack(sock: socket.socket) -> tuple[int, int]:
-    kind, _flags, body = read_packet(sock)
-    assert kind == 2
-    return body[0], body[1]  # (session present, return code)
 
 
 # --- CONNECT ------------------------------------------------------------------------------------------------------
@@ -323,3 +231,32 @@ def test_wildcards_do_not_match_dollar_topics(broker: Broker) -> None:
     assert not any(m.topic.startswith("$") for m in watcher.messages)  # MQTT-4.7.2-1
     for client in (watcher, sender):
         client.close()
+
+
+def test_an_mqtt_3_1_client_is_accepted(broker: Broker) -> None:
+    """Older Arduino libraries speak MQTT 3.1 (protocol name MQIsdp, level 3)."""
+    device = broker.devices[0]
+    packet = connect_packet("c-31", device.username, device.password)
+    body = packet[2:]  # one length byte: the packet is short
+    body = b"\x00\x06MQIsdp\x03" + body[7:]
+    sock = broker.raw()
+    sock.sendall(bytes([0x10, len(body)]) + body)
+    assert connack(sock) == (0, 0)
+    sock.close()
+
+
+def test_an_mqtt_5_client_is_answered_at_once(broker: Broker) -> None:
+    device = broker.devices[0]
+    packet = connect_packet("c-5", device.username, device.password)
+    body = packet[2:]
+    body = body[:6] + b"\x05" + body[7:10] + b"\x00" + body[10:]  # level 5 and an empty property list
+    sock = broker.raw()
+    started = time.monotonic()
+    sock.sendall(bytes([0x10, len(body)]) + body)
+    kind, _flags, answer = read_packet(sock)
+    assert kind == 2 and time.monotonic() - started < 1.0
+    if broker.name == "kiosk":
+        assert answer == b"\x00\x84\x00"  # MQTT 5's own CONNACK: unsupported protocol version
+    else:  # Mosquitto 2 speaks MQTT 5
+        assert answer[:2] == b"\x00\x00"
+    sock.close()
