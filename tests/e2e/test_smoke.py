@@ -110,6 +110,25 @@ def test_revoking_from_the_cli_drops_the_device_at_once(running: Kiosk) -> None:
     assert code == 0, output
 
 
+DEBUG = (("--headless", "--log-level", "DEBUG"), {})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("running", [DEBUG], indirect=True, ids=["debug"])
+def test_log_level_debug_prints_the_detail_of_each_refusal(running: Kiosk) -> None:
+    """The broker runs in its own process: its DEBUG lines must reach the log too (and no secret in them)."""
+    for n in range(3):
+        guess = connect(running.broker_port, f"guess-{n}", "a-wrong-token-123")
+        guess.close()
+    wait_for(lambda: sum(health(running.http_port)["broker"]["refused_logins"].values()) == 3, timeout=10)
+    code, _seconds, output = running.stop()
+    assert code == 0, output
+    debug = [line for line in output.splitlines() if " DEBUG " in line and "refused MQTT login" in line]
+    assert len(debug) == 3 and "guess-2" in debug[-1]
+    assert sum(" WARNING " in line and "refused MQTT login" in line for line in output.splitlines()) == 1
+    assert "a-wrong-token-123" not in output
+
+
 def test_help_lists_roles_and_commands(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "kiosk", "--help"], cwd=ROOT, capture_output=True, text=True,
                             timeout=30)
