@@ -26,6 +26,7 @@ bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) bench/lockers.py
 	QT_QPA_PLATFORM=offscreen $(PY) bench/energy.py
 	QT_QPA_PLATFORM=offscreen $(PY) bench/admin.py
+	$(PY) bench/security.py
 
 faults: $(STAMP)
 	$(PY) bench/faults.py $(ARGS)

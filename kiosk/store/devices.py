@@ -338,10 +338,13 @@ class DeviceRegistry:
                     elif device.pinned_address != address[:64]:
                         return LegacyAdmission.MOVED, admitted_new
                 return LegacyAdmission.ADMITTED, admitted_new
+            # Names not stored yet are looked up before the pending boards are counted: each SELECT may see a newer
+            # database (pysqlite starts no transaction for reads), and a board stored in between must land in one
+            # of the two sets (the union counts it once), never in neither.
+            still_new = frozenset(n for n in admitted_new if session.get(Device, legacy_device_id(n)) is None)
             assigned = select(StallSensor.device_id).where(StallSensor.device_id == Device.id).exists()
             pending = set(session.scalars(select(Device.id).where(
                 Device.kind == LEGACY_KIND, Device.revoked_at.is_(None), Device.retired_at.is_(None), ~assigned)))
-            still_new = frozenset(n for n in admitted_new if session.get(Device, legacy_device_id(n)) is None)
         pending |= {legacy_device_id(n) for n in still_new}
         pending.discard(device_id)
         if len(pending) >= max_pending:

@@ -121,10 +121,23 @@ def test_log_level_debug_prints_the_detail_of_each_refusal(running: Kiosk) -> No
         guess = connect(running.broker_port, f"guess-{n}", "a-wrong-token-123")
         guess.close()
     wait_for(lambda: sum(health(running.http_port)["broker"]["refused_logins"].values()) == 3, timeout=10)
+    import socket
+
+    from tests.helpers import connect_packet
+
+    waiting = []
+    for n in range(12):  # past the free failures: the last ones wait for their answer while the hub stops
+        sock = socket.create_connection(("127.0.0.1", running.broker_port), timeout=5)
+        sock.sendall(connect_packet(f"more-{n}", "guess-0", "a-wrong-token-123"))
+        waiting.append(sock)
+    wait_for(lambda: sum(health(running.http_port)["broker"]["refused_logins"].values()) == 15, timeout=10)
     code, _seconds, output = running.stop()
+    for sock in waiting:
+        sock.close()
     assert code == 0, output
+    assert "ERROR" not in output and "Traceback" not in output, output  # a waiting login ends quietly
     debug = [line for line in output.splitlines() if " DEBUG " in line and "refused MQTT login" in line]
-    assert len(debug) == 3 and "guess-2" in debug[-1]
+    assert len(debug) == 15 and "guess-2" in debug[2]
     assert sum(" WARNING " in line and "refused MQTT login" in line for line in output.splitlines()) == 1
     assert "a-wrong-token-123" not in output
 

@@ -409,8 +409,13 @@ class KioskBroker(Broker):
 
     async def stream_connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                                listener_name: str) -> None:
-        await self._client_connected(listener_name, LimitedStreamReader(reader, self.limits.max_packet_bytes),
-                                     AlwaysClosingStreamWriter(writer))
+        try:
+            await self._client_connected(listener_name, LimitedStreamReader(reader, self.limits.max_packet_bytes),
+                                         AlwaysClosingStreamWriter(writer))
+        except asyncio.CancelledError:
+            # The broker is stopping while this connection waits (a slowed failed login, say). Ending the task
+            # here spares asyncio's stream callback an ERROR with a traceback per such connection.
+            writer.transport.abort()
 
     async def _initialize_client_session(self, reader: ReaderAdapter, writer: WriterAdapter, remote_address: str,
                                          remote_port: int) -> tuple[BrokerProtocolHandler, Session]:

@@ -105,3 +105,35 @@ def test_device_logs_keep_the_newest_lines_per_device(tmp_path: Path) -> None:
         ["chatty line 24", "chatty line 23", "chatty line 22"]
     assert len(registry.device_logs("chatty")) == 10 and len(registry.device_logs("quiet")) == 3
     assert registry.prune_logs(keep_per_device=10) == 0
+
+
+def test_a_board_stored_while_the_cap_is_counted_is_counted_once(registry: DeviceRegistry) -> None:
+    """The hub stores a new legacy board (admitted, not stored yet) between the registry's reads: it must count in
+    the pending boards one way or the other, or the cap lets one more in."""
+    from sqlalchemy import event
+
+    from kiosk.store.devices import LegacyAdmission
+
+    engine = registry.engine
+    for name in ("A",):
+        _info, rows = registry.discovered_legacy(name)
+        with engine.begin() as connection:
+            for table, row in rows:
+                connection.execute(table.insert().values(**row))
+    _info, rows_x = registry.discovered_legacy("X")
+    stored = []
+
+    def store_x_after_the_pending_count(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
+        if not stored and "stall_sensors" in statement:
+            stored.append(True)
+            with engine.connect() as other:  # the hub's writer, meanwhile
+                for table, row in rows_x:
+                    other.execute(table.insert().values(**row))
+                other.commit()
+
+    event.listen(engine, "after_cursor_execute", store_x_after_the_pending_count)
+    try:
+        admission, still_new = registry.legacy_admission("Y", "10.0.0.9", 2, frozenset({"X"}))
+    finally:
+        event.remove(engine, "after_cursor_execute", store_x_after_the_pending_count)
+    assert stored and admission is LegacyAdmission.FULL  # A and X wait: no room for Y
