@@ -38,31 +38,40 @@ from tests.helpers import connect_packet, read_packet  # noqa: E402
 PARALLEL = 8
 
 
-def guess_logins(port: int, username: str, seconds: float) -> int:
-    """Wrong-token CONNECTs answered within `seconds` by PARALLEL connections in turn."""
+def in_parallel(attempt: Any, seconds: float) -> int:
+    """PARALLEL threads calling `attempt(thread, n)` until `seconds` are up; how many attempts were answered (an
+    attempt that raised OSError, or ran past the time, was not)."""
     answered = [0]
     lock = threading.Lock()
     stop = time.monotonic() + seconds
 
-    def guesser(n: int) -> None:
-        attempt = 0
+    def worker(thread: int) -> None:
+        n = 0
         while time.monotonic() < stop:
-            attempt += 1
+            n += 1
             try:
-                with socket.create_connection(("127.0.0.1", port), timeout=max(0.1, stop - time.monotonic())) as s:
-                    s.sendall(connect_packet(f"guess-{n}-{attempt}", username, f"wrong-{n}-{attempt}"))
-                    read_packet(s)
+                attempt(thread, n, max(0.1, stop - time.monotonic()))
             except OSError:
                 continue
             with lock:
                 answered[0] += 1
 
-    threads = [threading.Thread(target=guesser, args=(n,)) for n in range(PARALLEL)]
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(PARALLEL)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     return answered[0]
+
+
+def guess_logins(port: int, username: str, seconds: float) -> int:
+    """Wrong-token CONNECTs answered within `seconds`."""
+    def attempt(thread: int, n: int, timeout: float) -> None:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.sendall(connect_packet(f"guess-{thread}-{n}", username, f"wrong-{thread}-{n}"))
+            read_packet(s)
+
+    return in_parallel(attempt, seconds)
 
 
 def good_login_ms(port: int, username: str, password: str) -> float:
@@ -75,33 +84,18 @@ def good_login_ms(port: int, username: str, password: str) -> float:
 
 
 def guess_tokens(port: int, port_id: str, seconds: float) -> int:
-    answered = [0]
-    lock = threading.Lock()
-    stop = time.monotonic() + seconds
+    """Wrong-token HTTP readings answered within `seconds`."""
+    def attempt(thread: int, n: int, timeout: float) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        try:
+            connection.request("POST", "/api/sensor/reading", json.dumps(
+                {"deviceToken": f"wrong-{thread}-{n}", "portId": port_id, "voltage": 230, "current": 0.1,
+                 "power": 23}), {"Content-Type": "application/json"})
+            connection.getresponse().read()
+        finally:
+            connection.close()
 
-    def guesser(n: int) -> None:
-        attempt = 0
-        while time.monotonic() < stop:
-            attempt += 1
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=max(0.1, stop - time.monotonic()))
-            try:
-                connection.request("POST", "/api/sensor/reading", json.dumps(
-                    {"deviceToken": f"wrong-{n}-{attempt}", "portId": port_id, "voltage": 230, "current": 0.1,
-                     "power": 23}), {"Content-Type": "application/json"})
-                connection.getresponse().read()
-            except OSError:
-                continue
-            finally:
-                connection.close()
-            with lock:
-                answered[0] += 1
-
-    threads = [threading.Thread(target=guesser, args=(n,)) for n in range(PARALLEL)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return answered[0]
+    return in_parallel(attempt, seconds)
 
 
 def slowloris(port: int, sockets: int = 300, after_s: float = 15.0) -> tuple[int, int]:

@@ -71,26 +71,16 @@ def backup(engine: Engine, data_dir: Path, config_dir: Path, target: Path) -> Ba
     if journal.exists():
         _sqlite_copy(journal, target / JOURNAL)
         files[JOURNAL] = _digest(target / JOURNAL)
-    secrets = []
-    for name in SECRETS:
-        source = Path(data_dir) / name
-        if source.exists():
-            private_folder(target / "secrets")
-            _private_copy(source, target / "secrets" / name)
-            files[f"secrets/{name}"] = _digest(target / "secrets" / name)
-            secrets.append(name)
-    images = Path(data_dir) / FIRMWARE
-    if images.is_dir():
-        for image in sorted(images.glob("*.bin")):
-            private_folder(target / FIRMWARE)
-            _private_copy(image, target / FIRMWARE / image.name)
-            files[f"{FIRMWARE}/{image.name}"] = _digest(target / FIRMWARE / image.name)
-    for name in CONFIG_FILES:
-        source = Path(config_dir) / name
-        if source.exists():
-            private_folder(target / "config")
-            _private_copy(source, target / "config" / name)
-            files[f"config/{name}"] = _digest(target / "config" / name)
+    data, config = Path(data_dir), Path(config_dir)
+    copies = [(data / name, f"secrets/{name}") for name in SECRETS]
+    copies += [(image, f"{FIRMWARE}/{image.name}") for image in sorted((data / FIRMWARE).glob("*.bin"))]
+    copies += [(config / name, f"config/{name}") for name in CONFIG_FILES]
+    for source, name in copies:
+        if source.is_file():
+            private_folder((target / name).parent)
+            _private_copy(source, target / name)
+            files[name] = _digest(target / name)
+    secrets = [name.removeprefix("secrets/") for name in files if name.startswith("secrets/")]
     with engine.connect() as connection:
         revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
     manifest = {"format": FORMAT, "made_at": time.time(), "schema_revision": revision, "files": files}

@@ -173,17 +173,31 @@ def test_config_show_names_every_source(tmp_path: Path) -> None:
     assert f"= '{tmp_path / 'data'}'" in lines["data_dir"] and "env KIOSK_DATA_DIR" in lines["data_dir"]
 
 
-def test_backup_copies_devices_and_refuses_to_overwrite(tmp_path: Path) -> None:
+def test_backup_and_restore_from_the_command_line(tmp_path: Path) -> None:
     added = run_cli(tmp_path, "device", "add", "--name", "Meter", "--kind", "energy", "--expires", "30").stdout
     device_id = added.split("device id:")[1].split()[0]
-    target = tmp_path / "copy.db"
-    assert run_cli(tmp_path, "backup", str(target)).returncode == 0
-    again = run_cli(tmp_path, "backup", str(target))
-    assert again.returncode == 1 and "exists" in again.stderr
-    listing = subprocess.run([sys.executable, "-m", "kiosk", "device", "list"], cwd=ROOT, capture_output=True,
-                             text=True, timeout=60, env={**os.environ, "KIOSK_CONFIG_DIR": str(tmp_path / "config"),
-                                                         "KIOSK_DATABASE_URL": f"sqlite:///{target}"}).stdout
-    assert device_id in listing and "expires" in listing
+    from kiosk.services.broker.gatekeeper import internal_credentials
+    from kiosk.store.site_key import SiteKey
+
+    SiteKey.load_or_create(tmp_path / "data")  # as a hub's first start makes them
+    internal_credentials(tmp_path / "data")
+    target = tmp_path / "backups"
+    made = run_cli(tmp_path, "backup", str(target))
+    assert made.returncode == 0 and "internal-broker-password" in made.stdout, made.stderr
+    again = run_cli(tmp_path, "backup", str(target))  # the folder holds a backup now: a new dated one inside
+    assert again.returncode == 0 and "kiosk-backup-" in again.stdout
+    elsewhere = {**os.environ, "KIOSK_DATA_DIR": str(tmp_path / "restored"), "KIOSK_CONFIG_DIR": str(tmp_path / "c2")}
+
+    def restored(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "kiosk", *args], cwd=ROOT, capture_output=True, text=True,
+                              timeout=60, env=elsewhere)
+
+    assert restored("restore", str(target)).returncode == 0
+    assert device_id in restored("device", "list").stdout
+    assert (tmp_path / "restored" / "ota-signing-key.pem").read_bytes() == \
+        (tmp_path / "data" / "ota-signing-key.pem").read_bytes()
+    refused = restored("restore", str(target))
+    assert refused.returncode == 1 and "already has a database" in refused.stderr
 
 
 def test_unknown_device_ids_get_a_clear_message(tmp_path: Path) -> None:

@@ -410,9 +410,11 @@ def test_a_stallsense_board_is_re_paired_from_its_detail_pane(qtbot: Any, config
         hub = starter._hub
         board = connect(hub.config["broker.port"], None, None, client_id="Desk7")
         board.client.publish("Desk7", "0", qos=1).wait_for_publish(5)
+        board.close()
         device_id = "stallsense:Desk7"
         page = main.admin.devices
-        qtbot.waitUntil(lambda: main.devices_model.row_of(device_id) is not None, timeout=5000)
+        qtbot.waitUntil(lambda: main.devices_model.row_of(device_id) is not None
+                        and hub.registry.get(device_id) is not None, timeout=5000)  # stored, not only seen
         page.select(device_id)
         assert page.detail.buttons["repair"].isVisibleTo(page) and not page.detail.buttons["rotate"].isVisibleTo(page)
         page.detail.actionRequested.emit("repair")
@@ -422,7 +424,6 @@ def test_a_stallsense_board_is_re_paired_from_its_detail_pane(qtbot: Any, config
         accept.click()
         qtbot.waitUntil(lambda: any(a.action == "device.legacy.repair" and a.actor == "ada"
                                     for a in hub.registry.audit()), timeout=3000)
-        board.close()
     finally:
         main.admin.wait()
         starter.stop()
