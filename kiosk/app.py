@@ -23,6 +23,7 @@ from kiosk.config import Config, ConfigError
 log = logging.getLogger("kiosk")
 _IMPORTED_AT = time.monotonic()
 EXIT_CONFIG = 2
+EXIT_ALREADY_RUNNING = 3  # another hub runs on this data folder (`kiosk stop` stops it)
 FIRST_PAINT_GRACE_MS = 3000
 
 
@@ -90,6 +91,7 @@ class _LogEvents:
 
 def run_headless(config: Config) -> int:
     from kiosk.services.hub import Hub
+    from kiosk.services.hub_lock import HubAlreadyRunning
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -97,6 +99,10 @@ def run_headless(config: Config) -> int:
     hub = Hub(config, _LogEvents())
     try:
         hub.start()
+    except HubAlreadyRunning as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        hub.stop()
+        return EXIT_ALREADY_RUNNING
     except Exception as exc:
         log.error("the hub could not start: %s", exc)
         hub.stop()

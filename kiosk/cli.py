@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
 import time
 from datetime import datetime
@@ -158,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     backup = sub.add_parser("backup", help="consistent copy of the live database, journal, secrets (OTA signing "
                             "key), firmware images and settings, into a private folder")
     backup.add_argument("path", help="a new or empty folder (in a folder with other files: a new dated one inside)")
+    stop = sub.add_parser("stop", help="stop the hub running on this data folder (headless or in a window) cleanly")
+    stop.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for it to finish (default 30)")
     restore = sub.add_parser("restore", help="put a backup folder back into an empty data folder (hub stopped)")
     restore.add_argument("path", help="the backup folder (the one holding MANIFEST.json)")
     return parser
@@ -205,7 +208,7 @@ def run_command(args: argparse.Namespace) -> int:
     logs.setup("WARNING" if config["log.level"] == "INFO" else config["log.level"], with_time=False)
     handler = {"config": _config, "device": _device, "simulate": _simulate, "backup": _backup,
                "admin": _admin, "lockers": _lockers, "port": _port, "serial": _serial,
-               "operator": _operator, "firmware": _firmware, "restore": _restore}[args.command]
+               "operator": _operator, "firmware": _firmware, "restore": _restore, "stop": _stop}[args.command]
     return handler(args, config)
 
 
@@ -573,6 +576,39 @@ def _backup(args: argparse.Namespace, config: Config) -> int:
     print(f"backup written to {report.folder}: {report.files} files, {report.bytes / 1e6:.1f} MB, with the secrets "
           f"{', '.join(report.secrets) or '(none yet)'}.\nKeep it where only you can read it: it holds the OTA "
           "signing key. Restore with `kiosk restore FOLDER` into an empty data folder.")
+    return 0
+
+
+def _stop(args: argparse.Namespace, config: Config) -> int:
+    """SIGTERM to the hub that holds this data folder's lock, then wait until the lock is free."""
+    import signal
+
+    from kiosk.services.hub_lock import running_hub
+
+    info = running_hub(config.data_dir)
+    if info is None:
+        print(f"no hub is running on {config.data_dir}")
+        return 0
+    pid = info.get("pid")
+    if not isinstance(pid, int):
+        print(f"kiosk: a hub holds {config.data_dir} but did not say its process id", file=sys.stderr)
+        return 1
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        print(f"kiosk: the hub (process {pid}) belongs to another user: stop it as that user, or with "
+              "`systemctl stop kiosk-hub`", file=sys.stderr)
+        return 1
+    deadline = time.monotonic() + args.timeout
+    while running_hub(config.data_dir) is not None:
+        if time.monotonic() > deadline:
+            print(f"kiosk: the hub (process {pid}) is still stopping after {args.timeout:g} s", file=sys.stderr)
+            return 1
+        time.sleep(0.1)
+    print(f"the hub (process {pid}) stopped (nothing it acknowledged is lost: what it had not stored yet waits in "
+          "its journal for the next start)")
     return 0
 
 

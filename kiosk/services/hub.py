@@ -36,6 +36,7 @@ from kiosk.services.commands import CommandService
 from kiosk.services.notices import Notices
 from kiosk.services.ota import OtaService
 from kiosk.services.http import HttpLimits, HttpRefusals, HttpServer
+from kiosk.services.hub_lock import HubLock
 from kiosk.services.ingest import Ingest, IngestStats, TimeWindow
 from kiosk.services.journal_reader import JournalReader
 from kiosk.services.energy import EnergyService
@@ -199,6 +200,7 @@ class Hub:
         self._refusals_seen: dict[tuple[str, str], int] = {}  # the broker's refused-publish counters, counted
         self._refusals_uptime = 0.0
         self._stop = threading.Event()
+        self._lock = HubLock(config.data_dir)
         self._ticker: threading.Thread | None = None
         self._pruner: threading.Thread | None = None
 
@@ -397,6 +399,9 @@ class Hub:
         self.stalls.reload()
 
     def start(self) -> None:
+        """Raises HubAlreadyRunning (before anything starts) when another hub runs on this data folder."""
+        self._lock.acquire({"broker_port": self.config["broker.port"] if self.broker is not None else None,
+                            "http_port": self.config["http.port"] or None, "database": self.config.database_label})
         self.stalls.reload()
         self.commands.load()
         self.ota.load()
@@ -438,6 +443,7 @@ class Hub:
         self.loop.stop()
         self.writer.stop()
         self.engine.dispose()
+        self._lock.release()  # last: a new hub may start on this folder now
 
     def device_added(self, info: DeviceInfo) -> None:
         self.ingest.device_registered(info)

@@ -299,3 +299,39 @@ def test_a_token_expiry_in_the_past_is_refused_and_an_expired_token_is_shown_exp
     registry.create("Fresh", "sensor", "test", expires_at=time.time() + 86400 * 30)
     listed = {line.split()[1]: line for line in run_cli(tmp_path, "device", "list").stdout.splitlines()[1:] if line}
     assert "EXPIRED" in listed["Lapsed"] and "expires" in listed["Fresh"] and "EXPIRED" not in listed["Fresh"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("running", [HEADLESS], indirect=True, ids=["headless"])
+def test_one_hub_per_data_folder_and_kiosk_stop_stops_it(running: Kiosk, tmp_path: Path) -> None:
+    second = subprocess.run([sys.executable, "main.py", "--headless", "--broker-port", str(free_port()),
+                             "--http-port", str(free_port())], cwd=ROOT, env=running.env, capture_output=True,
+                            text=True, timeout=60)
+    assert second.returncode == 3 and "a hub already runs on" in second.stderr, second.stderr
+    assert str(running.process.pid) in second.stderr and str(running.broker_port) in second.stderr
+    assert health(running.http_port)["status"] == "ok"  # the running one is untouched
+    stopped = running.cli("stop")
+    assert "stopped" in stopped
+    running.process.communicate(timeout=5)
+    assert running.process.returncode == 0
+    assert "no hub is running" in running.cli("stop")
+
+
+def test_a_hub_killed_with_9_leaves_no_lock_behind(tmp_path: Path) -> None:
+    kiosk = Kiosk(tmp_path, "--headless")
+    try:
+        wait_for(lambda: (h := health(kiosk.http_port)) and h["status"] == "ok", timeout=30)
+        os.killpg(kiosk.process.pid, signal.SIGKILL)
+        kiosk.process.communicate()
+    finally:
+        if kiosk.process.poll() is None:
+            kiosk.process.kill()
+    again = Kiosk(tmp_path, "--headless")  # the lock file is still there; the lock is not
+    try:
+        wait_for(lambda: (h := health(again.http_port)) and h["status"] == "ok", timeout=30)
+        code, _seconds, output = again.stop()
+        assert code == 0, output
+    finally:
+        if again.process.poll() is None:
+            again.process.kill()
+            again.process.communicate()
