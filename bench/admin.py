@@ -27,11 +27,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.stats import pct  # noqa: E402
-
 from PySide6.QtCore import QEvent, QObject, Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from bench.stats import pct  # noqa: E402
 from kiosk.app import freeze_startup_objects  # noqa: E402
 from kiosk.core.devices import KINDS, DeviceSnapshot, Online  # noqa: E402
 from kiosk.ui import theme  # noqa: E402
@@ -179,7 +178,7 @@ def main() -> int:
 
     print(f"Admin > Devices with {args.devices:,} devices (offscreen 1280 x 800, {visible_rows} rows visible)")
     print(f"{'measure':<44} {'p50':>9} {'p99':>9} {'max':>9}")
-    for name, values, unit in (("filter typed -> repainted (ms)", filter_ms, "ms"),
+    for name, values, _unit in (("filter typed -> repainted (ms)", filter_ms, "ms"),
                                ("data() calls per filter change", filter_calls, ""),
                                ("sort by a column -> repainted (ms)", sort_ms, "ms"),
                                ("reference: filter + sort in Python (ms)", reference_ms, "ms"),

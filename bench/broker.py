@@ -30,11 +30,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.stats import pct  # noqa: E402
-
 import paho.mqtt.client as mqtt  # noqa: E402
 import psutil  # noqa: E402
 
+from bench.stats import pct  # noqa: E402
 from kiosk.services.broker.gatekeeper import Credentials, internal_credentials  # noqa: E402
 from kiosk.services.broker.process import BrokerProcess  # noqa: E402
 from kiosk.services.broker.service import ListenerSpec  # noqa: E402

@@ -1,4 +1,5 @@
-"""Energy at scale: ingest of 1,000 readings/s over MQTT and USB serial; a year of 1 Hz data in the graph; 16 live ports.
+"""Energy at scale: ingest of 1,000 readings/s over MQTT and USB serial; a year of 1 Hz data in the graph;
+16 live ports.
 
     python bench/energy.py [--rate 1000] [--seconds 30] [--year-days 365] [--quick]
 

@@ -27,12 +27,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.stats import pct  # noqa: E402
-
 import paho.mqtt.client as mqtt  # noqa: E402
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from bench.stats import pct  # noqa: E402
 from kiosk.app import freeze_startup_objects  # noqa: E402
 from kiosk.config import load  # noqa: E402
 from kiosk.services.broker.gatekeeper import Gatekeeper, internal_credentials  # noqa: E402
@@ -254,7 +253,7 @@ def raw_commit_ms(folder: Path, commits: int = 300) -> dict[str, tuple[float, fl
         connection.execute(f"PRAGMA synchronous={level.upper()}")
         connection.execute("CREATE TABLE t (seq INTEGER PRIMARY KEY, payload BLOB)")
         times = []
-        for n in range(commits):
+        for _ in range(commits):
             started = time.perf_counter()
             connection.execute("INSERT INTO t (payload) VALUES (?)", (b'{"value": 1795360000.123}',))
             times.append((time.perf_counter() - started) * 1000)

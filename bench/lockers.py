@@ -27,10 +27,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.stats import pct  # noqa: E402
-
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from bench.stats import pct  # noqa: E402
 from kiosk.app import freeze_startup_objects  # noqa: E402
 from kiosk.store.db import open_store  # noqa: E402
 from kiosk.store.lockers import HistoryFilter, LockerDesk  # noqa: E402

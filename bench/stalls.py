@@ -26,11 +26,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.stats import pct  # noqa: E402
-
 from PySide6.QtCore import QElapsedTimer, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from bench.stats import pct  # noqa: E402
 from kiosk.app import freeze_startup_objects  # noqa: E402
 from kiosk.config import load  # noqa: E402
 from kiosk.core.stalls import SensorRole  # noqa: E402

@@ -159,10 +159,8 @@ def run_display(config: Config) -> int:
     from kiosk.services.display_feed import DisplayFeed
     from kiosk.services.mqtt_client import BrokerAddress
     from kiosk.ui import theme
-    from kiosk.ui.display_window import DisplayBridge, DisplayWindow
+    from kiosk.ui.display_window import DisplayBridge, DisplayWindow, parse_clock
     from kiosk.ui.pin_dialog import AdminPin
-
-    from kiosk.ui.display_window import parse_clock
 
     try:
         parse_clock(config["display.dim_from"])

@@ -185,7 +185,7 @@ def parse_expiry(text: str | None, now: float) -> float | None:
             raise SystemExit(f"--expires {text!r}: give days (e.g. 90) or a date (e.g. 2027-06-30)") from None
         if when <= now:
             raise SystemExit(f"--expires {text}: that is in the past; a token that has expired cannot log in. "
-                             "Give a later date or a number of days.")
+                             "Give a later date or a number of days.") from None
         return when
     if days <= 0:
         raise SystemExit("--expires must be a positive number of days")

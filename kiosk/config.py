@@ -201,7 +201,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("display.show_lockers", bool, False, "Wall display: also show how many lockers are free."),
     Setting("admin.idle_lock_s", int, 300, "The admin tab locks itself after this many seconds without input.",
             minimum=30, maximum=3600, runtime=True),
-    Setting("serial.enabled", bool, True, "Read energy boards on USB serial ports (Arduino: one JSON line per reading)."),
+    Setting("serial.enabled", bool, True, "Read energy boards on USB serial ports (Arduino: one JSON line per "
+            "reading)."),
     Setting("serial.ports", str, "", "Serial ports to open besides the USB boards found by id, comma-separated "
             "(e.g. /dev/ttyUSB0)."),
     Setting("serial.usb_ids", str, "2341:0043,2341:0001,2341:0042,2a03:0043,1a86:7523,0403:6001,10c4:ea60",

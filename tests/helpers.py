@@ -14,7 +14,6 @@ import paho.mqtt.client as mqtt
 
 from kiosk.services.mqtt_client import close_client
 
-
 _HANDED_OUT: set[int] = set()
 
 

@@ -166,7 +166,7 @@ class DeviceTracker:
         """Mark devices silent for too long as "no signal"; returns the ones that changed."""
         now = self._clock()
         changed = []
-        for device_id, snap in self._devices.items():
+        for snap in self._devices.values():
             if snap.online is Online.ONLINE and snap.last_seen is not None and \
                     now - snap.last_seen > self.silence_limit(snap):
                 changed.append(replace(snap, online=Online.NO_SIGNAL))

@@ -197,7 +197,9 @@ def preview_roster(text: str, existing: set[str]) -> RosterPreview:
     for line, cells in enumerate(reader, start=2):
         if not any(c.strip() for c in cells):
             continue
-        cell = (lambda key: cells[at[key]].strip() if key in at and at[key] < len(cells) else "")
+        def cell(key: str, cells: list[str] = cells) -> str:
+            return cells[at[key]].strip() if key in at and at[key] < len(cells) else ""
+
         try:
             enrollment = normalise_enrollment(cell("enrollment"))
         except LockerError as exc:

@@ -53,9 +53,10 @@ LegacyMessage = LegacyState | LegacyType | LegacyAddress
 
 
 def valid_name(name: str | None) -> bool:
-    return (bool(name) and len(name) <= MAX_NAME and name not in RESERVED_NAMES  # type: ignore[arg-type]
-            and not any(c in name for c in "/+#") and not name.startswith("$")  # type: ignore[union-attr]
-            and name.isprintable())  # type: ignore[union-attr]
+    if not name:
+        return False
+    return (len(name) <= MAX_NAME and name not in RESERVED_NAMES and not any(c in name for c in "/+#")
+            and not name.startswith("$") and name.isprintable())
 
 
 def parse_legacy_topic(topic: str) -> LegacyTopic:

@@ -16,9 +16,18 @@ from typing import Protocol
 
 import paho.mqtt.client as mqtt
 
-from kiosk.protocol.state import (HUB_TOPIC, LOCKERS_TOPIC, STALLS_FILTER, LockerCountsMessage, StallStateMessage,
-                                  StateError, parse_hub_beat, parse_locker_counts,
-                                  parse_stall_state, stall_id_of)
+from kiosk.protocol.state import (
+    HUB_TOPIC,
+    LOCKERS_TOPIC,
+    STALLS_FILTER,
+    LockerCountsMessage,
+    StallStateMessage,
+    StateError,
+    parse_hub_beat,
+    parse_locker_counts,
+    parse_stall_state,
+    stall_id_of,
+)
 from kiosk.services.mqtt_client import BrokerAddress, close_client, new_client
 
 log = logging.getLogger(__name__)

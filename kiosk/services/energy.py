@@ -17,9 +17,16 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kiosk.core.energy import (PhantomEpisode, PortDetector, PortReport, PortStatus, estimate_noise_floor, monthly_cost,
-                               roll_up)
 from kiosk.core.devices import BACKLOG_AFTER_S
+from kiosk.core.energy import (
+    PhantomEpisode,
+    PortDetector,
+    PortReport,
+    PortStatus,
+    estimate_noise_floor,
+    monthly_cost,
+    roll_up,
+)
 from kiosk.protocol.payloads import EnergyReading
 from kiosk.protocol.topics import STATE_PREFIX
 from kiosk.store.energy import EnergyStore, PortError, PortInfo

@@ -23,36 +23,36 @@ from kiosk.core.devices import DeviceInfo, DeviceSnapshot
 from kiosk.core.energy import PortStatus
 from kiosk.core.operators import Operator
 from kiosk.core.ota import RolloutLimit
+from kiosk.core.stalls import StallRules, StallView
+from kiosk.protocol.legacy import LEGACY_SUBSCRIPTIONS, RESET_PAYLOAD, reset_topic
 from kiosk.protocol.metrics import Metric, render
 from kiosk.protocol.payloads import Reason, Rejected, iso_utc
 from kiosk.protocol.serial_lines import Hello
-from kiosk.core.stalls import StallRules, StallView
-from kiosk.protocol.legacy import LEGACY_SUBSCRIPTIONS, RESET_PAYLOAD, reset_topic
 from kiosk.protocol.topics import DEVICE_PREFIXES, STATE_PREFIX, TO_DEVICE_CHANNELS
 from kiosk.services.broker.gatekeeper import internal_credentials
 from kiosk.services.broker.process import BrokerProcess, InProcessBroker
 from kiosk.services.broker.service import BrokerService, BrokerStats, ListenerSpec, gatekeeper_for
 from kiosk.services.commands import CommandService
-from kiosk.services.notices import Notices
-from kiosk.services.ota import OtaService
+from kiosk.services.energy import EnergyService
 from kiosk.services.http import HttpLimits, HttpRefusals, HttpServer
 from kiosk.services.hub_lock import HubLock
 from kiosk.services.ingest import Ingest, IngestStats, TimeWindow
 from kiosk.services.journal_reader import JournalReader
-from kiosk.services.energy import EnergyService
 from kiosk.services.lockers import LockerService
 from kiosk.services.loop import ServiceLoop
-from kiosk.services.serial_worker import SERIAL_LINKS_DIR, SerialWorker, parse_usb_ids
 from kiosk.services.mqtt_client import BrokerAddress, DeviceLink
+from kiosk.services.notices import Notices
+from kiosk.services.ota import OtaService
+from kiosk.services.serial_worker import SERIAL_LINKS_DIR, SerialWorker, parse_usb_ids
 from kiosk.services.stalls import StallPlace, StallService
 from kiosk.store.commands import CommandLog
-from kiosk.store.firmware import FirmwareStore
-from kiosk.store.journal import JOURNAL_FILE
-from kiosk.store.site_key import SiteKey
 from kiosk.store.db import open_store, private_folder
 from kiosk.store.devices import LEGACY_PREFIX, SERIAL_PREFIX, DeviceRegistry
 from kiosk.store.energy import EnergyStore, PortError
+from kiosk.store.firmware import FirmwareStore
+from kiosk.store.journal import JOURNAL_FILE
 from kiosk.store.lockers import LockerDesk, locker_desk_for
+from kiosk.store.site_key import SiteKey
 from kiosk.store.stalls import StallDirectory, acting
 from kiosk.store.writer import StoreWriter
 

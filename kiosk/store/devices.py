@@ -17,9 +17,24 @@ from sqlalchemy.orm import Session
 
 from kiosk.core.devices import DeviceInfo, DeviceSnapshot, Online
 from kiosk.core.tokens import hash_token, new_token
-from kiosk.store.models import (AuditEntry, Device, DeviceCommand, DeviceLog, DeviceRejection, DeviceToken,
-                                EnergyReading, EnergyRollup, FirmwareHistory, Notification, OtaJob, Port, SerialBoard,
-                                StallReading, StallSensor, Telemetry)
+from kiosk.store.models import (
+    AuditEntry,
+    Device,
+    DeviceCommand,
+    DeviceLog,
+    DeviceRejection,
+    DeviceToken,
+    EnergyReading,
+    EnergyRollup,
+    FirmwareHistory,
+    Notification,
+    OtaJob,
+    Port,
+    SerialBoard,
+    StallReading,
+    StallSensor,
+    Telemetry,
+)
 
 # Rows that record a device's history, by device id (a purge removes them; a retirement keeps them).
 _DEVICE_HISTORY: tuple[Any, ...] = (EnergyReading.id, Telemetry.id, StallReading.id, DeviceLog.id,

@@ -17,8 +17,17 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from kiosk.core.energy import (BASELINE_PERCENTILE, DEFAULT_NOISE_FLOOR_W, MAX_GAP_S, TIERS, Bucket, PortRules,
-                               Schedule, calibrate_noise_floor, choose_tier)
+from kiosk.core.energy import (
+    BASELINE_PERCENTILE,
+    DEFAULT_NOISE_FLOOR_W,
+    MAX_GAP_S,
+    TIERS,
+    Bucket,
+    PortRules,
+    Schedule,
+    calibrate_noise_floor,
+    choose_tier,
+)
 from kiosk.store.devices import write_audit
 from kiosk.store.models import AuditEntry, Device, EnergyReading, EnergyRollup, Notification, Port
 

@@ -18,16 +18,31 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from kiosk.protocol.spreadsheet import SafeWriter
-from kiosk.core.lockers import (HISTORY_LIMIT, AlreadyAssigned, HistoryFilter, HistoryRow, Locker, LockerCounts,
-                                LockerError, LockerState, LockerStatistics, MemberInfo, Policy, RosterPreview,
-                                bank_label, choose_locker, due_time, normalise_enrollment, parse_bank_labels,
-                                parse_closing)
+from kiosk.core.lockers import (
+    HISTORY_LIMIT,
+    AlreadyAssigned,
+    HistoryFilter,
+    HistoryRow,
+    Locker,
+    LockerCounts,
+    LockerError,
+    LockerState,
+    LockerStatistics,
+    MemberInfo,
+    Policy,
+    RosterPreview,
+    bank_label,
+    choose_locker,
+    due_time,
+    normalise_enrollment,
+    parse_bank_labels,
+    parse_closing,
+)
 from kiosk.core.operators import Operator, Role, require
+from kiosk.protocol.spreadsheet import SafeWriter
 from kiosk.store.devices import write_audit
 from kiosk.store.models import AuditEntry, LockerAssignment, LockerHour, Member
 from kiosk.store.models import Locker as LockerRow
-
 
 
 @dataclass(frozen=True)

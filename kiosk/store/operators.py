@@ -13,8 +13,16 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from kiosk.core.operators import (LOCKOUT_S, MAX_FAILURES, Operator, OperatorError, Role, check_name,
-                                  check_new_password, require)
+from kiosk.core.operators import (
+    LOCKOUT_S,
+    MAX_FAILURES,
+    Operator,
+    OperatorError,
+    Role,
+    check_name,
+    check_new_password,
+    require,
+)
 from kiosk.core.pin import hash_pin, needs_rehash, verify_pin
 from kiosk.store.devices import write_audit
 from kiosk.store.models import OperatorAccount

@@ -36,8 +36,16 @@ from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from kiosk.core.devices import DeviceSnapshot, LogLimiter
 from kiosk.core.energy import Bucket, merge_buckets
 from kiosk.store.energy import upsert_rollups
-from kiosk.store.models import (Device, DeviceLog, DeviceRejection, EnergyReading, IngestCursor, StallEvent,
-                                 StallReading, Telemetry)
+from kiosk.store.models import (
+    Device,
+    DeviceLog,
+    DeviceRejection,
+    EnergyReading,
+    IngestCursor,
+    StallEvent,
+    StallReading,
+    Telemetry,
+)
 
 log = logging.getLogger(__name__)
 

@@ -11,17 +11,29 @@ import time
 from typing import Any
 
 from PySide6.QtCore import QItemSelection, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QFormLayout, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
-                               QMessageBox,
-                               QPlainTextEdit, QProgressDialog, QPushButton, QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressDialog,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from kiosk.core.devices import DeviceSnapshot
 from kiosk.ui.admin_common import attempt, open_dialog
 from kiosk.ui.background import Background
-from kiosk.ui.reason_dialog import ask_reason
 from kiosk.ui.device_dialogs import AddDeviceDialog, DeleteDeviceDialog, ExpiryDialog
 from kiosk.ui.devices_model import STATE_STYLE, DevicesModel, ago, state_key
 from kiosk.ui.devices_view import DevicesView
+from kiosk.ui.reason_dialog import ask_reason
 from kiosk.ui.token_dialog import TokenDialog
 
 DETAIL_REFRESH_MS = 2000

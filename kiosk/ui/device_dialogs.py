@@ -5,11 +5,24 @@ Window-modal, opened with `open()` (no nested event loop); each validates before
 
 from __future__ import annotations
 
-from datetime import datetime, time as day_time
+from datetime import datetime
+from datetime import time as day_time
 
 from PySide6.QtCore import QDate
-from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDateEdit, QDialog, QDialogButtonBox, QFormLayout,
-                               QLabel, QLineEdit, QRadioButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDateEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from kiosk.core.devices import KINDS
 

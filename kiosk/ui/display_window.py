@@ -140,7 +140,9 @@ class DisplayWindow(QWidget):
             self.messages.pop(stall_id, None)
         else:
             self.messages[stall_id] = message
-        placed = (lambda m: None if m is None else (m.restroom, m.restroom_position, m.label, m.position))
+        def placed(m: Any) -> tuple[Any, ...] | None:
+            return None if m is None else (m.restroom, m.restroom_position, m.label, m.position)
+
         if stall_id not in self.tiles or placed(old) != placed(message):
             if not self._relayout.isActive():  # retained states arrive one by one at start: build once, 100 ms on
                 self._relayout.start()

@@ -13,11 +13,21 @@ import time
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMessageBox,
-                               QPushButton, QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
-from kiosk.protocol.spreadsheet import SafeWriter
 from kiosk.core.energy import PortStatus
+from kiosk.protocol.spreadsheet import SafeWriter
 from kiosk.ui.background import Background
 from kiosk.ui.locker_pages import ask_save_path, make_table
 from kiosk.ui.rows_model import Column, RowsModel

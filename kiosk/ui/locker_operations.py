@@ -12,8 +12,17 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from kiosk.core.lockers import RosterPreview, preview_roster
-from kiosk.store.lockers import (Assignment, HistoryFilter, HistoryRow, LockerDesk, LockerState, LockerStatistics,
-                                 MemberInfo, Operator, Role)
+from kiosk.store.lockers import (
+    Assignment,
+    HistoryFilter,
+    HistoryRow,
+    LockerDesk,
+    LockerState,
+    LockerStatistics,
+    MemberInfo,
+    Operator,
+    Role,
+)
 
 DESK = Operator("front desk", Role.STAFF)
 ADMIN = Operator("admin (PIN)", Role.ADMIN)
@@ -63,7 +72,7 @@ class LockerOperations:
     def import_roster(self, preview: RosterPreview) -> int:
         return self._done(self.desk.import_roster(preview, DESK))
 
-    # --- admin (after a sign-in, or the PIN) ------------------------------------------------------------------------------------
+    # --- admin (after a sign-in, or the PIN) ----------------------------------------------------------------------
 
     def force_exit(self, locker: int, reason: str) -> Assignment:
         return self._done(self.desk.force_exit(locker, reason, self._admin()))

@@ -18,11 +18,24 @@ from typing import Any
 
 from PySide6.QtCore import QDate, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QIntValidator
-from PySide6.QtWidgets import (QAbstractItemView, QDateEdit, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
-                               QLineEdit, QMessageBox, QProgressDialog, QPushButton, QTableView, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDateEdit,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QProgressDialog,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
 
-from kiosk.protocol.spreadsheet import SafeWriter
 from kiosk.core.lockers import HISTORY_LIMIT, HistoryFilter, LockerError, LockerState, LockerStatus, describe_duration
+from kiosk.protocol.spreadsheet import SafeWriter
 from kiosk.ui.background import Background
 from kiosk.ui.pin_dialog import ask_admin
 from kiosk.ui.reason_dialog import ask_reason

@@ -1,6 +1,7 @@
 """MQTT 3.1.1 conformance of the embedded broker, run against Mosquitto in the same test run as the reference.
 
-The brokers and their accounts are in conftest.py. Where the two behave differently, the test says so and docs/broker-conformance.md says
+The brokers and their accounts are in conftest.py. Where the two behave differently, the test says so and
+docs/broker-conformance.md says
 why. Raw packets (tests/helpers.py) are used where paho would hide the behaviour.
 """
 

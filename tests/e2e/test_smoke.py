@@ -93,7 +93,8 @@ def test_start_register_publish_and_stop_with_sigterm(running: Kiosk) -> None:
 def test_without_a_screen_it_says_so_and_runs_headless(running: Kiosk) -> None:
     code, _seconds, output = running.stop()
     assert code == 0
-    assert output.splitlines()[0] == "kiosk: no display found (DISPLAY/WAYLAND_DISPLAY unset); running as the headless hub"
+    assert output.splitlines()[0] == ("kiosk: no display found (DISPLAY/WAYLAND_DISPLAY unset); running as the "
+                                      "headless hub")
 
 
 @pytest.mark.slow

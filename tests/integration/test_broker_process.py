@@ -67,7 +67,8 @@ def test_a_broker_that_ran_well_is_restarted_without_a_growing_delay(child_hub: 
     for _ in range(3):
         before = child_hub.broker.pid
         os.kill(before, signal.SIGKILL)
-        wait_for(lambda: child_hub.broker.pid not in (None, before) and child_hub.broker.running, timeout=4)
+        wait_for(lambda before=before: child_hub.broker.pid not in (None, before) and child_hub.broker.running,
+                 timeout=4)
     assert child_hub.broker.restarts == 3 and child_hub.broker._crash_loop == 1
 
 

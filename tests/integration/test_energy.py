@@ -12,7 +12,6 @@ from kiosk.services.energy import NOTIFICATIONS_TOPIC, PORT_STATE_PREFIX
 from kiosk.services.hub import Hub
 from tests.helpers import OffsetClock, RecordingEvents, connect, wait_for
 
-
 Clock = OffsetClock
 
 

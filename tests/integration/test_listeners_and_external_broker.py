@@ -1,4 +1,5 @@
-"""Optional WebSocket and TLS listeners, and the device worker on an external broker (nothing assumes the embedded one)."""
+"""Optional WebSocket and TLS listeners, and the device worker on an external broker (nothing assumes the embedded
+one)."""
 
 import json
 import ssl

@@ -14,7 +14,6 @@ from kiosk.services.stalls import stall_topic
 from kiosk.store.devices import legacy_device_id
 from tests.helpers import OffsetClock, RecordingEvents, connect, connect_packet, read_packet, wait_for
 
-
 Clock = OffsetClock
 
 

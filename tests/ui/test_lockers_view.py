@@ -174,8 +174,8 @@ def test_an_unknown_member_can_be_added_from_the_desk_and_gets_a_locker(tab: Loc
 
 
 def test_no_free_locker_says_so(tab: LockersView, desk: LockerDesk) -> None:
-    for n, enrollment in enumerate(["CS2021001", "CS2021002", "EC2021001", "ME2021001", "CS2021003", "EC2021002",
-                                    "ME2021002", "CS2021004", "EC2021003", "ME2021003"]):
+    for enrollment in ("CS2021001", "CS2021002", "EC2021001", "ME2021001", "CS2021003", "EC2021002", "ME2021002",
+                       "CS2021004", "EC2021003", "ME2021003"):
         scan(tab, enrollment)
     desk.add_member("CS2022001", "A", "", Operator("t", Role.STAFF))
     desk.add_member("CS2022002", "B", "", Operator("t", Role.STAFF))

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.services.broker.collection import CollectionSchedule
-from kiosk.services.broker.gatekeeper import Gatekeeper, internal_credentials
+from kiosk.services.broker.gatekeeper import internal_credentials
 from kiosk.services.broker.service import BrokerService, BrokerStats, ListenerSpec, gatekeeper_for
 from kiosk.services.loop import ServiceLoop
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 import psutil
 
 from kiosk.core.throttle import FailureThrottle
 from kiosk.services.broker.fixes import BrokerLimits, KioskBroker
-from kiosk.services.broker.journal import JournalAppender, JournalStats
 from kiosk.services.broker.gatekeeper import Credentials, Gatekeeper
+from kiosk.services.broker.journal import JournalAppender, JournalStats
 from kiosk.services.broker.plugins import PLUGINS, attach_gatekeeper
 from kiosk.store.devices import LEGACY_PREFIX, DeviceRegistry
 

@@ -8,8 +8,20 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.core.energy import (Bucket, PortDetector, PortRules, PortStatus, Schedule, baseline, bucket_start,
-                               calibrate_noise_floor, estimate_noise_floor, monthly_cost, noise_sigma, roll_up)
+from kiosk.core.energy import (
+    Bucket,
+    PortDetector,
+    PortRules,
+    PortStatus,
+    Schedule,
+    baseline,
+    bucket_start,
+    calibrate_noise_floor,
+    estimate_noise_floor,
+    monthly_cost,
+    noise_sigma,
+    roll_up,
+)
 
 TRACES = Path(__file__).resolve().parents[2] / "fixtures" / "energy"
 START = datetime(2026, 11, 2, 9, 0).timestamp()  # a Monday

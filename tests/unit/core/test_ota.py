@@ -2,9 +2,24 @@
 
 import pytest
 
-from kiosk.core.ota import (MAX_ATTEMPTS, ORDER_TIMEOUT_S, PENDING_LIMIT_S, FirmwareError, Job, JobState,
-                            RolloutLimit, check_image, check_version, firmware_seen, order, out_of_date, postpone,
-                            progress, tick, version_key)
+from kiosk.core.ota import (
+    MAX_ATTEMPTS,
+    ORDER_TIMEOUT_S,
+    PENDING_LIMIT_S,
+    FirmwareError,
+    Job,
+    JobState,
+    RolloutLimit,
+    check_image,
+    check_version,
+    firmware_seen,
+    order,
+    out_of_date,
+    postpone,
+    progress,
+    tick,
+    version_key,
+)
 
 T0 = 1_800_000_000.0
 

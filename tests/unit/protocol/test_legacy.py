@@ -1,7 +1,15 @@
 import pytest
 
-from kiosk.protocol.legacy import (LegacyAddress, LegacyField, LegacyState, LegacyTopic, LegacyType, legacy_may_use,
-                                   parse_legacy, parse_legacy_topic)
+from kiosk.protocol.legacy import (
+    LegacyAddress,
+    LegacyField,
+    LegacyState,
+    LegacyTopic,
+    LegacyType,
+    legacy_may_use,
+    parse_legacy,
+    parse_legacy_topic,
+)
 from kiosk.protocol.payloads import Rejected
 from kiosk.protocol.topics import TopicError
 

@@ -3,8 +3,7 @@
 import pytest
 
 from kiosk.protocol.payloads import Reason, Rejected
-from kiosk.protocol.serial_lines import (MAX_LINE_BYTES, Hello, LineFramer, SequenceWatch, SerialReading,
-                                         parse_line)
+from kiosk.protocol.serial_lines import MAX_LINE_BYTES, Hello, LineFramer, SequenceWatch, SerialReading, parse_line
 
 
 def test_lines_cut_across_reads_are_put_back_together() -> None:

@@ -60,7 +60,8 @@ def test_passwords_are_stored_only_as_argon2id_hashes(directory: tuple[OperatorD
     assert stored.startswith("$argon2id$") and GOOD not in stored and GOOD not in audit
 
 
-def test_an_old_scrypt_password_is_rehashed_at_the_next_good_sign_in(directory: tuple[OperatorDirectory, Clock]) -> None:
+def test_an_old_scrypt_password_is_rehashed_at_the_next_good_sign_in(
+        directory: tuple[OperatorDirectory, Clock]) -> None:
     from tests.unit.core.test_pin import old_scrypt_hash
 
     operators, _ = directory
