@@ -24,6 +24,7 @@ log = logging.getLogger("kiosk")
 _IMPORTED_AT = time.monotonic()
 EXIT_CONFIG = 2
 EXIT_ALREADY_RUNNING = 3  # another hub runs on this data folder (`kiosk stop` stops it)
+WINDOW_SETTINGS = "window.ini"  # the desk window's own choices (what closing it does), in the config folder
 FIRST_PAINT_GRACE_MS = 3000
 
 
@@ -117,14 +118,21 @@ def run_headless(config: Config) -> int:
 
 
 def run_window(config: Config) -> int:
-    from PySide6.QtCore import QTimer
+    from kiosk.services.hub_lock import running_hub
+
+    running = running_hub(config.data_dir)
+    if running is not None:  # before any window: this machine's hub runs already
+        return _attach_to_running(config, running)
+    from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
     from kiosk.ui import theme
     from kiosk.ui.bridge import Bridge
+    from kiosk.ui.close_guard import CloseGuard
     from kiosk.ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setQuitOnLastWindowClosed(False)  # a window kept in the background leaves the hub running
     app.setApplicationName("Front Desk Kiosk")
     theme.apply(app)
     bridge = Bridge()
@@ -135,10 +143,45 @@ def run_window(config: Config) -> int:
     window.firstPainted.connect(starter.start)
     QTimer.singleShot(FIRST_PAINT_GRACE_MS, starter.start)  # a window that is never painted (minimised) still works
     bridge.servicesReady.connect(freeze_startup_objects)  # on the GUI thread: see freeze_startup_objects
+    guard = CloseGuard(window, QSettings(str(config.config_dir / WINDOW_SETTINGS), QSettings.Format.IniFormat))
+    window.close_guard = guard
+    guard.stopRequested.connect(app.quit)
+    guard.keptInBackground.connect(lambda: log.info("window closed; the hub keeps collecting in the background "
+                                                    "(start the kiosk again to bring the window back, or "
+                                                    "`kiosk stop`)"))
+    window.closed.connect(app.quit)
     window.show()
-    _quit_on_signals(app)
+    _quit_on_signals(app, before=lambda: setattr(guard, "allow_close", True))
+    _bring_forward_on(signal.SIGUSR1, guard.bring_back)
     app.aboutToQuit.connect(starter.stop)
     return app.exec()
+
+
+def _attach_to_running(config: Config, running: dict[str, Any]) -> int:
+    """A second start of the window: bring the running window forward, or say which hub runs."""
+    pid = running.get("pid")
+    if running.get("host") == "window" and isinstance(pid, int):
+        try:
+            os.kill(pid, signal.SIGUSR1)
+        except OSError:
+            pass
+        else:
+            print(f"kiosk: the kiosk already runs here (process {pid}); its window was brought forward")
+            return 0
+    print(f"kiosk: a hub already runs on {config.data_dir} without a window (process {pid}, broker port "
+          f"{running.get('broker_port')}, HTTP port {running.get('http_port')}). This window cannot attach to it "
+          "yet; stop it with `kiosk stop` and start the kiosk again.", file=sys.stderr)
+    return EXIT_ALREADY_RUNNING
+
+
+def _bring_forward_on(signum: int, show: Any) -> None:
+    """A second start of the kiosk signals this process: its window comes back (Python runs the handler on the GUI
+    thread, between Qt events, thanks to the timer of _quit_on_signals)."""
+    def bring_forward(*_args: Any) -> None:
+        log.info("the kiosk was started again: its window comes forward")
+        show()
+
+    signal.signal(signum, bring_forward)
 
 
 def connect_window(window: Any, starter: ServicesStarter) -> None:
@@ -215,7 +258,7 @@ class ServicesStarter:
         from kiosk.services.hub import Hub
 
         try:
-            self._hub = Hub(self._config, self._bridge)
+            self._hub = Hub(self._config, self._bridge, host="window")
             self._hub.start()
         except Exception as exc:
             log.exception("the hub could not start")

@@ -116,8 +116,10 @@ class HubEvents(Protocol):
 
 
 class Hub:
-    def __init__(self, config: Config, events: HubEvents, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, config: Config, events: HubEvents, clock: Callable[[], float] = time.time,
+                 host: str = "headless") -> None:
         self.config = config
+        self.host = host  # "window" when a desk window hosts the hub (a second start brings that window forward)
         self._events = events
         self._clock = clock
         private_folder(config.data_dir)  # the database, the journal, secrets and firmware: for the owner only
@@ -401,7 +403,8 @@ class Hub:
     def start(self) -> None:
         """Raises HubAlreadyRunning (before anything starts) when another hub runs on this data folder."""
         self._lock.acquire({"broker_port": self.config["broker.port"] if self.broker is not None else None,
-                            "http_port": self.config["http.port"] or None, "database": self.config.database_label})
+                            "http_port": self.config["http.port"] or None, "database": self.config.database_label,
+                            "host": self.host})
         self.stalls.reload()
         self.commands.load()
         self.ota.load()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QTimer, Signal
-from PySide6.QtGui import QPaintEvent
+from PySide6.QtGui import QCloseEvent, QPaintEvent
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from kiosk.ui.admin_session import AdminSession
 from kiosk.ui.admin_view import AdminView
 from kiosk.ui.bridge import Bridge
+from kiosk.ui.close_guard import CloseGuard
 from kiosk.ui.devices_model import DevicesModel
 from kiosk.ui.devices_view import DevicesView
 from kiosk.ui.energy_view import EnergyView
@@ -22,10 +23,13 @@ class MainWindow(QMainWindow):
     """Signals:
         demoRequested(): forwarded from the device list's empty state (Admin tab).
         firstPainted(): the window has been painted for the first time (start-up is measured to here).
+        closed(): the window closed for good (with a close guard: the user chose to stop the hub, or it was never
+            running); the application quits.
     """
 
     demoRequested = Signal()
     firstPainted = Signal()
+    closed = Signal()
 
     def __init__(self, bridge: Bridge, database: str, parent: QWidget | None = None,
                  idle_lock_s: float = 300.0) -> None:
@@ -33,6 +37,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Front Desk Kiosk")
         self._painted = False
         self.failure_box: QMessageBox | None = None
+        self.close_guard: CloseGuard | None = None  # set by the app: closing then asks before stopping the hub
         self.resize(1100, 700)
         self.devices_model = DevicesModel(parent=self)
         self.devices = DevicesView(self.devices_model, self)
@@ -72,7 +77,16 @@ class MainWindow(QMainWindow):
             self._painted = True
             QTimer.singleShot(0, self.firstPainted.emit)
 
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.close_guard is not None and not self.close_guard.may_close():
+            event.ignore()
+            return
+        super().closeEvent(event)
+        self.closed.emit()
+
     def _services_failed(self, reason: str) -> None:
+        if self.close_guard is not None:
+            self.close_guard.hosting = False
         self.status.show_failure(reason)
         self.failure_box = QMessageBox(QMessageBox.Icon.Critical, "Front Desk Kiosk",
                                        "The kiosk's services could not start:\n\n" + reason +

@@ -336,3 +336,15 @@ def test_a_hub_killed_with_9_leaves_no_lock_behind(tmp_path: Path) -> None:
         if again.process.poll() is None:
             again.process.kill()
             again.process.communicate()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("running", [WINDOW_OFFSCREEN], indirect=True, ids=["window"])
+def test_starting_the_kiosk_again_brings_its_window_forward_and_kiosk_stop_stops_it(running: Kiosk) -> None:
+    again = subprocess.run([sys.executable, "main.py", "--broker-port", str(free_port()), "--http-port",
+                            str(free_port())], cwd=ROOT, env=running.env, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0 and "its window was brought forward" in again.stdout, again.stdout + again.stderr
+    assert "stopped" in running.cli("stop")
+    output, _ = running.process.communicate(timeout=10)
+    assert running.process.returncode == 0, output
+    assert "its window comes forward" in output and "ERROR" not in output

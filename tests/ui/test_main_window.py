@@ -103,3 +103,55 @@ def test_the_window_imports_no_database_or_network_library_before_its_first_pain
             " 'kiosk.ui.admin_devices', 'kiosk.ui.admin_firmware', 'kiosk.ui.admin_health') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def guarded(main: MainWindow, tmp_path: Any) -> Any:
+    from PySide6.QtCore import QSettings
+
+    from kiosk.ui.close_guard import CloseGuard
+
+    guard = CloseGuard(main, QSettings(str(tmp_path / "window.ini"), QSettings.Format.IniFormat))
+    main.close_guard = guard
+    return guard
+
+
+def answer(qtbot: Any, guard: Any, button_text: str, remember: bool) -> None:
+    qtbot.waitUntil(lambda: guard.box is not None and guard.box.isVisible(), timeout=3000)
+    assert "stop the hub" in guard.box.text()
+    guard.remember.setChecked(remember)
+    [button] = [b for b in guard.box.buttons() if b.text().replace("&", "") == button_text]
+    button.click()
+
+
+def test_closing_the_window_asks_and_keeps_collecting_in_the_background(qtbot: Any, window: Any,
+                                                                       tmp_path: Any) -> None:
+    main, _bridge, starter = window
+    guard = guarded(main, tmp_path)
+    kept: list[bool] = []
+    stopped: list[bool] = []
+    guard.keptInBackground.connect(lambda: kept.append(True))
+    guard.stopRequested.connect(lambda: stopped.append(True))
+    main.close()  # the window's X, Alt+F4
+    assert main.isVisible()  # nothing happens before the answer
+    answer(qtbot, guard, "Keep collecting", remember=True)
+    assert kept == [True] and stopped == [] and not main.isVisible()
+    assert starter._hub.link.connected.is_set()  # still collecting
+    guard.bring_back()
+    assert main.isVisible()
+    main.close()  # remembered: hidden again without a question
+    assert not main.isVisible() and guard.box is not None and not guard.box.isVisible() and kept == [True, True]
+    assert "on_close=background" in (tmp_path / "window.ini").read_text()
+
+
+def test_stop_the_hub_closes_the_window_and_is_remembered_only_when_asked(qtbot: Any, window: Any,
+                                                                        tmp_path: Any) -> None:
+    main, _bridge, _starter = window
+    guard = guarded(main, tmp_path)
+    closed: list[bool] = []
+    main.closed.connect(lambda: closed.append(True))
+    main.close()
+    answer(qtbot, guard, "Stop the hub", remember=False)
+    assert guard.allow_close
+    main.close()  # the application quits on stopRequested; here the test closes it
+    assert closed == [True] and not main.isVisible()
+    assert "on_close" not in ((tmp_path / "window.ini").read_text() if (tmp_path / "window.ini").exists() else "")
