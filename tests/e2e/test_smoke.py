@@ -61,7 +61,8 @@ def running(request: Any, tmp_path: Path) -> Iterator[Kiosk]:
     finally:
         if kiosk.process.poll() is None:
             kiosk.process.kill()
-            kiosk.process.communicate()
+        if kiosk.process.stdout is not None and not kiosk.process.stdout.closed:
+            kiosk.process.communicate()  # also when it died on its own: its pipe is closed, not left to the GC
 
 
 HEADLESS = (("--headless",), {})
