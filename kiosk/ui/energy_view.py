@@ -192,9 +192,9 @@ class EnergyView(QWidget):
         if [r["id"] for r in rows] != [r["id"] for r in self.model.rows]:
             self.model.set_rows(rows)
             self._reselect(selected)
-        else:
+        elif rows:  # the same ports: their values changed (no ports: nothing to repaint, no invalid range)
             self.model.rows[:] = rows
-            self.model.dataChanged.emit(self.model.index(0, 1), self.model.index(max(0, len(rows) - 1), 4))
+            self.model.dataChanged.emit(self.model.index(0, 1), self.model.index(len(rows) - 1, 4))
         self.empty.setVisible(not rows)
         self._update_live()
         self._ticks += 1
