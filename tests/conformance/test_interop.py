@@ -12,6 +12,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -49,11 +50,21 @@ def tree(broker: Broker) -> Iterator[Tree]:
     yield Tree(broker)
 
 
-def settle(device: Device, count: int, timeout: float = 5.0) -> list[bytes]:
-    """Wait for `count` messages, then a little longer for any extra one (a copy too many)."""
-    wait_for(lambda: len(device.messages) >= count, timeout)
-    time.sleep(0.3)  # nothing to await: the test is that no further message arrives
-    return [m.payload for m in device.messages]
+MARKER = b"marker: everything before me has arrived"
+
+
+def settle(device: Device, sender: Device, topic: str) -> list[Any]:
+    """What `device` received before a marker that `sender` publishes on `topic` now, at QoS 2: a broker hands one
+    client's PUBLISH packets on in order, and paho hands a QoS 2 message on at its PUBREL, after every message
+    before it. So a copy too many, or one missing, shows without waiting for a time. (Every subscription here
+    grants QoS 2 on the marker's topic.)"""
+    sender.publish(topic, MARKER, 2)
+    wait_for(lambda: any(m.payload == MARKER and m.qos == 2 for m in device.messages))
+    return [m for m in list(device.messages) if m.payload != MARKER]
+
+
+def payloads(messages: list[Any]) -> list[bytes]:
+    return sorted(m.payload for m in messages)
 
 
 def test_basic(tree: Tree) -> None:
@@ -63,27 +74,25 @@ def test_basic(tree: Tree) -> None:
     client.subscribe(tree.topics[0], 2)
     for qos in (0, 1, 2):
         client.publish(tree.topics[0], f"qos {qos}", qos)
-    assert sorted(settle(client, 3)) == [b"qos 0", b"qos 1", b"qos 2"]
+    assert payloads(settle(client, client, tree.topics[0])) == [b"qos 0", b"qos 1", b"qos 2"]
     client.close()
 
 
 def test_retained_messages(tree: Tree) -> None:
     sender = tree.client("myclientid")
     for qos, topic in ((0, tree.topics[1]), (1, tree.topics[2]), (2, tree.topics[3])):
-        sender.client.publish(topic, f"qos {qos}", qos=qos, retain=True).wait_for_publish(5)
-    time.sleep(0.2)  # the QoS 0 one has no acknowledgement to wait for
+        sender.client.publish(topic, f"qos {qos}", qos=qos, retain=True)
+    sender.publish(tree.topics[0], "last", 1)  # acknowledged once the broker handled the three before it, in order
     receiver = tree.client("myclientid2")
     receiver.subscribe(tree.wild[5], 2)
-    assert sorted(settle(receiver, 3)) == [b"qos 0", b"qos 1", b"qos 2"]
-    assert all(m.retain for m in receiver.messages)
+    retained = settle(receiver, sender, tree.topics[1])
+    assert payloads(retained) == [b"qos 0", b"qos 1", b"qos 2"] and all(m.retain for m in retained)
     receiver.close()
     for topic in tree.topics[1:4]:  # an empty retained message clears it
         sender.client.publish(topic, b"", qos=1, retain=True).wait_for_publish(5)
     again = tree.client("myclientid2")
     again.subscribe(tree.wild[5], 2)
-    sender.publish(tree.topics[0], "marker")  # not matched by +/+ below the prefix: nothing may arrive
-    time.sleep(0.5)
-    assert again.messages == []
+    assert settle(again, sender, tree.topics[2]) == []  # no retained message is left
     for client in (sender, again):
         client.close()
 
@@ -108,8 +117,8 @@ def test_offline_message_queueing(tree: Tree) -> None:
     for qos, topic in ((0, tree.topics[1]), (1, tree.topics[2]), (2, tree.topics[3])):
         sender.publish(topic, f"qos {qos}", qos)
     back = tree.client("myclientid", clean=False)
-    got = settle(back, 2)
-    assert sorted(got) in ([b"qos 1", b"qos 2"], [b"qos 0", b"qos 1", b"qos 2"])  # QoS 0 may be dropped
+    got = payloads(settle(back, sender, tree.topics[1]))
+    assert got in ([b"qos 1", b"qos 2"], [b"qos 0", b"qos 1", b"qos 2"])  # QoS 0 may be dropped
     for client in (sender, back):
         client.close()
 
@@ -120,8 +129,8 @@ def test_overlapping_subscriptions(tree: Tree) -> None:
         client.subscribe(tree.wild[6], 2)
         client.subscribe(tree.wild[0], 1)
         client.publish(tree.topics[3], "overlapping topic filters", 2)
-        settle(client, 1)
-        qos = sorted(m.qos for m in client.messages)
+        # The marker goes where only TopicA/# (QoS 2) matches: Mosquitto would send it at QoS 1 otherwise.
+        qos = sorted(m.qos for m in settle(client, client, f"{tree.base}/TopicA/B/C"))
     finally:
         client.close()
     if tree.broker.name == "kiosk":
@@ -154,7 +163,7 @@ def test_redelivery_on_reconnect(tree: Tree) -> None:
     assert [kind for kind, _f, _b in received] == [PUBLISH, PUBLISH]
     sock.close()
     back = tree.client("myclientid", clean=False)
-    assert sorted(settle(back, 2)) == [b"qos 1", b"qos 2"]
+    assert payloads(settle(back, sender, tree.topics[1])) == [b"qos 1", b"qos 2"]
     for client in (sender, back):
         client.close()
 
@@ -204,6 +213,6 @@ def test_unsubscribe(tree: Tree) -> None:
     sender = tree.client("myclientid2")
     for topic in tree.topics[:3]:
         sender.publish(topic, topic, 1)
-    assert sorted(settle(client, 2)) == sorted(t.encode() for t in tree.topics[1:3])
+    assert payloads(settle(client, sender, tree.topics[1])) == sorted(t.encode() for t in tree.topics[1:3])
     for each in (client, sender):
         each.close()
