@@ -99,7 +99,8 @@ class Gatekeeper:
         """Whether this login may proceed; a refusal is counted, logged (rate-limited) and, for a key that keeps
         failing, answered late."""
         where = f"addr:{address}" if address else ""
-        if where and self.throttle.too_busy(where):
+        # The hub's own account is always checked: a flood of failures from this machine must not shut out its link.
+        if where and username != self._internal.username and self.throttle.too_busy(where):
             self._refuse(TOO_MANY_FAILURES, username, client_id, address)
             return False
         reason = await self._check(username, password, client_id, address)

@@ -58,3 +58,4 @@ def test_memory_is_bounded_by_max_keys() -> None:
         throttle.failed(f"addr:{n}")
         clock.now += 0.001
     assert len(throttle._keys) <= 100
+
