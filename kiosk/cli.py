@@ -60,8 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                                                        required=True)
     add = device.add_parser("add", help="register a device; prints its id and token (shown only once)")
     add.add_argument("--name", required=True)
-    add.add_argument("--kind", required=True, choices=("stall", "energy", "esp32", "sensor", "display"),
-                     help="display: a wall display's own MQTT login (it may only read kiosk/state/...)")
+    add.add_argument("--kind", required=True, choices=("stall", "energy", "esp32", "sensor", "display", "station"),
+                     help="display: a wall display's own MQTT login (it may only read kiosk/state/...); station: "
+                     "a second desk's token for the hub's API (kiosk --station --hub URL)")
     add.add_argument("--organization", default="default")
     add.add_argument("--expires", help="token expiry: days from now (e.g. 90) or a date (2027-06-30)")
     device.add_parser("list", help="list registered devices")

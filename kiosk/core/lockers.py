@@ -21,6 +21,10 @@ class LockerError(ValueError):
     """An operation that cannot be done; the message says why and what to do next."""
 
 
+class LockerRace(LockerError):
+    """Another station did the same at the same moment and the database kept theirs: try again."""
+
+
 class Policy(str, Enum):
     LOWEST = "lowest"  # the lowest free number: lockers near the desk fill first
     SPREAD = "spread"  # the free locker in the bank with the most free lockers: banks fill evenly
@@ -236,6 +240,19 @@ class LockerState(NamedTuple):
 
     def status(self, now: float) -> LockerStatus:
         return locker_status(self.out_of_order, self.due_at, now)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One locker given to one member: when, until when, and (once over) how it ended."""
+
+    id: int
+    locker: int
+    member: str
+    assigned_at: float
+    due_at: float
+    released_at: float | None = None
+    release_kind: str | None = None
 
 
 @dataclass(frozen=True)

@@ -184,7 +184,10 @@ REFUSAL = web.ResponseKey("refusal_reason", str)  # the reason a refused request
 
 
 def error(status: int, message: str, reason: str | None = None, **headers: str) -> web.Response:
-    return web.json_response({"success": False, "message": message, "reason": reason or REASONS.get(status, "error")},
+    """The one error shape (kiosk.protocol.api.ApiError): `error` is machine-readable; `reason` is the same code,
+    kept for the devices' POST /api/sensor/reading (its original contract)."""
+    code = reason or REASONS.get(status, "error")
+    return web.json_response({"success": False, "error": code, "message": message, "reason": code},
                              status=status, headers=headers or None)
 
 
@@ -195,13 +198,15 @@ class HttpServer:
                  sensor_reading: Callable[[Any, str], tuple[int, dict[str, Any]]] | None = None,
                  metrics: Callable[[], str] | None = None,
                  firmware: Callable[[str], Path | None] | None = None,
-                 limits: HttpLimits = HttpLimits(), refusals: HttpRefusals | None = None) -> None:
+                 limits: HttpLimits = HttpLimits(), refusals: HttpRefusals | None = None,
+                 mount: Callable[[web.Application], None] | None = None) -> None:
         self._bind = bind
         self._port = port
         self._health = health
         self._sensor_reading = sensor_reading
         self._metrics = metrics
         self._firmware = firmware  # sha256 -> the image file, None if no such image
+        self.mount = mount  # adds the screens' API (kiosk.services.api) to the main application
         self.limits = limits
         self.refusals = refusals if refusals is not None else HttpRefusals()
         self.throttle = FailureThrottle(free=limits.free_failures, max_hold_s=limits.max_delay_s)
@@ -223,6 +228,8 @@ class HttpServer:
                 app.router.add_post("/api/sensor/reading", self._post_reading)
             if self._firmware is not None:
                 app.router.add_get("/firmware/{sha256:[0-9a-f]{64}}.bin", self._get_firmware)
+            if self.mount is not None:
+                self.mount(app)
         return app
 
     async def start(self) -> None:

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import text
 
+from kiosk import __version__
 from kiosk.config import Config
 from kiosk.core.devices import DeviceInfo, DeviceSnapshot
 from kiosk.core.energy import PortStatus
@@ -29,6 +30,7 @@ from kiosk.protocol.metrics import Metric, render
 from kiosk.protocol.payloads import Reason, Rejected, iso_utc
 from kiosk.protocol.serial_lines import Hello
 from kiosk.protocol.topics import DEVICE_PREFIXES, STATE_PREFIX, TO_DEVICE_CHANNELS
+from kiosk.services.api import ApiParts, HubApi
 from kiosk.services.broker.gatekeeper import internal_credentials
 from kiosk.services.broker.process import BrokerProcess, InProcessBroker
 from kiosk.services.broker.service import BrokerService, BrokerStats, ListenerSpec, gatekeeper_for
@@ -52,6 +54,7 @@ from kiosk.store.energy import EnergyStore, PortError
 from kiosk.store.firmware import FirmwareStore
 from kiosk.store.journal import JOURNAL_FILE
 from kiosk.store.lockers import LockerDesk, locker_desk_for
+from kiosk.store.operators import OperatorDirectory
 from kiosk.store.site_key import SiteKey
 from kiosk.store.stalls import StallDirectory, acting
 from kiosk.store.writer import StoreWriter
@@ -136,7 +139,8 @@ class Hub:
         self.energy_store = EnergyStore(self.engine, clock)
         self.notices = Notices(self.energy_store, self._publish_state, clock, self.writer)
         self.locker_service = LockerService(self.lockers, self._publish_state, events.lockers_changed,
-                                            on_counts=self.notices.lockers_counted)
+                                            on_counts=self.notices.lockers_counted,
+                                            on_unannounced=self._lockers_changed_unannounced)
         self.energy = EnergyService(self.energy_store, self.writer, self._publish_state,
                                     config["energy.tariff_per_kwh"], config["energy.currency"], clock)
         self.commands = CommandService(CommandLog(self.engine), self._publish_to_device,
@@ -184,6 +188,14 @@ class Hub:
         self.http = (HttpServer(config["http.bind"], config["http.port"], self.health, self.sensor_reading,
                                 self.metrics, self._firmware_file, limits, self.http_refusals)
                      if config["http.port"] else None)
+        self.api: HubApi | None = None
+        if self.http is not None:
+            self.api = HubApi(ApiParts(config.data_dir, self.lockers, lambda: self.locker_service.changed(True),
+                                       OperatorDirectory(self.engine, clock),
+                                       lambda token: self.registry.check_token(token).device, self.registry.record,
+                                       lambda: float(config["admin.idle_lock_s"]), __version__, clock),
+                              self.http.throttle, limits.max_body_bytes, limits.request_timeout_s)
+            self.http.mount = self.api.mount
         self.link = DeviceLink(self.broker_address(), *self._link_credentials(), on_message=self._message,
                                on_control=self.device_revoked, on_connection=self._link_changed,
                                extra_subscriptions=LEGACY_SUBSCRIPTIONS if self.legacy_stallsense else (),
@@ -205,6 +217,12 @@ class Hub:
         self._lock = HubLock(config.data_dir)
         self._ticker: threading.Thread | None = None
         self._pruner: threading.Thread | None = None
+
+    def _lockers_changed_unannounced(self) -> None:
+        """A locker change the event stream has not carried (this window's, the CLI's): stations re-read."""
+        if self.api is not None:
+            self.api.events.publish("lockers", {"action": "changed", "by": "", "assignments": [], "lockers": [],
+                                                "members": True, "counts": None})
 
     def broker_address(self) -> BrokerAddress:
         if self.config["broker.url"]:
@@ -497,6 +515,8 @@ class Hub:
                     self.commands.tick()
                     self.ota.tick()
                     self._sweep_sessions()
+                    if self.api is not None:
+                        self.api.sessions.sweep()  # the API's operator sessions past their idle or age limit
                     self.stalls.reload_if_edited()
                     self.energy.reload_ports_if_edited()
                     self._serial_devices.clear()  # an admin may have mapped a board to another device

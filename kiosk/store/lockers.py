@@ -21,11 +21,13 @@ from sqlalchemy.orm import Session
 from kiosk.core.lockers import (
     HISTORY_LIMIT,
     AlreadyAssigned,
+    Assignment,
     HistoryFilter,
     HistoryRow,
     Locker,
     LockerCounts,
     LockerError,
+    LockerRace,
     LockerState,
     LockerStatistics,
     MemberInfo,
@@ -39,21 +41,10 @@ from kiosk.core.lockers import (
     parse_closing,
 )
 from kiosk.core.operators import Operator, Role, require
-from kiosk.protocol.spreadsheet import SafeWriter
+from kiosk.protocol.spreadsheet import SafeWriter, write_locker_statistics
 from kiosk.store.devices import write_audit
 from kiosk.store.models import AuditEntry, LockerAssignment, LockerHour, Member
 from kiosk.store.models import Locker as LockerRow
-
-
-@dataclass(frozen=True)
-class Assignment:
-    id: int
-    locker: int
-    member: str
-    assigned_at: float
-    due_at: float
-    released_at: float | None = None
-    release_kind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -144,8 +135,10 @@ class LockerDesk:
         with self._session() as session:
             return [MemberInfo(*row) for row in session.execute(query)]
 
-    def import_roster(self, preview: RosterPreview, operator: Operator) -> int:
-        """Add the previewed new members in one transaction; returns how many were added."""
+    def import_roster(self, preview: RosterPreview, operator: Operator, others: tuple[int, int] | None = None) -> int:
+        """Add the previewed new members in one transaction; returns how many were added. `others`: (known,
+        refused) when the preview was made elsewhere (a station sends only its new rows)."""
+        known, refused = others if others is not None else (len(preview.known), len(preview.errors))
         now = self._clock()
         with self._session() as session, session.begin():
             have = set(session.scalars(select(Member.enrollment)))
@@ -153,7 +146,7 @@ class LockerDesk:
             session.add_all(Member(enrollment=r.enrollment, name=r.name, programme=r.programme, created_at=now)
                             for r in rows)
             write_audit(session, now, operator.name, "member.import", "roster",
-                        f"{len(rows)} added, {len(preview.known)} known, {len(preview.errors)} refused")
+                        f"{len(rows)} added, {known} known, {refused} refused")
         return len(rows)
 
     # --- the desk -------------------------------------------------------------------------------------------------
@@ -185,7 +178,7 @@ class LockerDesk:
             try:
                 session.flush()
             except IntegrityError:
-                raise LockerError("Another station just took that locker or served this member; try again.") from None
+                raise LockerRace("Another station just took that locker or served this member; try again.") from None
             write_audit(session, now, operator.name, "locker.assign", str(chosen), enrollment)
             _count_hour(session, now, assigned=1)
             return _assignment(row)
@@ -285,8 +278,9 @@ class LockerDesk:
             return [Locker(r.number, r.bank, r.out_of_order) for r in
                     session.scalars(select(LockerRow).order_by(LockerRow.number))]
 
-    def board(self) -> list[LockerState]:
-        """Every locker in service with its holder: one query, for the map, the lists and the counts."""
+    def board(self, numbers: list[int] | None = None) -> list[LockerState]:
+        """Every locker in service with its holder (or only these `numbers`): one query, for the map, the lists and
+        the counts."""
         query = (select(LockerRow.number, LockerRow.bank, LockerRow.out_of_order, LockerRow.note,
                         LockerAssignment.member, Member.name, Member.programme, LockerAssignment.assigned_at,
                         LockerAssignment.due_at)
@@ -296,6 +290,8 @@ class LockerDesk:
                  .order_by(LockerRow.number))
         if self.count is not None:
             query = query.where(or_(LockerRow.number <= self.count, LockerAssignment.id.is_not(None)))
+        if numbers is not None:
+            query = query.where(LockerRow.number.in_(numbers))
         with self._engine.connect() as connection:  # Core, not an ORM session: 2.4 ms instead of 6 for 1,000
             return [LockerState(n, bank, bool(out), note or "", member, name or "", programme or "", at, due)
                     for n, bank, out, note, member, name, programme, at, due in connection.execute(query)]
@@ -411,23 +407,8 @@ class LockerDesk:
 
     @staticmethod
     def export_statistics(figures: LockerStatistics, out: TextIO) -> None:
-        """The figures as CSV: one section per table (section, key, value)."""
-        writer = SafeWriter(out)
-        writer.writerow(["section", "key", "value"])
-        writer.writerow(["range", "from", _iso(figures.since)])
-        writer.writerow(["range", "to", _iso(figures.until)])
-        for key, value in (("free", figures.now.free), ("in use", figures.now.in_use),
-                           ("overdue", figures.now.overdue), ("out of order", figures.now.out_of_order)):
-            writer.writerow(["now", key, value])
-        writer.writerow(["totals", "assignments", figures.assignments])
-        writer.writerow(["totals", "average duration (min)",
-                         "" if figures.average_duration_s is None else round(figures.average_duration_s / 60, 1)])
-        writer.writerow(["totals", "forced releases", figures.forced])
-        writer.writerow(["totals", "overdue releases", figures.overdue_released])
-        for day, count in figures.per_day:
-            writer.writerow(["per day", day, count])
-        for hour_of_day, count in enumerate(figures.per_hour):
-            writer.writerow(["per hour", f"{hour_of_day:02d}:00", count])
+        """The figures as CSV (kiosk.protocol.spreadsheet.write_locker_statistics)."""
+        write_locker_statistics(figures, out)
 
     def member_count(self) -> int:
         with self._session() as session:

@@ -135,6 +135,14 @@ class OperatorDirectory:
             account.disabled_at = self._clock()
             write_audit(session, self._clock(), by.name, "operator.disable", name, "")
 
+    def current(self, name: str) -> Operator | None:
+        """The operator as the account stands now (None: no such account, or disabled): a session checks this."""
+        with self._session() as session:
+            account = session.get(OperatorAccount, name)
+            if account is None or account.disabled_at is not None:
+                return None
+            return Operator(account.name, Role(account.role))
+
     def operators(self) -> list[OperatorInfo]:
         with self._session() as session:
             return [OperatorInfo(a.name, Role(a.role), a.created_at, a.disabled_at is not None, a.locked_until,

@@ -1,0 +1,173 @@
+"""A blocking client of the hub's API (`/api/v1/`), standard library only: the window, a remote station and the CLI.
+
+One keep-alive connection per thread (http.client is not thread-safe); a connection the hub closed while idle is
+opened again once, before anything was sent on it. Every refusal raises `ApiError` (kiosk.protocol.api) with the
+hub's status, code, sentence and field; a hub that cannot be reached raises `HubUnreachable`, which says so in words.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from kiosk.protocol.api import API_PREFIX, SESSION_HEADER, ApiError, from_wire
+
+DEFAULT_TIMEOUT_S = 10.0
+
+
+class HubUnreachable(ConnectionError):
+    """The hub did not answer (not running, wrong address, network down)."""
+
+
+class ApiClient:
+    def __init__(self, base_url: str, token: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        parts = urlsplit(base_url if "://" in base_url else "http://" + base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"the hub address must look like http://HOST:PORT, not {base_url!r}")
+        self.base_url = f"{parts.scheme}://{parts.netloc}"
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname
+        self._port = parts.port or (443 if self._https else 80)
+        self._token = token
+        self.timeout_s = timeout_s
+        self.session_token: str | None = None  # an operator's session (kiosk.client.session)
+        self._local = threading.local()
+
+    # --- calls ----------------------------------------------------------------------------------------------------
+
+    def get(self, path: str, kind: Any = Any, **query: Any) -> Any:
+        return self.call("GET", path, kind, query=query)
+
+    def post(self, path: str, body: Any = None, kind: Any = Any, session: bool = False) -> Any:
+        return self.call("POST", path, kind, body=body, session=session)
+
+    def call(self, method: str, path: str, kind: Any = Any, body: Any = None,
+             query: dict[str, Any] | None = None, session: bool = False) -> Any:
+        """The answer's `data` as `kind`; ApiError for a refusal, HubUnreachable when the hub does not answer.
+        `session`: send the operator's session (admin actions). The desk's own calls go without it, so an admin
+        session that ended never stops the desk."""
+        status, payload = self._exchange(method, self._target(path, query), body, session)
+        answer = _decode(payload)
+        if status >= 400:
+            raise ApiError.from_body(status, answer)
+        if not isinstance(answer, dict) or "data" not in answer:
+            raise ApiError(status, "bad_answer", "the hub's answer is not the API's (is this a kiosk hub?)")
+        return from_wire(kind, answer["data"])
+
+    def download(self, path: str, out: Callable[[bytes], None], **query: Any) -> dict[str, str]:
+        """A streamed answer (CSV exports): each chunk to `out`; the answer's headers returned."""
+        connection = self._connection()
+        try:
+            connection.request("GET", self._target(path, query), headers=self._headers(None, False))
+            response = connection.getresponse()
+            if response.status >= 400:
+                raise ApiError.from_body(response.status, _decode(response.read()))
+            while chunk := response.read(256 * 1024):
+                out(chunk)
+            return dict(response.headers)
+        except (OSError, http.client.HTTPException) as exc:
+            self._drop()
+            raise HubUnreachable(self._unreachable(exc)) from None
+
+    def _target(self, path: str, query: dict[str, Any] | None) -> str:
+        wanted = {k: _query_text(v) for k, v in (query or {}).items() if v is not None}
+        return API_PREFIX + path + ("?" + urlencode(wanted) if wanted else "")
+
+    def _headers(self, body: bytes | None, session: bool) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        if session and self.session_token:
+            headers[SESSION_HEADER] = self.session_token
+        return headers
+
+    def _exchange(self, method: str, target: str, body: Any, session: bool) -> tuple[int, bytes]:
+        data = None if body is None else json.dumps(body, ensure_ascii=False).encode()
+        for attempt in (1, 2):
+            connection = self._connection()
+            reused = getattr(self._local, "used", False)
+            try:
+                connection.request(method, target, body=data, headers=self._headers(data, session))
+                response = connection.getresponse()
+                payload = response.read()
+                self._local.used = True
+                if response.getheader("Connection", "").lower() == "close":
+                    self._drop()
+                return response.status, payload
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+                self._drop()
+                if attempt == 1 and reused:  # the hub closed an idle keep-alive connection: open a new one
+                    continue
+                raise HubUnreachable(self._unreachable(exc)) from None
+            except (OSError, http.client.HTTPException) as exc:
+                self._drop()
+                raise HubUnreachable(self._unreachable(exc)) from None
+        raise AssertionError("unreachable")
+
+    def _unreachable(self, exc: BaseException) -> str:
+        if isinstance(exc, socket.timeout):
+            return f"the hub at {self.base_url} did not answer within {self.timeout_s:.0f} s"
+        if isinstance(exc, ConnectionRefusedError):
+            return f"no hub answers at {self.base_url} (is it running?)"
+        return f"the hub at {self.base_url} cannot be reached: {exc}"
+
+    def _connection(self) -> http.client.HTTPConnection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+            connection = kind(self._host, self._port, timeout=self.timeout_s)
+            self._local.connection = connection
+            self._local.used = False
+        return connection
+
+    def _drop(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+        self._local.connection = None
+        self._local.used = False
+
+    def close(self) -> None:
+        """Close this thread's connection (others close when their threads end)."""
+        self._drop()
+
+    # --- what every screen asks -----------------------------------------------------------------------------------
+
+    def websocket_target(self) -> tuple[str, int, bool, str, dict[str, str]]:
+        """(host, port, tls, path, headers) of the event stream."""
+        headers = {"Authorization": f"Bearer {self._token}"}
+        return self._host, self._port, self._https, API_PREFIX + "/events", headers
+
+
+def _decode(payload: bytes) -> Any:
+    try:
+        return json.loads(payload) if payload else None
+    except ValueError:
+        return None
+
+
+def _query_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def chunks_to(out: Any) -> Callable[[bytes], None]:
+    """`download`'s `out` writing decoded text to a text file."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+
+    def write(chunk: bytes) -> None:
+        out.write(decoder.decode(chunk))
+
+    return write
+
+
+__all__ = ["ApiClient", "ApiError", "HubUnreachable", "chunks_to"]
+

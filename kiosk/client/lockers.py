@@ -1,0 +1,160 @@
+"""The Lockers tab's operations over the hub's API: the same methods as kiosk.ui.locker_operations.LockerOperations.
+
+Staff operations go as this station's front desk; admin operations need an operator's session open on the client
+(kiosk.client.session.RemoteOperators signs in). Refusals raise `ApiError`, whose message is the desk's own
+sentence ("Locker 12 is in use; pick a free one."), so the tab shows it as it shows the store's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from kiosk.client.http import ApiClient, chunks_to
+from kiosk.core.lockers import (
+    Assignment,
+    HistoryFilter,
+    HistoryRow,
+    LockerCounts,
+    LockerState,
+    LockerStatistics,
+    MemberInfo,
+    RosterPreview,
+)
+from kiosk.protocol.api import to_wire
+from kiosk.protocol.spreadsheet import write_locker_statistics
+
+
+@dataclass(frozen=True)
+class LockerChange:
+    """What the hub says an operation changed (kiosk.services.api.lockers.LockerChange)."""
+
+    action: str
+    by: str
+    assignments: list[Assignment] = field(default_factory=list)
+    lockers: list[LockerState] = field(default_factory=list)
+    members: bool = False
+    counts: LockerCounts | None = None
+
+
+@dataclass(frozen=True)
+class _Page:
+    rows: list[HistoryRow]
+    more: bool
+
+
+@dataclass(frozen=True)
+class _Imported:
+    added: int
+
+
+class RemoteLockers:
+    def __init__(self, client: ApiClient) -> None:
+        self.client = client
+        self.last_change: LockerChange | None = None
+
+    def _change(self, path: str, body: Any = None, admin: bool = False) -> LockerChange:
+        change: LockerChange = self.client.post(path, body if body is not None else {}, LockerChange, session=admin)
+        self.last_change = change
+        return change
+
+    def _one(self, change: LockerChange) -> Assignment:
+        return change.assignments[0]
+
+    # --- desk (staff) ---------------------------------------------------------------------------------------------
+
+    def assign(self, scanned: str, locker: int | None = None) -> Assignment:
+        return self._one(self._change("/lockers/assign", {"scanned": scanned, "locker": locker}))
+
+    def exit(self, scanned: str) -> Assignment:
+        return self._one(self._change("/lockers/exit", {"scanned": scanned}))
+
+    def release_locker(self, locker: int) -> Assignment:
+        return self._one(self._change(f"/lockers/{int(locker)}/release"))
+
+    def add_member(self, enrollment: str, name: str, programme: str) -> str:
+        info: MemberInfo = self.client.post("/members", {"enrollment": enrollment, "name": name,
+                                                         "programme": programme}, MemberInfo)
+        return info.enrollment
+
+    def edit_member(self, enrollment: str, name: str, programme: str) -> None:
+        self.client.call("PUT", f"/members/{_path(enrollment)}", MemberInfo, body={"name": name,
+                                                                                   "programme": programme})
+
+    def preview_roster(self, text: str) -> RosterPreview:
+        preview: RosterPreview = self.client.post("/roster/preview", {"text": text}, RosterPreview)
+        return preview
+
+    def import_roster(self, preview: RosterPreview) -> int:
+        imported: _Imported = self.client.post("/roster/import", {
+            "rows": to_wire(list(preview.new)), "known": len(preview.known), "refused": len(preview.errors)},
+            _Imported)
+        return imported.added
+
+    # --- admin (an operator's session) ----------------------------------------------------------------------------
+
+    def force_exit(self, locker: int, reason: str) -> Assignment:
+        return self._one(self._change(f"/lockers/{int(locker)}/force-release", {"reason": reason}, admin=True))
+
+    def release_overdue(self, reason: str) -> list[Assignment]:
+        return self._change("/lockers/release-overdue", {"reason": reason}, admin=True).assignments
+
+    def set_out_of_order(self, locker: int, out: bool, note: str) -> None:
+        self._change(f"/lockers/{int(locker)}/out-of-order", {"out": out, "note": note}, admin=True)
+
+    # --- reading --------------------------------------------------------------------------------------------------
+
+    def board(self) -> list[LockerState]:
+        board: list[LockerState] = self.client.get("/lockers", list[LockerState])
+        return board
+
+    def counts(self) -> LockerCounts:
+        counts: LockerCounts = self.client.get("/lockers/counts", LockerCounts)
+        return counts
+
+    def member(self, enrollment: str) -> MemberInfo | None:
+        from kiosk.protocol.api import ApiError
+
+        try:
+            info: MemberInfo = self.client.get(f"/members/{_path(enrollment)}", MemberInfo)
+        except ApiError as exc:
+            if exc.status in (400, 404):
+                return None
+            raise
+        return info
+
+    def members(self, search: str = "") -> list[MemberInfo]:
+        members: list[MemberInfo] = self.client.get("/members", list[MemberInfo], search=search)
+        return members
+
+    def member_count(self) -> int:
+        count: int = self.client.get("/members/count", int)
+        return count
+
+    def history(self, wanted: HistoryFilter) -> tuple[list[HistoryRow], bool]:
+        page: _Page = self.client.get("/lockers/history", _Page, **_history_query(wanted))
+        return page.rows, page.more
+
+    def export_history(self, wanted: HistoryFilter, out: TextIO, progress: Any) -> int:
+        headers = self.client.download("/lockers/history.csv", chunks_to(out), **_history_query(wanted))
+        rows = int(headers.get("X-Rows", "0") or 0)
+        progress(rows)
+        return rows
+
+    def statistics(self, since: float, until: float) -> LockerStatistics:
+        figures: LockerStatistics = self.client.get("/lockers/statistics", LockerStatistics, since=since,
+                                                    until=until)
+        return figures
+
+    def export_statistics(self, figures: LockerStatistics, out: TextIO) -> None:
+        write_locker_statistics(figures, out)
+
+
+def _path(text: str) -> str:
+    from urllib.parse import quote
+
+    return quote(text.strip(), safe="")
+
+
+def _history_query(wanted: HistoryFilter) -> dict[str, Any]:
+    return {"member": wanted.member, "locker": wanted.locker, "since": wanted.since, "until": wanted.until}

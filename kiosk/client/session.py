@@ -1,0 +1,83 @@
+"""Operators signing in at a station through the API: the shape of the operator directory the admin session uses
+(kiosk.ui.admin_session: `sign_in`, `count`, `add` for the first admin), plus `sign_out` to end the hub's session.
+
+A refused sign-in raises `SignInRefused` with the hub's sentence ("Wrong name or password."), never which part was
+wrong; a hub that cannot be reached raises kiosk.client.http.HubUnreachable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kiosk.client.http import ApiClient
+from kiosk.core.operators import Operator, Role
+from kiosk.protocol.api import ApiError
+
+
+class SignInRefused(Exception):
+    """The hub refused the sign-in; the text is for the person at the screen."""
+
+
+@dataclass(frozen=True)
+class _Opened:
+    token: str
+    id: str
+    operator: Operator
+    idle_s: float
+    max_age_s: float
+
+
+@dataclass(frozen=True)
+class _HubInfo:
+    api: int
+    version: str
+    hub: str
+    needs_first_admin: bool
+
+
+class RemoteOperators:
+    def __init__(self, client: ApiClient) -> None:
+        self.client = client
+        self.session_id: str | None = None
+
+    def count(self) -> int:
+        """0 while the hub still needs its first admin (the admin tab offers to make one), else 1."""
+        info: _HubInfo = self.client.get("/hub", _HubInfo)
+        return 0 if info.needs_first_admin else 1
+
+    def sign_in(self, name: str, password: str) -> Operator:
+        try:
+            opened: _Opened = self.client.post("/sessions", {"name": name, "password": password}, _Opened)
+        except ApiError as exc:
+            if exc.status in (400, 401, 429):
+                raise SignInRefused(exc.message) from None
+            raise
+        return self._opened(opened)
+
+    def add(self, name: str, role: Role, password: str, by: Operator | None) -> Operator:
+        """Only the first admin can be made from a station (accounts are managed in the Admin tab)."""
+        if by is not None or role is not Role.ADMIN:
+            raise PermissionError("Accounts are made in the Admin tab.")
+        try:
+            opened: _Opened = self.client.post("/operators/first-admin", {"name": name, "password": password},
+                                               _Opened)
+        except ApiError as exc:
+            raise ValueError(exc.message) from None
+        return self._opened(opened)
+
+    def _opened(self, opened: _Opened) -> Operator:
+        self.client.session_token = opened.token
+        self.session_id = opened.id
+        return opened.operator
+
+    def sign_out(self) -> None:
+        """End the session on the hub (the hub forgets it even if this call fails: it expires when idle)."""
+        if self.client.session_token is None:
+            return
+        try:
+            self.client.call("DELETE", "/sessions/current", session=True)
+        except (ApiError, ConnectionError):
+            pass
+        finally:
+            self.client.session_token = None
+            self.session_id = None

@@ -1,0 +1,311 @@
+"""The screens' API (/api/v1/) through the real HTTP server of a real hub: tokens, sessions, rights, validation,
+the error shape, answers that say what changed, and the event stream."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kiosk.client.events import EventStream
+from kiosk.client.http import ApiClient, HubUnreachable
+from kiosk.client.lockers import RemoteLockers
+from kiosk.client.session import RemoteOperators, SignInRefused
+from kiosk.core.lockers import HistoryFilter
+from kiosk.core.operators import Operator, Role
+from kiosk.protocol.api import ApiError
+from kiosk.services.api.access import local_station_token
+from kiosk.services.hub import Hub
+from kiosk.store.models import AuditEntry
+from kiosk.store.operators import OperatorDirectory
+from tests.helpers import wait_for
+
+ADMIN = Operator("root", Role.ADMIN)
+
+
+def base(hub: Hub) -> str:
+    return f"http://127.0.0.1:{hub.config['http.port']}"
+
+
+@pytest.fixture
+def station(hub: Hub) -> ApiClient:
+    """This machine's station (the token the hub made in secrets/)."""
+    token = local_station_token(hub.config.data_dir, create=False)
+    assert token
+    client = ApiClient(base(hub), token)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def roster(hub: Hub) -> list[str]:
+    members = [f"AB{1000000 + i}" for i in range(6)]
+    for number in members:
+        hub.lockers.add_member(number, f"Member {number}", "Maths", ADMIN)
+    return members
+
+
+def raw(hub: Hub, method: str, path: str, body: bytes | None = None,
+        headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    connection = http.client.HTTPConnection("127.0.0.1", hub.config["http.port"], timeout=10)
+    try:
+        connection.request(method, path, body=body, headers={"Content-Type": "application/json", **(headers or {})})
+        answer = connection.getresponse()
+        return answer.status, json.loads(answer.read() or b"null")
+    finally:
+        connection.close()
+
+
+def audit_actions(hub: Hub) -> list[tuple[str, str, str]]:
+    with Session(hub.engine) as session:
+        return [(a.actor, a.action, a.detail) for a in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+
+
+def test_the_desk_works_through_the_api_and_answers_what_changed(hub: Hub, station: ApiClient,
+                                                                 roster: list[str]) -> None:
+    desk = RemoteLockers(station)
+    done = desk.assign(roster[0])
+    change = desk.last_change
+    assert change is not None and change.action == "assign" and change.by == "front desk"
+    assert [s.number for s in change.lockers] == [done.locker] and change.lockers[0].member == roster[0]
+    assert change.counts is not None and change.counts.in_use == 1
+    board = {s.number: s for s in desk.board()}
+    assert board[done.locker].member == roster[0] and board[done.locker].name == f"Member {roster[0]}"
+    with pytest.raises(ApiError) as again:
+        desk.assign(roster[0])
+    assert again.value.status == 409 and again.value.error == "already_assigned"
+    assert f"already has locker {done.locker}" in again.value.message
+    released = desk.exit(roster[0])
+    assert released.locker == done.locker and released.released_at is not None
+    assert desk.member(roster[1]) is not None and desk.member("AB9999999") is None
+    assert desk.member_count() == 6
+    rows, more = desk.history(HistoryFilter(member=roster[0]))
+    assert [r.member for r in rows] == [roster[0]] and not more
+
+
+def test_no_token_a_wrong_one_and_a_device_token_are_refused_in_one_shape(hub: Hub) -> None:
+    status, body = raw(hub, "GET", "/api/v1/lockers")
+    assert status == 401 and body["error"] == "unauthorized" and body["success"] is False
+    assert "station token" in body["message"]
+    status, body = raw(hub, "GET", "/api/v1/lockers", headers={"Authorization": "Bearer nope"})
+    assert (status, body["error"]) == (401, "unauthorized")
+    stall, stall_token = hub.registry.create("Stall 1", "stall", "test")
+    status, body = raw(hub, "GET", "/api/v1/lockers", headers={"Authorization": f"Bearer {stall_token}"})
+    assert status == 401, "a stall sensor's token is not a station's"
+    remote, remote_token = hub.registry.create("Desk 2", "station", "test")
+    client = ApiClient(base(hub), remote_token)
+    try:
+        assert client.get("/whoami")["station"] == "Desk 2"
+        hub.registry.revoke(remote.id, "test")
+        with pytest.raises(ApiError) as refused:
+            client.get("/lockers")
+        assert refused.value.status == 401
+    finally:
+        client.close()
+
+
+def test_every_input_is_checked_and_the_field_named(hub: Hub, station: ApiClient, roster: list[str]) -> None:
+    token = station._token
+    auth = {"Authorization": f"Bearer {token}"}
+    status, body = raw(hub, "POST", "/api/v1/lockers/assign", b'{"locker": 3}', auth)
+    assert (status, body["error"], body["field"]) == (400, "invalid", "scanned")
+    status, body = raw(hub, "POST", "/api/v1/lockers/assign", b'{"scanned": 12}', auth)
+    assert (status, body["field"]) == (400, "scanned") and "text" in body["message"]
+    status, body = raw(hub, "POST", "/api/v1/lockers/assign", b'{"scanned": "AB1000000", "locker": "x"}', auth)
+    assert (status, body["field"]) == (400, "locker")
+    status, body = raw(hub, "POST", "/api/v1/lockers/assign", b"not json", auth)
+    assert (status, body["field"]) == (400, "body")
+    status, body = raw(hub, "POST", "/api/v1/lockers/assign", b'{"scanned": "\\ud800"}', auth)
+    assert (status, body["field"]) == (400, "body") and "surrogate" in body["message"]
+    status, body = raw(hub, "GET", "/api/v1/lockers/history?locker=seven", headers=auth)
+    assert (status, body["field"]) == (400, "locker")
+    status, body = raw(hub, "POST", "/api/v1/lockers/assign",
+                       json.dumps({"scanned": "A" * 100_000}).encode(), auth)
+    assert status == 413 and body["error"] == "too_large" and body["success"] is False
+    status, body = raw(hub, "GET", "/api/v1/nothing-here", headers=auth)
+    assert status == 404 and body["error"] == "not_found"
+    with pytest.raises(ApiError) as refused:
+        RemoteLockers(station).assign(roster[0], locker=999)
+    assert refused.value.status == 409 and refused.value.message == "There is no locker 999."
+
+
+def test_admin_actions_need_an_admin_session_staff_is_refused_and_audited(hub: Hub, station: ApiClient,
+                                                                          roster: list[str]) -> None:
+    directory = OperatorDirectory(hub.engine)
+    directory.add("root", Role.ADMIN, "correct horse", None)
+    directory.add("sam", Role.STAFF, "staff pass", ADMIN)
+    desk = RemoteLockers(station)
+    held = desk.assign(roster[0])
+    with pytest.raises(ApiError) as no_session:
+        desk.force_exit(held.locker, "lost key")
+    assert (no_session.value.status, no_session.value.error) == (401, "no_session")
+    operators = RemoteOperators(station)
+    with pytest.raises(SignInRefused, match="Wrong name or password"):
+        operators.sign_in("root", "wrong")
+    operators.sign_in("sam", "staff pass")
+    with pytest.raises(ApiError) as staff:
+        desk.force_exit(held.locker, "lost key")
+    assert (staff.value.status, staff.value.error) == (403, "admin_only")
+    assert any(a == ("sam", "api.refused", "at this machine") for a in audit_actions(hub))
+    operators.sign_out()
+    assert operators.sign_in("root", "correct horse") == ADMIN
+    forced = desk.force_exit(held.locker, "lost key")
+    assert forced.release_kind == "force" and desk.last_change is not None and desk.last_change.by == "root"
+    stale = station.session_token
+    operators.sign_out()
+    station.session_token = stale
+    with pytest.raises(ApiError) as ended:
+        desk.set_out_of_order(held.locker, True, "hinge")
+    assert (ended.value.status, ended.value.error) == (401, "bad_session")
+    actions = [a[1] for a in audit_actions(hub)]
+    assert actions.count("session.open") == 2 and actions.count("session.close") == 2
+
+
+def test_a_session_is_bound_to_its_station(hub: Hub, station: ApiClient) -> None:
+    OperatorDirectory(hub.engine).add("root", Role.ADMIN, "correct horse", None)
+    RemoteOperators(station).sign_in("root", "correct horse")
+    _, other_token = hub.registry.create("Desk 2", "station", "test")
+    other = ApiClient(base(hub), other_token)
+    other.session_token = station.session_token
+    try:
+        with pytest.raises(ApiError) as refused:
+            other.call("GET", "/whoami", session=True)
+        assert refused.value.error == "bad_session" and "another station" in refused.value.message
+    finally:
+        other.close()
+
+
+def test_first_admin_only_while_there_is_none(hub: Hub, station: ApiClient) -> None:
+    operators = RemoteOperators(station)
+    assert operators.count() == 0
+    assert operators.add("first", Role.ADMIN, "long enough pw", None) == Operator("first", Role.ADMIN)
+    assert operators.count() == 1
+    with pytest.raises(ValueError, match="has its admin already"):
+        RemoteOperators(station).add("second", Role.ADMIN, "long enough pw", None)
+
+
+def test_changes_reach_another_station_within_200_ms(hub: Hub, station: ApiClient, roster: list[str]) -> None:
+    _, other_token = hub.registry.create("Desk 2", "station", "test")
+    other = ApiClient(base(hub), other_token)
+    heard: list[tuple[float, dict[str, Any]]] = []
+    states: list[tuple[bool, str]] = []
+    got = threading.Event()
+
+    def on_event(event: dict[str, Any]) -> None:
+        heard.append((time.perf_counter(), event))
+        if event["topic"] == "lockers":
+            got.set()
+
+    stream = EventStream(other.websocket_target, on_event, lambda up, why: states.append((up, why)))
+    stream.start()
+    try:
+        assert stream.connected.wait(5)
+        wait_for(lambda: any(e["topic"] == "hello" for _, e in heard))
+        hello = next(e for _, e in heard if e["topic"] == "hello")
+        assert hello["data"]["station"] == "Desk 2" and hello["data"]["hub"]
+        started = time.perf_counter()
+        done = RemoteLockers(station).assign(roster[0])
+        assert got.wait(2)
+        at, event = next((t, e) for t, e in heard if e["topic"] == "lockers")
+        assert at - started < 0.2, f"the change took {(at - started) * 1000:.0f} ms to reach the other station"
+        assert event["data"]["lockers"][0]["number"] == done.locker
+        assert event["data"]["lockers"][0]["member"] == roster[0] and event["seq"] > hello["seq"]
+    finally:
+        stream.stop()
+        other.close()
+    assert states[0] == (True, "connected")
+
+
+def test_an_event_stream_needs_a_station_token(hub: Hub) -> None:
+    states: list[tuple[bool, str]] = []
+    client = ApiClient(base(hub), "wrong")
+    stream = EventStream(client.websocket_target, lambda e: None, lambda up, why: states.append((up, why)))
+    stream.start()
+    try:
+        wait_for(lambda: states)
+    finally:
+        stream.stop()
+    assert states[0][0] is False and "401" in states[0][1] and "station token" in states[0][1]
+
+
+def test_a_window_or_cli_change_is_announced_to_stations(hub: Hub, station: ApiClient, roster: list[str]) -> None:
+    """A change that did not come through the API (the hub's own window, the CLI writing the database) still
+    reaches the stations: the locker service announces it."""
+    heard: list[dict[str, Any]] = []
+    stream = EventStream(station.websocket_target, heard.append, lambda up, why: None)
+    stream.start()
+    try:
+        assert stream.connected.wait(5)
+        wait_for(lambda: heard)
+        hub.lockers.assign(roster[1], Operator("front desk", Role.STAFF))
+        hub.locker_service.changed()
+        wait_for(lambda: any(e["topic"] == "lockers" and e["data"]["action"] == "changed" for e in heard))
+    finally:
+        stream.stop()
+
+
+def test_history_export_streams_csv_and_statistics_come_back_typed(hub: Hub, station: ApiClient,
+                                                                   roster: list[str], tmp_path: Path) -> None:
+    desk = RemoteLockers(station)
+    for member in roster[:3]:
+        desk.assign(member)
+    out = tmp_path / "history.csv"
+    progress: list[int] = []
+    with out.open("w", encoding="utf-8", newline="") as handle:
+        assert desk.export_history(HistoryFilter(), handle, progress.append) == 3
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 4 and progress == [3]
+    now = time.time()
+    figures = desk.statistics(now - 3600, now + 60)
+    assert figures.assignments == 3 and figures.now.in_use == 3 and len(figures.per_hour) == 24
+
+
+def test_roster_preview_and_import(hub: Hub, station: ApiClient, roster: list[str]) -> None:
+    desk = RemoteLockers(station)
+    preview = desk.preview_roster("enrollment,name,programme\nCD1234567,Ada,Physics\nAB1000000,Known,X\nbad,Y,Z\n")
+    assert [r.enrollment for r in preview.new] == ["CD1234567"] and len(preview.known) == 1
+    assert len(preview.errors) == 1
+    assert desk.import_roster(preview) == 1
+    assert desk.member("CD1234567") is not None
+    assert ("front desk", "member.import", "1 added, 1 known, 1 refused") in audit_actions(hub)
+
+
+def test_openapi_document_is_served_and_kept_in_docs(hub: Hub) -> None:
+    status, served = raw(hub, "GET", "/api/v1/openapi.json")
+    assert status == 200
+    kept = json.loads((Path(__file__).parents[2] / "docs" / "api" / "openapi.json").read_text(encoding="utf-8"))
+    assert served == kept, "docs/api/openapi.json is stale: run `python -m kiosk.services.api.document`"
+    assert hub.api is not None
+    for route in hub.api.api.routes:
+        path = "/api/v1" + route.path.replace("{number:\\d+}", "{number}")
+        operation = served["paths"][path][route.method.lower()]
+        assert operation["summary"] and "200" in operation["responses"]
+
+
+def test_a_hub_that_is_not_there_is_said_in_words() -> None:
+    from tests.helpers import free_port
+
+    client = ApiClient(f"http://127.0.0.1:{free_port()}", "token")
+    with pytest.raises(HubUnreachable, match="no hub answers"):
+        client.get("/lockers")
+
+
+def test_a_disabled_operator_loses_the_session_at_once(hub: Hub, station: ApiClient, roster: list[str]) -> None:
+    directory = OperatorDirectory(hub.engine)
+    directory.add("root", Role.ADMIN, "correct horse", None)
+    directory.add("kim", Role.ADMIN, "second admin", ADMIN)
+    RemoteOperators(station).sign_in("kim", "second admin")
+    desk = RemoteLockers(station)
+    held = desk.assign(roster[0])
+    directory.disable("kim", ADMIN)
+    with pytest.raises(ApiError) as refused:
+        desk.force_exit(held.locker, "lost key")
+    assert (refused.value.status, refused.value.error) == (401, "bad_session")
+    assert hub.api is not None and hub.api.sessions.count() == 0
