@@ -6,8 +6,15 @@ import json
 
 import pytest
 
-from kiosk.core.lockers import Assignment, LockerCounts, LockerState, LockerStatistics, LockerStatus, RosterPreview, \
-    RosterRow
+from kiosk.core.lockers import (
+    Assignment,
+    LockerCounts,
+    LockerState,
+    LockerStatistics,
+    LockerStatus,
+    RosterPreview,
+    RosterRow,
+)
 from kiosk.core.operators import Operator, Role
 from kiosk.protocol.api import ApiError, from_wire, record_schema, schema_of, to_wire
 

@@ -24,7 +24,10 @@ def parts() -> tuple[Sessions, Clock, list[tuple[str, str, str, str]]]:
     return Sessions(lambda: 300.0, lambda *row: audit.append(row), clock, max_age_s=3600), clock, audit
 
 
-def test_idle_sessions_expire_and_use_keeps_them(parts: tuple[Sessions, Clock, list[tuple[str, str, str, str]]]) -> None:
+Parts = tuple[Sessions, Clock, list[tuple[str, str, str, str]]]
+
+
+def test_idle_sessions_expire_and_use_keeps_them(parts: Parts) -> None:
     sessions, clock, audit = parts
     token, record = sessions.open(Operator("root", Role.ADMIN), "Desk 2", "station-token")
     clock.now += 299
