@@ -54,6 +54,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("kiosk: the wall display needs a screen (DISPLAY/WAYLAND_DISPLAY unset)", file=sys.stderr)
             return EXIT_CONFIG
         return run_display(config)
+    if role == "station":
+        if not has_screen():
+            print("kiosk: a station needs a screen (DISPLAY/WAYLAND_DISPLAY unset)", file=sys.stderr)
+            return EXIT_CONFIG
+        return run_station(config)
     if role == "hub" and not has_screen():
         print("kiosk: no display found (DISPLAY/WAYLAND_DISPLAY unset); running as the headless hub")
         role = "headless"
@@ -235,6 +240,61 @@ def run_display(config: Config) -> int:
     _quit_on_signals(app, before=lambda: setattr(window, "allow_close", True))
     app.aboutToQuit.connect(feed.stop)
     log.info("wall display following the hub at %s", address)
+    return app.exec()
+
+
+def station_token(config: Config) -> str:
+    """The station's token: station.token (or KIOSK_STATION_TOKEN), else the first line of station.token_file."""
+    if config["station.token"]:
+        return str(config["station.token"]).strip()
+    if config["station.token_file"]:
+        try:
+            with open(config["station.token_file"], encoding="utf-8") as source:
+                return source.readline().strip()
+        except OSError as exc:
+            raise ConfigError(f"station.token_file: cannot read {config['station.token_file']}: "
+                              f"{exc.strerror}") from None
+    return ""
+
+
+def run_station(config: Config) -> int:
+    """A second desk: the Lockers tab of the hub at station.hub_url, through its API (no database, no broker)."""
+    from PySide6.QtWidgets import QApplication
+
+    from kiosk.client.events import EventStream
+    from kiosk.client.http import ApiClient
+    from kiosk.client.lockers import RemoteLockers
+    from kiosk.client.session import RemoteOperators
+    from kiosk.ui import theme
+    from kiosk.ui.station_window import StationWindow
+
+    try:
+        token = station_token(config)
+    except ConfigError as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if not config["station.hub_url"] or not token:
+        print("kiosk: a station needs the hub's address and its own token: kiosk --station --hub "
+              "http://HUB:8080 with the token (from `kiosk device add --kind station` on the hub) in "
+              "KIOSK_STATION_TOKEN or station.token_file", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        client = ApiClient(config["station.hub_url"], token)
+    except ValueError as exc:
+        print(f"kiosk: station.hub_url: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Front Desk Kiosk station")
+    theme.apply(app)
+    window = StationWindow(client.base_url, RemoteLockers(client), RemoteOperators(client),
+                           config["admin.idle_lock_s"])
+    stream = EventStream(client.websocket_target, window.events.event.emit, window.events.state.emit)
+    stream.start()
+    window.show()
+    _quit_on_signals(app)
+    app.aboutToQuit.connect(stream.stop)
+    app.aboutToQuit.connect(client.close)
+    log.info("station following the hub at %s", client.base_url)
     return app.exec()
 
 

@@ -22,11 +22,13 @@ roles:
   hub (default)   window + embedded MQTT broker + database + device I/O
   --display       full-screen stall occupancy for a wall monitor (needs no database)
   --headless      the hub without a window: broker, ingest, database, HTTP; logs to the console
+  --station       a second desk: the Lockers tab of a hub elsewhere (--hub URL, a token of kind station)
 
 examples:
   kiosk                                   start the hub (window, or headless when there is no screen)
   kiosk device add --name "Stall W-2" --kind stall
   kiosk simulate                          run demo devices against the hub on this machine
+  kiosk --station --hub http://hub.local:8080   (token in KIOSK_STATION_TOKEN or station.token_file)
   kiosk config show                       print every setting and where its value came from
 """
 
@@ -36,11 +38,15 @@ def build_parser() -> argparse.ArgumentParser:
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"kiosk {__version__}")
     role = parser.add_mutually_exclusive_group()
-    role.add_argument("--hub", dest="role", action="store_const", const="hub", help="run as the hub (default)")
+    role.add_argument("--station", dest="role", action="store_const", const="station",
+                      help="run as a desk station following the hub given by --hub URL")
     role.add_argument("--display", dest="role", action="store_const", const="display",
                       help="run as a wall display of stall occupancy")
     role.add_argument("--headless", dest="role", action="store_const", const="headless",
                       help="run the hub without a window")
+    parser.add_argument("--hub", dest="hub", nargs="?", const="", default=None, metavar="URL",
+                        help="run as the hub (the default); with --station: the hub's address, "
+                        "e.g. http://hub.local:8080")
     parser.add_argument("--config-dir", help="folder of kiosk.toml (env KIOSK_CONFIG_DIR)")
     parser.add_argument("--data-dir", help="folder of the database and secrets (env KIOSK_DATA_DIR)")
     parser.add_argument("--broker-port", type=int, help="embedded broker TCP port (default 1883)")
@@ -168,7 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def settings(args: argparse.Namespace, strict_file: bool = True) -> Config:
-    flags = {"role": args.role, "data_dir": args.data_dir, "broker.port": args.broker_port,
+    role = args.role or ("hub" if getattr(args, "hub", None) is not None else None)
+    flags = {"role": role, "station.hub_url": getattr(args, "hub", None) or None, "data_dir": args.data_dir, "broker.port": args.broker_port,
              "http.port": args.http_port, "broker.url": args.broker, "log.level": args.log_level,
              "stalls.legacy_stallsense": args.legacy_stallsense}
     return load(flags, config_dir=args.config_dir, strict_file=strict_file)

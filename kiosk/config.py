@@ -23,7 +23,7 @@ APP_NAME = "front-desk-kiosk"
 CONFIG_FILE_NAME = "kiosk.toml"
 RUNTIME_FILE_NAME = "runtime.toml"  # written by the kiosk when an admin changes a run-time setting
 CONFIG_VERSION = 1
-ROLES = ("hub", "display", "headless")
+ROLES = ("hub", "display", "headless", "station")
 
 
 class ConfigError(Exception):
@@ -99,7 +99,8 @@ def _coerce(kind: type, raw: Any) -> Any:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("role", str, "hub", "What this program runs: hub (GUI + services), display (wall view), headless.",
+    Setting("role", str, "hub", "What this program runs: hub (GUI + services), display (wall view), headless, "
+            "station (a desk window following a hub elsewhere).",
             choices=ROLES),
     Setting("data_dir", str, "", "Where the database, secrets and logs live (empty: the user's data directory).",
             flag="--data-dir"),
@@ -187,6 +188,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("display.dim_to", str, "06:00", "Wall display: back to full brightness at this time (HH:MM)."),
     Setting("display.dim_brightness", float, 40.0, "Wall display: brightness while dimmed, in percent.", minimum=5,
             maximum=100),
+    Setting("station.hub_url", str, "", "A station's hub: its API address, e.g. http://hub.local:8080 (flag: "
+            "--station --hub URL).", example="http://192.168.1.20:8080"),
+    Setting("station.token", str, "", "A station's token (a device of kind station: `kiosk device add --kind "
+            "station`). Prefer station.token_file or the environment; never logged."),
+    Setting("station.token_file", str, "", "A file holding the station's token (readable by the kiosk's user "
+            "only)."),
     Setting("lockers.count", int, 150, "Number of lockers (1..count). Fewer than before hides the lockers above "
             "it once they are free; their history stays.", minimum=1, maximum=5000),
     Setting("lockers.bank_size", int, 50, "Lockers per bank: 1..bank_size are the first bank, and so on.", minimum=1),
@@ -392,7 +399,7 @@ def describe(config: Config) -> str:
     width = max(len(s.key) for s in SETTINGS)
     for s in SETTINGS:
         value = config[s.key]
-        shown = "***" if s.key.endswith("password") and value else repr(value)
+        shown = "***" if s.key.endswith(("password", "token")) and value else repr(value)
         lines.append(f"{s.key:<{width}} = {shown:<24} # {config.source(s.key)}")
     return "\n".join(lines)
 

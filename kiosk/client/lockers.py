@@ -10,18 +10,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from kiosk.client.http import ApiClient, chunks_to
+from kiosk.client.http import ApiClient, HubUnreachable, chunks_to
 from kiosk.core.lockers import (
+    AlreadyAssigned,
     Assignment,
     HistoryFilter,
     HistoryRow,
     LockerCounts,
+    LockerError,
+    LockerRace,
     LockerState,
     LockerStatistics,
     MemberInfo,
     RosterPreview,
 )
-from kiosk.protocol.api import to_wire
+from kiosk.protocol.api import ApiError, to_wire
 from kiosk.protocol.spreadsheet import write_locker_statistics
 
 
@@ -54,7 +57,14 @@ class RemoteLockers:
         self.last_change: LockerChange | None = None
 
     def _change(self, path: str, body: Any = None, admin: bool = False) -> LockerChange:
-        change: LockerChange = self.client.post(path, body if body is not None else {}, LockerChange, session=admin)
+        """One operation; refusals raised as the desk's own exceptions, so the tab shows them as it always has."""
+        try:
+            change: LockerChange = self.client.post(path, body if body is not None else {}, LockerChange,
+                                                    session=admin)
+        except ApiError as exc:
+            raise desk_error(exc) from None
+        except HubUnreachable as exc:
+            raise LockerError(f"{exc}. Check the board before trying again.") from None
         self.last_change = change
         return change
 
@@ -73,13 +83,19 @@ class RemoteLockers:
         return self._one(self._change(f"/lockers/{int(locker)}/release"))
 
     def add_member(self, enrollment: str, name: str, programme: str) -> str:
-        info: MemberInfo = self.client.post("/members", {"enrollment": enrollment, "name": name,
-                                                         "programme": programme}, MemberInfo)
+        try:
+            info: MemberInfo = self.client.post("/members", {"enrollment": enrollment, "name": name,
+                                                             "programme": programme}, MemberInfo)
+        except ApiError as exc:
+            raise desk_error(exc) from None
         return info.enrollment
 
     def edit_member(self, enrollment: str, name: str, programme: str) -> None:
-        self.client.call("PUT", f"/members/{_path(enrollment)}", MemberInfo, body={"name": name,
-                                                                                   "programme": programme})
+        try:
+            self.client.call("PUT", f"/members/{_path(enrollment)}", MemberInfo,
+                             body={"name": name, "programme": programme})
+        except ApiError as exc:
+            raise desk_error(exc) from None
 
     def preview_roster(self, text: str) -> RosterPreview:
         preview: RosterPreview = self.client.post("/roster/preview", {"text": text}, RosterPreview)
@@ -148,6 +164,19 @@ class RemoteLockers:
 
     def export_statistics(self, figures: LockerStatistics, out: TextIO) -> None:
         write_locker_statistics(figures, out)
+
+
+def desk_error(exc: ApiError) -> Exception:
+    """The hub's refusal as the exception the desk's own store raises (the tabs catch those)."""
+    if exc.error == "already_assigned" and isinstance(exc.extra.get("locker"), int):
+        return AlreadyAssigned(exc.message, exc.extra["locker"])
+    if exc.error == "raced":
+        return LockerRace(exc.message)
+    if exc.status in (401, 403):
+        return PermissionError(exc.message)
+    if exc.status >= 500:
+        return LockerError(f"The hub could not do this ({exc.message}).")
+    return LockerError(exc.message)
 
 
 def _path(text: str) -> str:

@@ -10,12 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kiosk.client.http import ApiClient
-from kiosk.core.operators import Operator, Role
+from kiosk.core.operators import Operator, Role, SignInRefused
 from kiosk.protocol.api import ApiError
-
-
-class SignInRefused(Exception):
-    """The hub refused the sign-in; the text is for the person at the screen."""
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,10 @@ class Operator:
     role: Role
 
 
+class SignInRefused(Exception):
+    """Why a sign-in failed, in words for the person at the screen (never which part was wrong)."""
+
+
 class OperatorError(ValueError):
     """An account that cannot be made or changed; the message says why."""
 

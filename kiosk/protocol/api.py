@@ -24,18 +24,20 @@ T = TypeVar("T")
 class ApiError(Exception):
     """A refused API call: HTTP status, machine-readable `error`, a sentence for people, the field at fault."""
 
-    def __init__(self, status: int, error: str, message: str, field: str | None = None) -> None:
+    def __init__(self, status: int, error: str, message: str, field: str | None = None,
+                 extra: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.error = error
         self.message = message
         self.field = field
+        self.extra = extra or {}  # facts a client acts on (the locker a member already holds)
 
     def body(self) -> dict[str, Any]:
         answer: dict[str, Any] = {"success": False, "error": self.error, "message": self.message}
         if self.field is not None:
             answer["field"] = self.field
-        return answer
+        return answer | {k: v for k, v in self.extra.items() if k not in answer}
 
     @classmethod
     def from_body(cls, status: int, body: Any) -> ApiError:
@@ -44,7 +46,8 @@ class ApiError(Exception):
             error = body.get("error") or body.get("reason") or "error"
             message = body.get("message") or f"the hub answered {status}"
             field = body.get("field")
-            return cls(status, str(error), str(message), str(field) if field is not None else None)
+            extra = {k: v for k, v in body.items() if k not in ("success", "error", "message", "field", "reason")}
+            return cls(status, str(error), str(message), str(field) if field is not None else None, extra)
         return cls(status, "error", f"the hub answered {status}")
 
     def __repr__(self) -> str:

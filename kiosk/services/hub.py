@@ -749,6 +749,7 @@ class Hub:
                      "tokens_slowed": self.http.throttle.slowed + self.http.throttle.refused_unchecked
                      if self.http else None,
                      "open_connections": self.http.open_connections() if self.http else None},
+            "api": self.api.stats() if self.api is not None else None,
             "database": {"ok": db_ok, "error": db_error, "backlog": self.backlog(), "commits": writer.commits,
                          "held_by_writer": writer.backlog, "rows_refused": writer.poison_rows},
             "journal": journal,

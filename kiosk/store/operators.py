@@ -19,6 +19,7 @@ from kiosk.core.operators import (
     Operator,
     OperatorError,
     Role,
+    SignInRefused,
     check_name,
     check_new_password,
     require,
@@ -26,10 +27,6 @@ from kiosk.core.operators import (
 from kiosk.core.pin import hash_pin, needs_rehash, verify_pin
 from kiosk.store.devices import write_audit
 from kiosk.store.models import OperatorAccount
-
-
-class SignInRefused(Exception):
-    """Why a sign-in failed, in words for the person at the screen (never which part was wrong)."""
 
 
 @dataclass(frozen=True)

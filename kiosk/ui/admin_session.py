@@ -17,7 +17,7 @@ from typing import Any
 from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
-from kiosk.core.operators import Operator, Role
+from kiosk.core.operators import Operator, Role, SignInRefused
 from kiosk.ui.background import Background
 
 INPUT_EVENTS = frozenset({QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.Wheel,
@@ -61,8 +61,6 @@ class AdminSession(QObject):
 
     def sign_in(self, name: str, password: str) -> None:
         """Checks off the GUI thread; `changed` or `refused` follows."""
-        from kiosk.store.operators import SignInRefused
-
         directory = self.directory
 
         def failed(error: Exception) -> None:
@@ -81,8 +79,15 @@ class AdminSession(QObject):
 
         self._background.run(lambda: directory.add(name, Role.ADMIN, password, None), self._signed_in, failed)
 
+    def _end_remote(self) -> None:
+        """A station's directory (kiosk.client.session.RemoteOperators) ends the hub's session too."""
+        sign_out = getattr(self.directory, "sign_out", None)
+        if sign_out is not None:
+            sign_out()
+
     def _signed_in(self, operator: Operator) -> None:
         if operator.role is not Role.ADMIN:
+            self._end_remote()
             self.refused.emit(f"{operator.name} is a staff account: the admin tab needs an admin.")
             return
         self._operator = operator
@@ -99,6 +104,7 @@ class AdminSession(QObject):
         self._operator = None
         self.locked_because = why
         self._idle.stop()
+        self._end_remote()
         app = QApplication.instance()
         if app is not None:
             app.removeEventFilter(self)

@@ -71,5 +71,12 @@ class HubApi:
         app.router.add_get(API_PREFIX + "/events", self.events.handler(authenticate))
         app.on_shutdown.append(self.events.on_shutdown)
 
+    def stats(self) -> dict[str, Any]:
+        """For health, metrics and the Admin tab: calls answered, refusals by code, streams and sessions open."""
+        return {"calls": self.api.calls, "refused": dict(self.api.refusals.counts),
+                "event_streams": self.events.open_streams(), "events_sent": self.events.published,
+                "streams_dropped": self.events.dropped_streams, "sessions": self.sessions.count(),
+                "wrong_tokens": self.access.refused}
+
     def openapi(self) -> dict[str, Any]:
         return self.api.openapi()

@@ -93,7 +93,7 @@ def refusal_of(exc: BaseException) -> ApiError:
     if isinstance(exc, ApiError):
         return exc
     if isinstance(exc, AlreadyAssigned):
-        return ApiError(409, "already_assigned", str(exc))
+        return ApiError(409, "already_assigned", str(exc), extra={"locker": exc.locker})
     if isinstance(exc, LockerRace):
         return ApiError(409, "raced", str(exc))
     if isinstance(exc, LockerError):

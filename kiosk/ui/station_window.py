@@ -1,0 +1,93 @@
+"""A remote station: a second desk's window following a hub elsewhere through its API (kiosk --station --hub URL).
+
+It shows the Lockers tab (the desk, who holds a locker, members, history, figures) over kiosk.client: operations and
+readings are API calls, another station's change arrives on the event stream and the board is read again. Admin
+actions (a forced release, out of order) ask for an operator's sign-in, which opens a session on the hub; the idle
+lock and signing out end it there too. The line under the tabs says at once when the hub cannot be reached, and the
+window reattaches by itself when it is back (a restarted hub: everything is read again).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QLabel, QMainWindow, QStatusBar, QWidget
+
+from kiosk.ui.admin_session import AdminSession
+from kiosk.ui.lockers_view import LockersView
+from kiosk.ui.operator_gate import OperatorGate
+
+log = logging.getLogger(__name__)
+
+
+class StationEvents(QObject):
+    """The event stream's thread hands its events to the GUI thread through these (queued) signals."""
+
+    event = Signal(dict)
+    state = Signal(bool, str)
+
+
+class StationWindow(QMainWindow):
+    def __init__(self, hub_url: str, lockers_ops: Any, operators: Any, idle_lock_s: float = 300.0,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"Front Desk Kiosk: station of {hub_url}")
+        self.resize(1100, 700)
+        self.hub_url = hub_url
+        self.ops = lockers_ops
+        self.admin_session = AdminSession(idle_lock_s, self)
+        self.admin_session.directory = operators
+        self.admin_gate = OperatorGate(self.admin_session)
+        self.lockers = LockersView(self)
+        self.setCentralWidget(self.lockers)
+        self.connection = QLabel(f"Connecting to the hub at {hub_url}…", self)
+        self.connection.setObjectName("stationConnection")
+        self.connection.setTextFormat(Qt.TextFormat.PlainText)
+        bar = QStatusBar(self)
+        bar.addWidget(self.connection, 1)
+        self.setStatusBar(bar)
+        self.events = StationEvents(self)
+        self.events.event.connect(self._event, Qt.ConnectionType.QueuedConnection)
+        self.events.state.connect(self._state, Qt.ConnectionType.QueuedConnection)
+        self.hub_id: str | None = None
+        self.connected = False
+        self.refreshes = 0
+        self.allow_close = True
+
+    def _state(self, connected: bool, detail: str) -> None:
+        self.connected = connected
+        if connected:
+            self.connection.setText(f"Connected to the hub at {self.hub_url}.")
+            self.connection.setStyleSheet("")
+        else:
+            self.connection.setText(f"The hub at {self.hub_url} cannot be reached: {detail}. Trying again…")
+            self.connection.setStyleSheet("color: #b3261e; font-weight: bold")
+
+    def _event(self, event: dict[str, Any]) -> None:
+        topic = event.get("topic")
+        if topic == "hello":
+            data = event.get("data") or {}
+            first = self.lockers.ops is None
+            if first:
+                self.lockers.attach(self.ops, self.admin_gate)
+            elif data.get("hub") != self.hub_id:
+                log.info("the hub restarted: reading everything again")
+                self.admin_session.lock("the hub restarted")
+            self.hub_id = data.get("hub")
+            self._refresh()
+        elif topic == "lockers":
+            self._refresh()
+
+    def _refresh(self) -> None:
+        try:
+            self.lockers.refresh()
+            self.refreshes += 1
+        except ConnectionError as exc:
+            self._state(False, str(exc))
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.admin_session.lock("window closed")
+        super().closeEvent(event)

@@ -1,0 +1,95 @@
+"""A remote station's window against a real hub over loopback: its own token, the desk through the API, another
+station's change shown within 200 ms, a vanished hub said at once, a restarted hub reattached by itself."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from PySide6.QtCore import Qt
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kiosk.client.events import EventStream
+from kiosk.client.http import ApiClient
+from kiosk.client.lockers import RemoteLockers
+from kiosk.client.session import RemoteOperators
+from kiosk.config import Config
+from kiosk.core.operators import Operator, Role
+from kiosk.services.hub import Hub
+from kiosk.store.models import AuditEntry
+from kiosk.ui.station_window import StationWindow
+from tests.helpers import RecordingEvents
+
+ROOT = Operator("root", Role.ADMIN)
+
+
+@pytest.fixture
+def remote(hub: Hub, qtbot) -> Iterator[tuple[StationWindow, EventStream, ApiClient]]:
+    for i in range(4):
+        hub.lockers.add_member(f"AB{1000000 + i}", f"Member {i}", "Maths", ROOT)
+    _, token = hub.registry.create("Desk 2", "station", "test")
+    client = ApiClient(f"http://127.0.0.1:{hub.config['http.port']}", token)
+    window = StationWindow(client.base_url, RemoteLockers(client), RemoteOperators(client))
+    qtbot.addWidget(window)
+    stream = EventStream(client.websocket_target, window.events.event.emit, window.events.state.emit)
+    stream.start()
+    window.show()
+    qtbot.waitUntil(lambda: window.lockers.ops is not None and window.refreshes >= 1, timeout=5000)
+    yield window, stream, client
+    stream.stop()
+    client.close()
+
+
+def test_the_station_desk_assigns_through_the_hub(hub: Hub, remote, qtbot) -> None:
+    window, _, _ = remote
+    assert window.connected and "Connected to the hub" in window.connection.text()
+    desk = window.lockers.desk
+    qtbot.keyClicks(desk.scan, "AB1000000")
+    qtbot.keyClick(desk.scan, Qt.Key.Key_Return)
+    assert desk.result_title.text() == "Locker assigned"
+    number = int(desk.result_number.text())
+    held = {a.locker: a.member for a in hub.lockers.active()}
+    assert held == {number: "AB1000000"}
+    with Session(hub.engine) as session:
+        actors = set(session.scalars(select(AuditEntry.actor).where(AuditEntry.action == "locker.assign")))
+    assert actors == {"front desk (Desk 2)"}, "the audit log names the station that assigned"
+
+
+def test_another_stations_change_shows_within_200_ms(hub: Hub, remote, qtbot) -> None:
+    window, _, _ = remote
+    other = ApiClient(f"http://127.0.0.1:{hub.config['http.port']}",
+                      hub.registry.create("Desk 3", "station", "test")[1])
+    try:
+        before = window.refreshes
+        started = time.perf_counter()
+        done = RemoteLockers(other).assign("AB1000001")
+        qtbot.waitUntil(lambda: any(s.number == done.locker and s.member == "AB1000001"
+                                    for s in window.lockers.board), timeout=2000)
+        elapsed = time.perf_counter() - started
+    finally:
+        other.close()
+    assert window.refreshes > before
+    assert elapsed < 0.2, f"the other station's change took {elapsed * 1000:.0f} ms to show"
+
+
+def test_a_vanished_hub_is_said_at_once_and_a_restarted_one_reattached(hub: Hub, config: Config, remote,
+                                                                       qtbot) -> None:
+    window, stream, _ = remote
+    first_hub = window.hub_id
+    hub.stop()
+    qtbot.waitUntil(lambda: not window.connected, timeout=3000)
+    assert "cannot be reached" in window.connection.text()
+    assert "stopping" in window.connection.text() or "not running" in window.connection.text()
+    again = Hub(config, RecordingEvents())
+    again.start()
+    try:
+        qtbot.waitUntil(lambda: window.connected and window.hub_id not in (None, first_hub), timeout=10000)
+        desk = window.lockers.desk
+        qtbot.keyClicks(desk.scan, "AB1000002")
+        qtbot.keyClick(desk.scan, Qt.Key.Key_Return)
+        assert desk.result_title.text() == "Locker assigned"
+    finally:
+        stream.stop()
+        again.stop()
