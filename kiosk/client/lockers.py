@@ -38,6 +38,7 @@ class LockerChange:
     lockers: list[LockerState] = field(default_factory=list)
     members: bool = False
     counts: LockerCounts | None = None
+    seq: int = 0
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,44 @@ class _Imported:
 
 
 class RemoteLockers:
+    """Keeps the board it read and applies every change to it (this station's answers and other stations' events,
+    each locker only from a newer event than the one it shows), so a scan costs one call, not a board of 1,000.
+    `invalidate()` (a hub restart, a change the events did not describe) makes the next `board()` read it all."""
+
     def __init__(self, client: ApiClient) -> None:
         self.client = client
         self.last_change: LockerChange | None = None
+        self._board: dict[int, LockerState] | None = None
+        self._seq: dict[int, int] = {}  # locker -> the event seq its shown state came from
+        self.full_reads = 0
+
+    def invalidate(self) -> None:
+        self._board = None
+
+    def apply(self, change: LockerChange) -> None:
+        """A change (an answer, or an event's data with the event's seq) applied to the kept board."""
+        if self._board is None:
+            return
+        if change.action == "changed":
+            self._board = None  # the event did not say what changed (the hub window's or the CLI's change)
+            return
+        for state in change.lockers:
+            if change.seq and self._seq.get(state.number, 0) > change.seq:
+                continue  # a newer event about this locker arrived first
+            self._board[state.number] = state
+            self._seq[state.number] = change.seq
+
+    def event(self, data: object, seq: int) -> None:
+        """A `lockers` event from the hub's stream (kiosk.client.events), applied to the kept board."""
+        from kiosk.protocol.api import from_wire
+
+        try:
+            change: LockerChange = from_wire(LockerChange, data)
+        except ApiError:
+            self._board = None
+            return
+        self.apply(LockerChange(change.action, change.by, change.assignments, change.lockers, change.members,
+                                change.counts, seq))
 
     def _change(self, path: str, body: Any = None, admin: bool = False) -> LockerChange:
         """One operation; refusals raised as the desk's own exceptions, so the tab shows them as it always has."""
@@ -64,8 +100,10 @@ class RemoteLockers:
         except ApiError as exc:
             raise desk_error(exc) from None
         except HubUnreachable as exc:
+            self._board = None
             raise LockerError(f"{exc}. Check the board before trying again.") from None
         self.last_change = change
+        self.apply(change)
         return change
 
     def _one(self, change: LockerChange) -> Assignment:
@@ -121,8 +159,12 @@ class RemoteLockers:
     # --- reading --------------------------------------------------------------------------------------------------
 
     def board(self) -> list[LockerState]:
-        board: list[LockerState] = self.client.get("/lockers", list[LockerState])
-        return board
+        if self._board is None:
+            board: list[LockerState] = self.client.get("/lockers", list[LockerState])
+            self._board = {state.number: state for state in board}
+            self._seq = {}
+            self.full_reads += 1
+        return list(self._board.values())  # in locker order: a replaced locker keeps its place
 
     def counts(self) -> LockerCounts:
         counts: LockerCounts = self.client.get("/lockers/counts", LockerCounts)

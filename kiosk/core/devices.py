@@ -11,7 +11,8 @@ from enum import Enum
 
 from kiosk.protocol.payloads import Heartbeat, Reason, StatusReport
 
-KINDS = ("stall", "energy", "esp32", "sensor")
+KINDS = ("stall", "energy", "esp32", "sensor")  # devices that report (and take firmware)
+SCREEN_KINDS = ("station", "display")  # logins of screens: a second desk (the API), a wall display (MQTT, read-only)
 
 # A reading whose own time is this much older than now comes from a device's backlog (it buffered while offline):
 # it is stored at its time and rolled up, but it is history, not news (no live stall state, no live phantom alert).

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import types
+from collections.abc import Callable
 from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
 API_VERSION = 1
@@ -61,20 +62,26 @@ def bad_input(field: str, message: str) -> ApiError:
 # --- the codec ------------------------------------------------------------------------------------------------------
 
 
+_SIMPLE = (str, int, float, bool, type(None))
+
+
 def to_wire(value: Any) -> Any:
     """JSON-ready form of `value`: dataclasses and named tuples as objects, enums by value, tuples as lists."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value.value if isinstance(value, enum.Enum) else value
+    kind = type(value)
+    if kind in _SIMPLE:
+        return value
     if isinstance(value, enum.Enum):
         return value.value
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return {name: item if type(item) in _SIMPLE else to_wire(item) for name, item in zip(value._fields, value)}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_wire(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, tuple) and hasattr(value, "_fields"):
-        return {name: to_wire(item) for name, item in zip(value._fields, value)}
     if isinstance(value, (list, tuple, set, frozenset)):
-        return [to_wire(item) for item in value]
+        return [item if type(item) in _SIMPLE else to_wire(item) for item in value]
     if isinstance(value, dict):
         return {str(key): to_wire(item) for key, item in value.items()}
+    if isinstance(value, (str, int, float)):  # subclasses (a str enum was handled above)
+        return value
     raise TypeError(f"{type(value).__name__} has no wire form")
 
 
@@ -141,26 +148,67 @@ def from_wire(kind: Any, data: Any, where: str = "answer") -> Any:
     raise TypeError(f"no wire form for {kind!r}")
 
 
-_HINTS: dict[type, dict[str, Any]] = {}
+class _Misfit(Exception):
+    """A value that does not fit its field; the caller names the field."""
+
+
+def _simple(kind: Any) -> Callable[[Any], Any] | None:
+    """A fast converter for the plain field types (text, numbers, booleans, optionally null), else None."""
+    options = get_args(kind) if get_origin(kind) in (Union, types.UnionType) else (kind,)
+    nullable = type(None) in options
+    rest = [o for o in options if o is not type(None)]
+    if len(rest) != 1 or rest[0] not in (str, int, float, bool):
+        return None
+    base = rest[0]
+    words = {str: "text", int: "a whole number", float: "a number", bool: "true or false"}[base]
+
+    def convert(value: Any) -> Any:
+        if value is None:
+            if nullable:
+                return None
+        elif base is float:
+            if type(value) is float or type(value) is int:
+                return float(value)
+        elif type(value) is base:
+            return value
+        raise _Misfit(f"must be {words}")
+
+    return convert
+
+
+_PLANS: dict[type, tuple[list[tuple[str, Any, Callable[[Any], Any] | None]], frozenset[str]]] = {}
+
+
+def _plan(kind: type) -> tuple[list[tuple[str, Any, Callable[[Any], Any] | None]], frozenset[str]]:
+    plan = _PLANS.get(kind)
+    if plan is None:
+        hints = get_type_hints(kind)
+        if dataclasses.is_dataclass(kind):
+            names = [f.name for f in dataclasses.fields(kind) if f.init]
+            required = {f.name for f in dataclasses.fields(kind) if f.init and f.default is dataclasses.MISSING
+                        and f.default_factory is dataclasses.MISSING}
+        else:
+            names = list(kind._fields)  # type: ignore[attr-defined]
+            required = set(names) - set(kind._field_defaults)  # type: ignore[attr-defined]
+        plan = _PLANS[kind] = ([(name, hints[name], _simple(hints[name])) for name in names], frozenset(required))
+    return plan
 
 
 def _record(kind: type[T], data: Any, where: str) -> T:
     if not isinstance(data, dict):
         raise bad_input(where, f"{where} must be an object")
-    hints = _HINTS.get(kind)
-    if hints is None:
-        hints = _HINTS[kind] = get_type_hints(kind)
-    if dataclasses.is_dataclass(kind):
-        names = [f.name for f in dataclasses.fields(kind) if f.init]
-        required = {f.name for f in dataclasses.fields(kind) if f.init and f.default is dataclasses.MISSING
-                    and f.default_factory is dataclasses.MISSING}
-    else:
-        names = list(kind._fields)  # type: ignore[attr-defined]
-        required = set(names) - set(kind._field_defaults)  # type: ignore[attr-defined]
+    fields, required = _plan(kind)
     values: dict[str, Any] = {}
-    for name in names:
+    for name, hint, fast in fields:
         if name in data:
-            values[name] = from_wire(hints[name], data[name], f"{where}.{name}" if where != "body" else name)
+            if fast is not None:
+                try:
+                    values[name] = fast(data[name])
+                except _Misfit as exc:
+                    field_name = f"{where}.{name}" if where != "body" else name
+                    raise bad_input(field_name, f"{field_name} {exc}") from None
+            else:
+                values[name] = from_wire(hint, data[name], f"{where}.{name}" if where != "body" else name)
         elif name in required:
             field_name = f"{where}.{name}" if where != "body" else name
             raise bad_input(field_name, f"{field_name} is missing")

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kiosk.core.devices import KINDS, DeviceInfo
+from kiosk.core.devices import KINDS, SCREEN_KINDS, DeviceInfo
 from kiosk.core.operators import Operator, Role, require
 from kiosk.store.devices import DeviceRegistry
 
@@ -55,8 +55,8 @@ def check_device_name(name: str) -> str:
 
 
 def check_kind(kind: str) -> str:
-    if kind not in KINDS:
-        raise AdminInputError(f"The kind must be one of {', '.join(KINDS)}.")
+    if kind not in KINDS + SCREEN_KINDS:
+        raise AdminInputError(f"The kind must be one of {', '.join(KINDS + SCREEN_KINDS)}.")
     return kind
 
 

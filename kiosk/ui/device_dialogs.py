@@ -24,9 +24,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.core.devices import KINDS
+from kiosk.core.devices import KINDS, SCREEN_KINDS
 
-KIND_WORDS = {"stall": "stall sensor", "energy": "energy meter", "esp32": "ESP32 board", "sensor": "other sensor"}
+KIND_WORDS = {"stall": "stall sensor", "energy": "energy meter", "esp32": "ESP32 board", "sensor": "other sensor",
+              "station": "desk station (a second desk)", "display": "wall display"}
 
 
 class ExpiryField(QWidget):
@@ -88,7 +89,7 @@ class AddDeviceDialog(_Dialog):
         self.name.setMinimumHeight(40)
         self.kind = QComboBox(self)
         self.kind.setMinimumHeight(40)
-        for kind in KINDS:
+        for kind in KINDS + SCREEN_KINDS:
             self.kind.addItem(KIND_WORDS.get(kind, kind), kind)
         self.expiry = ExpiryField(self)
         form = QFormLayout()

@@ -77,8 +77,10 @@ class StationWindow(QMainWindow):
                 log.info("the hub restarted: reading everything again")
                 self.admin_session.lock("the hub restarted")
             self.hub_id = data.get("hub")
+            self.ops.invalidate()  # what happened while the stream was away is read in full
             self._refresh()
         elif topic == "lockers":
+            self.ops.event(event.get("data"), int(event.get("seq") or 0))
             self._refresh()
 
     def _refresh(self) -> None:

@@ -11,7 +11,7 @@ import asyncio
 import os
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aiohttp import web
@@ -129,6 +129,7 @@ class LockerChange:
     lockers: list[LockerState] = field(default_factory=list)
     members: bool = False  # the roster changed (a member added, edited or imported)
     counts: LockerCounts | None = None
+    seq: int = 0  # the event that announced it (a screen applies a locker's state only if newer than its own)
 
 
 class LockerApi:
@@ -327,9 +328,9 @@ class LockerApi:
         touched = sorted({a.locker for a in assignments} | set(numbers or ()))
         change = LockerChange(action, call.principal.operator.name, assignments,
                               self._desk.board(touched) if touched else [], members, self._desk.counts())
-        self._events.publish(TOPIC, change)
+        seq = self._events.publish(TOPIC, change)
         self._changed()
-        return change
+        return replace(change, seq=seq)
 
 
 def _number(call: Call) -> int:
