@@ -175,8 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def settings(args: argparse.Namespace, strict_file: bool = True) -> Config:
     role = args.role or ("hub" if getattr(args, "hub", None) is not None else None)
-    flags = {"role": role, "station.hub_url": getattr(args, "hub", None) or None, "data_dir": args.data_dir, "broker.port": args.broker_port,
-             "http.port": args.http_port, "broker.url": args.broker, "log.level": args.log_level,
+    flags = {"role": role, "station.hub_url": getattr(args, "hub", None) or None, "data_dir": args.data_dir,
+             "broker.port": args.broker_port, "http.port": args.http_port, "broker.url": args.broker,
+             "log.level": args.log_level,
              "stalls.legacy_stallsense": args.legacy_stallsense}
     return load(flags, config_dir=args.config_dir, strict_file=strict_file)
 
@@ -386,6 +387,80 @@ def _port(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def _hub_lockers(config: Config) -> Any:
+    """The running hub's Lockers API as this machine's CLI (None: no hub runs here, or it serves no HTTP)."""
+    from kiosk.services.hub_lock import running_hub
+
+    running = running_hub(config.data_dir)
+    if not running or not running.get("http_port"):
+        return None
+    from kiosk.client.http import ApiClient
+    from kiosk.client.lockers import RemoteLockers
+    from kiosk.services.api.access import local_station_token
+
+    token = local_station_token(config.data_dir, create=False)
+    if not token:
+        return None
+    bind = config["http.bind"]
+    host = "127.0.0.1" if bind in ("0.0.0.0", "", "::") else bind
+    return RemoteLockers(ApiClient(f"http://{host}:{running['http_port']}", token, actor=actor()))
+
+
+def _lockers_through_api(args: argparse.Namespace, desk: Any) -> int:
+    from datetime import timedelta
+
+    from kiosk.client.http import HubUnreachable, chunks_to
+    from kiosk.core.lockers import LockerError, LockerStatus
+    from kiosk.protocol.api import ApiError
+
+    try:
+        if args.lockers_command == "status":
+            now = time.time()
+            counts = desk.counts()
+            print(f"{counts.free} free, {counts.in_use} in use ({counts.overdue} overdue), {counts.out_of_order} "
+                  f"out of order; {desk.member_count()} members")
+            for state in desk.board():
+                if state.status(now) is LockerStatus.OVERDUE:
+                    print(f"  overdue: locker {state.number} ({state.bank}) {state.member} {state.name}, due "
+                          f"{datetime.fromtimestamp(state.due_at or 0):%Y-%m-%d %H:%M}")
+            return 0
+        if args.lockers_command == "import-roster":
+            try:
+                text = Path(args.file).read_bytes().decode("utf-8-sig")
+            except (OSError, UnicodeDecodeError) as exc:
+                print(f"kiosk: {args.file} could not be read as UTF-8 text: {exc}", file=sys.stderr)
+                return 1
+            preview = desk.preview_roster(text)
+            print(f"{len(preview.new)} new members, {len(preview.known)} already on the roster, "
+                  f"{len(preview.errors)} rows refused")
+            for line, problem in preview.errors:
+                print(f"  line {line}: {problem}")
+            if not args.yes:
+                print("nothing imported yet: run again with --yes to add the new members")
+                return 0
+            print(f"added {desk.import_roster(preview)} members (through the running hub)")
+            return 0
+        try:
+            since = datetime.fromisoformat(args.since).timestamp() if args.since else None
+            until = ((datetime.fromisoformat(args.until) + timedelta(days=1)).timestamp() if args.until else None)
+        except ValueError:
+            print("kiosk: --since and --until take dates like 2026-09-30", file=sys.stderr)
+            return 2
+        with open(args.file, "w", newline="", encoding="utf-8") as out:
+            headers = desk.client.download("/lockers/history.csv", chunks_to(out), member=args.member,
+                                           locker=args.locker, since=since, until=until)
+        print(f"wrote {headers.get('X-Rows', '?')} assignments to {args.file}")
+        return 0
+    except (ApiError, LockerError) as exc:
+        print(f"kiosk: the hub refused: {exc}", file=sys.stderr)
+        return 1
+    except (HubUnreachable, OSError) as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        desk.client.close()
+
+
 def _lockers(args: argparse.Namespace, config: Config) -> int:
     from datetime import timedelta
 
@@ -393,6 +468,9 @@ def _lockers(args: argparse.Namespace, config: Config) -> int:
     from kiosk.store.db import open_store
     from kiosk.store.lockers import Operator, Role, locker_desk_for
 
+    remote = _hub_lockers(config)
+    if remote is not None:  # a hub runs on this data folder: through its API, so every screen hears of it at once
+        return _lockers_through_api(args, remote)
     desk = locker_desk_for(config, open_store(config.database_url))
     if args.lockers_command == "status":
         now = time.time()

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from kiosk.protocol.api import API_PREFIX, SESSION_HEADER, ApiError, from_wire
+from kiosk.protocol.api import ACTOR_HEADER, API_PREFIX, SESSION_HEADER, ApiError, from_wire
 
 DEFAULT_TIMEOUT_S = 10.0
 
@@ -25,7 +25,7 @@ class HubUnreachable(ConnectionError):
 
 
 class ApiClient:
-    def __init__(self, base_url: str, token: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(self, base_url: str, token: str, timeout_s: float = DEFAULT_TIMEOUT_S, actor: str = "") -> None:
         parts = urlsplit(base_url if "://" in base_url else "http://" + base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"the hub address must look like http://HOST:PORT, not {base_url!r}")
@@ -34,6 +34,7 @@ class ApiClient:
         self._host = parts.hostname
         self._port = parts.port or (443 if self._https else 80)
         self._token = token
+        self._actor = actor  # the CLI on the hub's machine names its user for the audit log ("cli:root")
         self.timeout_s = timeout_s
         self.session_token: str | None = None  # an operator's session (kiosk.client.session)
         self._local = threading.local()
@@ -82,6 +83,8 @@ class ApiClient:
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = "application/json"
+        if self._actor:
+            headers[ACTOR_HEADER] = self._actor
         if session and self.session_token:
             headers[SESSION_HEADER] = self.session_token
         return headers

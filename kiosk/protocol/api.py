@@ -18,6 +18,7 @@ from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 API_VERSION = 1
 API_PREFIX = "/api/v1"
 SESSION_HEADER = "X-Kiosk-Session"  # an operator's session token, beside the station's bearer token
+ACTOR_HEADER = "X-Kiosk-Actor"  # this machine's CLI names its user ("cli:root"); honoured for the local token only
 
 T = TypeVar("T")
 
@@ -285,5 +286,5 @@ def records_in(kind: Any, found: dict[str, type] | None = None) -> dict[str, typ
     return found
 
 
-__all__ = ["API_PREFIX", "API_VERSION", "SESSION_HEADER", "ApiError", "bad_input", "from_wire", "record_schema",
-           "records_in", "schema_of", "to_wire"]
+__all__ = ["ACTOR_HEADER", "API_PREFIX", "API_VERSION", "SESSION_HEADER", "ApiError", "bad_input", "from_wire",
+           "record_schema", "records_in", "schema_of", "to_wire"]

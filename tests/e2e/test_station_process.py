@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_smoke import HEADLESS, ROOT, Kiosk, health, running  # noqa: F401 (the fixture)
+from tests.e2e.test_smoke import HEADLESS, ROOT, Kiosk, health
 from tests.helpers import wait_for
 
 

@@ -307,3 +307,34 @@ def test_a_disabled_operator_loses_the_session_at_once(hub: Hub, station: ApiCli
     with pytest.raises(PermissionError, match="account changed since the sign-in"):
         desk.force_exit(held.locker, "lost key")
     assert hub.api is not None and hub.api.sessions.count() == 0
+
+
+def test_the_cli_goes_through_a_running_hub_and_stations_hear_it_within_200_ms(hub: Hub, station: ApiClient,
+                                                                               tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    heard: list[tuple[float, dict[str, Any]]] = []
+    stream = EventStream(station.websocket_target, lambda e: heard.append((time.perf_counter(), e)),
+                         lambda up, why: None)
+    stream.start()
+    roster = tmp_path / "roster.csv"
+    roster.write_text("enrollment,name,programme\nCD1234567,Ada,Physics\nCD1234568,Alan,Maths\n", encoding="utf-8")
+    env = {**os.environ, "KIOSK_CONFIG_DIR": str(tmp_path / "cli-config")}
+    try:
+        assert stream.connected.wait(5)
+        result = subprocess.run([sys.executable, "-m", "kiosk", "--data-dir", str(hub.config.data_dir), "lockers",
+                                 "import-roster", str(roster), "--yes"], capture_output=True, text=True, env=env,
+                                timeout=60)
+        finished = time.perf_counter()
+        assert result.returncode == 0, result.stderr
+        assert "added 2 members (through the running hub)" in result.stdout
+        wait_for(lambda: any(e["topic"] == "lockers" and e["data"]["action"] == "roster_import" for _, e in heard))
+    finally:
+        stream.stop()
+    at, event = next((t, e) for t, e in heard if e["topic"] == "lockers")
+    assert at - finished < 0.2, "the CLI's change reached the station after the CLI had finished, and late"
+    assert event["data"]["by"].startswith("cli")
+    assert any(actor.startswith("cli") and action == "member.import" for actor, action, _ in audit_actions(hub))
+    assert RemoteLockers(station).member("CD1234568") is not None

@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import logging
 import os
+import re
 import secrets
 import threading
 import time
@@ -32,7 +33,7 @@ from aiohttp import web
 
 from kiosk.core.operators import Operator, Role
 from kiosk.core.throttle import FailureThrottle
-from kiosk.protocol.api import SESSION_HEADER, ApiError
+from kiosk.protocol.api import ACTOR_HEADER, SESSION_HEADER, ApiError
 from kiosk.services.api.framework import PUBLIC, Principal
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ LOCAL_STATION = "this machine"
 SESSION_PREFIX = "kss_"
 SESSION_MAX_AGE_S = 12 * 3600.0
 DESK_NAME = "front desk"
+CLI_ACTOR = re.compile(r"cli(:[A-Za-z0-9._-]{1,32})?")
 
 
 def local_station_token(data_dir: Path, create: bool = True) -> str | None:
@@ -203,6 +205,9 @@ class Access:
                 raise ApiError(401, "bad_session", "this account changed since the sign-in (disabled or a new "
                                                    "role): sign in again")
             return Principal(name, station_id, record.operator, record.id), token, session_token
+        via = request.headers.get(ACTOR_HEADER, "")
+        if station_id is None and CLI_ACTOR.fullmatch(via):  # this machine's CLI, named as it names itself
+            return Principal(name, None, Operator(via, Role.STAFF)), token, ""
         return Principal(name, station_id, desk_operator(name)), token, ""
 
     async def failed(self, address: str) -> None:
