@@ -20,7 +20,7 @@ STATION = textwrap.dedent("""
     import json, sys
     from kiosk.client.http import ApiClient
     from kiosk.client.lockers import RemoteLockers
-    from kiosk.protocol.api import ApiError
+    from kiosk.core.lockers import AlreadyAssigned, LockerError, LockerRace
 
     url, token, first, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     desk = RemoteLockers(ApiClient(url, token))
@@ -30,8 +30,12 @@ STATION = textwrap.dedent("""
         member = f"AB{1000000 + (first + i) % 40}"
         try:
             outcomes.append(["assigned", member, desk.assign(member).locker])
-        except ApiError as exc:
-            outcomes.append([exc.error, member, exc.status])
+        except AlreadyAssigned as exc:
+            outcomes.append(["already_assigned", member, exc.locker])
+        except LockerRace as exc:
+            outcomes.append(["raced", member, str(exc)])
+        except LockerError as exc:
+            outcomes.append(["refused", member, str(exc)])
     print(json.dumps(outcomes))
 """)
 
@@ -43,17 +47,23 @@ def test_two_stations_racing_never_double_assign(hub: Hub) -> None:
     url = f"http://127.0.0.1:{hub.config['http.port']}"
     tokens = [hub.registry.create(f"Desk {n}", "station", "test")[1] for n in (1, 2)]
     stations = [subprocess.Popen([sys.executable, "-c", STATION, url, token, str(first), "40"],
-                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                 for token, first in zip(tokens, (0, 0))]
-    for station in stations:
-        assert station.stdin is not None
-        station.stdin.write("go\n")
-        station.stdin.flush()
     results = []
-    for station in stations:
-        out, _ = station.communicate(timeout=60)
-        assert station.returncode == 0
-        results.append(json.loads(out))
+    try:
+        for station in stations:
+            assert station.stdin is not None
+            station.stdin.write("go\n")
+            station.stdin.flush()
+        for station in stations:
+            out, err = station.communicate(timeout=60)
+            assert station.returncode == 0, err
+            results.append(json.loads(out))
+    finally:
+        for station in stations:
+            if station.poll() is None:
+                station.kill()
+            station.communicate()
     outcomes = Counter(kind for result in results for kind, _, _ in result)
     assert set(outcomes) <= {"assigned", "already_assigned", "raced", "refused"}, outcomes
     assigned = [(member, locker) for result in results for kind, member, locker in result if kind == "assigned"]
