@@ -38,7 +38,7 @@ faults: $(STAMP)
 	$(PY) bench/faults.py $(ARGS)
 
 screenshots: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(PY) -m kiosk.ui.screenshots docs/screenshots
+	QT_QPA_PLATFORM=offscreen $(PY) -m tests.screenshots docs/screenshots
 
 clean:
 	rm -rf $(VENV) build *.egg-info

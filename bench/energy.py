@@ -301,7 +301,7 @@ def raw_series_reference(db: sqlite3.Connection, port_id: str, tier: str, since:
 
 
 def live(app: QApplication, seconds: float) -> list[tuple[str, str]]:
-    from kiosk.ui.energy_operations import EnergyOperations
+    from kiosk.local.energy import EnergyOperations
     from kiosk.ui.energy_view import EnergyView
 
     with tempfile.TemporaryDirectory() as tmp_name:

@@ -328,7 +328,7 @@ class ServicesStarter:
 
     def stall_services(self, gate: Any) -> tuple[Any, Any] | None:
         """What the Stalls tab may ask of the hub, acting as the admin `gate` lets in; None until the hub runs."""
-        from kiosk.ui.stall_operations import StallOperations
+        from kiosk.local.stalls import StallOperations
 
         if self._hub is None:
             return None
@@ -336,7 +336,7 @@ class ServicesStarter:
 
     def locker_services(self, gate: Any) -> tuple[Any, Any] | None:
         """What the Lockers tab may ask of the hub (admin actions through `gate`); None until the hub runs."""
-        from kiosk.ui.locker_operations import LockerOperations
+        from kiosk.local.lockers import LockerOperations
 
         if self._hub is None:
             return None
@@ -344,7 +344,7 @@ class ServicesStarter:
 
     def energy_services(self, gate: Any = None) -> Any:
         """What the Energy tab may ask of the hub; None until the hub runs."""
-        from kiosk.ui.energy_operations import EnergyOperations
+        from kiosk.local.energy import EnergyOperations
 
         if self._hub is None:
             return None
@@ -353,7 +353,7 @@ class ServicesStarter:
     def admin_services(self, who: Any) -> Any:
         """What the Admin tab may ask of the hub, acting as `who()` (the signed-in operator); None until the hub
         runs."""
-        from kiosk.ui.admin_operations import AdminOperations
+        from kiosk.local.admin import AdminOperations
 
         return None if self._hub is None else AdminOperations(self._hub, who)
 

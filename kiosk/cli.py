@@ -222,8 +222,8 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def _admin(args: argparse.Namespace, config: Config) -> int:
+    from kiosk.client.pin_file import write_pin_hash
     from kiosk.core.pin import PinError, check_new_pin, hash_pin
-    from kiosk.store.admin_pin import write_pin_hash
 
     if args.stdin:
         pin = sys.stdin.readline().strip()

@@ -1,4 +1,4 @@
-"""The Lockers tab's operations over the hub's API: the same methods as kiosk.ui.locker_operations.LockerOperations.
+"""The Lockers tab's operations over the hub's API: the same methods as kiosk.local.lockers.LockerOperations.
 
 Staff operations go as this station's front desk; admin operations need an operator's session open on the client
 (kiosk.client.session.RemoteOperators signs in). Refusals raise `ApiError`, whose message is the desk's own

@@ -12,8 +12,8 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QGridLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
+from kiosk.client.pin_file import read_pin_hash, write_pin_hash
 from kiosk.core.pin import PinError, PinGate, check_new_pin, hash_pin
-from kiosk.store.admin_pin import read_pin_hash, write_pin_hash
 
 
 class AdminPin:

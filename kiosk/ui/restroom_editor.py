@@ -1,10 +1,12 @@
 """Edit restrooms, their stalls, and which sensor watches which stall (admin, behind the PIN).
 
-Every change goes through `StallOperations` (audited, republished to displays); a refused change shows its reason in
-words and changes nothing.
+Every change goes through the Stalls operations (kiosk.local.stalls.StallOperations: audited, republished to
+displays); a refused change shows its reason in words and changes nothing.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -22,7 +24,6 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.core.stalls import LEGACY_TYPES, SensorRole, StallsError
-from kiosk.ui.stall_operations import StallOperations
 from kiosk.ui.wifi_reset import confirm_wifi_reset, send_wifi_reset
 
 ROOM, STALL = 1, 2
@@ -38,7 +39,7 @@ def sensor_type(model: str | None, kind: str) -> str:
 
 
 class RestroomEditor(QDialog):
-    def __init__(self, operations: StallOperations, parent: QWidget | None = None) -> None:
+    def __init__(self, operations: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ops = operations
         self.setWindowTitle("Edit restrooms, stalls and sensors")

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.core.stall_analytics import Occupancy, occupancy
-from kiosk.ui.stall_operations import StallOperations
 
 DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 RANGES = [("Last 7 days", 7), ("Last 30 days", 30), ("Last 90 days", 90), ("Last 365 days", 365)]
@@ -72,7 +71,7 @@ class HeatMap(QWidget):
 
 
 class StallAnalytics(QDialog):
-    def __init__(self, operations: StallOperations, places: dict[int, Any], parent: QWidget | None = None) -> None:
+    def __init__(self, operations: Any, places: dict[int, Any], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ops, self.places = operations, places
         self.setWindowTitle("Stall occupancy")

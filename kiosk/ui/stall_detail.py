@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
 from kiosk.core.stalls import StallState
 from kiosk.ui.pin_dialog import AdminPin, ask_admin
 from kiosk.ui.restroom_editor import sensor_type
-from kiosk.ui.stall_operations import StallOperations
 from kiosk.ui.stall_tile import STYLES, ago
 from kiosk.ui.wifi_reset import confirm_wifi_reset, send_wifi_reset
 
@@ -67,7 +66,7 @@ class TimelineBar(QWidget):
 
 
 class StallDetail(QDialog):
-    def __init__(self, operations: StallOperations, pin: AdminPin, place: Any, view: Any,
+    def __init__(self, operations: Any, pin: AdminPin, place: Any, view: Any,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ops, self.pin, self.place = operations, pin, place

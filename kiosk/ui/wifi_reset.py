@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
-
-from kiosk.ui.stall_operations import StallOperations
 
 
 def confirm_wifi_reset(parent: QWidget, name: str, then: Callable[[], None]) -> None:
@@ -20,7 +19,7 @@ def confirm_wifi_reset(parent: QWidget, name: str, then: Callable[[], None]) -> 
     box.open()
 
 
-def send_wifi_reset(ops: StallOperations, device_id: str, name: str) -> str:
+def send_wifi_reset(ops: Any, device_id: str, name: str) -> str:
     """Send it; returns what to tell the admin."""
     try:
         ops.reset_wifi(device_id)

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
+from kiosk.client.pin_file import read_pin_hash, write_pin_hash
 from kiosk.config import Config, save_runtime
 from kiosk.core.operators import Operator, Role
 from kiosk.core.pin import hash_pin, verify_pin
 from kiosk.services.hub import Hub
-from kiosk.store.admin_pin import read_pin_hash, write_pin_hash
 from kiosk.store.backup import BackupError, backup, restore
 from kiosk.store.site_key import verify
 from tests.helpers import RecordingEvents, connect, wait_for

@@ -93,3 +93,29 @@ def test_a_vanished_hub_is_said_at_once_and_a_restarted_one_reattached(hub: Hub,
     finally:
         stream.stop()
         again.stop()
+
+
+def test_a_station_process_loads_no_server_parts() -> None:
+    """A remote station's process: the window and the client, and none of SQLAlchemy, aiohttp or amqtt."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import os, sys\n"
+        "os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "import kiosk.app\n"
+        "from kiosk.client.events import EventStream\n"
+        "from kiosk.client.http import ApiClient\n"
+        "from kiosk.client.lockers import RemoteLockers\n"
+        "from kiosk.client.session import RemoteOperators\n"
+        "from kiosk.ui.station_window import StationWindow\n"
+        "client = ApiClient('http://127.0.0.1:9', 'token')\n"
+        "window = StationWindow(client.base_url, RemoteLockers(client), RemoteOperators(client))\n"
+        "window.show(); app.processEvents()\n"
+        "print(sorted(m for m in ('sqlalchemy', 'aiohttp', 'amqtt', 'alembic', 'paho') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]", f"a station loaded {result.stdout.strip()}"

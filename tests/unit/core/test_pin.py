@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
+from kiosk.client.pin_file import read_pin_hash, write_pin_hash
 from kiosk.core.pin import LOCKOUT_S, MAX_FAILURES, PinError, PinGate, check_new_pin, hash_pin, verify_pin
-from kiosk.store.admin_pin import read_pin_hash, write_pin_hash
 
 
 def test_a_pin_is_stored_only_as_a_salted_hash() -> None:

@@ -1,4 +1,4 @@
-"""Render the real window to PNG for docs/: `python -m kiosk.ui.screenshots docs/screenshots`.
+"""Render the real window to PNG for docs/: `make screenshots` (python -m tests.screenshots docs/screenshots).
 
 It runs a real hub in a temporary data folder on free ports with the demo devices, so the pictures show what a user
 sees a few seconds after pressing "Start demo devices" — no made-up numbers.
