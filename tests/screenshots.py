@@ -87,6 +87,7 @@ def main(out: str) -> int:
         lockers(app, window, starter, folder)
         energy(app, window, starter, folder)
         admin(app, window, starter, folder)
+        station_window, stream = station(app, config, starter, folder)
         display, feed = wall_display(config, starter, Path(tmp))
         pump(app, 2.5)
         feed.check()
@@ -98,6 +99,13 @@ def main(out: str) -> int:
             pump(app, 0.2)
         save(display, folder / "display-hub-unreachable.png")
         feed.stop()
+        for _ in range(20):
+            if not station_window.connected:
+                break
+            pump(app, 0.1)
+        pump(app, 0.2)
+        save(station_window, folder / "station-hub-unreachable.png")
+        stream.stop()
     return 0
 
 
@@ -160,6 +168,32 @@ def lockers(app: QApplication, window: Any, starter: ServicesStarter, folder: Pa
     view.members.dialog.close()
     view.pages.setCurrentWidget(view.desk)
     pump(app, 0.2)
+
+
+def station(app: QApplication, config: Any, starter: ServicesStarter, folder: Path) -> tuple[Any, Any]:
+    """A second desk (kiosk --station) following this hub through its API, at a laptop's 1366x768."""
+    from kiosk.client.events import EventStream
+    from kiosk.client.http import ApiClient
+    from kiosk.client.lockers import RemoteLockers
+    from kiosk.client.session import RemoteOperators
+    from kiosk.ui.station_window import StationWindow
+
+    _, token = starter._hub.registry.create("Desk 2", "station", "screenshots")
+    client = ApiClient(f"http://127.0.0.1:{config['http.port']}", token)
+    window = StationWindow(client.base_url, RemoteLockers(client), RemoteOperators(client))
+    window.resize(1366, 768)
+    stream = EventStream(client.websocket_target, window.events.event.emit, window.events.state.emit)
+    stream.start()
+    window.show()
+    for _ in range(100):
+        if window.refreshes:
+            break
+        pump(app, 0.05)
+    window.lockers.desk.scan.setText("CS2021004")
+    window.lockers.desk.scan_entered()
+    pump(app, 0.3)
+    save(window, folder / "station.png")
+    return window, stream
 
 
 def demo_energy_history(hub: Any, days: int = 7) -> str:

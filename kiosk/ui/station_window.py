@@ -14,7 +14,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QLabel, QMainWindow, QStatusBar, QWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QStatusBar, QVBoxLayout, QWidget
 
 from kiosk.ui.admin_session import AdminSession
 from kiosk.ui.lockers_view import LockersView
@@ -42,7 +42,19 @@ class StationWindow(QMainWindow):
         self.admin_session.directory = operators
         self.admin_gate = OperatorGate(self.admin_session)
         self.lockers = LockersView(self)
-        self.setCentralWidget(self.lockers)
+        self.banner = QLabel("", self)  # across the top while the hub cannot be reached: staff must not miss it
+        self.banner.setObjectName("stationBanner")
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet("background: #b3261e; color: white; font-size: 18px; font-weight: bold; "
+                                  "padding: 10px")
+        self.banner.hide()
+        central = QWidget(self)
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.lockers, 1)
+        self.setCentralWidget(central)
         self.connection = QLabel(f"Connecting to the hub at {hub_url}…", self)
         self.connection.setObjectName("stationConnection")
         self.connection.setTextFormat(Qt.TextFormat.PlainText)
@@ -62,9 +74,13 @@ class StationWindow(QMainWindow):
         if connected:
             self.connection.setText(f"Connected to the hub at {self.hub_url}.")
             self.connection.setStyleSheet("")
+            self.banner.hide()
         else:
             self.connection.setText(f"The hub at {self.hub_url} cannot be reached: {detail}. Trying again…")
             self.connection.setStyleSheet("color: #b3261e; font-weight: bold")
+            self.banner.setText(f"No connection to the hub: {detail}. Scans are not recorded until it is back; "
+                                "this desk reconnects by itself.")
+            self.banner.show()
 
     def _event(self, event: dict[str, Any]) -> None:
         topic = event.get("topic")

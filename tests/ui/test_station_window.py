@@ -81,11 +81,13 @@ def test_a_vanished_hub_is_said_at_once_and_a_restarted_one_reattached(hub: Hub,
     hub.stop()
     qtbot.waitUntil(lambda: not window.connected, timeout=3000)
     assert "cannot be reached" in window.connection.text()
+    assert window.banner.isVisible() and "Scans are not recorded" in window.banner.text()
     assert "stopping" in window.connection.text() or "not running" in window.connection.text()
     again = Hub(config, RecordingEvents())
     again.start()
     try:
         qtbot.waitUntil(lambda: window.connected and window.hub_id not in (None, first_hub), timeout=10000)
+        assert not window.banner.isVisible()
         desk = window.lockers.desk
         qtbot.keyClicks(desk.scan, "AB1000002")
         qtbot.keyClick(desk.scan, Qt.Key.Key_Return)
