@@ -317,7 +317,7 @@ def live(app: QApplication, seconds: float) -> list[tuple[str, str]]:
         view = EnergyView()
         view.resize(1280, 800)
         view.show()
-        view.attach(EnergyOperations(hub))
+        view.attach(EnergyOperations.for_hub(hub))
         app.processEvents()
         view.select_ports([p.id for p in hub.energy_store.ports()])
         freeze_startup_objects()

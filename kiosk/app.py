@@ -261,6 +261,7 @@ def run_station(config: Config) -> int:
     """A second desk: the Lockers tab of the hub at station.hub_url, through its API (no database, no broker)."""
     from PySide6.QtWidgets import QApplication
 
+    from kiosk.client.energy import RemoteEnergy
     from kiosk.client.events import EventStream
     from kiosk.client.http import ApiClient
     from kiosk.client.lockers import RemoteLockers
@@ -287,7 +288,7 @@ def run_station(config: Config) -> int:
     app.setApplicationName("Front Desk Kiosk station")
     theme.apply(app)
     window = StationWindow(client.base_url, RemoteLockers(client), RemoteOperators(client),
-                           config["admin.idle_lock_s"])
+                           config["admin.idle_lock_s"], energy_ops=RemoteEnergy(client))
     stream = EventStream(client.websocket_target, window.events.event.emit, window.events.state.emit)
     stream.start()
     window.show()
@@ -348,7 +349,7 @@ class ServicesStarter:
 
         if self._hub is None:
             return None
-        return EnergyOperations(self._hub, gate.who if gate is not None else lambda: None)
+        return EnergyOperations.for_hub(self._hub, gate.who if gate is not None else lambda: None)
 
     def admin_services(self, who: Any) -> Any:
         """What the Admin tab may ask of the hub, acting as `who()` (the signed-in operator); None until the hub

@@ -327,3 +327,46 @@ def choose_tier(span_s: float, max_points: int = 4000) -> str:
         if span_s / TIERS[tier] <= max_points:
             return tier
     return "day"
+
+
+@dataclass(frozen=True)
+class Series:
+    """What a graph of a time span shows: bucket middles with mean, min and max watts, and the energy in the span."""
+
+    tier: str
+    xs: list[float]
+    mean: list[float]
+    low: list[float]
+    high: list[float]
+    kwh: float
+
+
+@dataclass(frozen=True)
+class NotificationInfo:
+    """A notification (phantom load, a device gone quiet, overdue lockers) as screens show it."""
+
+    id: int
+    created_at: float
+    kind: str
+    subject: str
+    title: str
+    detail: str
+    watts: float | None
+    duration_s: float | None
+    monthly_cost: float | None
+    ended_at: float | None
+    acknowledged_at: float | None
+    acknowledged_by: str | None
+
+
+@dataclass(frozen=True)
+class PortRow:
+    """One port as the Energy tab lists it: its live status and draw, today's energy, its always-on draw."""
+
+    id: str
+    name: str
+    device: str
+    status: PortStatus
+    watts: float | None
+    kwh_today: float
+    always_on: float | None

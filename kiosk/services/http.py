@@ -347,6 +347,8 @@ class HttpServer:
                     await asyncio.sleep(delay)
                 finally:
                     self.throttle.waiting(address, -1)
+        if status >= 400 and "error" not in answer:  # the one error shape: `error` beside the seed's `reason`
+            answer = {**answer, "error": answer.get("reason", REASONS.get(status, "error"))}
         response = web.json_response(answer, status=status)
         return _refusal(response, answer.get("reason")) if status >= 400 else response
 

@@ -36,6 +36,7 @@ from kiosk.services.broker.process import BrokerProcess, InProcessBroker
 from kiosk.services.broker.service import BrokerService, BrokerStats, ListenerSpec, gatekeeper_for
 from kiosk.services.commands import CommandService
 from kiosk.services.energy import EnergyService
+from kiosk.services.energy_queries import EnergyOperations
 from kiosk.services.http import HttpLimits, HttpRefusals, HttpServer
 from kiosk.services.hub_lock import HubLock
 from kiosk.services.ingest import Ingest, IngestStats, TimeWindow
@@ -193,7 +194,8 @@ class Hub:
             self.api = HubApi(ApiParts(config.data_dir, self.lockers, lambda: self.locker_service.changed(True),
                                        OperatorDirectory(self.engine, clock),
                                        lambda token: self.registry.check_token(token).device, self.registry.record,
-                                       lambda: float(config["admin.idle_lock_s"]), __version__, clock),
+                                       lambda: float(config["admin.idle_lock_s"]), __version__, clock,
+                                       EnergyOperations.for_hub(self)),
                               self.http.throttle, limits.max_body_bytes, limits.request_timeout_s)
             self.http.mount = self.api.mount
         self.link = DeviceLink(self.broker_address(), *self._link_credentials(), on_message=self._message,

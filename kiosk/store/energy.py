@@ -23,8 +23,10 @@ from kiosk.core.energy import (
     MAX_GAP_S,
     TIERS,
     Bucket,
+    NotificationInfo,
     PortRules,
     Schedule,
+    Series,
     calibrate_noise_floor,
     choose_tier,
 )
@@ -51,32 +53,6 @@ class PortInfo:
         floor = self.noise_floor_w if self.noise_floor_w is not None else (estimated_floor_w or
                                                                            DEFAULT_NOISE_FLOOR_W)
         return PortRules(self.active_w, floor, self.phantom_after_s, schedule=Schedule.parse(self.schedule))
-
-
-@dataclass(frozen=True)
-class Series:
-    tier: str
-    xs: list[float]
-    mean: list[float]
-    low: list[float]
-    high: list[float]
-    kwh: float
-
-
-@dataclass(frozen=True)
-class NotificationInfo:
-    id: int
-    created_at: float
-    kind: str
-    subject: str
-    title: str
-    detail: str
-    watts: float | None
-    duration_s: float | None
-    monthly_cost: float | None
-    ended_at: float | None
-    acknowledged_at: float | None
-    acknowledged_by: str | None
 
 
 class EnergyStore:

@@ -274,7 +274,11 @@ class EnergyView(QWidget):
     def acknowledge_selected(self) -> None:
         item = self.alerts.currentItem()
         if item is not None and self.ops is not None:
-            self.ops.acknowledge(item.data(Qt.ItemDataRole.UserRole))
+            try:
+                self.ops.acknowledge(item.data(Qt.ItemDataRole.UserRole))
+            except (ConnectionError, LookupError, PermissionError, ValueError) as exc:
+                self.alerts_title.setText(f"The alert was not acknowledged: {exc}")
+                return
             self.refresh_alerts()
 
     # --- history --------------------------------------------------------------------------------------------------

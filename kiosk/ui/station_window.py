@@ -1,7 +1,7 @@
 """A remote station: a second desk's window following a hub elsewhere through its API (kiosk --station --hub URL).
 
-It shows the Lockers tab (the desk, who holds a locker, members, history, figures) over kiosk.client: operations and
-readings are API calls, another station's change arrives on the event stream and the board is read again. Admin
+It shows the Lockers tab (the desk, who holds a locker, members, history, figures) and the Energy tab (ports, live
+and history graphs, alerts) over kiosk.client: operations and readings are API calls, another station's change arrives on the event stream and the board is read again. Admin
 actions (a forced release, out of order) ask for an operator's sign-in, which opens a session on the hub; the idle
 lock and signing out end it there too. The line under the tabs says at once when the hub cannot be reached, and the
 window reattaches by itself when it is back (a restarted hub: everything is read again).
@@ -14,9 +14,10 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QLabel, QMainWindow, QStatusBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QStatusBar, QTabWidget, QVBoxLayout, QWidget
 
 from kiosk.ui.admin_session import AdminSession
+from kiosk.ui.energy_view import EnergyView
 from kiosk.ui.lockers_view import LockersView
 from kiosk.ui.operator_gate import OperatorGate
 
@@ -32,7 +33,7 @@ class StationEvents(QObject):
 
 class StationWindow(QMainWindow):
     def __init__(self, hub_url: str, lockers_ops: Any, operators: Any, idle_lock_s: float = 300.0,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, energy_ops: Any = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Front Desk Kiosk: station of {hub_url}")
         self.resize(1100, 700)
@@ -42,6 +43,13 @@ class StationWindow(QMainWindow):
         self.admin_session.directory = operators
         self.admin_gate = OperatorGate(self.admin_session)
         self.lockers = LockersView(self)
+        self.energy_ops = energy_ops
+        self.energy = EnergyView(self) if energy_ops is not None else None
+        self.tabs = QTabWidget(self)
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.lockers, "&Lockers")
+        if self.energy is not None:
+            self.tabs.addTab(self.energy, "&Energy")
         self.banner = QLabel("", self)  # across the top while the hub cannot be reached: staff must not miss it
         self.banner.setObjectName("stationBanner")
         self.banner.setWordWrap(True)
@@ -53,7 +61,7 @@ class StationWindow(QMainWindow):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.banner)
-        layout.addWidget(self.lockers, 1)
+        layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
         self.connection = QLabel(f"Connecting to the hub at {hub_url}…", self)
         self.connection.setObjectName("stationConnection")
@@ -89,6 +97,8 @@ class StationWindow(QMainWindow):
             first = self.lockers.ops is None
             if first:
                 self.lockers.attach(self.ops, self.admin_gate)
+                if self.energy is not None:
+                    self.energy.attach(self.energy_ops)
             elif data.get("hub") != self.hub_id:
                 log.info("the hub restarted: reading everything again")
                 self.admin_session.lock("the hub restarted")
@@ -98,6 +108,11 @@ class StationWindow(QMainWindow):
         elif topic == "lockers":
             self.ops.event(event.get("data"), int(event.get("seq") or 0))
             self._refresh()
+        elif topic == "notifications" and self.energy is not None and self.energy.ops is not None:
+            try:
+                self.energy.refresh_alerts()
+            except ConnectionError as exc:
+                self._state(False, str(exc))
 
     def _refresh(self) -> None:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -283,7 +284,7 @@ def test_openapi_document_is_served_and_kept_in_docs(hub: Hub) -> None:
     assert served == kept, "docs/api/openapi.json is stale: run `python -m kiosk.services.api.document`"
     assert hub.api is not None
     for route in hub.api.api.routes:
-        path = "/api/v1" + route.path.replace("{number:\\d+}", "{number}")
+        path = "/api/v1" + re.sub(r"\{(\w+):[^}]+\}", r"{\1}", route.path)
         operation = served["paths"][path][route.method.lower()]
         assert operation["summary"] and "200" in operation["responses"]
 
@@ -338,3 +339,39 @@ def test_the_cli_goes_through_a_running_hub_and_stations_hear_it_within_200_ms(h
     assert event["data"]["by"].startswith("cli")
     assert any(actor.startswith("cli") and action == "member.import" for actor, action, _ in audit_actions(hub))
     assert RemoteLockers(station).member("CD1234568") is not None
+
+
+def test_energy_through_the_api(hub: Hub, station: ApiClient) -> None:
+    from kiosk.client.energy import RemoteEnergy
+    from kiosk.core.energy import PortStatus
+
+    info, token = hub.registry.create("Meter 1", "energy", "test")
+    port = hub.energy_store.add_port(info.id, "Printer", "test")
+    now = time.time()
+    for n in range(5):
+        status, _ = raw(hub, "POST", "/api/sensor/reading", json.dumps(
+            {"deviceToken": token, "portId": port.id, "voltage": 230.0, "current": (23.0 + n) / 230, "power": 23.0 + n,
+             "seq": n + 1}).encode())
+        assert status == 200, _
+    energy = RemoteEnergy(station)
+    rows = energy.port_rows()
+    assert [(r["id"], r["name"], r["device"]) for r in rows] == [(port.id, "Printer", "Meter 1")]
+    assert isinstance(rows[0]["status"], PortStatus)
+    live = energy.live(port.id, now - 60)
+    assert [w for _, w in live] == [23.0, 24.0, 25.0, 26.0, 27.0]
+    series = energy.series(port.id, now - 3600, now + 60)
+    assert series.tier and len(series.xs) == len(series.mean) and max(series.high) == 27.0
+    with pytest.raises(ApiError) as missing:
+        energy.series("no-such-port", now - 60, now)
+    assert (missing.value.status, missing.value.error) == (404, "not_found")
+    with pytest.raises(ApiError) as backwards:
+        energy.series(port.id, now, now - 60)
+    assert backwards.value.field == "until"
+    notice = hub.energy_store.notify("phantom", port.id, "Printer draws 23 W after hours", "standby", watts=23.0)
+    assert [n.id for n in energy.notifications()] == [notice]
+    energy.acknowledge(notice)
+    assert energy.notifications() == []
+    assert ("front desk", "notification.ack", "Printer draws 23 W after hours") in audit_actions(hub)
+    with pytest.raises(ApiError) as unknown:
+        energy.acknowledge(99999)
+    assert unknown.value.status == 404

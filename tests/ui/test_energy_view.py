@@ -31,7 +31,7 @@ def view(qtbot: Any, hub: Hub) -> EnergyView:
     view.resize(1200, 700)
     view.show()
     qtbot.waitExposed(view)
-    view.attach(EnergyOperations(hub))
+    view.attach(EnergyOperations.for_hub(hub))
     return view
 
 

@@ -121,3 +121,31 @@ def test_a_station_process_loads_no_server_parts() -> None:
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]", f"a station loaded {result.stdout.strip()}"
+
+
+def test_the_station_shows_energy_and_keeps_quiet_while_the_hub_is_gone(hub: Hub, qtbot) -> None:
+    from kiosk.client.energy import RemoteEnergy
+
+    info, _ = hub.registry.create("Meter 1", "energy", "test")
+    port = hub.energy_store.add_port(info.id, "Printer", "test")
+    _, token = hub.registry.create("Desk 2", "station", "test")
+    client = ApiClient(f"http://127.0.0.1:{hub.config['http.port']}", token)
+    energy = RemoteEnergy(client)
+    window = StationWindow(client.base_url, RemoteLockers(client), RemoteOperators(client), energy_ops=energy)
+    qtbot.addWidget(window)
+    stream = EventStream(client.websocket_target, window.events.event.emit, window.events.state.emit)
+    stream.start()
+    try:
+        window.show()
+        qtbot.waitUntil(lambda: window.energy.ops is not None, timeout=5000)
+        window.tabs.setCurrentWidget(window.energy)
+        qtbot.waitUntil(lambda: [r["id"] for r in window.energy.model.rows] == [port.id], timeout=5000)
+        assert window.energy.model.rows[0]["device"] == "Meter 1"
+        hub.stop()
+        qtbot.waitUntil(lambda: not window.connected, timeout=3000)
+        polls = energy.unreachable
+        qtbot.waitUntil(lambda: energy.unreachable > polls + 1, timeout=5000)
+        assert [r["id"] for r in window.energy.model.rows] == [port.id], "the last known ports stay on screen"
+    finally:
+        stream.stop()
+        client.close()

@@ -1,7 +1,7 @@
 """The hub's API for screens: `/api/v1/...` on the hub's HTTP server (docs/api.md, docs/api/openapi.json).
 
 `framework` declares routes and answers them; `access` knows stations and operator sessions; `events` pushes
-changes over a WebSocket; one module per resource (`lockers`, `sessions`) holds its routes. `HubApi` wires them
+changes over a WebSocket; one module per resource (`lockers`, `energy`, `sessions`) holds its routes. `HubApi` wires them
 from what the hub hands it: nothing here reaches into the hub.
 """
 
@@ -17,10 +17,12 @@ from aiohttp import web
 from kiosk.core.throttle import FailureThrottle
 from kiosk.protocol.api import API_PREFIX
 from kiosk.services.api.access import SESSION_MAX_AGE_S, Access, Sessions, local_station_token
+from kiosk.services.api.energy import EnergyApi
 from kiosk.services.api.events import EventHub
 from kiosk.services.api.framework import STATION, Api, Call
 from kiosk.services.api.lockers import LockerApi
 from kiosk.services.api.sessions import SessionApi
+from kiosk.services.energy_queries import EnergyOperations
 from kiosk.store.lockers import LockerDesk
 from kiosk.store.operators import OperatorDirectory
 
@@ -38,6 +40,7 @@ class ApiParts:
     idle_s: Callable[[], float]
     version: str
     clock: Callable[[], float]
+    energy: EnergyOperations | None = None
 
 
 class HubApi:
@@ -54,6 +57,8 @@ class HubApi:
         self.api.add(*SessionApi(parts.operators, self.sessions, parts.idle_s(), SESSION_MAX_AGE_S, parts.version,
                                  self.events.hub_id).routes())
         self.api.add(*LockerApi(parts.desk, self.events, parts.lockers_changed).routes())
+        if parts.energy is not None:
+            self.api.add(*EnergyApi(parts.energy, self.events).routes())
 
     def _refused(self, call: Call, what: str) -> None:
         """A refused admin action: audited with who asked, from where."""

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk import __version__
+from kiosk.services.api.energy import EnergyApi
 from kiosk.services.api.framework import Api
 from kiosk.services.api.lockers import LockerApi
 from kiosk.services.api.sessions import SessionApi
@@ -24,6 +25,7 @@ def document() -> dict[str, Any]:
     none: Any = None
     api.add(*SessionApi(none, none, 0, 0, __version__, "").routes())
     api.add(*LockerApi(none, none, _never).routes())
+    api.add(*EnergyApi(none, none).routes())
     return api.openapi()
 
 
