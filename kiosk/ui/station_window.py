@@ -1,10 +1,11 @@
 """A remote station: a second desk's window following a hub elsewhere through its API (kiosk --station --hub URL).
 
 It shows the Lockers tab (the desk, who holds a locker, members, history, figures) and the Energy tab (ports, live
-and history graphs, alerts) over kiosk.client: operations and readings are API calls, another station's change arrives on the event stream and the board is read again. Admin
-actions (a forced release, out of order) ask for an operator's sign-in, which opens a session on the hub; the idle
-lock and signing out end it there too. The line under the tabs says at once when the hub cannot be reached, and the
-window reattaches by itself when it is back (a restarted hub: everything is read again).
+and history graphs, alerts) over kiosk.client: operations and readings are API calls, another station's change
+arrives on the event stream and is applied. Admin actions (a forced release, out of order) ask for an operator's
+sign-in, which opens a session on the hub; the idle lock and signing out end it there too. A banner across the top
+says at once when the hub cannot be reached, and the window reattaches by itself when it is back (a restarted hub:
+everything is read again).
 """
 
 from __future__ import annotations

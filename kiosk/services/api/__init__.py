@@ -1,8 +1,8 @@
 """The hub's API for screens: `/api/v1/...` on the hub's HTTP server (docs/api.md, docs/api/openapi.json).
 
 `framework` declares routes and answers them; `access` knows stations and operator sessions; `events` pushes
-changes over a WebSocket; one module per resource (`lockers`, `energy`, `sessions`) holds its routes. `HubApi` wires them
-from what the hub hands it: nothing here reaches into the hub.
+changes over a WebSocket; one module per resource (`lockers`, `energy`, `sessions`) holds its routes. `HubApi`
+wires them from what the hub hands it: nothing here reaches into the hub.
 """
 
 from __future__ import annotations
