@@ -280,9 +280,55 @@ def graph(app: QApplication, days: int, repeats: int) -> list[tuple[str, str]]:
             ref = raw_series_reference(db, port_id, tier, now - span, now)
             rows.append((f"range -> {label} ({tier}, {len(view.series.xs):,} points)",
                          f"p50 {pct(times, 50):.1f} ms, max {max(times):.1f} ms; raw sqlite3 query {ref:.1f} ms"))
+        rows += api_series(YearOps(path, port_id), port_id, days, repeats, Path(tmp_name))
         db.close()
         view.close()
         view.background.wait()
+    return rows
+
+
+def api_series(ops: YearOps, port_id: str, days: int, repeats: int, tmp: Path) -> list[tuple[str, str]]:
+    """The same series through the hub's API (aiohttp on loopback, kiosk.client decoding) and, in the same run,
+    straight from the store: what a station's Energy tab pays for its history."""
+    from kiosk.client.energy import RemoteEnergy
+    from kiosk.client.http import ApiClient
+    from kiosk.core.throttle import FailureThrottle
+    from kiosk.services.api.access import Access, Sessions, local_station_token
+    from kiosk.services.api.energy import EnergyApi
+    from kiosk.services.api.events import EventHub
+    from kiosk.services.api.framework import Api
+    from kiosk.services.http import HttpServer
+    from kiosk.services.loop import ServiceLoop
+
+    token = local_station_token(tmp) or ""
+    access = Access(token, lambda t: None, Sessions(lambda: 300.0, lambda *row: None), FailureThrottle())
+    api = Api(access.authenticate, lambda call, what: None, 65536, 10.0)
+    api.add(*EnergyApi(ops, EventHub()).routes())  # type: ignore[arg-type]
+    loop = ServiceLoop()
+    loop.start()
+    server = HttpServer("127.0.0.1", 0, lambda: (True, {}), mount=api.mount)
+    loop.run(server.start())
+    client = ApiClient(f"http://127.0.0.1:{server.port}", token)
+    remote = RemoteEnergy(client)
+    rows = []
+    now = time.time()
+    try:
+        for label, span in (("a year", days * DAY), ("a month", 30 * DAY), ("a day", DAY), ("a minute", 60)):
+            through, direct = [], []
+            for _ in range(max(repeats, 5)):
+                started = time.perf_counter()
+                series = remote.series(port_id, now - span, now)
+                through.append((time.perf_counter() - started) * 1000)
+                started = time.perf_counter()
+                ops.series(port_id, now - span, now)
+                direct.append((time.perf_counter() - started) * 1000)
+            rows.append((f"series through the API: {label} ({series.tier}, {len(series.xs):,} points)",
+                         f"p50 {pct(through, 50):.1f} ms, max {max(through):.1f} ms; in process "
+                         f"p50 {pct(direct, 50):.1f} ms"))
+    finally:
+        client.close()
+        loop.run(server.stop())
+        loop.stop()
     return rows
 
 

@@ -115,6 +115,14 @@ def from_wire(kind: Any, data: Any, where: str = "answer") -> Any:
                 raise bad_input(where, f"{where} must have {len(args)} items")
             return tuple(from_wire(arg, item, f"{where}[{i}]") for i, (arg, item) in enumerate(zip(args, data)))
         item_kind = args[0] if args else Any
+        fast = _simple(item_kind)
+        if fast is not None:  # numbers or text: one converter per item, the field named only on a misfit
+            try:
+                items = [fast(item) for item in data]
+            except _Misfit as exc:
+                bad = next(i for i, item in enumerate(data) if not _fits(fast, item))
+                raise bad_input(f"{where}[{bad}]", f"{where}[{bad}] {exc}") from None
+            return items if origin is list else origin(items)
         items = [from_wire(item_kind, item, f"{where}[{i}]") for i, item in enumerate(data)]
         return items if origin is list else origin(items)
     if origin is dict:
@@ -175,6 +183,14 @@ def _simple(kind: Any) -> Callable[[Any], Any] | None:
         raise _Misfit(f"must be {words}")
 
     return convert
+
+
+def _fits(convert: Callable[[Any], Any], value: Any) -> bool:
+    try:
+        convert(value)
+    except _Misfit:
+        return False
+    return True
 
 
 _PLANS: dict[type, tuple[list[tuple[str, Any, Callable[[Any], Any] | None]], frozenset[str]]] = {}
