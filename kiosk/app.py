@@ -266,6 +266,7 @@ def run_station(config: Config) -> int:
     from kiosk.client.http import ApiClient
     from kiosk.client.lockers import RemoteLockers
     from kiosk.client.session import RemoteOperators
+    from kiosk.client.stalls import RemoteStalls, tiles_of
     from kiosk.ui import theme
     from kiosk.ui.station_window import StationWindow
 
@@ -288,7 +289,8 @@ def run_station(config: Config) -> int:
     app.setApplicationName("Front Desk Kiosk station")
     theme.apply(app)
     window = StationWindow(client.base_url, RemoteLockers(client), RemoteOperators(client),
-                           config["admin.idle_lock_s"], energy_ops=RemoteEnergy(client))
+                           config["admin.idle_lock_s"], energy_ops=RemoteEnergy(client),
+                           stall_ops=RemoteStalls(client), tiles_of=tiles_of)
     stream = EventStream(client.websocket_target, window.events.event.emit, window.events.state.emit)
     stream.start()
     window.show()

@@ -249,3 +249,49 @@ class StallBoard:
         if old is None or (old.state, old.reason, old.updated_at) != (view.state, view.reason, view.updated_at):
             return view
         return None
+
+
+# --- what screens show (built by kiosk.store.stalls and kiosk.services.stalls) ----------------------------------
+
+
+@dataclass(frozen=True)
+class StallPlace:
+    """Where a stall is, for tiles and displays."""
+
+    stall_id: int
+    restroom_id: int
+    restroom: str
+    floor: str
+    label: str
+    position: int
+    restroom_position: int
+
+
+@dataclass(frozen=True)
+class SensorInfo:
+    device_id: str
+    name: str
+    kind: str
+    role: SensorRole | None  # None: not assigned to a stall (a pending sensor)
+    stall_id: int | None
+    model: str | None
+    ip: str | None
+    revoked: bool
+
+
+@dataclass(frozen=True)
+class StallInfo:
+    id: int
+    restroom_id: int
+    label: str
+    position: int
+    sensors: tuple[SensorInfo, ...]
+
+
+@dataclass(frozen=True)
+class RestroomInfo:
+    id: int
+    name: str
+    floor: str
+    position: int
+    stalls: tuple[StallInfo, ...]

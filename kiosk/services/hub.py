@@ -31,6 +31,7 @@ from kiosk.protocol.payloads import Reason, Rejected, iso_utc
 from kiosk.protocol.serial_lines import Hello
 from kiosk.protocol.topics import DEVICE_PREFIXES, STATE_PREFIX, TO_DEVICE_CHANNELS
 from kiosk.services.api import ApiParts, HubApi
+from kiosk.services.api.stalls import StallApi
 from kiosk.services.broker.gatekeeper import internal_credentials
 from kiosk.services.broker.process import BrokerProcess, InProcessBroker
 from kiosk.services.broker.service import BrokerService, BrokerStats, ListenerSpec, gatekeeper_for
@@ -119,6 +120,20 @@ class HubEvents(Protocol):
     def device_removed(self, device_id: str) -> None: ...
 
 
+class _StallTee:
+    """Stall tiles that changed go to this process's window (the bridge) and to the API's event stream."""
+
+    def __init__(self, hub: Hub, events: HubEvents) -> None:
+        self._hub = hub
+        self._events = events
+
+    def stalls_changed(self, views: list[tuple[StallPlace, StallView]], complete: bool = False) -> None:
+        self._events.stalls_changed(views, complete)
+        api = getattr(self._hub, "api", None)
+        if api is not None:
+            api.stalls_changed(views, complete)
+
+
 class Hub:
     def __init__(self, config: Config, events: HubEvents, clock: Callable[[], float] = time.time,
                  host: str = "headless") -> None:
@@ -134,8 +149,8 @@ class Hub:
         self.stall_directory = StallDirectory(self.engine, clock)
         rules = StallRules(config["stalls.debounce_s"], config["stalls.door_left_shut_s"],
                            report_interval_s=config["stalls.report_interval_s"])
-        self.stalls = StallService(self.stall_directory, self.writer, rules, events, self._publish_state,
-                                   self._report_interval, clock)
+        self.stalls = StallService(self.stall_directory, self.writer, rules, _StallTee(self, events),
+                                   self._publish_state, self._report_interval, clock)
         self.lockers: LockerDesk = locker_desk_for(config, self.engine, clock)
         self.energy_store = EnergyStore(self.engine, clock)
         self.notices = Notices(self.energy_store, self._publish_state, clock, self.writer)
@@ -195,7 +210,10 @@ class Hub:
                                        OperatorDirectory(self.engine, clock),
                                        lambda token: self.registry.check_token(token).device, self.registry.record,
                                        lambda: float(config["admin.idle_lock_s"]), __version__, clock,
-                                       EnergyOperations.for_hub(self)),
+                                       EnergyOperations.for_hub(self),
+                                       StallApi(self.stall_directory, self.stalls.current, self.stalls_edited,
+                                                lambda device_id: self.ingest.tracker.get(device_id),
+                                                self.reset_legacy_board)),
                               self.http.throttle, limits.max_body_bytes, limits.request_timeout_s)
             self.http.mount = self.api.mount
         self.link = DeviceLink(self.broker_address(), *self._link_credentials(), on_message=self._message,

@@ -21,10 +21,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol
 
-from kiosk.core.stalls import Reading, StallBoard, StallRules, StallView
+from kiosk.core.stalls import Reading, StallBoard, StallPlace, StallRules, StallView
 from kiosk.protocol.topics import STATE_PREFIX
 from kiosk.store.stalls import StallDirectory
 from kiosk.store.writer import StoreWriter
@@ -35,19 +34,6 @@ STALL_STATE_PREFIX = f"{STATE_PREFIX}/stalls"
 
 def stall_topic(stall_id: int) -> str:
     return f"{STALL_STATE_PREFIX}/{stall_id}"
-
-
-@dataclass(frozen=True)
-class StallPlace:
-    """Where a stall is, for tiles and displays."""
-
-    stall_id: int
-    restroom_id: int
-    restroom: str
-    floor: str
-    label: str
-    position: int
-    restroom_position: int
 
 
 class StallEvents(Protocol):

@@ -7,47 +7,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kiosk.core.operators import Operator, Role, require
-from kiosk.core.stalls import SensorRole, StallsError
+from kiosk.core.stalls import RestroomInfo, SensorInfo, SensorRole, StallInfo, StallsError
 from kiosk.store.devices import LEGACY_KIND, write_audit
 from kiosk.store.models import AuditEntry, Device, Restroom, Stall, StallEvent, StallReading, StallSensor
-
-
-@dataclass(frozen=True)
-class SensorInfo:
-    device_id: str
-    name: str
-    kind: str
-    role: SensorRole | None  # None: not assigned to a stall (a pending sensor)
-    stall_id: int | None
-    model: str | None
-    ip: str | None
-    revoked: bool
-
-
-@dataclass(frozen=True)
-class StallInfo:
-    id: int
-    restroom_id: int
-    label: str
-    position: int
-    sensors: tuple[SensorInfo, ...]
-
-
-@dataclass(frozen=True)
-class RestroomInfo:
-    id: int
-    name: str
-    floor: str
-    position: int
-    stalls: tuple[StallInfo, ...]
-
 
 STALL_SENSOR_KINDS = (LEGACY_KIND, "stall", "esp32")
 

@@ -1,11 +1,11 @@
 """A remote station: a second desk's window following a hub elsewhere through its API (kiosk --station --hub URL).
 
-It shows the Lockers tab (the desk, who holds a locker, members, history, figures) and the Energy tab (ports, live
-and history graphs, alerts) over kiosk.client: operations and readings are API calls, another station's change
-arrives on the event stream and is applied. Admin actions (a forced release, out of order) ask for an operator's
-sign-in, which opens a session on the hub; the idle lock and signing out end it there too. A banner across the top
-says at once when the hub cannot be reached, and the window reattaches by itself when it is back (a restarted hub:
-everything is read again).
+It shows the Stalls tab (tiles, details, figures, the admin's restroom edits), the Lockers tab (the desk, who holds
+a locker, members, history, figures) and the Energy tab (ports, live and history graphs, alerts) over kiosk.client:
+operations and readings are API calls, another station's change arrives on the event stream and is applied. Admin
+actions (editing restrooms, a forced release, out of order) ask for an operator's sign-in, which opens a session on
+the hub; the idle lock and signing out end it there too. A banner across the top says at once when the hub cannot
+be reached, and the window reattaches by itself when it is back (a restarted hub: everything is read again).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from kiosk.ui.admin_session import AdminSession
 from kiosk.ui.energy_view import EnergyView
 from kiosk.ui.lockers_view import LockersView
 from kiosk.ui.operator_gate import OperatorGate
+from kiosk.ui.stalls_view import StallsView
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,8 @@ class StationEvents(QObject):
 
 class StationWindow(QMainWindow):
     def __init__(self, hub_url: str, lockers_ops: Any, operators: Any, idle_lock_s: float = 300.0,
-                 parent: QWidget | None = None, energy_ops: Any = None) -> None:
+                 parent: QWidget | None = None, energy_ops: Any = None, stall_ops: Any = None,
+                 tiles_of: Any = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Front Desk Kiosk: station of {hub_url}")
         self.resize(1100, 700)
@@ -46,8 +48,13 @@ class StationWindow(QMainWindow):
         self.lockers = LockersView(self)
         self.energy_ops = energy_ops
         self.energy = EnergyView(self) if energy_ops is not None else None
+        self.stall_ops = stall_ops
+        self._tiles_of = tiles_of  # kiosk.client.stalls.tiles_of: a `stalls` event's tiles as (place, view) pairs
+        self.stalls = StallsView(self) if stall_ops is not None else None
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
+        if self.stalls is not None:
+            self.tabs.addTab(self.stalls, "&Stalls")
         self.tabs.addTab(self.lockers, "&Lockers")
         if self.energy is not None:
             self.tabs.addTab(self.energy, "&Energy")
@@ -100,15 +107,21 @@ class StationWindow(QMainWindow):
                 self.lockers.attach(self.ops, self.admin_gate)
                 if self.energy is not None:
                     self.energy.attach(self.energy_ops)
+                if self.stalls is not None:
+                    self.stalls.attach(self.stall_ops, self.admin_gate)
             elif data.get("hub") != self.hub_id:
                 log.info("the hub restarted: reading everything again")
                 self.admin_session.lock("the hub restarted")
             self.hub_id = data.get("hub")
             self.ops.invalidate()  # what happened while the stream was away is read in full
             self._refresh()
+            self._read_tiles()
         elif topic == "lockers":
             self.ops.event(event.get("data"), int(event.get("seq") or 0))
             self._refresh()
+        elif topic == "stalls" and self.stalls is not None and self._tiles_of is not None:
+            data = event.get("data") or {}
+            self.stalls.update_stalls(self._tiles_of(data.get("tiles") or []), bool(data.get("complete")))
         elif topic == "notifications" and self.energy is not None and self.energy.ops is not None:
             try:
                 self.energy.refresh_alerts()
@@ -119,6 +132,14 @@ class StationWindow(QMainWindow):
         try:
             self.lockers.refresh()
             self.refreshes += 1
+        except ConnectionError as exc:
+            self._state(False, str(exc))
+
+    def _read_tiles(self) -> None:
+        if self.stalls is None:
+            return
+        try:
+            self.stalls.update_stalls(self.stall_ops.tiles(), True)
         except ConnectionError as exc:
             self._state(False, str(exc))
 

@@ -149,3 +149,46 @@ def test_the_station_shows_energy_and_keeps_quiet_while_the_hub_is_gone(hub: Hub
     finally:
         stream.stop()
         client.close()
+
+
+def test_the_station_edits_restrooms_as_an_admin_and_tiles_follow_devices(hub: Hub, qtbot) -> None:
+    import json as json_
+
+    from kiosk.client.stalls import RemoteStalls, tiles_of
+    from kiosk.core.stalls import SensorRole, StallState
+    from kiosk.store.operators import OperatorDirectory
+    from tests.helpers import connect
+
+    OperatorDirectory(hub.engine).add("root", Role.ADMIN, "correct horse", None)
+    sensor, sensor_token = hub.registry.create("Door W-1", "stall", "test")
+    hub.device_added(sensor)
+    _, token = hub.registry.create("Desk 2", "station", "test")
+    client = ApiClient(f"http://127.0.0.1:{hub.config['http.port']}", token)
+    stalls = RemoteStalls(client)
+    operators = RemoteOperators(client)
+    window = StationWindow(client.base_url, RemoteLockers(client), operators, stall_ops=stalls, tiles_of=tiles_of)
+    qtbot.addWidget(window)
+    stream = EventStream(client.websocket_target, window.events.event.emit, window.events.state.emit)
+    stream.start()
+    device = None
+    try:
+        window.show()
+        qtbot.waitUntil(lambda: window.stalls.ops is not None, timeout=5000)
+        with pytest.raises(PermissionError):
+            stalls.add_restroom("West", "Ground")
+        operators.sign_in("root", "correct horse")
+        restroom = stalls.add_restroom("West", "Ground")
+        stall = stalls.add_stall(restroom, "W-1")
+        stalls.assign(sensor.id, stall, SensorRole.DOOR)
+        qtbot.waitUntil(lambda: stall in window.stalls.places, timeout=3000)
+        assert [r.name for r in stalls.restrooms()] == ["West"]
+        device = connect(hub.config["broker.port"], sensor.id, sensor_token)
+        device.publish(f"devices/{sensor.id}/datastream", json_.dumps({"door": "closed"}))
+        qtbot.waitUntil(lambda: any(v.stall_id == stall and v.state is not StallState.NO_SIGNAL
+                                    for _, v in stalls.tiles()), timeout=5000)
+        assert stalls.device(sensor.id) is not None and stalls.device("nobody") is None
+    finally:
+        if device is not None:
+            device.close()
+        stream.stop()
+        client.close()

@@ -1,7 +1,7 @@
 """The hub's API for screens: `/api/v1/...` on the hub's HTTP server (docs/api.md, docs/api/openapi.json).
 
 `framework` declares routes and answers them; `access` knows stations and operator sessions; `events` pushes
-changes over a WebSocket; one module per resource (`lockers`, `energy`, `sessions`) holds its routes. `HubApi`
+changes over a WebSocket; one module per resource (`lockers`, `energy`, `stalls`, `sessions`) holds its routes. `HubApi`
 wires them from what the hub hands it: nothing here reaches into the hub.
 """
 
@@ -22,6 +22,7 @@ from kiosk.services.api.events import EventHub
 from kiosk.services.api.framework import STATION, Api, Call
 from kiosk.services.api.lockers import LockerApi
 from kiosk.services.api.sessions import SessionApi
+from kiosk.services.api.stalls import StallApi
 from kiosk.services.energy_queries import EnergyOperations
 from kiosk.store.lockers import LockerDesk
 from kiosk.store.operators import OperatorDirectory
@@ -41,6 +42,7 @@ class ApiParts:
     version: str
     clock: Callable[[], float]
     energy: EnergyOperations | None = None
+    stalls: StallApi | None = None
 
 
 class HubApi:
@@ -59,6 +61,8 @@ class HubApi:
         self.api.add(*LockerApi(parts.desk, self.events, parts.lockers_changed).routes())
         if parts.energy is not None:
             self.api.add(*EnergyApi(parts.energy, self.events).routes())
+        if parts.stalls is not None:
+            self.api.add(*parts.stalls.routes())
 
     def _refused(self, call: Call, what: str) -> None:
         """A refused admin action: audited with who asked, from where."""
@@ -82,6 +86,12 @@ class HubApi:
                 "event_streams": self.events.open_streams(), "events_sent": self.events.published,
                 "streams_dropped": self.events.dropped_streams, "sessions": self.sessions.count(),
                 "wrong_tokens": self.access.refused}
+
+    def stalls_changed(self, pairs: list[tuple[Any, Any]], complete: bool) -> None:
+        """Tiles that changed (from the hub's stall service, any thread): out on the event stream."""
+        if self.events.open_streams():
+            self.events.publish("stalls", {"tiles": [{"place": p, "view": v} for p, v in pairs],
+                                           "complete": complete})
 
     def openapi(self) -> dict[str, Any]:
         return self.api.openapi()

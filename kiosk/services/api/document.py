@@ -16,6 +16,7 @@ from kiosk.services.api.energy import EnergyApi
 from kiosk.services.api.framework import Api
 from kiosk.services.api.lockers import LockerApi
 from kiosk.services.api.sessions import SessionApi
+from kiosk.services.api.stalls import StallApi
 
 DOCUMENT = Path(__file__).resolve().parents[3] / "docs" / "api" / "openapi.json"
 
@@ -26,6 +27,7 @@ def document() -> dict[str, Any]:
     api.add(*SessionApi(none, none, 0, 0, __version__, "").routes())
     api.add(*LockerApi(none, none, _never).routes())
     api.add(*EnergyApi(none, none).routes())
+    api.add(*StallApi(none, _never, _never, _never, _never).routes())
     return api.openapi()
 
 
