@@ -175,12 +175,15 @@ def station(app: QApplication, config: Any, starter: ServicesStarter, folder: Pa
     from kiosk.client.events import EventStream
     from kiosk.client.http import ApiClient
     from kiosk.client.lockers import RemoteLockers
+    from kiosk.client.energy import RemoteEnergy
     from kiosk.client.session import RemoteOperators
+    from kiosk.client.stalls import RemoteStalls, tiles_of
     from kiosk.ui.station_window import StationWindow
 
     _, token = starter._hub.registry.create("Desk 2", "station", "screenshots")
     client = ApiClient(f"http://127.0.0.1:{config['http.port']}", token)
-    window = StationWindow(client.base_url, RemoteLockers(client), RemoteOperators(client))
+    window = StationWindow(client.base_url, RemoteLockers(client), RemoteOperators(client),
+                           energy_ops=RemoteEnergy(client), stall_ops=RemoteStalls(client), tiles_of=tiles_of)
     window.resize(1366, 768)
     stream = EventStream(client.websocket_target, window.events.event.emit, window.events.state.emit)
     stream.start()
@@ -189,6 +192,9 @@ def station(app: QApplication, config: Any, starter: ServicesStarter, folder: Pa
         if window.refreshes:
             break
         pump(app, 0.05)
+    pump(app, 0.5)
+    save(window, folder / "station-stalls.png")
+    window.tabs.setCurrentWidget(window.lockers)
     window.lockers.desk.scan.setText("CS2021004")
     window.lockers.desk.scan_entered()
     pump(app, 0.3)
