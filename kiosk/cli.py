@@ -406,51 +406,40 @@ def _hub_lockers(config: Config) -> Any:
     return RemoteLockers(ApiClient(f"http://{host}:{running['http_port']}", token, actor=actor()))
 
 
-def _lockers_through_api(args: argparse.Namespace, desk: Any) -> int:
-    from datetime import timedelta
+class _LocalLockers:
+    """The locker desk in this process, with the methods the CLI shares with kiosk.client.lockers.RemoteLockers."""
 
-    from kiosk.client.http import HubUnreachable, chunks_to
-    from kiosk.core.lockers import LockerError, LockerStatus
+    def __init__(self, desk: Any, operator: Any) -> None:
+        self._desk = desk
+        self._operator = operator
+        self.board, self.member_count, self.counts = desk.board, desk.member_count, desk.counts
+
+    def preview_roster(self, text: str) -> Any:
+        from kiosk.core.lockers import preview_roster
+
+        return preview_roster(text, self._desk.enrollments())
+
+    def import_roster(self, preview: Any) -> int:
+        return int(self._desk.import_roster(preview, self._operator))
+
+    def export_history(self, wanted: Any, out: Any, progress: Any) -> int:
+        return int(self._desk.export_history(wanted, out, progress))
+
+
+def _lockers(args: argparse.Namespace, config: Config) -> int:
+    from kiosk.client.http import HubUnreachable
+    from kiosk.core.lockers import LockerError
     from kiosk.protocol.api import ApiError
 
+    desk = _hub_lockers(config)  # a hub runs on this data folder: through its API, so every screen hears at once
+    through = " (through the running hub)" if desk is not None else ""
+    if desk is None:
+        from kiosk.store.db import open_store
+        from kiosk.store.lockers import Operator, Role, locker_desk_for
+
+        desk = _LocalLockers(locker_desk_for(config, open_store(config.database_url)), Operator(actor(), Role.STAFF))
     try:
-        if args.lockers_command == "status":
-            now = time.time()
-            counts = desk.counts()
-            print(f"{counts.free} free, {counts.in_use} in use ({counts.overdue} overdue), {counts.out_of_order} "
-                  f"out of order; {desk.member_count()} members")
-            for state in desk.board():
-                if state.status(now) is LockerStatus.OVERDUE:
-                    print(f"  overdue: locker {state.number} ({state.bank}) {state.member} {state.name}, due "
-                          f"{datetime.fromtimestamp(state.due_at or 0):%Y-%m-%d %H:%M}")
-            return 0
-        if args.lockers_command == "import-roster":
-            try:
-                text = Path(args.file).read_bytes().decode("utf-8-sig")
-            except (OSError, UnicodeDecodeError) as exc:
-                print(f"kiosk: {args.file} could not be read as UTF-8 text: {exc}", file=sys.stderr)
-                return 1
-            preview = desk.preview_roster(text)
-            print(f"{len(preview.new)} new members, {len(preview.known)} already on the roster, "
-                  f"{len(preview.errors)} rows refused")
-            for line, problem in preview.errors:
-                print(f"  line {line}: {problem}")
-            if not args.yes:
-                print("nothing imported yet: run again with --yes to add the new members")
-                return 0
-            print(f"added {desk.import_roster(preview)} members (through the running hub)")
-            return 0
-        try:
-            since = datetime.fromisoformat(args.since).timestamp() if args.since else None
-            until = ((datetime.fromisoformat(args.until) + timedelta(days=1)).timestamp() if args.until else None)
-        except ValueError:
-            print("kiosk: --since and --until take dates like 2026-09-30", file=sys.stderr)
-            return 2
-        with open(args.file, "w", newline="", encoding="utf-8") as out:
-            headers = desk.client.download("/lockers/history.csv", chunks_to(out), member=args.member,
-                                           locker=args.locker, since=since, until=until)
-        print(f"wrote {headers.get('X-Rows', '?')} assignments to {args.file}")
-        return 0
+        return _lockers_command(args, desk, through)
     except (ApiError, LockerError) as exc:
         print(f"kiosk: the hub refused: {exc}", file=sys.stderr)
         return 1
@@ -458,23 +447,19 @@ def _lockers_through_api(args: argparse.Namespace, desk: Any) -> int:
         print(f"kiosk: {exc}", file=sys.stderr)
         return 1
     finally:
-        desk.client.close()
+        client = getattr(desk, "client", None)
+        if client is not None:
+            client.close()
 
 
-def _lockers(args: argparse.Namespace, config: Config) -> int:
+def _lockers_command(args: argparse.Namespace, desk: Any, through: str) -> int:
     from datetime import timedelta
 
-    from kiosk.core.lockers import HistoryFilter, LockerStatus, preview_roster
-    from kiosk.store.db import open_store
-    from kiosk.store.lockers import Operator, Role, locker_desk_for
+    from kiosk.core.lockers import HistoryFilter, LockerStatus
 
-    remote = _hub_lockers(config)
-    if remote is not None:  # a hub runs on this data folder: through its API, so every screen hears of it at once
-        return _lockers_through_api(args, remote)
-    desk = locker_desk_for(config, open_store(config.database_url))
     if args.lockers_command == "status":
         now = time.time()
-        counts = desk.counts(now)
+        counts = desk.counts()
         print(f"{counts.free} free, {counts.in_use} in use ({counts.overdue} overdue), {counts.out_of_order} out of "
               f"order; {desk.member_count()} members")
         for state in desk.board():
@@ -488,7 +473,7 @@ def _lockers(args: argparse.Namespace, config: Config) -> int:
         except (OSError, UnicodeDecodeError) as exc:
             print(f"kiosk: {args.file} could not be read as UTF-8 text: {exc}", file=sys.stderr)
             return 1
-        preview = preview_roster(text, desk.enrollments())
+        preview = desk.preview_roster(text)
         print(f"{len(preview.new)} new members, {len(preview.known)} already on the roster, "
               f"{len(preview.errors)} rows refused")
         for line, problem in preview.errors:
@@ -496,8 +481,7 @@ def _lockers(args: argparse.Namespace, config: Config) -> int:
         if not args.yes:
             print("nothing imported yet: run again with --yes to add the new members")
             return 0
-        added = desk.import_roster(preview, Operator(actor(), Role.STAFF))
-        print(f"added {added} members")
+        print(f"added {desk.import_roster(preview)} members{through}")
         return 0
     try:
         since = datetime.fromisoformat(args.since).timestamp() if args.since else None
@@ -505,12 +489,8 @@ def _lockers(args: argparse.Namespace, config: Config) -> int:
     except ValueError:
         print("kiosk: --since and --until take dates like 2026-09-30", file=sys.stderr)
         return 2
-    try:
-        with open(args.file, "w", newline="", encoding="utf-8") as out:
-            written = desk.export_history(HistoryFilter(args.member, args.locker, since, until), out)
-    except OSError as exc:
-        print(f"kiosk: {exc}", file=sys.stderr)
-        return 1
+    with open(args.file, "w", newline="", encoding="utf-8") as out:
+        written = desk.export_history(HistoryFilter(args.member, args.locker, since, until), out, lambda rows: True)
     print(f"wrote {written} assignments to {args.file}")
     return 0
 

@@ -172,10 +172,10 @@ def lockers(app: QApplication, window: Any, starter: ServicesStarter, folder: Pa
 
 def station(app: QApplication, config: Any, starter: ServicesStarter, folder: Path) -> tuple[Any, Any]:
     """A second desk (kiosk --station) following this hub through its API, at a laptop's 1366x768."""
+    from kiosk.client.energy import RemoteEnergy
     from kiosk.client.events import EventStream
     from kiosk.client.http import ApiClient
     from kiosk.client.lockers import RemoteLockers
-    from kiosk.client.energy import RemoteEnergy
     from kiosk.client.session import RemoteOperators
     from kiosk.client.stalls import RemoteStalls, tiles_of
     from kiosk.ui.station_window import StationWindow

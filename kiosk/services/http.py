@@ -340,13 +340,7 @@ class HttpServer:
                 log.exception("POST /api/sensor/reading failed inside the kiosk")
             return _refusal(error(500, "the kiosk could not handle this reading", "internal_error"), "internal_error")
         if status == 401:
-            delay = self.throttle.failed(address)
-            if delay > 0:
-                self.throttle.waiting(address, +1)
-                try:
-                    await asyncio.sleep(delay)
-                finally:
-                    self.throttle.waiting(address, -1)
+            await answer_late(self.throttle, address)
         if status >= 400 and "error" not in answer:  # the one error shape: `error` beside the seed's `reason`
             answer = {**answer, "error": answer.get("reason", REASONS.get(status, "error"))}
         response = web.json_response(answer, status=status)
@@ -370,6 +364,18 @@ class HttpServer:
             return error(404, "no such firmware image", "no_such_image")
         log.info("firmware %s… downloaded by %s", sha256[:12], request.remote)
         return web.FileResponse(path, headers={"Content-Type": "application/octet-stream"})
+
+
+async def answer_late(throttle: FailureThrottle, address: str) -> None:
+    """A failure from `address` (a wrong token or password): once it has failed often, the answer waits
+    (kiosk.core.throttle), without holding anything but this request."""
+    delay = throttle.failed(address)
+    if delay > 0:
+        throttle.waiting(address, +1)
+        try:
+            await asyncio.sleep(delay)
+        finally:
+            throttle.waiting(address, -1)
 
 
 def _refusal(response: web.Response, reason: str | None) -> web.Response:

@@ -35,6 +35,7 @@ from kiosk.core.operators import Operator, Role
 from kiosk.core.throttle import FailureThrottle
 from kiosk.protocol.api import ACTOR_HEADER, SESSION_HEADER, ApiError
 from kiosk.services.api.framework import PUBLIC, Principal
+from kiosk.services.http import answer_late
 
 log = logging.getLogger(__name__)
 
@@ -213,13 +214,7 @@ class Access:
     async def failed(self, address: str) -> None:
         """A wrong token or password from `address`: answered late once it has failed often (kiosk.core.throttle)."""
         self.refused += 1
-        delay = self.throttle.failed(address)
-        if delay > 0:
-            self.throttle.waiting(address, +1)
-            try:
-                await asyncio.sleep(delay)
-            finally:
-                self.throttle.waiting(address, -1)
+        await answer_late(self.throttle, address)
 
 
 def _digest(token: str) -> str:
