@@ -16,6 +16,7 @@ from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from PySide6.QtCore import QEventLoop  # noqa: E402
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
 from kiosk.app import ServicesStarter, connect_window  # noqa: E402
@@ -32,10 +33,10 @@ def free_port() -> int:
 
 
 def pump(app: QApplication, seconds: float) -> None:
+    """Let the window live for `seconds` (timers fire, the demo devices report): events handled as they come."""
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        app.processEvents()
-        time.sleep(0.02)
+    while (left := deadline - time.monotonic()) > 0:
+        app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, max(1, int(left * 1000)))
 
 
 def save(widget: QWidget, path: Path) -> None:
@@ -60,9 +61,8 @@ def main(out: str) -> int:
         connect_window(window, starter)
         bridge.servicesReady.connect(lambda: ready.append(True))
         starter.start()
-        while not ready:
-            app.processEvents()
-            time.sleep(0.02)
+        while not ready:  # servicesReady comes through the event loop
+            app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 50)
         pump(app, 1.2)
         window.tabs.setCurrentWidget(window.stalls)
         pump(app, 0.2)

@@ -139,6 +139,16 @@ def read_query(kind: type, values: Any) -> Any:
     return from_wire(kind, data, "body")
 
 
+def checked_text(value: str, name: str, limit: int = 200) -> str:
+    """Text from a caller, as the store may keep it: at most `limit` characters, no control characters (tabs
+    allowed) and no lone surrogates; ApiError naming the field otherwise."""
+    if len(value) > limit:
+        raise ApiError(400, "invalid", f"{name} is longer than {limit} characters", name)
+    if any(0xD800 <= ord(c) <= 0xDFFF or (ord(c) < 0x20 and c != "\t") for c in value):
+        raise ApiError(400, "invalid", f"{name} holds characters that are not text", name)
+    return value
+
+
 def _kind_words(kind: Any) -> str:
     return {int: "a whole number", float: "a number", bool: "true or false"}.get(kind, "text")
 

@@ -31,7 +31,7 @@ from kiosk.core.lockers import (
 )
 from kiosk.protocol.api import ApiError, bad_input
 from kiosk.services.api.events import EventHub
-from kiosk.services.api.framework import ADMIN, Call, Route
+from kiosk.services.api.framework import ADMIN, Call, Route, checked_text
 from kiosk.store.lockers import LockerDesk
 
 TOPIC = "lockers"
@@ -316,7 +316,7 @@ class LockerApi:
             except ValueError as exc:
                 raise bad_input(f"rows[{index}].enrollment", str(exc)) from None
             rows.append(RosterRow(row.line, enrollment, _text(row.name, f"rows[{index}].name"),
-                                  _text(row.programme, f"rows[{index}].programme", allow_empty=True)))
+                                  _text(row.programme, f"rows[{index}].programme")))
         added = self._desk.import_roster(RosterPreview(tuple(rows), (), ()), call.principal.operator,
                                          (max(0, body.known), max(0, body.refused)))
         self._done("roster_import", call, [], members=True)
@@ -344,14 +344,8 @@ def _enrollment(text: str) -> str:
         raise bad_input("enrollment", str(exc)) from None
 
 
-def _text(value: str, name: str, limit: int = TEXT_LIMIT, allow_empty: bool = True) -> str:
-    if len(value) > limit:
-        raise bad_input(name, f"{name} is longer than {limit} characters")
-    if any(0xD800 <= ord(c) <= 0xDFFF or ord(c) < 0x20 and c not in "\t" for c in value):
-        raise bad_input(name, f"{name} holds characters that are not text")
-    if not allow_empty and not value.strip():
-        raise bad_input(name, f"{name} is empty")
-    return value
+def _text(value: str, name: str, limit: int = TEXT_LIMIT) -> str:
+    return checked_text(value, name, limit)
 
 
 def _history_filter(query: HistoryQuery) -> HistoryFilter:

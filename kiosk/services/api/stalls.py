@@ -15,7 +15,7 @@ from typing import Any
 from kiosk.core.devices import DeviceSnapshot
 from kiosk.core.stalls import RestroomInfo, SensorInfo, SensorRole, StallPlace, StallView
 from kiosk.protocol.api import ApiError, bad_input
-from kiosk.services.api.framework import ADMIN, Call, Route
+from kiosk.services.api.framework import ADMIN, Call, Route, checked_text
 from kiosk.store.stalls import StallDirectory
 
 MAX_DEVICES = 200
@@ -194,9 +194,5 @@ def _span(span: Span) -> Span:
     return span
 
 
-def _text(value: str, name: str, limit: int = 120) -> str:
-    if len(value) > limit:
-        raise bad_input(name, f"{name} is longer than {limit} characters")
-    if any(0xD800 <= ord(c) <= 0xDFFF or ord(c) < 0x20 for c in value):
-        raise bad_input(name, f"{name} holds characters that are not text")
-    return value
+def _text(value: str, name: str) -> str:
+    return checked_text(value, name, 120)
