@@ -375,3 +375,19 @@ def test_energy_through_the_api(hub: Hub, station: ApiClient) -> None:
     with pytest.raises(ApiError) as unknown:
         energy.acknowledge(99999)
     assert unknown.value.status == 404
+
+
+def test_a_station_token_opens_the_api_but_not_the_broker(hub: Hub, station: ApiClient) -> None:
+    from tests.helpers import connect
+
+    info, token = hub.registry.create("Desk 2", "station", "test")
+    device = connect(hub.config["broker.port"], info.id, token)
+    try:
+        assert device.rc != 0, "a station's token must not log in to MQTT"
+    finally:
+        device.close()
+    client = ApiClient(base(hub), token)
+    try:
+        assert client.get("/whoami")["station"] == "Desk 2"
+    finally:
+        client.close()

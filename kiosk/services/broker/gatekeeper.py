@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 INTERNAL_USERNAME = "kiosk-internal"
 DISPLAY_KIND = "display"
+STATION_KIND = "station"
+STATION_LOGIN = "station token (for the hub's API, not MQTT)"
 INTERNAL_SECRET_FILE = "internal-broker-password"
 
 
@@ -138,6 +140,8 @@ class Gatekeeper:
         if result.device is None:
             assert result.failure is not None
             return result.failure.value
+        if result.device.kind == STATION_KIND:  # a desk station's token opens the hub's API, not the broker
+            return STATION_LOGIN
         self._grants[result.device.id] = DeviceGrant(result.device.id, result.device.organization, result.device.kind)
         return None
 
