@@ -7,7 +7,6 @@ sentence ("Locker 12 is in use; pick a free one."), so the tab shows it as it sh
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from kiosk.client.http import ApiClient, HubUnreachable, chunks_to
@@ -24,32 +23,9 @@ from kiosk.core.lockers import (
     MemberInfo,
     RosterPreview,
 )
+from kiosk.protocol.answers import HistoryPage, LockerChange, RosterImported
 from kiosk.protocol.api import ApiError, to_wire
 from kiosk.protocol.spreadsheet import write_locker_statistics
-
-
-@dataclass(frozen=True)
-class LockerChange:
-    """What the hub says an operation changed (kiosk.services.api.lockers.LockerChange)."""
-
-    action: str
-    by: str
-    assignments: list[Assignment] = field(default_factory=list)
-    lockers: list[LockerState] = field(default_factory=list)
-    members: bool = False
-    counts: LockerCounts | None = None
-    seq: int = 0
-
-
-@dataclass(frozen=True)
-class _Page:
-    rows: list[HistoryRow]
-    more: bool
-
-
-@dataclass(frozen=True)
-class _Imported:
-    added: int
 
 
 class RemoteLockers:
@@ -140,9 +116,9 @@ class RemoteLockers:
         return preview
 
     def import_roster(self, preview: RosterPreview) -> int:
-        imported: _Imported = self.client.post("/roster/import", {
+        imported: RosterImported = self.client.post("/roster/import", {
             "rows": to_wire(list(preview.new)), "known": len(preview.known), "refused": len(preview.errors)},
-            _Imported)
+            RosterImported)
         return imported.added
 
     # --- admin (an operator's session) ----------------------------------------------------------------------------
@@ -190,7 +166,7 @@ class RemoteLockers:
         return count
 
     def history(self, wanted: HistoryFilter) -> tuple[list[HistoryRow], bool]:
-        page: _Page = self.client.get("/lockers/history", _Page, **_history_query(wanted))
+        page: HistoryPage = self.client.get("/lockers/history", HistoryPage, **_history_query(wanted))
         return page.rows, page.more
 
     def export_history(self, wanted: HistoryFilter, out: TextIO, progress: Any) -> int:

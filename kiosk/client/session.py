@@ -7,28 +7,10 @@ wrong; a hub that cannot be reached raises kiosk.client.http.HubUnreachable.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from kiosk.client.http import ApiClient
 from kiosk.core.operators import Operator, Role, SignInRefused
+from kiosk.protocol.answers import HubInfo, SessionOpened
 from kiosk.protocol.api import ApiError
-
-
-@dataclass(frozen=True)
-class _Opened:
-    token: str
-    id: str
-    operator: Operator
-    idle_s: float
-    max_age_s: float
-
-
-@dataclass(frozen=True)
-class _HubInfo:
-    api: int
-    version: str
-    hub: str
-    needs_first_admin: bool
 
 
 class RemoteOperators:
@@ -38,12 +20,12 @@ class RemoteOperators:
 
     def count(self) -> int:
         """0 while the hub still needs its first admin (the admin tab offers to make one), else 1."""
-        info: _HubInfo = self.client.get("/hub", _HubInfo)
+        info: HubInfo = self.client.get("/hub", HubInfo)
         return 0 if info.needs_first_admin else 1
 
     def sign_in(self, name: str, password: str) -> Operator:
         try:
-            opened: _Opened = self.client.post("/sessions", {"name": name, "password": password}, _Opened)
+            opened: SessionOpened = self.client.post("/sessions", {"name": name, "password": password}, SessionOpened)
         except ApiError as exc:
             if exc.status in (400, 401, 429):
                 raise SignInRefused(exc.message) from None
@@ -55,13 +37,13 @@ class RemoteOperators:
         if by is not None or role is not Role.ADMIN:
             raise PermissionError("Accounts are made in the Admin tab.")
         try:
-            opened: _Opened = self.client.post("/operators/first-admin", {"name": name, "password": password},
-                                               _Opened)
+            opened: SessionOpened = self.client.post("/operators/first-admin", {"name": name, "password": password},
+                                               SessionOpened)
         except ApiError as exc:
             raise ValueError(exc.message) from None
         return self._opened(opened)
 
-    def _opened(self, opened: _Opened) -> Operator:
+    def _opened(self, opened: SessionOpened) -> Operator:
         self.client.session_token = opened.token
         self.session_id = opened.id
         return opened.operator

@@ -6,30 +6,19 @@ Edits need an admin's session open on the client (kiosk.client.session); refusal
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 from kiosk.client.http import ApiClient, HubUnreachable
 from kiosk.core.devices import DeviceSnapshot
 from kiosk.core.stalls import RestroomInfo, SensorInfo, SensorRole, StallPlace, StallsError, StallView
+from kiosk.protocol.answers import Created, StallTile
 from kiosk.protocol.api import ApiError, from_wire
-
-
-@dataclass(frozen=True)
-class _Tile:
-    place: StallPlace
-    view: StallView
-
-
-@dataclass(frozen=True)
-class _Created:
-    id: int
 
 
 def tiles_of(data: Any) -> list[tuple[StallPlace, StallView]]:
     """(place, view) pairs from a `stalls` event's or GET /stalls's tiles."""
-    tiles: list[_Tile] = from_wire(list[_Tile], data)
+    tiles: list[StallTile] = from_wire(list[StallTile], data)
     return [(tile.place, tile.view) for tile in tiles]
 
 
@@ -61,7 +50,7 @@ class RemoteStalls:
         return sensors
 
     def add_restroom(self, name: str, floor: str) -> int:
-        created: _Created = from_wire(_Created, self._edit("POST", "/stalls/restrooms", {"name": name,
+        created: Created = from_wire(Created, self._edit("POST", "/stalls/restrooms", {"name": name,
                                                                                         "floor": floor}))
         return created.id
 
@@ -72,7 +61,7 @@ class RemoteStalls:
         self._edit("DELETE", f"/stalls/restrooms/{int(restroom_id)}")
 
     def add_stall(self, restroom_id: int, label: str) -> int:
-        created: _Created = from_wire(_Created, self._edit("POST", f"/stalls/restrooms/{int(restroom_id)}/stalls",
+        created: Created = from_wire(Created, self._edit("POST", f"/stalls/restrooms/{int(restroom_id)}/stalls",
                                                            {"label": label}))
         return created.id
 

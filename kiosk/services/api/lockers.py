@@ -11,7 +11,7 @@ import asyncio
 import os
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from aiohttp import web
@@ -19,7 +19,6 @@ from aiohttp import web
 from kiosk.core.lockers import (
     Assignment,
     HistoryFilter,
-    HistoryRow,
     LockerCounts,
     LockerState,
     LockerStatistics,
@@ -29,6 +28,7 @@ from kiosk.core.lockers import (
     normalise_enrollment,
     preview_roster,
 )
+from kiosk.protocol.answers import HistoryPage, LockerChange, RosterImported
 from kiosk.protocol.api import ApiError, bad_input
 from kiosk.services.api.events import EventHub
 from kiosk.services.api.framework import ADMIN, Call, Route, checked_text
@@ -94,11 +94,6 @@ class RosterImport:
 
 
 @dataclass(frozen=True)
-class RosterImported:
-    added: int
-
-
-@dataclass(frozen=True)
 class HistoryQuery:
     member: str = ""
     locker: int | None = None
@@ -110,26 +105,6 @@ class HistoryQuery:
 class TimeRange:
     since: float
     until: float
-
-
-@dataclass(frozen=True)
-class HistoryPage:
-    rows: list[HistoryRow]
-    more: bool  # more rows match than a page holds (exports have no limit)
-
-
-@dataclass(frozen=True)
-class LockerChange:
-    """What one operation changed: the assignments it made or ended, and the lockers as the board now shows them.
-    The same object is the `lockers` event's data."""
-
-    action: str
-    by: str
-    assignments: list[Assignment] = field(default_factory=list)
-    lockers: list[LockerState] = field(default_factory=list)
-    members: bool = False  # the roster changed (a member added, edited or imported)
-    counts: LockerCounts | None = None
-    seq: int = 0  # the event that announced it (a screen applies a locker's state only if newer than its own)
 
 
 class LockerApi:

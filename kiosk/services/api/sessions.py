@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kiosk.core.operators import Operator, Role
+from kiosk.protocol.answers import HubInfo, SessionOpened
 from kiosk.protocol.api import API_VERSION, ApiError, bad_input
 from kiosk.services.api.access import Sessions
 from kiosk.services.api.framework import PUBLIC, WRONG_PASSWORD, Call, Route
@@ -26,29 +27,10 @@ class FirstAdmin:
 
 
 @dataclass(frozen=True)
-class SessionOpened:
-    """`token` goes in the X-Kiosk-Session header of the calls this operator makes from this station."""
-
-    token: str
-    id: str
-    operator: Operator
-    idle_s: float
-    max_age_s: float
-
-
-@dataclass(frozen=True)
 class Caller:
     station: str
     operator: Operator
     session: str | None
-
-
-@dataclass(frozen=True)
-class HubInfo:
-    api: int
-    version: str
-    hub: str  # changes at every start of the hub
-    needs_first_admin: bool
 
 
 class SessionApi:

@@ -14,18 +14,13 @@ from typing import Any
 
 from kiosk.core.devices import DeviceSnapshot
 from kiosk.core.stalls import RestroomInfo, SensorInfo, SensorRole, StallPlace, StallView
+from kiosk.protocol.answers import Created, StallTile
 from kiosk.protocol.api import ApiError, bad_input
 from kiosk.services.api.framework import ADMIN, Call, Route, checked_text
 from kiosk.store.stalls import StallDirectory
 
 MAX_DEVICES = 200
 MAX_SPAN_S = 400 * 86400.0
-
-
-@dataclass(frozen=True)
-class StallTile:
-    place: StallPlace
-    view: StallView
 
 
 @dataclass(frozen=True)
@@ -43,11 +38,6 @@ class StallBody:
 class Assignment:
     stall_id: int
     role: SensorRole
-
-
-@dataclass(frozen=True)
-class Created:
-    id: int
 
 
 @dataclass(frozen=True)
