@@ -308,7 +308,6 @@ class ServicesStarter:
         self._config = config
         self._bridge = bridge
         self._hub: Any = None
-        self._simulator: Any = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -361,26 +360,12 @@ class ServicesStarter:
         return None if self._hub is None else AdminOperations(self._hub, who)
 
     def start_demo(self) -> None:
-        if self._hub is None or self._simulator is not None:
-            return
-        from kiosk.services.simulator import SimulationPlan, build_simulator, demo_restroom, demo_roster
-
-        simulator, devices = build_simulator(self._hub.registry, self._config.data_dir, self._hub.broker_address(),
-                                             self._hub.http.port if self._hub.http else 0, SimulationPlan(),
-                                             announce=self._hub.device_added)
-        if demo_restroom(self._hub.stall_directory, devices):
-            self._hub.stalls_edited()
-        if demo_roster(self._hub.lockers):
-            self._hub.locker_service.changed()
-            self._bridge.lockers_changed()
-        self._simulator = simulator
-        self._simulator.start()
+        if self._hub is not None:
+            self._hub.start_demo()
 
     def stop(self) -> None:
         if self._thread is not None:
             self._thread.join(10)
-        if self._simulator is not None:
-            self._simulator.stop()
         if self._hub is not None:
             self._hub.stop()
             self._hub = None

@@ -48,11 +48,11 @@ class ApiClient:
         return self.call("POST", path, kind, body=body, session=session)
 
     def call(self, method: str, path: str, kind: Any = Any, body: Any = None,
-             query: dict[str, Any] | None = None, session: bool = False) -> Any:
+             query: dict[str, Any] | None = None, session: bool = False, upload: bytes | None = None) -> Any:
         """The answer's `data` as `kind`; ApiError for a refusal, HubUnreachable when the hub does not answer.
         `session`: send the operator's session (admin actions). The desk's own calls go without it, so an admin
-        session that ended never stops the desk."""
-        status, payload = self._exchange(method, self._target(path, query), body, session)
+        session that ended never stops the desk. `upload`: bytes sent as the body instead of JSON (firmware)."""
+        status, payload = self._exchange(method, self._target(path, query), body, session, upload)
         answer = _decode(payload)
         if status >= 400:
             raise ApiError.from_body(status, answer)
@@ -79,23 +79,24 @@ class ApiClient:
         wanted = {k: _query_text(v) for k, v in (query or {}).items() if v is not None}
         return API_PREFIX + path + ("?" + urlencode(wanted) if wanted else "")
 
-    def _headers(self, body: bytes | None, session: bool) -> dict[str, str]:
+    def _headers(self, body: bytes | None, session: bool, binary: bool = False) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
         if body is not None:
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = "application/octet-stream" if binary else "application/json"
         if self._actor:
             headers[ACTOR_HEADER] = self._actor
         if session and self.session_token:
             headers[SESSION_HEADER] = self.session_token
         return headers
 
-    def _exchange(self, method: str, target: str, body: Any, session: bool) -> tuple[int, bytes]:
-        data = None if body is None else json.dumps(body, ensure_ascii=False).encode()
+    def _exchange(self, method: str, target: str, body: Any, session: bool,
+                  upload: bytes | None = None) -> tuple[int, bytes]:
+        data = upload if upload is not None else None if body is None else json.dumps(body, ensure_ascii=False).encode()
         for attempt in (1, 2):
             connection = self._connection()
             reused = getattr(self._local, "used", False)
             try:
-                connection.request(method, target, body=data, headers=self._headers(data, session))
+                connection.request(method, target, body=data, headers=self._headers(data, session, upload is not None))
                 response = connection.getresponse()
                 payload = response.read()
                 self._local.used = True

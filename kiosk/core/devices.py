@@ -5,6 +5,7 @@ Pure Python with an injected clock, so that "offline after N seconds" is tested 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import Enum
@@ -198,3 +199,21 @@ class LogLimiter:
             return False, 0
         self._last[key] = now
         return True, self._held.pop(key, 0)
+
+
+@dataclass(frozen=True)
+class ProvisionedDevice:
+    """A new device and its token: the one moment the token exists in clear (shown once, never stored or logged)."""
+
+    info: DeviceInfo
+    token: str
+    broker_host: str
+    broker_port: int
+
+    def qr_text(self) -> str:
+        """What the QR code carries: everything a provisioning app needs to configure the device."""
+        return provisioning_text(self.info.id, self.token, self.broker_host, self.broker_port)
+
+
+def provisioning_text(device_id: str, token: str, host: str, port: int) -> str:
+    return json.dumps({"deviceId": device_id, "token": token, "host": host, "port": port}, separators=(",", ":"))

@@ -55,3 +55,13 @@ def check_new_password(password: str, name: str) -> None:
     if len(set(password)) < 4 or name.lower() in password.lower():
         raise OperatorError("That password is too easy to guess (too few different characters, or it contains the "
                             "name).")
+
+
+@dataclass(frozen=True)
+class OperatorInfo:
+    name: str
+    role: Role
+    created_at: float
+    disabled: bool
+    locked_until: float
+    last_login: float | None

@@ -146,3 +146,16 @@ class RolloutLimit:
 
     def may_order(self, in_flight: int, ordered_last_minute: int) -> bool:
         return in_flight < self.parallel and ordered_last_minute < self.per_minute
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    id: int
+    kind: str
+    version: str
+    filename: str
+    size: int
+    sha256: str
+    signature: str
+    uploaded_at: float
+    uploaded_by: str

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from kiosk.core.operators import Operator, Role
-from kiosk.services.admin import DeviceAdmin, ProvisionedDevice, RuntimeSettings
-from kiosk.store.operators import OperatorDirectory, OperatorInfo
+from kiosk.core.devices import ProvisionedDevice
+from kiosk.core.operators import Operator, OperatorInfo, Role
+from kiosk.services.admin import DeviceAdmin, RuntimeSettings
+from kiosk.store.operators import OperatorDirectory
 
 
 class AdminOperations:

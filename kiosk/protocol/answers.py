@@ -5,7 +5,9 @@ Series...) live in kiosk.core; these exist only to carry an answer."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
+from kiosk.core.devices import DeviceSnapshot
 from kiosk.core.lockers import Assignment, HistoryRow, LockerCounts, LockerState
 from kiosk.core.operators import Operator
 from kiosk.core.stalls import StallPlace, StallView
@@ -64,3 +66,23 @@ class StallTile:
 @dataclass(frozen=True)
 class Created:
     id: int
+
+
+@dataclass(frozen=True)
+class SettingRow:
+    """A setting an admin may change while the hub runs: its value now, where that comes from, whether it may be
+    changed from a screen (not when the environment or the command line set it). kiosk.config.setting(key) says
+    its type, range and help."""
+
+    key: str
+    value: Any
+    source: str
+    editable: bool
+
+
+@dataclass(frozen=True)
+class DeviceChanges:
+    """The `devices` event: devices whose live state changed, and devices an admin deleted."""
+
+    changed: list[DeviceSnapshot]
+    removed: list[str]

@@ -7,15 +7,14 @@ that live state follows at once: a revoked or rotated device's session is droppe
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from kiosk.core.devices import KINDS, SCREEN_KINDS, DeviceInfo
+from kiosk.core.devices import KINDS, SCREEN_KINDS, DeviceInfo, ProvisionedDevice, provisioning_text
 from kiosk.core.operators import Operator, Role, require
+from kiosk.protocol.answers import SettingRow
 from kiosk.store.devices import DeviceRegistry
 
 log = logging.getLogger(__name__)
@@ -25,24 +24,6 @@ MAX_NAME = 120
 
 class AdminInputError(ValueError):
     """An admin's input that cannot be used; the message says why, in words for the screen."""
-
-
-@dataclass(frozen=True)
-class ProvisionedDevice:
-    """A new device and its token: the one moment the token exists in clear (shown once, never stored or logged)."""
-
-    info: DeviceInfo
-    token: str
-    broker_host: str
-    broker_port: int
-
-    def qr_text(self) -> str:
-        """What the QR code carries: everything a provisioning app needs to configure the device."""
-        return provisioning_text(self.info.id, self.token, self.broker_host, self.broker_port)
-
-
-def provisioning_text(device_id: str, token: str, host: str, port: int) -> str:
-    return json.dumps({"deviceId": device_id, "token": token, "host": host, "port": port}, separators=(",", ":"))
 
 
 def check_device_name(name: str) -> str:
@@ -155,15 +136,15 @@ class RuntimeSettings:
         self._apply = apply
         self._audit = audit
 
-    def current(self) -> list[tuple[Any, Any, str, bool]]:
-        """(setting, value, where it comes from, whether it may be changed here) for each run-time setting."""
+    def current(self) -> list[SettingRow]:
+        """Each run-time setting: its value, where it comes from, whether it may be changed from a screen."""
         from kiosk.config import runtime_settings
 
         rows = []
         for setting in runtime_settings():
             source = self._config.source(setting.key)
             fixed = source.startswith("env") or source == "command line"
-            rows.append((setting, self._config[setting.key], source, not fixed))
+            rows.append(SettingRow(setting.key, self._config[setting.key], source, not fixed))
         return rows
 
     def change(self, by: Operator, changes: dict[str, Any]) -> dict[str, Any]:
@@ -171,7 +152,7 @@ class RuntimeSettings:
         from kiosk.config import ConfigError, Value, save_runtime, setting
 
         require(by, Role.ADMIN, "change settings")
-        editable = {row[0].key: row[3] for row in self.current()}
+        editable = {row.key: row.editable for row in self.current()}
         parsed: dict[str, Any] = {}
         problems = []
         for key, raw in changes.items():

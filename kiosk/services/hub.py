@@ -12,7 +12,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -25,22 +25,25 @@ from kiosk.core.energy import PortStatus
 from kiosk.core.operators import Operator
 from kiosk.core.ota import RolloutLimit
 from kiosk.core.stalls import StallRules, StallView
+from kiosk.core.status import BrokerStats, HubStatus
 from kiosk.protocol.legacy import LEGACY_SUBSCRIPTIONS, RESET_PAYLOAD, reset_topic
 from kiosk.protocol.metrics import Metric, render
 from kiosk.protocol.payloads import Reason, Rejected, iso_utc
 from kiosk.protocol.serial_lines import Hello
 from kiosk.protocol.topics import DEVICE_PREFIXES, STATE_PREFIX, TO_DEVICE_CHANNELS
+from kiosk.services.admin import DeviceAdmin, RuntimeSettings
 from kiosk.services.api import ApiParts, HubApi
+from kiosk.services.api.admin import AdminParts
 from kiosk.services.api.stalls import StallApi
 from kiosk.services.broker.gatekeeper import internal_credentials
 from kiosk.services.broker.process import BrokerProcess, InProcessBroker
-from kiosk.services.broker.service import BrokerService, BrokerStats, ListenerSpec, gatekeeper_for
+from kiosk.services.broker.service import BrokerService, ListenerSpec, gatekeeper_for
 from kiosk.services.commands import CommandService
 from kiosk.services.energy import EnergyService
 from kiosk.services.energy_queries import EnergyOperations
 from kiosk.services.http import HttpLimits, HttpRefusals, HttpServer
 from kiosk.services.hub_lock import HubLock
-from kiosk.services.ingest import Ingest, IngestStats, TimeWindow
+from kiosk.services.ingest import Ingest, TimeWindow
 from kiosk.services.journal_reader import JournalReader
 from kiosk.services.lockers import LockerService
 from kiosk.services.loop import ServiceLoop
@@ -86,28 +89,6 @@ def hub_state(online: bool, at: float) -> bytes:
     return json.dumps({"online": online, "at": round(at, 3), "beat_s": HUB_BEAT_EVERY_S}).encode()
 
 
-@dataclass(frozen=True)
-class HubStatus:
-    """The status bar's facts, sampled once a second."""
-
-    broker_embedded: bool
-    broker: BrokerStats | None
-    link_connected: bool
-    link_detail: str
-    ingest: IngestStats
-    database: str
-    database_ok: bool
-    database_error: str | None
-    backlog: int
-    broker_in_per_s: float = 0.0
-    broker_out_per_s: float = 0.0
-    journal: dict[str, Any] | None = None  # the broker's journal as health reports it (None: no journal)
-    duplicates: int = 0  # readings sent again with a seq already stored
-    http_refused: dict[str, int] = field(default_factory=dict)  # refused HTTP requests by reason
-    http_slowed: int = 0  # wrong HTTP device tokens answered late
-    http_connections: int = 0
-
-
 class HubEvents(Protocol):
     def device_changed(self, snapshot: DeviceSnapshot) -> None: ...
 
@@ -120,18 +101,43 @@ class HubEvents(Protocol):
     def device_removed(self, device_id: str) -> None: ...
 
 
-class _StallTee:
-    """Stall tiles that changed go to this process's window (the bridge) and to the API's event stream."""
+class _ScreensTee:
+    """What screens must hear goes to this process's own listener (a window's bridge, the headless log) and to the
+    API's event stream, which every other screen follows."""
 
     def __init__(self, hub: Hub, events: HubEvents) -> None:
         self._hub = hub
         self._events = events
 
+    def _api(self) -> HubApi | None:
+        return getattr(self._hub, "api", None)
+
+    def device_changed(self, snapshot: DeviceSnapshot) -> None:
+        self._events.device_changed(snapshot)
+        api = self._api()
+        if api is not None:
+            api.devices.changed(snapshot)
+
+    def device_removed(self, device_id: str) -> None:
+        self._events.device_removed(device_id)
+        api = self._api()
+        if api is not None:
+            api.devices.removed(device_id)
+
+    def hub_status(self, status: HubStatus) -> None:
+        self._events.hub_status(status)
+        api = self._api()
+        if api is not None:
+            api.status_changed(status)
+
     def stalls_changed(self, views: list[tuple[StallPlace, StallView]], complete: bool = False) -> None:
         self._events.stalls_changed(views, complete)
-        api = getattr(self._hub, "api", None)
+        api = self._api()
         if api is not None:
             api.stalls_changed(views, complete)
+
+    def lockers_changed(self) -> None:
+        self._events.lockers_changed()
 
 
 class Hub:
@@ -139,7 +145,8 @@ class Hub:
                  host: str = "headless") -> None:
         self.config = config
         self.host = host  # "window" when a desk window hosts the hub (a second start brings that window forward)
-        self._events = events
+        self._events: HubEvents = _ScreensTee(self, events)
+        events = self._events
         self._clock = clock
         private_folder(config.data_dir)  # the database, the journal, secrets and firmware: for the owner only
         # With a fully synced journal the database is synced too: an acknowledged reading survives a power cut.
@@ -149,7 +156,7 @@ class Hub:
         self.stall_directory = StallDirectory(self.engine, clock)
         rules = StallRules(config["stalls.debounce_s"], config["stalls.door_left_shut_s"],
                            report_interval_s=config["stalls.report_interval_s"])
-        self.stalls = StallService(self.stall_directory, self.writer, rules, _StallTee(self, events),
+        self.stalls = StallService(self.stall_directory, self.writer, rules, events,
                                    self._publish_state, self._report_interval, clock)
         self.lockers: LockerDesk = locker_desk_for(config, self.engine, clock)
         self.energy_store = EnergyStore(self.engine, clock)
@@ -213,7 +220,8 @@ class Hub:
                                        EnergyOperations.for_hub(self),
                                        StallApi(self.stall_directory, self.stalls.current, self.stalls_edited,
                                                 lambda device_id: self.ingest.tracker.get(device_id),
-                                                self.reset_legacy_board)),
+                                                self.reset_legacy_board),
+                                       self._admin_parts()),
                               self.http.throttle, limits.max_body_bytes, limits.request_timeout_s)
             self.http.mount = self.api.mount
         self.link = DeviceLink(self.broker_address(), *self._link_credentials(), on_message=self._message,
@@ -237,6 +245,16 @@ class Hub:
         self._lock = HubLock(config.data_dir)
         self._ticker: threading.Thread | None = None
         self._pruner: threading.Thread | None = None
+        self._simulator: Any = None  # the demonstration's devices, once started (start_demo)
+        self._demo_lock = threading.Lock()
+
+    def _admin_parts(self) -> AdminParts:
+        tracker = self.ingest.tracker
+        return AdminParts(DeviceAdmin.for_hub(self), self.registry, tracker.all, tracker.get, self.ingest.recent,
+                          self.commands, lambda: self.site_key.public_hex, self.firmware, self.ota, self.notices,
+                          self.energy_store.open_count,
+                          RuntimeSettings(self.config, self.apply_setting, self.registry.record),
+                          OperatorDirectory(self.engine, self._clock), self.status, self.start_demo)
 
     def _lockers_changed_unannounced(self) -> None:
         """A locker change the event stream has not carried (this window's, the CLI's): stations re-read."""
@@ -321,6 +339,27 @@ class Hub:
         every state; QoS 1 cost the embedded broker a PUBACK round per change (bench/stalls.py: bursts of 100)."""
         if self.link.connected.is_set():
             self.link.publish(topic, payload, qos=0, retain=retain)
+
+    def start_demo(self) -> bool:
+        """Demonstration devices (stall sensors, energy meters), a demo restroom and roster when there are none:
+        what the empty Devices page offers. False when the demonstration runs already."""
+        from kiosk.services.simulator import SimulationPlan, build_simulator, demo_restroom, demo_roster
+
+        with self._demo_lock:
+            if self._simulator is not None:
+                return False
+            simulator, devices = build_simulator(self.registry, self.config.data_dir, self.broker_address(),
+                                                 self.http.port if self.http else 0, SimulationPlan(),
+                                                 announce=self.device_added)
+            if demo_restroom(self.stall_directory, devices):
+                self.stalls_edited()
+            if demo_roster(self.lockers):
+                self.locker_service.changed()
+                self._events.lockers_changed()
+            self._simulator = simulator
+        simulator.start()
+        log.info("demonstration devices started")
+        return True
 
     def reset_legacy_board(self, device_id: str, actor: str | Operator) -> None:
         """Send a legacy StallSense board its Wi-Fi reset (`N/rst` = 1): it forgets its network and reboots.
@@ -467,6 +506,10 @@ class Hub:
 
     def stop(self) -> None:
         self._stop.set()
+        with self._demo_lock:
+            simulator, self._simulator = self._simulator, None
+        if simulator is not None:
+            simulator.stop()
         if self._ticker is not None:
             self._ticker.join(2)
         if self._pruner is not None:
@@ -551,12 +594,14 @@ class Hub:
         if broker is None or not broker.running:
             return
         seen = self._refusals_seen
+        totals = {(entry.device_id, entry.reason): (entry.count, entry.last_topic)
+                  for entry in broker.refused_publishes}
         restarted = broker.uptime_s < self._refusals_uptime or any(
-            broker.refused_publishes.get(key, (0, ""))[0] < n for key, n in seen.items())
+            totals.get(key, (0, ""))[0] < n for key, n in seen.items())
         self._refusals_uptime = broker.uptime_s
         if restarted:
             seen.clear()
-        for (device_id, reason), (total, topic) in broker.refused_publishes.items():
+        for (device_id, reason), (total, topic) in totals.items():
             new = total - seen.get((device_id, reason), 0)
             if new > 0:
                 seen[(device_id, reason)] = total
@@ -660,7 +705,7 @@ class Hub:
                    "unsupported protocol version), by reason."),
             Metric("kiosk_broker_refused_publishes_total", "counter", "Publishes acknowledged and dropped (the "
                    "device may not use the topic), by reason.").add(
-                broker and sum(n for n, _ in broker.refused_publishes.values())),
+                broker and broker.refused_publish_total),
             Metric("kiosk_broker_logins_slowed_total", "counter", "Failed MQTT logins answered late (repeated "
                    "failures from one address or name).").add(broker and broker.slowed_logins),
             Metric("kiosk_http_refused_total", "counter", "Refused HTTP requests by reason (wrong token, unknown "
@@ -763,7 +808,7 @@ class Hub:
                        "uptime_s": round(broker.uptime_s, 1) if broker else None,
                        "refused_logins": broker.refused_logins if broker else None,
                        "refused_connections": broker.unsupported_protocols if broker else None,
-                       "refused_publishes": sum(n for n, _ in broker.refused_publishes.values()) if broker else None,
+                       "refused_publishes": broker.refused_publish_total if broker else None,
                        "logins_slowed": broker.slowed_logins if broker else None},
             "http": {"refused": self.http_refusals.snapshot(),
                      "tokens_slowed": self.http.throttle.slowed + self.http.throttle.refused_unchecked

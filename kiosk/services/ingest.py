@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from kiosk.core.devices import BACKLOG_AFTER_S, DeviceInfo, DeviceSnapshot, DeviceTracker, LogLimiter
 from kiosk.core.stalls import Reading
+from kiosk.core.status import IngestStats
 from kiosk.protocol import payloads
 from kiosk.protocol.legacy import LegacyAddress, LegacyState, LegacyType, parse_legacy, parse_legacy_topic
 from kiosk.protocol.payloads import Reason, Rejected
@@ -35,14 +36,6 @@ class IngestEvents(Protocol):
     """What the ingest pipeline reports; the GUI bridge and the headless logger implement it."""
 
     def device_changed(self, snapshot: DeviceSnapshot) -> None: ...
-
-
-@dataclass(frozen=True)
-class IngestStats:
-    accepted: int
-    rejected: int
-    unknown_devices: int
-    per_second: float
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,10 @@ from typing import Any
 from kiosk.core import ota as rules
 from kiosk.core.devices import DeviceSnapshot, Online
 from kiosk.core.operators import Operator, Role, require
-from kiosk.core.ota import FirmwareError, Job, JobState, RolloutLimit
+from kiosk.core.ota import FirmwareError, ImageInfo, Job, JobState, RolloutLimit
 from kiosk.protocol.payloads import Heartbeat, OtaProgress, StatusReport, ota_order
 from kiosk.protocol.topics import ota_topic
-from kiosk.store.firmware import FirmwareStore, ImageInfo
+from kiosk.store.firmware import FirmwareStore
 
 log = logging.getLogger(__name__)
 

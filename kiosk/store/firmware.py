@@ -7,7 +7,6 @@ import hashlib
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine, select
@@ -16,26 +15,13 @@ from sqlalchemy.orm import Session
 
 from kiosk.core.devices import KINDS
 from kiosk.core.operators import Operator, Role, require
-from kiosk.core.ota import FirmwareError, Job, JobState, check_image, check_version, version_key
+from kiosk.core.ota import FirmwareError, ImageInfo, Job, JobState, check_image, check_version, version_key
 from kiosk.store.devices import write_audit
 from kiosk.store.models import FirmwareHistory, FirmwareImage, OtaJob
 from kiosk.store.site_key import SiteKey
 
 FIRMWARE_DIR = "firmware"
 OPEN_JOB_STATES = tuple(state.value for state in JobState if not state.final)
-
-
-@dataclass(frozen=True)
-class ImageInfo:
-    id: int
-    kind: str
-    version: str
-    filename: str
-    size: int
-    sha256: str
-    signature: str
-    uploaded_at: float
-    uploaded_by: str
 
 
 class FirmwareStore:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -18,6 +17,7 @@ from kiosk.core.operators import (
     MAX_FAILURES,
     Operator,
     OperatorError,
+    OperatorInfo,
     Role,
     SignInRefused,
     check_name,
@@ -27,16 +27,6 @@ from kiosk.core.operators import (
 from kiosk.core.pin import hash_pin, needs_rehash, verify_pin
 from kiosk.store.devices import write_audit
 from kiosk.store.models import OperatorAccount
-
-
-@dataclass(frozen=True)
-class OperatorInfo:
-    name: str
-    role: Role
-    created_at: float
-    disabled: bool
-    locked_until: float
-    last_login: float | None
 
 
 class OperatorDirectory:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kiosk import config
 from kiosk.ui.admin_common import make_table
 from kiosk.ui.background import Background
 
@@ -110,7 +111,7 @@ class HealthPage(QWidget):
                                                             sorted(refused.items())) or "none")
             self._set("Broker", "Guessing", f"{broker.slowed_logins:,} failed logins answered late"
                       + (f"; {broker.held_sources} addresses or names slowed down now" if broker.held_sources else ""))
-            refused_publishes = sum(n for n, _ in broker.refused_publishes.values())
+            refused_publishes = broker.refused_publish_total
             self._set("Broker", "Refused publishes", f"{refused_publishes:,} (topics the device may not use; per "
                                                      "device: Devices page)")
             self._set("Broker", "Old or new clients", ", ".join(
@@ -290,7 +291,9 @@ class SettingsPage(QWidget):
             if item.widget() is not None:
                 item.widget().deleteLater()
         self.editors = {}
-        for row, (setting, value, source, editable) in enumerate(self.ops.settings()):
+        for row, current in enumerate(self.ops.settings()):
+            setting, value, source, editable = config.setting(current.key), current.value, current.source, \
+                current.editable
             editor = self._editor(setting, value)
             editor.setEnabled(editable)
             editor.setToolTip(f"{setting.help}\nNow from: {source}" + ("" if editable else

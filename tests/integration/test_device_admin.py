@@ -162,7 +162,7 @@ def test_run_time_settings_need_an_admin_refuse_env_set_keys_and_validate_all_fi
     audited: list[tuple] = []
     runtime = RuntimeSettings(config, lambda key, value: applied.append((key, value)),
                               lambda *row: audited.append(row))
-    rows = {setting.key: (value, source, editable) for setting, value, source, editable in runtime.current()}
+    rows = {row.key: (row.value, row.source, row.editable) for row in runtime.current()}
     assert rows["ota.parallel"] == (5, "env KIOSK_OTA_PARALLEL", False)
     with pytest.raises(PermissionError):
         runtime.change(STAFF, {"energy.tariff_per_kwh": "0.2"})

@@ -1,7 +1,8 @@
 """The hub's API for screens: `/api/v1/...` on the hub's HTTP server (docs/api.md, docs/api/openapi.json).
 
 `framework` declares routes and answers them; `access` knows stations and operator sessions; `events` pushes
-changes over a WebSocket; one module per resource (`lockers`, `energy`, `stalls`, `sessions`) holds its routes. `HubApi`
+changes over a WebSocket; one module per resource (`lockers`, `energy`, `stalls`, `sessions`, `admin`) holds its
+routes. `HubApi`
 wires them from what the hub hands it: nothing here reaches into the hub.
 """
 
@@ -17,6 +18,7 @@ from aiohttp import web
 from kiosk.core.throttle import FailureThrottle
 from kiosk.protocol.api import API_PREFIX
 from kiosk.services.api.access import SESSION_MAX_AGE_S, Access, Sessions, local_station_token
+from kiosk.services.api.admin import AdminApi, AdminParts, DeviceFeed
 from kiosk.services.api.energy import EnergyApi
 from kiosk.services.api.events import EventHub
 from kiosk.services.api.framework import STATION, Api, Call
@@ -43,12 +45,14 @@ class ApiParts:
     clock: Callable[[], float]
     energy: EnergyOperations | None = None
     stalls: StallApi | None = None
+    admin: AdminParts | None = None
 
 
 class HubApi:
     def __init__(self, parts: ApiParts, throttle: FailureThrottle, max_body_bytes: int,
                  request_timeout_s: float) -> None:
         self.events = EventHub()
+        self.devices = DeviceFeed(self.events)
         self.station_token = local_station_token(parts.data_dir) or ""
         self.sessions = Sessions(parts.idle_s, parts.audit, parts.clock)
         self.access = Access(self.station_token, parts.check_device_token, self.sessions, throttle,
@@ -63,6 +67,8 @@ class HubApi:
             self.api.add(*EnergyApi(parts.energy, self.events).routes())
         if parts.stalls is not None:
             self.api.add(*parts.stalls.routes())
+        if parts.admin is not None:
+            self.api.add(*AdminApi(parts.admin).routes())
 
     def _refused(self, call: Call, what: str) -> None:
         """A refused admin action: audited with who asked, from where."""
@@ -92,6 +98,11 @@ class HubApi:
         if self.events.open_streams():
             self.events.publish("stalls", {"tiles": [{"place": p, "view": v} for p, v in pairs],
                                            "complete": complete})
+
+    def status_changed(self, status: Any) -> None:
+        """The hub's status (once a second, from its ticker): out on the event stream while a screen listens."""
+        if self.events.open_streams():
+            self.events.publish("status", status)
 
     def openapi(self) -> dict[str, Any]:
         return self.api.openapi()

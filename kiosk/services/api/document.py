@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk import __version__
+from kiosk.services.api.admin import AdminApi
 from kiosk.services.api.energy import EnergyApi
 from kiosk.services.api.framework import Api
 from kiosk.services.api.lockers import LockerApi
@@ -28,6 +29,7 @@ def document() -> dict[str, Any]:
     api.add(*LockerApi(none, none, _never).routes())
     api.add(*EnergyApi(none, none).routes())
     api.add(*StallApi(none, _never, _never, _never, _never).routes())
+    api.add(*AdminApi(none).routes())
     return api.openapi()
 
 

@@ -62,6 +62,17 @@ class EventHub:
             pass
         return seq
 
+    def later(self, delay_s: float, work: Callable[[], None]) -> bool:
+        """Run `work` on the streams' loop after `delay_s` (from any thread); False when no stream ever opened."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return False
+        try:
+            loop.call_soon_threadsafe(loop.call_later, delay_s, work)
+        except RuntimeError:
+            return False
+        return True
+
     @property
     def seq(self) -> int:
         return self._seq

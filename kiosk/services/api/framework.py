@@ -75,6 +75,7 @@ class Route:
     errors: tuple[tuple[int, str], ...] = ()  # (status, error) beyond the ones every route has
     tag: str = ""
     raw: bool = False  # the handler returns a web.StreamResponse factory (exports), not data
+    upload: int = 0  # > 0: the body is binary (a firmware image) of at most this many bytes, handed over as bytes
     description: str = ""
 
 
@@ -228,7 +229,29 @@ class Api:
             call.query = read_query(route.query, request.query)
         if route.body is not None:
             call.body = from_wire(route.body, await self._json(request), "body")
+        elif route.upload:
+            call.body = await self._binary(request, route.upload)
         return call
+
+    async def _binary(self, request: web.Request, limit: int) -> bytes:
+        """A binary body read in chunks up to `limit` (the server's JSON body limit does not apply to it)."""
+        if request.content_length is not None and request.content_length > limit:
+            raise web.HTTPRequestEntityTooLarge(limit, request.content_length)
+        data = bytearray()
+
+        async def read() -> None:
+            async for chunk in request.content.iter_chunked(64 * 1024):
+                data.extend(chunk)
+                if len(data) > limit:
+                    raise web.HTTPRequestEntityTooLarge(limit, len(data))
+
+        try:
+            await asyncio.wait_for(read(), self._timeout * 4)
+        except asyncio.TimeoutError:
+            raise web.HTTPRequestTimeout() from None
+        if not data:
+            raise ApiError(400, "invalid", "the body must be the file's bytes", "body")
+        return bytes(data)
 
     async def _json(self, request: web.Request) -> Any:
         if request.content_length is not None and request.content_length > self._max_body:
@@ -315,6 +338,10 @@ def _operation(route: Route) -> dict[str, Any]:
     if route.body is not None:
         operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": schema_of(
             route.body)}}}
+    elif route.upload:
+        operation["requestBody"] = {"required": True, "content": {"application/octet-stream": {
+            "schema": {"type": "string", "contentMediaType": "application/octet-stream",
+                       "maxLength": route.upload}}}}
     if route.raw:
         ok: dict[str, Any] = {"description": "CSV, streamed", "content": {"text/csv": {}}}
     else:
@@ -326,7 +353,7 @@ def _operation(route: Route) -> dict[str, Any]:
     errors = list(COMMON_ERRORS[route.access]) + list(route.errors)
     if route.body is not None or route.query is not None:
         errors.append((400, "invalid"))
-    if route.body is not None:
+    if route.body is not None or route.upload:
         errors.append((413, "too_large"))
     by_status: dict[int, list[str]] = {}
     for status, code in errors:

@@ -15,11 +15,11 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kiosk.core.devices import LogLimiter
+from kiosk.core.status import JournalStats
 from kiosk.store import journal
 
 log = logging.getLogger(__name__)
@@ -27,19 +27,6 @@ BACKOFF_S = (0.05, 2.0)
 PRUNE_EVERY_S = 1.0
 KEEP_STORED_S = 300.0  # stored entries stay this long, to recognise re-sent copies after a crash
 MAX_WAITING_QOS0 = 50_000  # beyond this many unwritten messages, QoS 0 ones (never acknowledged) are dropped
-
-
-@dataclass(frozen=True)
-class JournalStats:
-    appended: int
-    commits: int
-    waiting: int
-    failures: int
-    last_error: str | None
-    last_seq: int
-    stored_seq: int
-    dropped_qos0: int
-    resent_copies: int = 0
 
 
 class JournalAppender:

@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kiosk.core.status import BrokerStats
 from kiosk.services.broker.collection import CollectionSchedule
 from kiosk.services.broker.gatekeeper import internal_credentials
-from kiosk.services.broker.service import BrokerService, BrokerStats, ListenerSpec, gatekeeper_for
+from kiosk.services.broker.service import BrokerService, ListenerSpec, gatekeeper_for
 from kiosk.services.loop import ServiceLoop
 
 log = logging.getLogger(__name__)

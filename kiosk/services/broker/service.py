@@ -6,16 +6,17 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psutil
 
+from kiosk.core.status import BrokerStats, RefusedPublishes
 from kiosk.core.throttle import FailureThrottle
 from kiosk.services.broker.fixes import BrokerLimits, KioskBroker
 from kiosk.services.broker.gatekeeper import Credentials, Gatekeeper
-from kiosk.services.broker.journal import JournalAppender, JournalStats
+from kiosk.services.broker.journal import JournalAppender
 from kiosk.services.broker.plugins import PLUGINS, attach_gatekeeper
 from kiosk.store.devices import LEGACY_PREFIX, DeviceRegistry
 
@@ -42,28 +43,6 @@ class ListenerSpec:
     legacy_max_pending: int = 50
     login_free_failures: int = 10  # failed logins per address / username before answers slow down
     login_max_delay_s: float = 30.0
-
-
-@dataclass(frozen=True)
-class BrokerStats:
-    running: bool
-    connected: int
-    devices_connected: int
-    sessions: int
-    accepted_logins: int
-    refused_logins: dict[str, int]
-    retained: int
-    uptime_s: float
-    messages_in: int = 0
-    messages_out: int = 0
-    memory_bytes: int = 0
-    journal: JournalStats | None = None
-    reserved_publishes: int = 0
-    # (device id, reason) -> (count since the broker started, the last topic): publishes acknowledged and refused
-    refused_publishes: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
-    unsupported_protocols: dict[str, int] = field(default_factory=dict)  # "MQTT 5" -> connections refused
-    slowed_logins: int = 0  # failed logins answered late (kiosk.core.throttle)
-    held_sources: int = 0  # addresses and names whose failures are slowed down now
 
 
 def gatekeeper_for(spec: ListenerSpec, registry: DeviceRegistry, internal: Credentials,
@@ -192,7 +171,8 @@ class BrokerService:
             memory_bytes=psutil.Process().memory_info().rss,
             journal=self.journal.stats() if self.journal is not None else None,
             reserved_publishes=broker.reserved_publishes if broker else 0,
-            refused_publishes={k: (v[0], v[1]) for k, v in broker.refused_publishes.items()} if broker else {},
+            refused_publishes=tuple(RefusedPublishes(device, reason, count, topic) for (device, reason), (count, topic)
+                                    in broker.refused_publishes.items()) if broker else (),
             unsupported_protocols=dict(broker.unsupported_protocols) if broker else {},
             slowed_logins=throttle.slowed + throttle.refused_unchecked,
             held_sources=throttle.held_keys,
