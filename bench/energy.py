@@ -347,7 +347,7 @@ def raw_series_reference(db: sqlite3.Connection, port_id: str, tier: str, since:
 
 
 def live(app: QApplication, seconds: float) -> list[tuple[str, str]]:
-    from kiosk.local.energy import EnergyOperations
+    from kiosk.services.energy_queries import EnergyOperations
     from kiosk.ui.energy_view import EnergyView
 
     with tempfile.TemporaryDirectory() as tmp_name:

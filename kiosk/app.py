@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         role = "headless"
     if role == "headless":
         return run_headless(config)
-    return run_window(config)
+    return run_window(config, hub_arguments(args, config))
 
 
 class _LogEvents:
@@ -122,61 +122,170 @@ def run_headless(config: Config) -> int:
     return 0
 
 
-def run_window(config: Config) -> int:
-    from kiosk.services.hub_lock import running_hub
+def run_window(config: Config, arguments: Sequence[str] = ()) -> int:
+    """The desk window: a client of the hub on this machine, which it starts as its own process when none runs.
 
-    running = running_hub(config.data_dir)
-    if running is not None:  # before any window: this machine's hub runs already
-        return _attach_to_running(config, running)
+    Closing the window, or killing it, never stops data collection by surprise: the hub is another process. When
+    this window started it, closing asks once (keep collecting / stop the hub); SIGTERM or Ctrl+C stop the hub this
+    window started, as quitting the window on purpose.
+    """
+    from kiosk.services.hub_lock import WINDOW_LOCK_FILE, HubAlreadyRunning, HubLock
+
+    window_lock = HubLock(config.data_dir, WINDOW_LOCK_FILE)
+    try:
+        window_lock.acquire({"host": "window"})
+    except HubAlreadyRunning as exc:  # before any window: this machine's window runs already
+        return _bring_forward(exc.info)
+    try:
+        return _window(config, arguments)
+    finally:
+        window_lock.release()
+
+
+def _window(config: Config, arguments: Sequence[str]) -> int:
     from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
     from kiosk.ui import theme
     from kiosk.ui.bridge import Bridge
     from kiosk.ui.close_guard import CloseGuard
+    from kiosk.ui.hub_link import HubLink
     from kiosk.ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setQuitOnLastWindowClosed(False)  # a window kept in the background leaves the hub running
+    app.setQuitOnLastWindowClosed(False)  # a window kept in the background stays reachable from the tray
     app.setApplicationName("Front Desk Kiosk")
     theme.apply(app)
     bridge = Bridge()
     window = MainWindow(bridge, database=config.database_label, idle_lock_s=config["admin.idle_lock_s"])
-    starter = ServicesStarter(config, bridge)
-    connect_window(window, starter)
+    link = HubLink(bridge, window)
+    window.follow(link)
+    guard = CloseGuard(window, QSettings(str(config.config_dir / WINDOW_SETTINGS), QSettings.Format.IniFormat))
+    guard.hosting = False  # until this window has started the hub itself
+    window.close_guard = guard
+    starter = HubStarter(config, arguments, link.found.emit, bridge.servicesFailed.emit)
+    link.foundHub.connect(lambda started_here: setattr(guard, "hosting", started_here))
+    connect_window(window, link)
     window.firstPainted.connect(lambda: log.info("window painted %.2f s after launch", _since_launch()))
     window.firstPainted.connect(starter.start)
     QTimer.singleShot(FIRST_PAINT_GRACE_MS, starter.start)  # a window that is never painted (minimised) still works
     bridge.servicesReady.connect(freeze_startup_objects)  # on the GUI thread: see freeze_startup_objects
-    guard = CloseGuard(window, QSettings(str(config.config_dir / WINDOW_SETTINGS), QSettings.Format.IniFormat))
-    window.close_guard = guard
+    guard.stopRequested.connect(lambda: starter.stop_hub_at_exit(True))
     guard.stopRequested.connect(app.quit)
     guard.keptInBackground.connect(lambda: log.info("window closed; the hub keeps collecting in the background "
                                                     "(start the kiosk again to bring the window back, or "
                                                     "`kiosk stop`)"))
     window.closed.connect(app.quit)
     window.show()
-    _quit_on_signals(app, before=lambda: setattr(guard, "allow_close", True))
+
+    def quitting_on_purpose() -> None:
+        guard.allow_close = True
+        starter.stop_hub_at_exit(True)
+
+    _quit_on_signals(app, before=quitting_on_purpose)
     _bring_forward_on(signal.SIGUSR1, guard.bring_back)
-    app.aboutToQuit.connect(starter.stop)
+    app.aboutToQuit.connect(link.stop)
+    app.aboutToQuit.connect(starter.finish)
     return app.exec()
 
 
-def _attach_to_running(config: Config, running: dict[str, Any]) -> int:
-    """A second start of the window: bring the running window forward, or say which hub runs."""
+def _bring_forward(running: dict[str, Any]) -> int:
+    """A second start of the window: bring the running window forward."""
     pid = running.get("pid")
-    if running.get("host") == "window" and isinstance(pid, int):
+    if isinstance(pid, int):
         try:
             os.kill(pid, signal.SIGUSR1)
         except OSError:
             pass
         else:
-            print(f"kiosk: the kiosk already runs here (process {pid}); its window was brought forward")
+            print(f"kiosk: the kiosk window already runs here (process {pid}); it was brought forward")
             return 0
-    print(f"kiosk: a hub already runs on {config.data_dir} without a window (process {pid}, broker port "
-          f"{running.get('broker_port')}, HTTP port {running.get('http_port')}). This window cannot attach to it "
-          "yet; stop it with `kiosk stop` and start the kiosk again.", file=sys.stderr)
+    print("kiosk: a kiosk window already runs on this data folder", file=sys.stderr)
     return EXIT_ALREADY_RUNNING
+
+
+def hub_arguments(args: Any, config: Config) -> list[str]:
+    """The settings flags a hub started by the window gets: the same folders, ports and broker as the window."""
+    out = ["--data-dir", str(config.data_dir), "--config-dir", str(config.config_dir)]
+    for flag, value in (("--broker-port", args.broker_port), ("--http-port", args.http_port),
+                        ("--broker", args.broker), ("--log-level", args.log_level)):
+        if value is not None:
+            out += [flag, str(value)]
+    if args.legacy_stallsense:
+        out.append("--legacy-stallsense")
+    return out
+
+
+class HubStarter:
+    """Finds (or starts, as `kiosk --headless`) the hub on this machine on a thread after the first paint, and
+    hands the window an API client for it; stops the hub at exit only if this window started it and was asked to."""
+
+    def __init__(self, config: Config, arguments: Sequence[str], found: Any, failed: Any) -> None:
+        self._config = config
+        self._arguments = list(arguments)
+        self._found = found  # (ApiClient, started here): queued to the GUI thread
+        self._failed = failed  # (reason)
+        self._thread: threading.Thread | None = None
+        self.hub: Any = None  # kiosk.client.local_hub.LocalHub once found
+        self._stop_at_exit = False
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="hub-starter", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from kiosk.client.http import ApiClient
+        from kiosk.client.local_hub import HubNotStarted, hub_command, read_station_token, start_hub
+
+        data_dir = self._config.data_dir
+        try:
+            self.hub = start_hub(data_dir, hub_command(self._arguments), self._config["http.bind"], _answers)
+            token = read_station_token(data_dir)
+            if not token:
+                raise HubNotStarted(f"the hub runs but {data_dir / 'secrets'} holds no station token for this "
+                                    "window (is the data folder another user's?)")
+        except (HubNotStarted, OSError) as exc:
+            log.error("the hub could not be reached: %s", exc)
+            self._failed(str(exc))
+            return
+        log.info("%s the hub (process %s) at %s", "started" if self.hub.started_here else "attached to",
+                 self.hub.pid, self.hub.url)
+        self._found(ApiClient(self.hub.url, token), self.hub.started_here)
+
+    def stop_hub_at_exit(self, wanted: bool) -> None:
+        self._stop_at_exit = wanted
+
+    def finish(self) -> None:
+        """At exit: stop the hub when this window started it and quitting means stopping it."""
+        from kiosk.client.local_hub import stop_hub
+
+        if self._thread is not None:
+            self._thread.join(10)
+        hub = self.hub
+        if hub is None or not hub.started_here or not self._stop_at_exit or hub.pid is None:
+            return
+        log.info("stopping the hub (process %s)", hub.pid)
+        if stop_hub(self._config.data_dir, hub.pid):
+            log.info("the hub stopped")
+        else:
+            log.warning("the hub (process %s) is still stopping; `kiosk stop` waits for it", hub.pid)
+
+
+def _answers(url: str) -> bool:
+    """Whether a kiosk hub's API answers at `url` (its public /hub)."""
+    from kiosk.client.http import ApiClient, HubUnreachable
+    from kiosk.protocol.api import ApiError
+
+    client = ApiClient(url, "", timeout_s=2.0)
+    try:
+        client.get("/hub")
+        return True
+    except (HubUnreachable, ApiError):
+        return False
+    finally:
+        client.close()
 
 
 def _bring_forward_on(signum: int, show: Any) -> None:
@@ -189,13 +298,25 @@ def _bring_forward_on(signum: int, show: Any) -> None:
     signal.signal(signum, bring_forward)
 
 
-def connect_window(window: Any, starter: ServicesStarter) -> None:
-    """What each tab may ask of the hub once it runs; admin actions act as the operator the window's gate knows."""
-    window.demoRequested.connect(starter.start_demo)
-    window.stalls.provider = lambda: starter.stall_services(window.admin_gate)
-    window.lockers.provider = lambda: starter.locker_services(window.admin_gate)
-    window.energy.provider = lambda: starter.energy_services(window.admin_gate)
-    window.admin.provider = lambda: starter.admin_services(window.admin_gate.who)
+def connect_window(window: Any, link: Any) -> None:
+    """What each tab may ask of the hub, over its API (kiosk.ui.hub_link); admin actions sign in through the
+    window's gate, which opens a session on the hub."""
+    window.demoRequested.connect(lambda: _start_demo(window, link))
+    window.stalls.provider = lambda: (link.stalls, window.admin_gate) if link.stalls is not None else None
+    window.lockers.provider = lambda: (link.lockers, window.admin_gate) if link.lockers is not None else None
+    window.energy.provider = lambda: link.energy
+    window.admin.provider = lambda: link.admin
+
+
+def _start_demo(window: Any, link: Any) -> None:
+    from kiosk.ui.background import Background
+
+    if link.admin is None:
+        return
+    worker = Background(window)
+    window.demo_worker = worker
+    worker.run(link.admin.start_demo, lambda started: None,
+               lambda error: window.show_connection(False, f"the demonstration did not start: {error}"))
 
 
 def run_display(config: Config) -> int:
@@ -299,76 +420,6 @@ def run_station(config: Config) -> int:
     app.aboutToQuit.connect(client.close)
     log.info("station following the hub at %s", client.base_url)
     return app.exec()
-
-
-class ServicesStarter:
-    """Starts the hub on a thread after the first paint and stops it when the window closes."""
-
-    def __init__(self, config: Config, bridge: Any) -> None:
-        self._config = config
-        self._bridge = bridge
-        self._hub: Any = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._start, name="hub-starter", daemon=True)
-        self._thread.start()
-
-    def _start(self) -> None:
-        from kiosk.services.hub import Hub
-
-        try:
-            self._hub = Hub(self._config, self._bridge, host="window")
-            self._hub.start()
-        except Exception as exc:
-            log.exception("the hub could not start")
-            self._bridge.servicesFailed.emit(str(exc))
-            return
-        self._bridge.servicesReady.emit()
-
-    def stall_services(self, gate: Any) -> tuple[Any, Any] | None:
-        """What the Stalls tab may ask of the hub, acting as the admin `gate` lets in; None until the hub runs."""
-        from kiosk.local.stalls import StallOperations
-
-        if self._hub is None:
-            return None
-        return StallOperations(self._hub, gate.who), gate
-
-    def locker_services(self, gate: Any) -> tuple[Any, Any] | None:
-        """What the Lockers tab may ask of the hub (admin actions through `gate`); None until the hub runs."""
-        from kiosk.local.lockers import LockerOperations
-
-        if self._hub is None:
-            return None
-        return LockerOperations.for_hub(self._hub, gate.who), gate
-
-    def energy_services(self, gate: Any = None) -> Any:
-        """What the Energy tab may ask of the hub; None until the hub runs."""
-        from kiosk.local.energy import EnergyOperations
-
-        if self._hub is None:
-            return None
-        return EnergyOperations.for_hub(self._hub, gate.who if gate is not None else lambda: None)
-
-    def admin_services(self, who: Any) -> Any:
-        """What the Admin tab may ask of the hub, acting as `who()` (the signed-in operator); None until the hub
-        runs."""
-        from kiosk.local.admin import AdminOperations
-
-        return None if self._hub is None else AdminOperations(self._hub, who)
-
-    def start_demo(self) -> None:
-        if self._hub is not None:
-            self._hub.start_demo()
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._thread.join(10)
-        if self._hub is not None:
-            self._hub.stop()
-            self._hub = None
 
 
 def freeze_startup_objects() -> None:

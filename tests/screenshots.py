@@ -19,11 +19,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QEventLoop  # noqa: E402
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
-from kiosk.app import ServicesStarter, connect_window  # noqa: E402
 from kiosk.config import load  # noqa: E402
 from kiosk.ui import theme  # noqa: E402
 from kiosk.ui.bridge import Bridge  # noqa: E402
 from kiosk.ui.main_window import MainWindow  # noqa: E402
+from tests.ui.conftest import AttachedHub  # noqa: E402
 
 
 def free_port() -> int:
@@ -56,43 +56,46 @@ def main(out: str) -> int:
         window = MainWindow(bridge, database=config.database_label)
         window.resize(1200, 640)
         window.show()
-        starter = ServicesStarter(config, bridge)
+        starter = AttachedHub(config, window)
         ready: list[bool] = []
-        connect_window(window, starter)
         bridge.servicesReady.connect(lambda: ready.append(True))
         starter.start()
-        while not ready:  # servicesReady comes through the event loop
-            app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 50)
-        pump(app, 1.2)
-        window.tabs.setCurrentWidget(window.stalls)
-        pump(app, 0.2)
-        save(window, folder / "stalls-empty.png")
-        first_admin(app, window, folder)
-        pump(app, 0.2)
-        save(window, folder / "admin-devices-empty.png")
-        starter.start_demo()
-        pump(app, 4.0)
-        window.tabs.setCurrentWidget(window.stalls)
-        pump(app, 0.3)
-        save(window, folder / "stalls.png")
-        view = window.stalls
-        for name, opener in (("stall-detail", lambda: view.open_detail(min(view.places))),
-                             ("stalls-edit", view.open_editor), ("stalls-figures", view.open_analytics)):
-            opener()
-            pump(app, 0.5)
-            if view.dialog is not None:
-                save(view.dialog, folder / f"{name}.png")
-                view.dialog.close()
-                pump(app, 0.1)
-        lockers(app, window, starter, folder)
-        energy(app, window, starter, folder)
-        admin(app, window, starter, folder)
-        station_window, stream = station(app, config, starter, folder)
-        display, feed = wall_display(config, starter, Path(tmp))
-        pump(app, 2.5)
-        feed.check()
-        pump(app, 0.3)
-        save(display, folder / "display.png")
+        try:
+            while not ready:  # servicesReady comes through the event loop
+                app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 50)
+            pump(app, 1.2)
+            window.tabs.setCurrentWidget(window.stalls)
+            pump(app, 0.2)
+            save(window, folder / "stalls-empty.png")
+            first_admin(app, window, folder)
+            pump(app, 0.2)
+            save(window, folder / "admin-devices-empty.png")
+            starter._hub.start_demo()
+            pump(app, 4.0)
+            window.tabs.setCurrentWidget(window.stalls)
+            pump(app, 0.3)
+            save(window, folder / "stalls.png")
+            view = window.stalls
+            for name, opener in (("stall-detail", lambda: view.open_detail(min(view.places))),
+                                 ("stalls-edit", view.open_editor), ("stalls-figures", view.open_analytics)):
+                opener()
+                pump(app, 0.5)
+                if view.dialog is not None:
+                    save(view.dialog, folder / f"{name}.png")
+                    view.dialog.close()
+                    pump(app, 0.1)
+            lockers(app, window, starter, folder)
+            energy(app, window, starter, folder)
+            admin(app, window, starter, folder)
+            station_window, stream = station(app, config, starter, folder)
+            display, feed = wall_display(config, starter, Path(tmp))
+            pump(app, 2.5)
+            feed.check()
+            pump(app, 0.3)
+            save(display, folder / "display.png")
+        except BaseException:
+            starter.stop()  # the hub's threads and the demo devices must not outlive a failed run
+            raise
         starter.stop()
         for _ in range(20):  # the hub is gone: the display must say so
             feed.check()
@@ -135,12 +138,11 @@ def demo_locker_history(desk: Any, days: int = 30) -> None:
                 past.exit(enrollment, staff)
 
 
-def lockers(app: QApplication, window: Any, starter: ServicesStarter, folder: Path) -> None:
+def lockers(app: QApplication, window: Any, starter: AttachedHub, folder: Path) -> None:
     """The Lockers tab with the demo roster: a few lockers in use, one overdue, one out of order."""
     from kiosk.store.lockers import LockerDesk, Operator, Role
 
-    ops = window.lockers.ops
-    desk = ops.desk
+    desk = starter._hub.lockers
     demo_locker_history(desk)
     staff, admin = Operator("front desk", Role.STAFF), Operator("admin (PIN)", Role.ADMIN)
     earlier = LockerDesk(desk._engine, desk.policy, desk.due, lambda: time.time() - 5 * 3600, desk.count)
@@ -150,6 +152,7 @@ def lockers(app: QApplication, window: Any, starter: ServicesStarter, folder: Pa
     desk.set_out_of_order(9, True, "broken hinge", admin)
     window.tabs.setCurrentWidget(window.lockers)
     view = window.lockers
+    view.ops.invalidate()  # changed on the store, not through the API: read the board again
     view.refresh()
     view.desk.scan.setText("EC2021002")
     view.desk.scan_entered()
@@ -170,7 +173,7 @@ def lockers(app: QApplication, window: Any, starter: ServicesStarter, folder: Pa
     pump(app, 0.2)
 
 
-def station(app: QApplication, config: Any, starter: ServicesStarter, folder: Path) -> tuple[Any, Any]:
+def station(app: QApplication, config: Any, starter: AttachedHub, folder: Path) -> tuple[Any, Any]:
     """A second desk (kiosk --station) following this hub through its API, at a laptop's 1366x768."""
     from kiosk.client.energy import RemoteEnergy
     from kiosk.client.events import EventStream
@@ -225,7 +228,7 @@ def demo_energy_history(hub: Any, days: int = 7) -> str:
     return port.id
 
 
-def energy(app: QApplication, window: Any, starter: ServicesStarter, folder: Path) -> None:
+def energy(app: QApplication, window: Any, starter: AttachedHub, folder: Path) -> None:
     """The Energy tab: a week of the reading room's lamps and a live demo port."""
     port_id = demo_energy_history(starter._hub)
     view = window.energy
@@ -253,7 +256,7 @@ def first_admin(app: QApplication, window: Any, folder: Path) -> None:
         pump(app, 0.05)
 
 
-def admin(app: QApplication, window: Any, starter: ServicesStarter, folder: Path) -> None:
+def admin(app: QApplication, window: Any, starter: AttachedHub, folder: Path) -> None:
     """The Admin tab's pages with real work behind them: an ESP32 (simulated, as in the OTA tests) gets a restart and
     a signed firmware update; a stall sensor that went quiet raises a notice; a token is issued."""
     from kiosk.core.operators import Role
@@ -329,7 +332,7 @@ def admin(app: QApplication, window: Any, starter: ServicesStarter, folder: Path
     device.stop()
 
 
-def wall_display(config: Any, starter: ServicesStarter, tmp: Path) -> tuple[QWidget, Any]:
+def wall_display(config: Any, starter: AttachedHub, tmp: Path) -> tuple[QWidget, Any]:
     """The wall display at 1920 x 1080, following the same hub over MQTT as a real display does (with the free-locker
     count, display.show_lockers)."""
     from kiosk.services.broker.gatekeeper import internal_credentials

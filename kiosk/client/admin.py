@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from kiosk.client.http import ApiClient
+from kiosk.client.session import RemoteOperators
 from kiosk.core.commands import Command
 from kiosk.core.devices import DeviceSnapshot, ProvisionedDevice
 from kiosk.core.operators import OperatorInfo, Role
@@ -30,6 +31,7 @@ def _device(device_id: str) -> str:
 class RemoteAdmin:
     def __init__(self, client: ApiClient) -> None:
         self.client = client
+        self.directory = RemoteOperators(client)  # the admin session signs in (and out) on the hub through it
 
     def _admin(self, method: str, path: str, kind: Any = Any, body: Any = None, **query: Any) -> Any:
         try:
@@ -231,8 +233,13 @@ class RemoteAdmin:
         return rows
 
 
+SESSION_ENDED = ("no_session", "bad_session", "session_expired")
+
+
 def _refusal(exc: ApiError) -> Exception:
     """The hub's refusal as the exception the Admin tab shows in words."""
+    if exc.error in SESSION_ENDED:
+        return PermissionError("The admin tab is locked (nobody is signed in as an admin here): sign in again.")
     if exc.status in (401, 403):
         return PermissionError(exc.message)
     if exc.status == 404:

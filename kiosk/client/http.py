@@ -1,7 +1,9 @@
 """A blocking client of the hub's API (`/api/v1/`), standard library only: the window, a remote station and the CLI.
 
-One keep-alive connection per thread (http.client is not thread-safe); a connection the hub closed while idle is
-opened again once, before anything was sent on it. Every refusal raises `ApiError` (kiosk.protocol.api) with the
+Keep-alive connections in a small pool: a call takes an idle one (or opens one), and gives it back when the answer
+is read, so any thread may call and the connections stay as few as the calls at the same moment (http.client is not
+thread-safe; a connection is never used by two calls at once). A connection the hub closed while idle is opened
+again once, before anything was sent on it. Every refusal raises `ApiError` (kiosk.protocol.api) with the
 hub's status, code, sentence and field; a hub that cannot be reached raises `HubUnreachable`, which says so in words.
 """
 
@@ -18,6 +20,7 @@ from urllib.parse import urlencode, urlsplit
 from kiosk.protocol.api import ACTOR_HEADER, API_PREFIX, SESSION_HEADER, ApiError, from_wire
 
 DEFAULT_TIMEOUT_S = 10.0
+POOL_SIZE = 4  # idle keep-alive connections kept
 
 
 class HubUnreachable(ConnectionError):
@@ -37,7 +40,9 @@ class ApiClient:
         self._actor = actor  # the CLI on the hub's machine names its user for the audit log ("cli:root")
         self.timeout_s = timeout_s
         self.session_token: str | None = None  # an operator's session (kiosk.client.session)
-        self._local = threading.local()
+        self._idle: list[tuple[http.client.HTTPConnection, bool]] = []  # (connection, used before)
+        self._pool_lock = threading.Lock()
+        self._closed = False
 
     # --- calls ----------------------------------------------------------------------------------------------------
 
@@ -62,7 +67,7 @@ class ApiClient:
 
     def download(self, path: str, out: Callable[[bytes], None], **query: Any) -> dict[str, str]:
         """A streamed answer (CSV exports): each chunk to `out`; the answer's headers returned."""
-        connection = self._connection()
+        connection, _ = self._take()
         try:
             connection.request("GET", self._target(path, query), headers=self._headers(None, False))
             response = connection.getresponse()
@@ -72,8 +77,9 @@ class ApiClient:
                 out(chunk)
             return dict(response.headers)
         except (OSError, http.client.HTTPException) as exc:
-            self._drop()
             raise HubUnreachable(self._unreachable(exc)) from None
+        finally:
+            connection.close()  # a streamed export is long and rare: its connection is not kept
 
     def _target(self, path: str, query: dict[str, Any] | None) -> str:
         wanted = {k: _query_text(v) for k, v in (query or {}).items() if v is not None}
@@ -93,24 +99,24 @@ class ApiClient:
                   upload: bytes | None = None) -> tuple[int, bytes]:
         data = upload if upload is not None else None if body is None else json.dumps(body, ensure_ascii=False).encode()
         for attempt in (1, 2):
-            connection = self._connection()
-            reused = getattr(self._local, "used", False)
+            connection, reused = self._take()
             try:
                 connection.request(method, target, body=data, headers=self._headers(data, session, upload is not None))
                 response = connection.getresponse()
                 payload = response.read()
-                self._local.used = True
-                if response.getheader("Connection", "").lower() == "close":
-                    self._drop()
-                return response.status, payload
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
-                self._drop()
+                connection.close()
                 if attempt == 1 and reused:  # the hub closed an idle keep-alive connection: open a new one
                     continue
                 raise HubUnreachable(self._unreachable(exc)) from None
             except (OSError, http.client.HTTPException) as exc:
-                self._drop()
+                connection.close()
                 raise HubUnreachable(self._unreachable(exc)) from None
+            if response.getheader("Connection", "").lower() == "close":
+                connection.close()
+            else:
+                self._give_back(connection)
+            return response.status, payload
         raise AssertionError("unreachable")
 
     def _unreachable(self, exc: BaseException) -> str:
@@ -120,25 +126,27 @@ class ApiClient:
             return f"no hub answers at {self.base_url} (is it running?)"
         return f"the hub at {self.base_url} cannot be reached: {exc}"
 
-    def _connection(self) -> http.client.HTTPConnection:
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
-            kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-            connection = kind(self._host, self._port, timeout=self.timeout_s)
-            self._local.connection = connection
-            self._local.used = False
-        return connection
+    def _take(self) -> tuple[http.client.HTTPConnection, bool]:
+        with self._pool_lock:
+            if self._idle:
+                return self._idle.pop()[0], True
+        kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+        return kind(self._host, self._port, timeout=self.timeout_s), False
 
-    def _drop(self) -> None:
-        connection = getattr(self._local, "connection", None)
-        if connection is not None:
-            connection.close()
-        self._local.connection = None
-        self._local.used = False
+    def _give_back(self, connection: http.client.HTTPConnection) -> None:
+        with self._pool_lock:
+            if not self._closed and len(self._idle) < POOL_SIZE:
+                self._idle.append((connection, True))
+                return
+        connection.close()
 
     def close(self) -> None:
-        """Close this thread's connection (others close when their threads end)."""
-        self._drop()
+        """Close every idle connection; calls made afterwards open new ones and close them when answered."""
+        with self._pool_lock:
+            idle, self._idle = self._idle, []
+            self._closed = True
+        for connection, _ in idle:
+            connection.close()
 
     # --- what every screen asks -----------------------------------------------------------------------------------
 

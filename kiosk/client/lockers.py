@@ -1,4 +1,5 @@
-"""The Lockers tab's operations over the hub's API: the same methods as kiosk.local.lockers.LockerOperations.
+"""The Lockers tab's operations over the hub's API: the methods the tab calls (tests/in_process has the same on
+the store, for the views' own tests).
 
 Staff operations go as this station's front desk; admin operations need an operator's session open on the client
 (kiosk.client.session.RemoteOperators signs in). Refusals raise `ApiError`, whose message is the desk's own

@@ -1,4 +1,5 @@
-"""The Stalls tab's operations over the hub's API: the same methods as kiosk.local.stalls.StallOperations.
+"""The Stalls tab's operations over the hub's API: the methods the tab calls (tests/in_process has the same on
+the store, for the views' own tests).
 
 Edits need an admin's session open on the client (kiosk.client.session); refusals raise the store's own exceptions
 (`StallsError` with its sentence, `PermissionError`), so the tab's dialogs show them as they always have.

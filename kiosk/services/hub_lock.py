@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 LOCK_FILE = "hub.lock"
+WINDOW_LOCK_FILE = "window.lock"  # held by the desk window while it runs (a second start brings it forward)
 
 
 class HubAlreadyRunning(RuntimeError):
@@ -29,9 +30,9 @@ class HubAlreadyRunning(RuntimeError):
 
 
 class HubLock:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, name: str = LOCK_FILE) -> None:
         self.data_dir = Path(data_dir)
-        self.path = self.data_dir / LOCK_FILE
+        self.path = self.data_dir / name
         self._fd: int | None = None
 
     def acquire(self, info: dict[str, Any]) -> None:
@@ -56,9 +57,10 @@ class HubLock:
             self._fd = None
 
 
-def running_hub(data_dir: Path) -> dict[str, Any] | None:
-    """What the hub running on this data folder wrote, or None when none runs."""
-    path = Path(data_dir) / LOCK_FILE
+def running_hub(data_dir: Path, name: str = LOCK_FILE) -> dict[str, Any] | None:
+    """What the hub (or, with WINDOW_LOCK_FILE, the desk window) running on this data folder wrote, or None when
+    none runs."""
+    path = Path(data_dir) / name
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:

@@ -45,6 +45,9 @@ class Background(QObject):
         def body() -> None:
             try:
                 result, error = work(), None
+            except (ConnectionError, PermissionError, LookupError, ValueError) as exc:  # an answer, not a bug
+                log.debug("background job refused: %s", exc)  # `failed` shows it in words
+                result, error = None, exc
             except Exception as exc:  # delivered to `failed` on the GUI thread
                 log.exception("background job failed")
                 result, error = None, exc

@@ -1,9 +1,10 @@
-"""What closing the desk window does while it hosts the hub: never stop data collection without asking.
+"""What closing the desk window does when it started the hub: never stop data collection without asking.
 
-Closing (the window's X, Alt+F4) asks once: keep collecting in the background (the window hides; the tray icon, or
-starting the kiosk again, brings it back) or stop the hub. "Remember my choice" keeps the answer in the window's
-settings file, so the question comes once. Quitting on purpose (SIGTERM, `kiosk stop`, *Stop the hub*) closes
-without asking.
+The hub is its own process (kiosk --headless), so closing the window cannot stop it by accident. When this window
+started it, closing (the window's X, Alt+F4) asks once: keep collecting in the background (the window goes to the
+tray icon where the desktop has one, else it closes; starting the kiosk again brings a window back) or stop the hub.
+"Remember my choice" keeps the answer in the window's settings file, so the question comes once. A window attached
+to a hub that runs as a service simply closes. Quitting on purpose (SIGTERM, *Stop the hub*) closes without asking.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class CloseGuard(QObject):
         self.window = window
         self.settings = settings
         self.allow_close = False  # set when quitting on purpose
-        self.hosting = True  # False once the hub failed to start: closing then simply quits
+        self.hosting = True  # this window started the hub (False: attached to one that runs anyway, or none started)
         self.box: QMessageBox | None = None
         self.remember: QCheckBox | None = None
         self.tray: QSystemTrayIcon | None = None
@@ -45,8 +46,7 @@ class CloseGuard(QObject):
             self.stopRequested.emit()
             return True
         if remembered == KEEP:
-            self._to_background()
-            return False
+            return self._to_background(closing=True)
         self._ask()
         return False
 
@@ -54,9 +54,10 @@ class CloseGuard(QObject):
         if self.box is not None and self.box.isVisible():
             return
         box = QMessageBox(QMessageBox.Icon.Question, "Close the kiosk window?",
-                          "This window also runs the hub: the broker, the database and the devices. While it runs, "
-                          "every reading from the devices is stored.\n\nKeep collecting in the background, or stop "
-                          "the hub? When it is stopped, the devices' readings are not stored until it starts again.",
+                          "This window started the hub: the broker, the database and the devices. While it runs, "
+                          "every reading from the devices is stored, with or without this window.\n\nKeep collecting "
+                          "in the background, or stop the hub? When it is stopped, the devices' readings are not "
+                          "stored until it starts again.",
                           QMessageBox.StandardButton.Cancel, self.window)
         keep = box.addButton("&Keep collecting", QMessageBox.ButtonRole.AcceptRole)
         stop = box.addButton("&Stop the hub", QMessageBox.ButtonRole.DestructiveRole)
@@ -73,15 +74,23 @@ class CloseGuard(QObject):
             self.settings.setValue(ON_CLOSE_KEY, choice)
             self.settings.sync()
         if choice == KEEP:
-            self._to_background()
+            self._to_background(closing=False)
         else:
             self.allow_close = True
             self.stopRequested.emit()
 
-    def _to_background(self) -> None:
+    def _to_background(self, closing: bool) -> bool:
+        """Keep collecting without this window: to the tray where there is one, else the window closes (True: it
+        may close now, from inside its closeEvent)."""
+        self.keptInBackground.emit()
+        if not QSystemTrayIcon.isSystemTrayAvailable():  # nothing would bring a hidden window back: close it
+            self.allow_close = True
+            if not closing:
+                self.window.close()
+            return True
         self.window.hide()
         self._show_tray()
-        self.keptInBackground.emit()
+        return False
 
     def bring_back(self) -> None:
         self.window.showNormal()

@@ -1,8 +1,8 @@
 """The Energy tab: ports with their status, a live graph of the selected ports, history from a day to a year, and
 the phantom-load alerts until someone acknowledges them.
 
-Data comes through `ops` (kiosk.local.energy): the live graph pulls the last seconds from the hub's memory
-once a second (no signal per reading); the history graph reads the tier that fits the visible range (raw readings
+Data comes through `ops` (kiosk.client.energy.RemoteEnergy): the live graph pulls the last seconds from the hub's
+memory once a second (no signal per reading); the history graph reads the tier that fits the visible range (raw readings
 up to an hour, then minute / hour / day rollups) on a background thread whenever the range settles after a zoom or
 a pan. pyqtgraph is imported when the tab is first shown; the plots are created once and fed new data.
 """

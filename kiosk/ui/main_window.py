@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QPaintEvent
-from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
 from kiosk.ui.admin_session import AdminSession
 from kiosk.ui.admin_view import AdminView
@@ -35,6 +37,7 @@ class MainWindow(QMainWindow):
                  idle_lock_s: float = 300.0) -> None:
         super().__init__(parent)
         self.setWindowTitle("Front Desk Kiosk")
+        self.bridge = bridge
         self._painted = False
         self.failure_box: QMessageBox | None = None
         self.close_guard: CloseGuard | None = None  # set by the app: closing then asks before stopping the hub
@@ -54,7 +57,19 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.lockers, "Lockers")
         self.tabs.addTab(self.energy, "Energy")
         self.tabs.addTab(self.admin, "Admin")
-        self.setCentralWidget(self.tabs)
+        self.banner = QLabel("", self)  # across the top while the hub cannot be reached: staff must not miss it
+        self.banner.setObjectName("hubBanner")
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet("background: #b3261e; color: white; font-size: 18px; font-weight: bold; "
+                                  "padding: 10px")
+        self.banner.hide()
+        central = QWidget(self)
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
         self.status = KioskStatusBar(database, self)
         self.setStatusBar(self.status)
         bridge.devicesChanged.connect(self.devices_model.update)
@@ -70,6 +85,27 @@ class MainWindow(QMainWindow):
         bridge.servicesReady.connect(self.admin.services_ready)
         bridge.servicesFailed.connect(self._services_failed)
         self.devices.demoRequested.connect(self.demoRequested)
+
+    def follow(self, link: Any) -> None:
+        """Show the state of the link to the hub (kiosk.ui.hub_link.HubLink) and follow its news."""
+        link.connectionChanged.connect(self.show_connection)
+        link.hubRestarted.connect(lambda: self.admin_session.lock("the hub restarted"))
+        link.notificationsChanged.connect(self._alerts_changed)
+
+    def show_connection(self, connected: bool, detail: str) -> None:
+        if connected:
+            self.banner.hide()
+            return
+        self.banner.setText(f"No connection to the hub: {detail}. Nothing shown here is current and scans are not "
+                            "recorded until it is back; this window reconnects by itself.")
+        self.banner.show()
+
+    def _alerts_changed(self) -> None:
+        if self.energy.ops is not None:
+            try:
+                self.energy.refresh_alerts()
+            except ConnectionError as exc:
+                self.show_connection(False, str(exc))
 
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)

@@ -1,6 +1,6 @@
 """Edit restrooms, their stalls, and which sensor watches which stall (admin, behind the PIN).
 
-Every change goes through the Stalls operations (kiosk.local.stalls.StallOperations: audited, republished to
+Every change goes through the Stalls operations (kiosk.client.stalls.RemoteStalls: audited, republished to
 displays); a refused change shows its reason in words and changes nothing.
 """
 

@@ -93,7 +93,7 @@ def test_bad_input_and_a_staff_session_are_refused_in_words(hub: Hub, station: A
         admin.change_settings({"broker.port": 1})
     operators = RemoteOperators(station)
     operators.sign_out()
-    with pytest.raises(PermissionError, match="needs an admin signed in"):
+    with pytest.raises(PermissionError, match="admin tab is locked"):
         admin.operators()
     operators.sign_in("sam", "staff pass")
     with pytest.raises(PermissionError, match="sam is a staff account"):

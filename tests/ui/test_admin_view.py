@@ -12,7 +12,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from kiosk.app import ServicesStarter, connect_window
 from kiosk.core.operators import Role
 from kiosk.ui.admin_view import SIGN_IN, SIGNED_IN
 from kiosk.ui.bridge import Bridge
@@ -20,16 +19,16 @@ from kiosk.ui.main_window import MainWindow
 from kiosk.ui.reason_dialog import ReasonDialog
 from kiosk.ui.token_dialog import TokenDialog
 from tests.helpers import connect
+from tests.ui.conftest import AttachedHub
 
 PASSWORD = "correct horse battery"
 
 
-def start(qtbot: Any, config: Any, idle_lock_s: float = 300.0) -> tuple[MainWindow, ServicesStarter]:
+def start(qtbot: Any, config: Any, idle_lock_s: float = 300.0) -> tuple[MainWindow, AttachedHub]:
     bridge = Bridge()
     main = MainWindow(bridge, database=config.database_label, idle_lock_s=idle_lock_s)
     qtbot.addWidget(main)
-    starter = ServicesStarter(config, bridge)
-    connect_window(main, starter)
+    starter = AttachedHub(config, main)
     ready: list[bool] = []
     bridge.servicesReady.connect(lambda: ready.append(True))
     main.show()
@@ -40,7 +39,7 @@ def start(qtbot: Any, config: Any, idle_lock_s: float = 300.0) -> tuple[MainWind
 
 
 @pytest.fixture
-def window(qtbot: Any, config: Any) -> Iterator[tuple[MainWindow, ServicesStarter]]:
+def window(qtbot: Any, config: Any) -> Iterator[tuple[MainWindow, AttachedHub]]:
     main, starter = start(qtbot, config)
     yield main, starter
     main.admin.wait()
@@ -70,7 +69,7 @@ def test_first_start_asks_for_the_first_admin_account_then_signs_in(qtbot: Any, 
     assert main.admin.showing == SIGN_IN
     first_admin(qtbot, main)
     assert "ada" in main.admin.who.text()
-    assert [(o.name, o.role) for o in main.admin.ops.directory.operators()] == [("ada", Role.ADMIN)]
+    assert [(o.name, o.role) for o in main.admin.ops.operators()] == [("ada", Role.ADMIN)]
     assert ("first start", "operator.add", "ada") in [(a.actor, a.action, a.target)
                                                       for a in starter._hub.registry.audit()]
 

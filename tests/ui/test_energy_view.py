@@ -9,7 +9,7 @@ import pytest
 
 from kiosk.config import Config
 from kiosk.core.energy import PortStatus
-from kiosk.local.energy import EnergyOperations
+from kiosk.services.energy_queries import EnergyOperations
 from kiosk.services.hub import Hub
 from kiosk.ui.energy_view import EnergyView
 from tests.helpers import RecordingEvents, connect

@@ -7,20 +7,19 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt
 
-from kiosk.app import ServicesStarter, connect_window
 from kiosk.ui.bridge import Bridge
 from kiosk.ui.main_window import MainWindow
 from tests.helpers import connect
+from tests.ui.conftest import AttachedHub
 
 
 @pytest.fixture
-def window(qtbot: Any, config: Any) -> Iterator[tuple[MainWindow, Bridge, ServicesStarter]]:
+def window(qtbot: Any, config: Any) -> Iterator[tuple[MainWindow, Bridge, AttachedHub]]:
     bridge = Bridge()
     main = MainWindow(bridge, database=config.database_label)
     qtbot.addWidget(main)
     main.show()
-    starter = ServicesStarter(config, bridge)
-    connect_window(main, starter)
+    starter = AttachedHub(config, main)
     failures: list[str] = []
     ready: list[bool] = []
     bridge.servicesFailed.connect(failures.append)
@@ -72,8 +71,13 @@ def test_demo_devices_log_in_with_real_tokens(qtbot: Any, window: Any) -> None:
     assert starter._hub.broker.stats().refused_logins == {}
 
 
-def test_a_start_failure_is_shown_without_blocking_the_window(qtbot: Any, config: Any) -> None:
+def test_a_hub_that_cannot_start_is_shown_without_blocking_the_window(qtbot: Any, config: Any) -> None:
+    """The window starts the real hub process (kiosk --headless); its broker port is taken, so it exits, and the
+    window says why in words taken from the hub's own log."""
     import socket
+
+    from kiosk.app import HubStarter
+    from kiosk.ui.hub_link import HubLink
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", config["broker.port"]))
@@ -82,14 +86,18 @@ def test_a_start_failure_is_shown_without_blocking_the_window(qtbot: Any, config
         main = MainWindow(bridge, database=config.database_label)
         qtbot.addWidget(main)
         main.show()
-        starter = ServicesStarter(config, bridge)
-        with qtbot.waitSignal(bridge.servicesFailed, timeout=15000) as failed:
+        link = HubLink(bridge, main)
+        arguments = ["--data-dir", str(config.data_dir), "--config-dir", str(config.config_dir),
+                     "--broker-port", str(config["broker.port"]), "--http-port", str(config["http.port"])]
+        starter = HubStarter(config, arguments, link.found.emit, bridge.servicesFailed.emit)
+        with qtbot.waitSignal(bridge.servicesFailed, timeout=30000) as failed:
             starter.start()
         qtbot.waitUntil(lambda: main.failure_box is not None and main.failure_box.isVisible())
-        assert "address already in use" in failed.args[0]
+        assert "the hub stopped at once" in failed.args[0] and "in use" in failed.args[0].lower()
+        assert "hub.log" in failed.args[0]
         assert "Services failed to start" in main.status.broker.text()
         main.failure_box.close()
-        starter.stop()
+        starter.finish()
 
 
 def test_the_window_imports_no_database_or_network_library_before_its_first_paint() -> None:
@@ -98,7 +106,7 @@ def test_the_window_imports_no_database_or_network_library_before_its_first_pain
     import subprocess
     import sys
 
-    code = ("import sys; import kiosk.app, kiosk.ui.main_window; "
+    code = ("import sys; import kiosk.app, kiosk.ui.main_window, kiosk.ui.hub_link, kiosk.client.local_hub; "
             "print(sorted(m for m in ('sqlalchemy', 'paho', 'aiohttp', 'amqtt', 'pyqtgraph', 'cryptography', 'segno',"
             " 'kiosk.ui.admin_devices', 'kiosk.ui.admin_firmware', 'kiosk.ui.admin_health') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
@@ -125,22 +133,41 @@ def answer(qtbot: Any, guard: Any, button_text: str, remember: bool) -> None:
 
 def test_closing_the_window_asks_and_keeps_collecting_in_the_background(qtbot: Any, window: Any,
                                                                        tmp_path: Any) -> None:
+    """Without a system tray (as here, offscreen) "keep collecting" closes the window: the hub is its own process
+    and goes on; the remembered choice closes the next window without a question."""
     main, _bridge, starter = window
     guard = guarded(main, tmp_path)
+    guard.hosting = True  # as when this window started the hub
     kept: list[bool] = []
     stopped: list[bool] = []
+    closed: list[bool] = []
     guard.keptInBackground.connect(lambda: kept.append(True))
     guard.stopRequested.connect(lambda: stopped.append(True))
+    main.closed.connect(lambda: closed.append(True))
     main.close()  # the window's X, Alt+F4
     assert main.isVisible()  # nothing happens before the answer
     answer(qtbot, guard, "Keep collecting", remember=True)
-    assert kept == [True] and stopped == [] and not main.isVisible()
+    assert kept == [True] and stopped == [] and closed == [True] and not main.isVisible()
     assert starter._hub.link.connected.is_set()  # still collecting
-    guard.bring_back()
-    assert main.isVisible()
-    main.close()  # remembered: hidden again without a question
-    assert not main.isVisible() and guard.box is not None and not guard.box.isVisible() and kept == [True, True]
     assert "on_close=background" in (tmp_path / "window.ini").read_text()
+    again = MainWindow(main.bridge, database="x")
+    qtbot.addWidget(again)
+    again.show()
+    second = guarded(again, tmp_path)
+    second.hosting = True
+    second.keptInBackground.connect(lambda: kept.append(True))
+    again.close()  # remembered: closed without a question
+    assert not again.isVisible() and second.box is None and kept == [True, True]
+
+
+def test_a_window_attached_to_a_hub_it_did_not_start_closes_without_asking(qtbot: Any, window: Any,
+                                                                         tmp_path: Any) -> None:
+    main, _bridge, starter = window
+    guard = guarded(main, tmp_path)
+    guard.hosting = False
+    main.close()
+    assert not main.isVisible() and guard.box is None
+    assert starter._hub.link.connected.is_set()
 
 
 def test_stop_the_hub_closes_the_window_and_is_remembered_only_when_asked(qtbot: Any, window: Any,

@@ -7,13 +7,13 @@ import pytest
 from PySide6.QtCore import Qt
 
 from kiosk.core.stalls import SensorRole, StallState, StallView
-from kiosk.local.stalls import StallOperations
 from kiosk.services.stalls import StallPlace
 from kiosk.ui.pin_dialog import AdminPin, PinDialog
 from kiosk.ui.restroom_editor import RestroomEditor
 from kiosk.ui.stall_detail import StallDetail
 from kiosk.ui.stall_tile import STYLES, UNKNOWN, contrast_ratio
 from kiosk.ui.stalls_view import StallsView
+from tests.in_process.stalls import StallOperations
 
 
 def place(stall_id: int, label: str, restroom: str = "West", restroom_id: int = 1) -> StallPlace:
