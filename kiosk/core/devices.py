@@ -209,11 +209,16 @@ class ProvisionedDevice:
     token: str
     broker_host: str
     broker_port: int
+    hub_url: str = ""  # a desk station's: the hub's API (http://HOST:PORT); "" for everything that logs in to MQTT
 
     def qr_text(self) -> str:
         """What the QR code carries: everything a provisioning app needs to configure the device."""
-        return provisioning_text(self.info.id, self.token, self.broker_host, self.broker_port)
+        return provisioning_text(self.info.id, self.token, self.broker_host, self.broker_port, self.hub_url)
 
 
-def provisioning_text(device_id: str, token: str, host: str, port: int) -> str:
+def provisioning_text(device_id: str, token: str, host: str, port: int, hub_url: str = "") -> str:
+    """The QR's JSON: a device's id, token and the hub's broker address; a desk station's token and the hub's API
+    address instead (a station never logs in to the broker)."""
+    if hub_url:
+        return json.dumps({"station": device_id, "token": token, "hub": hub_url}, separators=(",", ":"))
     return json.dumps({"deviceId": device_id, "token": token, "host": host, "port": port}, separators=(",", ":"))

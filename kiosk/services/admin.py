@@ -52,8 +52,10 @@ class DeviceAdmin:
 
     def __init__(self, registry: DeviceRegistry, added: Callable[[DeviceInfo], None],
                  revoked: Callable[[str], None], removed: Callable[[str], None],
-                 broker_address: Callable[[], tuple[str, int]], clock: Callable[[], float] = time.time) -> None:
+                 broker_address: Callable[[], tuple[str, int]], clock: Callable[[], float] = time.time,
+                 hub_url: Callable[[], str | None] = lambda: None) -> None:
         self._registry = registry
+        self._hub_url = hub_url  # where a desk station reaches the hub's API
         self._added = added
         self._revoked = revoked
         self._removed = removed
@@ -66,7 +68,8 @@ class DeviceAdmin:
             where = hub.broker_address()
             return where.host, where.port
 
-        return cls(hub.registry, hub.device_added, hub.device_revoked, hub.device_removed, address, hub.clock)
+        return cls(hub.registry, hub.device_added, hub.device_revoked, hub.device_removed, address, hub.clock,
+                   hub.download_base)
 
     def create(self, by: Operator, name: str, kind: str, expires_at: float | None = None,
                organization: str = "default") -> ProvisionedDevice:
@@ -77,11 +80,15 @@ class DeviceAdmin:
         self._added(info)
         log.info("%s added device %s (%s, %s)", by.name, info.id, name, kind)
         host, port = self._broker_address()
-        return ProvisionedDevice(info, token, host, port)
+        return ProvisionedDevice(info, token, host, port, self._station_url(kind))
 
     def provisioning_text(self, device_id: str, token: str) -> str:
         host, port = self._broker_address()
-        return provisioning_text(device_id, token, host, port)
+        info = self._registry.get(device_id)
+        return provisioning_text(device_id, token, host, port, self._station_url(info.kind if info else ""))
+
+    def _station_url(self, kind: str) -> str:
+        return (self._hub_url() or "") if kind == "station" else ""
 
     def rotate(self, by: Operator, device_id: str, expires_at: float | None = None, reason: str = "") -> str:
         """A new token; the old one stops working and the device's live session is dropped."""

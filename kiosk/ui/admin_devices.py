@@ -308,7 +308,8 @@ class AdminDevicesPage(QWidget):
                                                             dialog.expiry.value()))
         if not ok:
             return
-        self._open(TokenDialog("New device", made.info.name, made.info.id, made.token, made.qr_text(), self))
+        self._open(TokenDialog("New device", made.info.name, made.info.id, made.token, made.qr_text(), self,
+                               made.info.kind))
         QTimer.singleShot(100, lambda: self.select(made.info.id))  # the row arrives with the bridge's next tick
 
     def _action(self, what: str) -> None:
@@ -345,7 +346,7 @@ class AdminDevicesPage(QWidget):
         ok, token = self._try(lambda: self.ops.rotate(snap.id, self.detail.expires_at, why))
         if ok:
             self._open(TokenDialog("New token", snap.name, snap.id, token,
-                                   self.ops.provisioning_text(snap.id, token), self))
+                                   self.ops.provisioning_text(snap.id, token), self, snap.kind))
 
     def _set_expiry(self, snap: DeviceSnapshot, expires_at: float | None) -> None:
         if self._try(lambda: self.ops.set_expiry(snap.id, expires_at))[0]:

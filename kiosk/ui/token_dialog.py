@@ -41,15 +41,26 @@ def qr_image(text: str, size: int) -> QImage:
     return image
 
 
+USE = {
+    "": "Write it into the device now, or scan the code with the provisioning app. The device logs in to MQTT with "
+        "username = device id and password = token.",
+    "station": "On the second desk's PC, start <code>kiosk --station --hub HUB_URL</code> with the token in "
+               "<code>KIOSK_STATION_TOKEN</code> (or in the file named by <code>station.token_file</code>); the code "
+               "holds the hub's address and the token. A station talks to the hub's API only, never to its broker.",
+    "display": "On the wall display's PC, give the device id as <code>KIOSK_BROKER_USERNAME</code> and the token as "
+               "<code>KIOSK_BROKER_PASSWORD</code>: the display logs in to the hub's broker and may only read the "
+               "stalls' state.",
+}
+
+
 class TokenDialog(QDialog):
     def __init__(self, title: str, device_name: str, device_id: str, token: str, qr_text: str,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, kind: str = "") -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
         self.setModal(True)
-        intro = QLabel(f"<b>{_escape(device_name)}</b>: the token is shown <b>only this once</b>. Write it into the "
-                       "device now, or scan the code with the provisioning app. The device logs in to MQTT with "
-                       "username = device id and password = token.", self)
+        intro = QLabel(f"<b>{_escape(device_name)}</b>: the token is shown <b>only this once</b>. "
+                       + USE.get(kind, USE[""]), self)
         intro.setWordWrap(True)
         self.device_id = self._read_only(device_id)
         self.token = self._read_only(token)
@@ -62,7 +73,8 @@ class TokenDialog(QDialog):
         self.qr.setObjectName("tokenQr")
         self.qr.setPixmap(QPixmap.fromImage(qr_image(qr_text, 280)))
         self.qr.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.qr.setToolTip("Device id, token and this hub's broker address")
+        self.qr.setToolTip("Station id, token and this hub's API address" if kind == "station"
+                           else "Device id, token and this hub's broker address")
         self.copied = QLabel("", self)
         buttons = QDialogButtonBox(self)
         done = buttons.addButton("I have saved it", QDialogButtonBox.ButtonRole.AcceptRole)

@@ -223,3 +223,13 @@ def test_the_demonstration_starts_only_from_the_hubs_own_desk(hub: Hub, admin: R
     assert admin.start_demo() is True
     assert admin.start_demo() is False, "a second start while it runs changes nothing"
     wait_for(lambda: len(admin.devices()) >= 3, timeout=10)
+
+
+def test_a_desk_stations_code_carries_the_hubs_api_address_not_the_broker(hub: Hub, admin: RemoteAdmin) -> None:
+    made = admin.create_device("Desk 2", "station", None)
+    code = json.loads(made.qr_text())
+    assert code == {"station": made.info.id, "token": made.token, "hub": f"http://127.0.0.1:{hub.config['http.port']}"}
+    again = json.loads(admin.provisioning_text(made.info.id, made.token))
+    assert again["hub"] == code["hub"] and "port" not in again
+    sensor = admin.create_device("Stall 9", "stall", None)
+    assert json.loads(sensor.qr_text())["port"] == hub.config["broker.port"]
