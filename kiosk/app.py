@@ -320,13 +320,16 @@ def _start_demo(window: Any, link: Any) -> None:
 
 
 def run_display(config: Config) -> int:
-    """The wall display: subscribes to the hub's retained stall states; no database, no broker of its own."""
+    """The wall display: the hub's stall tiles through its API (no database, no broker of its own).
+
+    On the hub's machine it finds the hub by itself (its data folder's station token); elsewhere `--hub URL` with a
+    display's token (`kiosk device add --kind display`) in KIOSK_STATION_TOKEN or station.token_file. A display set
+    up on the broker (`--broker mqtt://HUB:1883` with a display login in broker.username / broker.password) keeps
+    following the hub's retained MQTT state as before.
+    """
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from kiosk.services.broker.gatekeeper import internal_credentials
-    from kiosk.services.display_feed import DisplayFeed
-    from kiosk.services.mqtt_client import BrokerAddress
     from kiosk.ui import theme
     from kiosk.ui.display_window import DisplayBridge, DisplayWindow, parse_clock
     from kiosk.ui.pin_dialog import AdminPin
@@ -337,21 +340,19 @@ def run_display(config: Config) -> int:
     except ValueError:
         print("kiosk: display.dim_from and display.dim_to must be times like 22:00", file=sys.stderr)
         return EXIT_CONFIG
+    try:
+        feed_of = _display_feed(config)
+    except ConfigError as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Front Desk Kiosk display")
     theme.apply(app)
-    address = (BrokerAddress.parse(config["broker.url"]) if config["broker.url"]
-               else BrokerAddress("127.0.0.1", config["broker.port"]))
-    if config["broker.username"]:
-        username, password = config["broker.username"], config["broker.password"]
-    else:  # on the hub's own machine: its internal account
-        credentials = internal_credentials(config.data_dir)
-        username, password = credentials.username, credentials.password
     bridge = DisplayBridge()
     window = DisplayWindow(bridge, AdminPin(config.data_dir), config.data_dir / "display.ini",
                            config["display.dim_from"], config["display.dim_to"], config["display.dim_brightness"],
                            show_lockers=config["display.show_lockers"])
-    feed = DisplayFeed(address, username, password, bridge, lockers=config["display.show_lockers"])
+    feed, where = feed_of(bridge)
     checker = QTimer(window)
     checker.setInterval(1000)
     checker.timeout.connect(feed.check)
@@ -360,8 +361,48 @@ def run_display(config: Config) -> int:
     window.show_on_remembered_screen()
     _quit_on_signals(app, before=lambda: setattr(window, "allow_close", True))
     app.aboutToQuit.connect(feed.stop)
-    log.info("wall display following the hub at %s", address)
+    log.info("wall display following the hub at %s", where)
     return app.exec()
+
+
+def _display_feed(config: Config) -> Any:
+    """How this display follows its hub: a function of the display's events giving (feed, where), or ConfigError."""
+    lockers = config["display.show_lockers"]
+    if config["broker.url"] or config["broker.username"]:  # a display set up on the broker (MQTT)
+        from kiosk.services.broker.gatekeeper import internal_credentials
+        from kiosk.services.display_feed import DisplayFeed
+        from kiosk.services.mqtt_client import BrokerAddress
+
+        address = (BrokerAddress.parse(config["broker.url"]) if config["broker.url"]
+                   else BrokerAddress("127.0.0.1", config["broker.port"]))
+        if config["broker.username"]:
+            username, password = config["broker.username"], config["broker.password"]
+        else:  # on the hub's machine: its internal account
+            credentials = internal_credentials(config.data_dir)
+            username, password = credentials.username, credentials.password
+        return lambda events: (DisplayFeed(address, username, password, events, lockers=lockers), address)
+    from kiosk.client.display_feed import ApiDisplayFeed
+    from kiosk.client.http import ApiClient
+    from kiosk.client.local_hub import api_url, lock_info, read_station_token
+
+    url, token = config["station.hub_url"], station_token(config)
+    if not url:  # the hub on this machine
+        info = lock_info(config.data_dir) or {"http_port": config["http.port"]}
+        url = api_url(info, config["http.bind"]) or ""
+        token = token or read_station_token(config.data_dir) or ""
+        if not url:
+            raise ConfigError("the hub here has its HTTP server off (http.port = 0); the display reads the hub's API")
+        if not token:
+            raise ConfigError(f"no hub has run on {config.data_dir} yet (its station token is missing): start the "
+                              "hub first, or give --hub URL and a display's token")
+    elif not token:
+        raise ConfigError("a display of a hub elsewhere needs its own token: `kiosk device add --name Lobby --kind "
+                          "display` on the hub, then KIOSK_STATION_TOKEN or station.token_file here")
+    try:
+        client = ApiClient(url, token)
+    except ValueError as exc:
+        raise ConfigError(f"station.hub_url: {exc}") from None
+    return lambda events: (ApiDisplayFeed(client, events, lockers=lockers), client.base_url)
 
 
 def station_token(config: Config) -> str:

@@ -1,4 +1,5 @@
-"""The wall display as its own process follows the hub over the broker, with its own display login."""
+"""The wall display as its own process follows the hub with its own display login: through the hub's API (the
+default), or over the broker (a display set up with --broker)."""
 
 import os
 import signal
@@ -38,7 +39,8 @@ class Output:
 
 
 @pytest.mark.slow
-def test_the_display_process_follows_the_hub_and_says_when_it_is_gone(tmp_path: Path) -> None:
+@pytest.mark.parametrize("road", ["api", "mqtt"])
+def test_the_display_process_follows_the_hub_and_says_when_it_is_gone(tmp_path: Path, road: str) -> None:
     hub = Kiosk(tmp_path / "hub", "--headless", "--legacy-stallsense")
     display = board = None
     try:
@@ -54,11 +56,15 @@ def test_the_display_process_follows_the_hub_and_says_when_it_is_gone(tmp_path: 
         directory.assign(legacy_device_id("Stall7"), stall, SensorRole.DOOR, "test")  # the hub notices the edit
 
         env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "KIOSK_DATA_DIR": str(tmp_path / "display"),
-               "KIOSK_CONFIG_DIR": str(tmp_path / "display"), "KIOSK_BROKER_USERNAME": display_id,
-               "KIOSK_BROKER_PASSWORD": token}
-        display = subprocess.Popen([sys.executable, "main.py", "--display", "--broker",
-                                    f"mqtt://127.0.0.1:{hub.broker_port}", "--log-level", "DEBUG"], cwd=ROOT,
-                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+               "KIOSK_CONFIG_DIR": str(tmp_path / "display")}
+        if road == "api":
+            env["KIOSK_STATION_TOKEN"] = token
+            where = ["--hub", f"http://127.0.0.1:{hub.http_port}"]
+        else:
+            env.update({"KIOSK_BROKER_USERNAME": display_id, "KIOSK_BROKER_PASSWORD": token})
+            where = ["--broker", f"mqtt://127.0.0.1:{hub.broker_port}"]
+        display = subprocess.Popen([sys.executable, "main.py", "--display", *where, "--log-level", "DEBUG"],
+                                   cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                    start_new_session=True)
         output = Output(display)
         wait_for(lambda: output.has("display: hub reachable (live)"), timeout=20)

@@ -391,3 +391,30 @@ def test_a_station_token_opens_the_api_but_not_the_broker(hub: Hub, station: Api
         assert client.get("/whoami")["station"] == "Desk 2"
     finally:
         client.close()
+
+
+def test_a_wall_display_reads_the_stalls_and_counts_and_never_a_members_name(hub: Hub, station: ApiClient,
+                                                                             roster: list[str]) -> None:
+    _, display_token = hub.registry.create("Lobby", "display", "test")
+    display = ApiClient(base(hub), display_token)
+    heard: list[dict[str, Any]] = []
+    stream = EventStream(display.websocket_target, heard.append, lambda up, why: None)
+    try:
+        assert display.get("/stalls") == []
+        assert display.get("/lockers/counts")["free"] > 0
+        for path in ("/lockers", "/members", "/lockers/history", "/devices", "/whoami"):
+            with pytest.raises(ApiError) as refused:
+                display.get(path)
+            assert refused.value.status == 401, path
+        stream.start()
+        assert stream.connected.wait(5)
+        wait_for(lambda: any(e["topic"] == "hello" for e in heard))
+        done = RemoteLockers(station).assign(roster[0])
+        wait_for(lambda: any(e["topic"] == "lockers" for e in heard))
+        [event] = [e for e in heard if e["topic"] == "lockers"]
+        assert event["data"] == {"counts": {"free": event["data"]["counts"]["free"], "in_use": 1, "overdue": 0,
+                                            "out_of_order": 0}}
+        assert roster[0] not in json.dumps(heard) and done.locker > 0
+    finally:
+        stream.stop()
+        display.close()

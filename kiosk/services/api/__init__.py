@@ -21,7 +21,7 @@ from kiosk.services.api.access import SESSION_MAX_AGE_S, Access, Sessions, local
 from kiosk.services.api.admin import AdminApi, AdminParts, DeviceFeed
 from kiosk.services.api.energy import EnergyApi
 from kiosk.services.api.events import EventHub
-from kiosk.services.api.framework import STATION, Api, Call
+from kiosk.services.api.framework import DISPLAY, Api, Call
 from kiosk.services.api.lockers import LockerApi
 from kiosk.services.api.sessions import SessionApi
 from kiosk.services.api.stalls import StallApi
@@ -80,7 +80,7 @@ class HubApi:
         self.api.mount(app)
 
         async def authenticate(request: web.Request) -> Any:
-            principal, _, _ = await self.access.authenticate(request, STATION)
+            principal, _, _ = await self.access.authenticate(request, DISPLAY)
             return principal
 
         app.router.add_get(API_PREFIX + "/events", self.events.handler(authenticate))

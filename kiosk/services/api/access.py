@@ -34,12 +34,13 @@ from aiohttp import web
 from kiosk.core.operators import Operator, Role
 from kiosk.core.throttle import FailureThrottle
 from kiosk.protocol.api import ACTOR_HEADER, SESSION_HEADER, ApiError
-from kiosk.services.api.framework import PUBLIC, Principal
+from kiosk.services.api.framework import DISPLAY, PUBLIC, Principal
 from kiosk.services.http import answer_late
 
 log = logging.getLogger(__name__)
 
 STATION_KIND = "station"
+DISPLAY_KIND = "display"
 STATION_TOKEN_FILE = "station.token"  # in the data folder's secrets/
 LOCAL_STATION = "this machine"
 SESSION_PREFIX = "kss_"
@@ -171,14 +172,19 @@ class Access:
         self.throttle = throttle
         self.refused = 0
 
-    def station(self, token: str) -> tuple[str, str | None] | None:
-        """(station name, station device id) this token belongs to; None if it is no station's."""
+    def station(self, token: str, displays: bool = False) -> tuple[str, str | None, bool] | None:
+        """(station name, station device id, a display's) this token belongs to; None if it is no station's (nor,
+        with `displays`, a wall display's)."""
         if hmac.compare_digest(_digest(token), self._local_digest):
-            return LOCAL_STATION, None
+            return LOCAL_STATION, None, False
         info = self._check_device_token(token)
-        if info is None or info.kind != STATION_KIND or info.revoked:
+        if info is None or info.revoked:
             return None
-        return info.name, info.id
+        if info.kind == STATION_KIND:
+            return info.name, info.id, False
+        if displays and info.kind == DISPLAY_KIND:
+            return info.name, info.id, True
+        return None
 
     async def authenticate(self, request: web.Request, access: str) -> tuple[Principal | None, str, str]:
         if access == PUBLIC:
@@ -191,12 +197,14 @@ class Access:
         if not token:
             raise ApiError(401, "unauthorized", "this needs a station token: Authorization: Bearer <token>")
         loop = asyncio.get_running_loop()
-        station = await loop.run_in_executor(None, self.station, token)
+        station = await loop.run_in_executor(None, self.station, token, access == DISPLAY)
         if station is None:
             await self.failed(address)
             raise ApiError(401, "unauthorized", "the station token is not valid (wrong, revoked, expired, or not a "
                                                 "station's)")
-        name, station_id = station
+        name, station_id, reader = station
+        if reader:
+            return Principal(name, station_id, Operator(f"wall display ({name})", Role.STAFF), reader=True), token, ""
         session_token = request.headers.get(SESSION_HEADER, "").strip()
         if session_token:
             record = self.sessions.check(session_token, token)

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 QUEUE_LIMIT = 1000
 HEARTBEAT_S = 10.0
 _STOP = "\x00stop"  # put on a stream's queue when the hub stops
+READER_TOPICS = ("stalls", "lockers")  # what a wall display's stream carries (lockers: the counts only, no names)
 
 
 class EventHub:
@@ -40,6 +41,7 @@ class EventHub:
         self.hub_id = secrets.token_hex(4)  # new at every start: a reconnecting screen knows to read everything
         self._loop: asyncio.AbstractEventLoop | None = None
         self._streams: set[asyncio.Queue[str | None]] = set()
+        self._readers: set[asyncio.Queue[str | None]] = set()  # wall displays: stalls and locker counts only
         self._lock = threading.Lock()
         self._seq = 0
         self.published = 0
@@ -54,10 +56,16 @@ class EventHub:
         self.published += 1
         if loop is None or loop.is_closed():
             return seq
-        text = json.dumps({"seq": seq, "topic": topic, "data": to_wire(data), "at": round(time.time(), 3)},
-                          separators=(",", ":"), ensure_ascii=False)
+        at = round(time.time(), 3)
+        text = json.dumps({"seq": seq, "topic": topic, "data": to_wire(data), "at": at}, separators=(",", ":"),
+                          ensure_ascii=False)
+        reader_text = None
+        if self._readers and topic in READER_TOPICS:
+            reader_text = text if topic != "lockers" else json.dumps(
+                {"seq": seq, "topic": topic, "data": {"counts": to_wire(_counts_of(data))}, "at": at},
+                separators=(",", ":"))
         try:
-            loop.call_soon_threadsafe(self._fan_out, text)
+            loop.call_soon_threadsafe(self._fan_out, text, reader_text)
         except RuntimeError:  # the loop closed meanwhile (the hub is stopping)
             pass
         return seq
@@ -78,17 +86,20 @@ class EventHub:
         return self._seq
 
     def open_streams(self) -> int:
-        return len(self._streams)
+        return len(self._streams) + len(self._readers)
 
-    def _fan_out(self, text: str) -> None:
-        for queue in list(self._streams):
-            try:
-                queue.put_nowait(text)
-            except asyncio.QueueFull:
-                self.dropped_streams += 1
-                self._streams.discard(queue)
-                queue.get_nowait()
-                queue.put_nowait(None)  # the stream closes: 1013, the client reconnects and reads everything
+    def _fan_out(self, text: str, reader_text: str | None = None) -> None:
+        for streams, message in ((self._streams, text), (self._readers, reader_text)):
+            if message is None:
+                continue
+            for queue in list(streams):
+                try:
+                    queue.put_nowait(message)
+                except asyncio.QueueFull:
+                    self.dropped_streams += 1
+                    streams.discard(queue)
+                    queue.get_nowait()
+                    queue.put_nowait(None)  # the stream closes: 1013, the client reconnects and reads everything
 
     def handler(self, authenticate: Callable[[web.Request], Awaitable[Any]]) -> Callable[[web.Request], Any]:
         async def stream(request: web.Request) -> web.StreamResponse:
@@ -102,7 +113,8 @@ class EventHub:
             queue: asyncio.Queue[str | None] = asyncio.Queue(QUEUE_LIMIT)
             with self._lock:
                 seq = self._seq
-            self._streams.add(queue)
+            streams = self._readers if getattr(principal, "reader", False) else self._streams
+            streams.add(queue)
             log.info("event stream opened by %s (%s)", principal.station, request.remote)
             reader = asyncio.ensure_future(self._read(socket))
             try:
@@ -124,7 +136,7 @@ class EventHub:
             except (ConnectionError, asyncio.CancelledError):
                 pass
             finally:
-                self._streams.discard(queue)
+                streams.discard(queue)
                 reader.cancel()
                 if not socket.closed:
                     await socket.close(code=WSCloseCode.GOING_AWAY, message=b"hub stopping")
@@ -142,7 +154,12 @@ class EventHub:
 
     async def on_shutdown(self, app: web.Application) -> None:
         """The hub stops: every stream closes with 1001 ("going away") before the server waits for its handlers."""
-        for queue in list(self._streams):
+        for queue in list(self._streams) + list(self._readers):
             while queue.full():
                 queue.get_nowait()
             queue.put_nowait(_STOP)
+
+
+def _counts_of(data: Any) -> Any:
+    """The locker counts of a `lockers` event (a LockerChange, or the dict of a change made elsewhere)."""
+    return data.get("counts") if isinstance(data, dict) else getattr(data, "counts", None)

@@ -37,6 +37,7 @@ from kiosk.protocol.payloads import Rejected, load_json
 log = logging.getLogger(__name__)
 
 PUBLIC, STATION, ADMIN = "public", "station", "admin"
+DISPLAY = "display"  # also a wall display's token (kind display): read-only, no member data
 WRONG_PASSWORD = "sign_in_refused"  # answered late once an address has failed often
 
 
@@ -49,6 +50,7 @@ class Principal:
     station_id: str | None  # the station's device id (None: this machine)
     operator: Operator  # who acts: the signed-in operator, else the station's front desk (staff)
     session: str | None = None  # the session's id when an operator signed in
+    reader: bool = False  # a wall display: may read the stalls and the locker counts, nothing else
 
 
 @dataclass
@@ -292,6 +294,9 @@ class Api:
                     "station": {"type": "http", "scheme": "bearer",
                                 "description": "A station's device token (kind `station`), or this machine's own "
                                                "station token (secrets/station.token)."},
+                    "display": {"type": "http", "scheme": "bearer",
+                                "description": "A wall display's device token (kind `display`): the stalls, the "
+                                               "locker counts and the event stream, nothing else."},
                     "session": {"type": "apiKey", "in": "header", "name": "X-Kiosk-Session",
                                 "description": "An operator's session token from POST /api/v1/sessions, sent "
                                                "with the station's token that opened it."}}},
@@ -304,6 +309,7 @@ ERROR_SCHEMA: dict[str, Any] = {
                    "message": {"type": "string", "description": "a sentence naming the field or the reason"},
                    "field": {"type": "string", "description": "the input at fault, when one is"}}}
 COMMON_ERRORS = {STATION: ((401, "unauthorized"), (429, "too_many_failures")),
+                 DISPLAY: ((401, "unauthorized"), (429, "too_many_failures")),
                  ADMIN: ((401, "no_session"), (403, "admin_only")), PUBLIC: ()}
 
 
@@ -322,6 +328,8 @@ def _operation(route: Route) -> dict[str, Any]:
         operation["description"] = route.description
     if route.access == STATION:
         operation["security"] = [{"station": []}, {"station": [], "session": []}]
+    elif route.access == DISPLAY:
+        operation["security"] = [{"station": []}, {"display": []}]
     elif route.access == ADMIN:
         operation["security"] = [{"station": [], "session": []}]
     else:

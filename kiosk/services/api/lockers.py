@@ -31,7 +31,7 @@ from kiosk.core.lockers import (
 from kiosk.protocol.answers import HistoryPage, LockerChange, RosterImported
 from kiosk.protocol.api import ApiError, bad_input
 from kiosk.services.api.events import EventHub
-from kiosk.services.api.framework import ADMIN, Call, Route, checked_text
+from kiosk.services.api.framework import ADMIN, DISPLAY, Call, Route, checked_text
 from kiosk.store.lockers import LockerDesk
 
 TOPIC = "lockers"
@@ -120,7 +120,7 @@ class LockerApi:
             Route("GET", "/lockers", "Every locker in service with its holder (the board)", self.board,
                   answer=list[LockerState], tag="lockers"),
             Route("GET", "/lockers/counts", "Free, in use, overdue and out-of-order lockers now", self.counts,
-                  answer=LockerCounts, tag="lockers"),
+                  answer=LockerCounts, tag="lockers", access=DISPLAY),
             Route("POST", "/lockers/assign", "Give the scanned member a locker (the policy's, or the one picked)",
                   self.assign, body=Scan, answer=LockerChange, tag="lockers",
                   errors=((409, "already_assigned"), (409, "raced"), (409, "refused")),

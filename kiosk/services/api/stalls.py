@@ -16,7 +16,7 @@ from kiosk.core.devices import DeviceSnapshot
 from kiosk.core.stalls import RestroomInfo, SensorInfo, SensorRole, StallPlace, StallView
 from kiosk.protocol.answers import Created, StallTile
 from kiosk.protocol.api import ApiError, bad_input
-from kiosk.services.api.framework import ADMIN, Call, Route, checked_text
+from kiosk.services.api.framework import ADMIN, DISPLAY, Call, Route, checked_text
 from kiosk.store.stalls import StallDirectory
 
 MAX_DEVICES = 200
@@ -67,7 +67,7 @@ class StallApi:
         edit_errors = ((404, "not_found"), (400, "invalid"))
         return [
             Route("GET", "/stalls", "Every stall's tile: where it is and what it shows now", self.tiles,
-                  answer=list[StallTile], tag="stalls"),
+                  answer=list[StallTile], tag="stalls", access=DISPLAY),
             Route("GET", "/stalls/restrooms", "Restrooms with their stalls and sensors", self.restrooms,
                   answer=list[RestroomInfo], tag="stalls"),
             Route("GET", "/stalls/sensors", "Every device that can watch a stall, assigned or pending",
