@@ -114,6 +114,8 @@ def main() -> None:
         if ready != "ready":
             raise SystemExit(f"the load generator did not start: {ready!r}")
         ticker.start()
+        hub_pid = getattr(hub, "pid", os.getpid())
+        cpu_before = cpu_seconds(hub_pid, load_process.pid)
         result_line: list[str] = []
         reader = threading.Thread(target=lambda: result_line.append(load_process.stdout.readline()), daemon=True)
         reader.start()
@@ -121,6 +123,7 @@ def main() -> None:
             app.processEvents()
             time.sleep(0.001)
         ticker.stop()
+        cpu = {name: cpu_seconds(hub_pid, load_process.pid)[name] - cpu_before[name] for name in cpu_before}
         load_process.wait(30)
         load_process.stdout.close()
         result = json.loads(result_line[0])
@@ -138,8 +141,25 @@ def main() -> None:
                                  ("publish -> retained state at a display", display, display_missed)):
         print(f"{name:44} {len(values) + missed:8d} {missed:7d} {pct(values, 50):8.1f} {pct(values, 99):8.1f} "
               f"{max(values, default=float('nan')):8.1f}")
+    print("CPU seconds during the load: " + ", ".join(f"{name} {seconds:.1f}" for name, seconds in cpu.items()))
     print(f"GUI thread: a 10 ms timer fired late by p99 {pct(late, 99):.1f} ms, at worst {max(late, default=0):.1f} ms "
           f"({len(late)} ticks)")
+
+
+def cpu_seconds(hub_pid: int, load_pid: int) -> dict[str, float]:
+    """CPU time (user + system) so far of the window's process, the hub's (the same one with --in-process) and the
+    broker's child; the load generator is not counted."""
+    import psutil
+
+    def used(process: psutil.Process) -> float:
+        times = process.cpu_times()
+        return times.user + times.system
+
+    hub = psutil.Process(hub_pid)
+    broker = sum(used(child) for child in hub.children() if child.pid != load_pid)
+    window = used(psutil.Process(os.getpid()))
+    out = {"window": window} if hub_pid == os.getpid() else {"window": window, "hub": used(hub)}
+    return {**out, "broker": broker}
 
 
 def provision(registry: Any, directory: Any, stalls: int) -> list[tuple[str, str, int]]:

@@ -149,7 +149,6 @@ def _window(config: Config, arguments: Sequence[str]) -> int:
     from kiosk.ui import theme
     from kiosk.ui.bridge import Bridge
     from kiosk.ui.close_guard import CloseGuard
-    from kiosk.ui.hub_link import HubLink
     from kiosk.ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -158,19 +157,37 @@ def _window(config: Config, arguments: Sequence[str]) -> int:
     theme.apply(app)
     bridge = Bridge()
     window = MainWindow(bridge, database=config.database_label, idle_lock_s=config["admin.idle_lock_s"])
-    link = HubLink(bridge, window)
-    window.follow(link)
     guard = CloseGuard(window, QSettings(str(config.config_dir / WINDOW_SETTINGS), QSettings.Format.IniFormat))
     guard.hosting = False  # until this window has started the hub itself
     window.close_guard = guard
-    starter = HubStarter(config, arguments, link.found.emit, bridge.servicesFailed.emit)
-    link.foundHub.connect(lambda started_here: setattr(guard, "hosting", started_here))
-    connect_window(window, link)
+    started: list[HubStarter] = []
+
+    def attach() -> None:
+        """After the first paint: the link to the hub (kiosk.client loads here, not before the paint), then the
+        starter that finds or starts the hub."""
+        if started:
+            return
+        from kiosk.ui.hub_link import HubLink
+
+        link = HubLink(bridge, window)
+        window.follow(link)
+        connect_window(window, link)
+        starter = HubStarter(config, arguments, link.found.emit, bridge.servicesFailed.emit)
+        link.foundHub.connect(lambda started_here: setattr(guard, "hosting", started_here))
+        app.aboutToQuit.connect(link.stop)
+        app.aboutToQuit.connect(starter.finish)
+        started.append(starter)
+        starter.start()
+
+    def stop_hub_at_exit() -> None:
+        for starter in started:
+            starter.stop_hub_at_exit(True)
+
     window.firstPainted.connect(lambda: log.info("window painted %.2f s after launch", _since_launch()))
-    window.firstPainted.connect(starter.start)
-    QTimer.singleShot(FIRST_PAINT_GRACE_MS, starter.start)  # a window that is never painted (minimised) still works
+    window.firstPainted.connect(attach)
+    QTimer.singleShot(FIRST_PAINT_GRACE_MS, attach)  # a window that is never painted (minimised) still works
     bridge.servicesReady.connect(freeze_startup_objects)  # on the GUI thread: see freeze_startup_objects
-    guard.stopRequested.connect(lambda: starter.stop_hub_at_exit(True))
+    guard.stopRequested.connect(stop_hub_at_exit)
     guard.stopRequested.connect(app.quit)
     guard.keptInBackground.connect(lambda: log.info("window closed; the hub keeps collecting in the background "
                                                     "(start the kiosk again to bring the window back, or "
@@ -180,12 +197,10 @@ def _window(config: Config, arguments: Sequence[str]) -> int:
 
     def quitting_on_purpose() -> None:
         guard.allow_close = True
-        starter.stop_hub_at_exit(True)
+        stop_hub_at_exit()
 
     _quit_on_signals(app, before=quitting_on_purpose)
     _bring_forward_on(signal.SIGUSR1, guard.bring_back)
-    app.aboutToQuit.connect(link.stop)
-    app.aboutToQuit.connect(starter.finish)
     return app.exec()
 
 
