@@ -63,6 +63,18 @@ def running(request: Any, tmp_path: Path) -> Iterator[Kiosk]:
             kiosk.process.kill()
         if kiosk.process.stdout is not None and not kiosk.process.stdout.closed:
             kiosk.process.communicate()  # also when it died on its own: its pipe is closed, not left to the GC
+        stop_leftover_hub(kiosk)
+
+
+def stop_leftover_hub(kiosk: Kiosk) -> None:
+    """A hub a window started runs in a session of its own: a failed test must not leave it running."""
+    from kiosk.client.local_hub import lock_info, stop_hub
+
+    data_dir = Path(kiosk.env["KIOSK_DATA_DIR"])
+    info = lock_info(data_dir)
+    pid = info.get("pid") if info else None
+    if isinstance(pid, int) and pid != kiosk.process.pid and not stop_hub(data_dir, pid, timeout_s=15):
+        os.kill(pid, signal.SIGKILL)
 
 
 HEADLESS = (("--headless",), {})
