@@ -172,11 +172,12 @@ def _window(config: Config, arguments: Sequence[str]) -> int:
         link = HubLink(bridge, window)
         window.follow(link)
         connect_window(window, link)
-        starter = HubStarter(config, arguments, link.found.emit, bridge.servicesFailed.emit)
+        starter = HubStarter(config, arguments, link.found.emit, bridge.servicesFailed.emit, link.foundHub.emit)
         link.foundHub.connect(lambda started_here: setattr(guard, "hosting", started_here))
         app.aboutToQuit.connect(link.stop)
         app.aboutToQuit.connect(starter.finish)
         started.append(starter)
+        window.hub_starter = starter  # the banner's "Start the hub" when the hub here is gone
         starter.start()
 
     def stop_hub_at_exit() -> None:
@@ -235,8 +236,10 @@ class HubStarter:
     """Finds (or starts, as `kiosk --headless`) the hub on this machine on a thread after the first paint, and
     hands the window an API client for it; stops the hub at exit only if this window started it and was asked to."""
 
-    def __init__(self, config: Config, arguments: Sequence[str], found: Any, failed: Any) -> None:
+    def __init__(self, config: Config, arguments: Sequence[str], found: Any, failed: Any,
+                 restarted: Any = lambda started_here: None) -> None:
         self._config = config
+        self._restarted = restarted  # (started here) after start_again
         self._arguments = list(arguments)
         self._found = found  # (ApiClient, started here): queued to the GUI thread
         self._failed = failed  # (reason)
@@ -250,7 +253,20 @@ class HubStarter:
         self._thread = threading.Thread(target=self._run, name="hub-starter", daemon=True)
         self._thread.start()
 
-    def _run(self) -> None:
+    def can_start(self) -> bool:
+        """Whether a hub can be started here now: none holds the data folder (a stopped one, not a network cut)."""
+        from kiosk.client.local_hub import lock_info
+
+        return lock_info(self._config.data_dir) is None and not (self._thread is not None and self._thread.is_alive())
+
+    def start_again(self) -> None:
+        """The banner's *Start the hub*: start it as at launch; the window's stream reattaches by itself."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._thread = threading.Thread(target=self._run, args=(True,), name="hub-starter", daemon=True)
+        self._thread.start()
+
+    def _run(self, again: bool = False) -> None:
         from kiosk.client.http import ApiClient
         from kiosk.client.local_hub import HubNotStarted, hub_command, read_station_token, start_hub
 
@@ -267,6 +283,9 @@ class HubStarter:
             return
         log.info("%s the hub (process %s) at %s", "started" if self.hub.started_here else "attached to",
                  self.hub.pid, self.hub.url)
+        if again:  # the window's link is attached already: its stream finds the new hub by itself
+            self._restarted(self.hub.started_here)
+            return
         self._found(ApiClient(self.hub.url, token), self.hub.started_here)
 
     def stop_hub_at_exit(self, wanted: bool) -> None:

@@ -23,6 +23,7 @@ HUB_LOCK_FILE = "hub.lock"  # kiosk.services.hub_lock writes it
 STATION_TOKEN_FILE = "station.token"  # in the data folder's secrets/ (made by the hub at its first start)
 HUB_LOG_FILE = "hub.log"  # what a hub started by a window prints, in the data folder
 START_TIMEOUT_S = 60.0
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}  # hubs this process started, reaped when stopped here
 
 
 class HubNotStarted(RuntimeError):
@@ -94,13 +95,17 @@ def start_hub(data_dir: Path, command: Sequence[str], http_bind: str, answers: C
         log.flush()
         child = subprocess.Popen(list(command), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                  start_new_session=True, close_fds=True)
+    _CHILDREN[child.pid] = child
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         code = child.poll()
         info = lock_info(data_dir)
         if info is not None and info.get("pid") not in (None, child.pid):
+            _CHILDREN.pop(child.pid, None)
+            child.wait(30)  # ours finds the folder taken and exits (code 3)
             return _running(info, http_bind, False)  # another start won the race: use that hub
         if code is not None:
+            _CHILDREN.pop(child.pid, None)
             if info is None:
                 raise HubNotStarted(f"the hub stopped at once (exit code {code}): {_tail(log_path)}")
         if info is not None and info.get("pid") == child.pid:
@@ -110,6 +115,8 @@ def start_hub(data_dir: Path, command: Sequence[str], http_bind: str, answers: C
                 return hub
         time.sleep(0.1)
     child.terminate()
+    child.wait(10)
+    _CHILDREN.pop(child.pid, None)
     raise HubNotStarted(f"the hub did not answer within {timeout_s:.0f} s: {_tail(log_path)}")
 
 
@@ -133,10 +140,9 @@ def stop_hub(data_dir: Path, pid: int, timeout_s: float = 30.0) -> bool:
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)
-    try:  # our own child: collect its exit status so it does not linger as a zombie
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
+    child = _CHILDREN.pop(pid, None)
+    if child is not None:  # our own child: collect its exit status so it does not linger as a zombie
+        child.wait(5)
     return True
 
 

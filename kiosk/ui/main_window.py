@@ -6,7 +6,16 @@ from typing import Any
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QPaintEvent
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from kiosk.ui.admin_session import AdminSession
 from kiosk.ui.admin_view import AdminView
@@ -57,17 +66,30 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.lockers, "Lockers")
         self.tabs.addTab(self.energy, "Energy")
         self.tabs.addTab(self.admin, "Admin")
-        self.banner = QLabel("", self)  # across the top while the hub cannot be reached: staff must not miss it
+        self.banner_box = QWidget(self)  # across the top while the hub cannot be reached: staff must not miss it
+        self.banner_box.setObjectName("hubBannerBox")
+        self.banner_box.setStyleSheet("#hubBannerBox { background: #b3261e; }")
+        self.banner = QLabel("", self.banner_box)
         self.banner.setObjectName("hubBanner")
         self.banner.setWordWrap(True)
-        self.banner.setStyleSheet("background: #b3261e; color: white; font-size: 18px; font-weight: bold; "
-                                  "padding: 10px")
-        self.banner.hide()
+        self.banner.setStyleSheet("color: white; font-size: 18px; font-weight: bold; padding: 10px")
+        self.start_hub_button = QPushButton("&Start the hub", self.banner_box)
+        self.start_hub_button.setMinimumHeight(44)
+        self.start_hub_button.setToolTip("Start the hub on this computer again (the broker, the database, the "
+                                         "devices)")
+        self.start_hub_button.clicked.connect(self._start_hub_clicked)
+        self.start_hub_button.hide()
+        banner_row = QHBoxLayout(self.banner_box)
+        banner_row.setContentsMargins(0, 0, 10, 0)
+        banner_row.addWidget(self.banner, 1)
+        banner_row.addWidget(self.start_hub_button)
+        self.banner_box.hide()
+        self.hub_starter: Any = None  # set by the app: starts the hub on this machine again (None: not here)
         central = QWidget(self)
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        layout.addWidget(self.banner)
+        layout.addWidget(self.banner_box)
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
         self.status = KioskStatusBar(database, self)
@@ -94,11 +116,21 @@ class MainWindow(QMainWindow):
 
     def show_connection(self, connected: bool, detail: str) -> None:
         if connected:
-            self.banner.hide()
+            self.banner_box.hide()
+            self.start_hub_button.setEnabled(True)
+            self.start_hub_button.setText("&Start the hub")
             return
         self.banner.setText(f"No connection to the hub: {detail}. Nothing shown here is current and scans are not "
                             "recorded until it is back; this window reconnects by itself.")
-        self.banner.show()
+        self.start_hub_button.setVisible(self.hub_starter is not None and self.hub_starter.can_start())
+        self.banner_box.show()
+
+    def _start_hub_clicked(self) -> None:
+        if self.hub_starter is None:
+            return
+        self.start_hub_button.setEnabled(False)
+        self.start_hub_button.setText("Starting the hub…")
+        self.hub_starter.start_again()
 
     def _alerts_changed(self) -> None:
         if self.energy.ops is not None:
@@ -121,6 +153,8 @@ class MainWindow(QMainWindow):
         self.closed.emit()
 
     def _services_failed(self, reason: str) -> None:
+        self.start_hub_button.setEnabled(True)
+        self.start_hub_button.setText("&Start the hub")
         if self.close_guard is not None:
             self.close_guard.hosting = False
         self.status.show_failure(reason)

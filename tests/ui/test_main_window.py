@@ -182,3 +182,43 @@ def test_stop_the_hub_closes_the_window_and_is_remembered_only_when_asked(qtbot:
     main.close()  # the application quits on stopRequested; here the test closes it
     assert closed == [True] and not main.isVisible()
     assert "on_close" not in ((tmp_path / "window.ini").read_text() if (tmp_path / "window.ini").exists() else "")
+
+
+def test_a_stopped_hub_is_said_and_started_again_from_the_banner(qtbot: Any, config: Any) -> None:
+    """The window starts the real hub process; `kiosk stop` (here: the same SIGTERM) stops it; the banner says so
+    and offers to start it; pressing the button starts a new hub and the window reattaches by itself."""
+    from kiosk.app import HubStarter, connect_window
+    from kiosk.client.local_hub import lock_info, stop_hub
+    from kiosk.ui.hub_link import HubLink
+
+    bridge = Bridge()
+    main = MainWindow(bridge, database=config.database_label)
+    qtbot.addWidget(main)
+    main.show()
+    link = HubLink(bridge, main)
+    main.follow(link)
+    connect_window(main, link)
+    arguments = ["--data-dir", str(config.data_dir), "--config-dir", str(config.config_dir),
+                 "--broker-port", str(config["broker.port"]), "--http-port", str(config["http.port"])]
+    starter = HubStarter(config, arguments, link.found.emit, bridge.servicesFailed.emit, link.foundHub.emit)
+    main.hub_starter = starter
+    try:
+        with qtbot.waitSignal(bridge.servicesReady, timeout=60000):
+            starter.start()
+        first = lock_info(config.data_dir)["pid"]
+        assert stop_hub(config.data_dir, first)
+        qtbot.waitUntil(lambda: main.banner_box.isVisible(), timeout=10000)
+        assert "No connection to the hub" in main.banner.text()
+        assert main.start_hub_button.isVisible() and main.start_hub_button.isEnabled()
+        main.start_hub_button.click()
+        assert not main.start_hub_button.isEnabled()
+        qtbot.waitUntil(lambda: not main.banner_box.isVisible(), timeout=60000)
+        second = lock_info(config.data_dir)["pid"]
+        assert second != first
+        assert main.status.database.text()
+    finally:
+        link.stop()
+        info = lock_info(config.data_dir)
+        if info is not None:
+            stop_hub(config.data_dir, info["pid"])
+        starter.finish()
