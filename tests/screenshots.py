@@ -96,7 +96,8 @@ def main(out: str) -> int:
         except BaseException:
             starter.stop()  # the hub's threads and the demo devices must not outlive a failed run
             raise
-        starter.stop()
+        starter._hub.stop()  # the hub goes; the window's link stays to say so
+        starter._hub = None
         for _ in range(20):  # the hub is gone: the display must say so
             feed.check()
             pump(app, 0.2)
@@ -109,6 +110,14 @@ def main(out: str) -> int:
         pump(app, 0.2)
         save(station_window, folder / "station-hub-unreachable.png")
         stream.stop()
+        for _ in range(20):
+            if window.banner_box.isVisible():
+                break
+            pump(app, 0.1)
+        window.tabs.setCurrentWidget(window.lockers)
+        pump(app, 0.2)
+        save(window, folder / "desk-hub-unreachable.png")
+        starter.stop()
     return 0
 
 

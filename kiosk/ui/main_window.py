@@ -124,6 +124,7 @@ class MainWindow(QMainWindow):
                             "recorded until it is back; this window reconnects by itself.")
         self.start_hub_button.setVisible(self.hub_starter is not None and self.hub_starter.can_start())
         self.banner_box.show()
+        self.status.show_unreachable()
 
     def _start_hub_clicked(self) -> None:
         if self.hub_starter is None:

@@ -45,5 +45,11 @@ class KioskStatusBar(QStatusBar):
             db += f" — NOT WRITING, {status.backlog:,} readings waiting: {status.database_error}"
         self.database.setText(db)
 
+    def show_unreachable(self) -> None:
+        """The hub cannot be reached: nothing it said last is shown as current."""
+        self.broker.setText("Hub: not reachable")
+        self.clients.setText("Clients: —")
+        self.rate.setText("— msg/s")
+
     def show_failure(self, reason: str) -> None:
         self.broker.setText(f"Services failed to start: {reason}")

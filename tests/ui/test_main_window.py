@@ -209,6 +209,7 @@ def test_a_stopped_hub_is_said_and_started_again_from_the_banner(qtbot: Any, con
         assert stop_hub(config.data_dir, first)
         qtbot.waitUntil(lambda: main.banner_box.isVisible(), timeout=10000)
         assert "No connection to the hub" in main.banner.text()
+        assert main.status.broker.text() == "Hub: not reachable", "the last status is not shown as current"
         assert main.start_hub_button.isVisible() and main.start_hub_button.isEnabled()
         main.start_hub_button.click()
         assert not main.start_hub_button.isEnabled()
