@@ -84,6 +84,7 @@ class MainWindow(QMainWindow):
         banner_row.addWidget(self.banner, 1)
         banner_row.addWidget(self.start_hub_button)
         self.banner_box.hide()
+        self.hub_reachable = True  # False while the link to the hub is down (kiosk.ui.hub_link)
         self.hub_starter: Any = None  # set by the app: starts the hub on this machine again (None: not here)
         central = QWidget(self)
         layout = QVBoxLayout(central)
@@ -101,7 +102,7 @@ class MainWindow(QMainWindow):
         bridge.servicesReady.connect(self.lockers.services_ready)
         bridge.servicesReady.connect(self.energy.services_ready)
         bridge.lockersChanged.connect(self.lockers.refresh)
-        bridge.statusChanged.connect(self.status.show_status)
+        bridge.statusChanged.connect(self._show_status)
         bridge.statusChanged.connect(self.admin.show_status)
         bridge.servicesReady.connect(self.devices.services_ready)
         bridge.servicesReady.connect(self.admin.services_ready)
@@ -114,7 +115,12 @@ class MainWindow(QMainWindow):
         link.hubRestarted.connect(lambda: self.admin_session.lock("the hub restarted"))
         link.notificationsChanged.connect(self._alerts_changed)
 
+    def _show_status(self, status: Any) -> None:
+        if self.hub_reachable:  # a status drained after the link went down is not current
+            self.status.show_status(status)
+
     def show_connection(self, connected: bool, detail: str) -> None:
+        self.hub_reachable = connected
         if connected:
             self.banner_box.hide()
             self.start_hub_button.setEnabled(True)
