@@ -111,7 +111,7 @@ def main(out: str) -> int:
         save(station_window, folder / "station-hub-unreachable.png")
         stream.stop()
         for _ in range(20):
-            if window.banner_box.isVisible():
+            if window.banner.isVisible():
                 break
             pump(app, 0.1)
         window.tabs.setCurrentWidget(window.lockers)

@@ -49,9 +49,9 @@ def lock_info(data_dir: Path, name: str = HUB_LOCK_FILE) -> dict[str, Any] | Non
         except BlockingIOError:
             try:
                 data = json.loads(os.pread(fd, 4096, 0) or b"{}")
-            except ValueError:
+            except ValueError:  # being written at this moment
                 data = {}
-            return data if isinstance(data, dict) else {}
+            return data if isinstance(data, dict) and data else {"pid": None}
         fcntl.flock(fd, fcntl.LOCK_UN)
         return None
     finally:

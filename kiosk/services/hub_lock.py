@@ -14,7 +14,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-LOCK_FILE = "hub.lock"
+from kiosk.client.local_hub import HUB_LOCK_FILE, lock_info
+
+LOCK_FILE = HUB_LOCK_FILE
 WINDOW_LOCK_FILE = "window.lock"  # held by the desk window while it runs (a second start brings it forward)
 
 
@@ -59,21 +61,8 @@ class HubLock:
 
 def running_hub(data_dir: Path, name: str = LOCK_FILE) -> dict[str, Any] | None:
     """What the hub (or, with WINDOW_LOCK_FILE, the desk window) running on this data folder wrote, or None when
-    none runs."""
-    path = Path(data_dir) / name
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return _read(fd) or {"pid": None}
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)
+    none runs (read the way every screen reads it: kiosk.client.local_hub)."""
+    return lock_info(data_dir, name)
 
 
 def _read(fd: int) -> dict[str, Any]:

@@ -6,16 +6,7 @@ from typing import Any
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QPaintEvent
-from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QLabel,
-    QMainWindow,
-    QMessageBox,
-    QPushButton,
-    QTabWidget,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
 from kiosk.ui.admin_session import AdminSession
 from kiosk.ui.admin_view import AdminView
@@ -24,6 +15,7 @@ from kiosk.ui.close_guard import CloseGuard
 from kiosk.ui.devices_model import DevicesModel
 from kiosk.ui.devices_view import DevicesView
 from kiosk.ui.energy_view import EnergyView
+from kiosk.ui.hub_banner import HubBanner
 from kiosk.ui.lockers_view import LockersView
 from kiosk.ui.operator_gate import OperatorGate
 from kiosk.ui.stalls_view import StallsView
@@ -66,31 +58,16 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.lockers, "Lockers")
         self.tabs.addTab(self.energy, "Energy")
         self.tabs.addTab(self.admin, "Admin")
-        self.banner_box = QWidget(self)  # across the top while the hub cannot be reached: staff must not miss it
-        self.banner_box.setObjectName("hubBannerBox")
-        self.banner_box.setStyleSheet("#hubBannerBox { background: #b3261e; }")
-        self.banner = QLabel("", self.banner_box)
-        self.banner.setObjectName("hubBanner")
-        self.banner.setWordWrap(True)
-        self.banner.setStyleSheet("color: white; font-size: 18px; font-weight: bold; padding: 10px")
-        self.start_hub_button = QPushButton("&Start the hub", self.banner_box)
-        self.start_hub_button.setMinimumHeight(44)
-        self.start_hub_button.setToolTip("Start the hub on this computer again (the broker, the database, the "
-                                         "devices)")
-        self.start_hub_button.clicked.connect(self._start_hub_clicked)
-        self.start_hub_button.hide()
-        banner_row = QHBoxLayout(self.banner_box)
-        banner_row.setContentsMargins(0, 0, 10, 0)
-        banner_row.addWidget(self.banner, 1)
-        banner_row.addWidget(self.start_hub_button)
-        self.banner_box.hide()
+        self.banner = HubBanner(self, "&Start the hub")  # while the hub cannot be reached
+        self.banner.button.setToolTip("Start the hub on this computer again (the broker, the database, the devices)")
+        self.banner.button.clicked.connect(self._start_hub_clicked)
         self.hub_reachable = True  # False while the link to the hub is down (kiosk.ui.hub_link)
         self.hub_starter: Any = None  # set by the app: starts the hub on this machine again (None: not here)
         central = QWidget(self)
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        layout.addWidget(self.banner_box)
+        layout.addWidget(self.banner)
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
         self.status = KioskStatusBar(database, self)
@@ -122,21 +99,18 @@ class MainWindow(QMainWindow):
     def show_connection(self, connected: bool, detail: str) -> None:
         self.hub_reachable = connected
         if connected:
-            self.banner_box.hide()
-            self.start_hub_button.setEnabled(True)
-            self.start_hub_button.setText("&Start the hub")
+            self.banner.hide()
+            self.banner.ready()
             return
-        self.banner.setText(f"No connection to the hub: {detail}. Nothing shown here is current and scans are not "
-                            "recorded until it is back; this window reconnects by itself.")
-        self.start_hub_button.setVisible(self.hub_starter is not None and self.hub_starter.can_start())
-        self.banner_box.show()
+        self.banner.button.setVisible(self.hub_starter is not None and self.hub_starter.can_start())
+        self.banner.say(f"No connection to the hub: {detail}. Nothing shown here is current and scans are not "
+                        "recorded until it is back; this window reconnects by itself.")
         self.status.show_unreachable()
 
     def _start_hub_clicked(self) -> None:
         if self.hub_starter is None:
             return
-        self.start_hub_button.setEnabled(False)
-        self.start_hub_button.setText("Starting the hub…")
+        self.banner.busy("Starting the hub…")
         self.hub_starter.start_again()
 
     def _alerts_changed(self) -> None:
@@ -160,8 +134,7 @@ class MainWindow(QMainWindow):
         self.closed.emit()
 
     def _services_failed(self, reason: str) -> None:
-        self.start_hub_button.setEnabled(True)
-        self.start_hub_button.setText("&Start the hub")
+        self.banner.ready()
         if self.close_guard is not None:
             self.close_guard.hosting = False
         self.status.show_failure(reason)

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QStatusBar, QTabWidget, QVBox
 
 from kiosk.ui.admin_session import AdminSession
 from kiosk.ui.energy_view import EnergyView
+from kiosk.ui.hub_banner import HubBanner
 from kiosk.ui.lockers_view import LockersView
 from kiosk.ui.operator_gate import OperatorGate
 from kiosk.ui.stalls_view import StallsView
@@ -58,12 +59,7 @@ class StationWindow(QMainWindow):
         self.tabs.addTab(self.lockers, "&Lockers")
         if self.energy is not None:
             self.tabs.addTab(self.energy, "&Energy")
-        self.banner = QLabel("", self)  # across the top while the hub cannot be reached: staff must not miss it
-        self.banner.setObjectName("stationBanner")
-        self.banner.setWordWrap(True)
-        self.banner.setStyleSheet("background: #b3261e; color: white; font-size: 18px; font-weight: bold; "
-                                  "padding: 10px")
-        self.banner.hide()
+        self.banner = HubBanner(self)  # across the top while the hub cannot be reached
         central = QWidget(self)
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -94,9 +90,8 @@ class StationWindow(QMainWindow):
         else:
             self.connection.setText(f"The hub at {self.hub_url} cannot be reached: {detail}. Trying again…")
             self.connection.setStyleSheet("color: #b3261e; font-weight: bold")
-            self.banner.setText(f"No connection to the hub: {detail}. Scans are not recorded until it is back; "
-                                "this desk reconnects by itself.")
-            self.banner.show()
+            self.banner.say(f"No connection to the hub: {detail}. Scans are not recorded until it is back; "
+                            "this desk reconnects by itself.")
 
     def _event(self, event: dict[str, Any]) -> None:
         topic = event.get("topic")

@@ -207,13 +207,13 @@ def test_a_stopped_hub_is_said_and_started_again_from_the_banner(qtbot: Any, con
             starter.start()
         first = lock_info(config.data_dir)["pid"]
         assert stop_hub(config.data_dir, first)
-        qtbot.waitUntil(lambda: main.banner_box.isVisible(), timeout=10000)
+        qtbot.waitUntil(lambda: main.banner.isVisible(), timeout=10000)
         assert "No connection to the hub" in main.banner.text()
         assert main.status.broker.text() == "Hub: not reachable", "the last status is not shown as current"
-        assert main.start_hub_button.isVisible() and main.start_hub_button.isEnabled()
-        main.start_hub_button.click()
-        assert not main.start_hub_button.isEnabled()
-        qtbot.waitUntil(lambda: not main.banner_box.isVisible(), timeout=60000)
+        assert main.banner.button.isVisible() and main.banner.button.isEnabled()
+        main.banner.button.click()
+        assert not main.banner.button.isEnabled()
+        qtbot.waitUntil(lambda: not main.banner.isVisible(), timeout=60000)
         second = lock_info(config.data_dir)["pid"]
         assert second != first
         assert main.status.database.text()

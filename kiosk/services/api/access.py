@@ -31,6 +31,7 @@ from typing import Any
 
 from aiohttp import web
 
+from kiosk.client.local_hub import STATION_TOKEN_FILE
 from kiosk.core.operators import Operator, Role
 from kiosk.core.throttle import FailureThrottle
 from kiosk.protocol.api import ACTOR_HEADER, SESSION_HEADER, ApiError
@@ -41,7 +42,6 @@ log = logging.getLogger(__name__)
 
 STATION_KIND = "station"
 DISPLAY_KIND = "display"
-STATION_TOKEN_FILE = "station.token"  # in the data folder's secrets/
 LOCAL_STATION = "this machine"
 SESSION_PREFIX = "kss_"
 SESSION_MAX_AGE_S = 12 * 3600.0
