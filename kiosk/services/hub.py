@@ -24,7 +24,6 @@ from kiosk.core.stalls import StallRules, StallView
 from kiosk.core.status import HubStatus
 from kiosk.protocol.legacy import LEGACY_SUBSCRIPTIONS, RESET_PAYLOAD, reset_topic
 from kiosk.protocol.payloads import Reason, Rejected, iso_utc
-from kiosk.protocol.serial_lines import Hello
 from kiosk.protocol.topics import DEVICE_PREFIXES, STATE_PREFIX, TO_DEVICE_CHANNELS
 from kiosk.services.admin import DeviceAdmin, RuntimeSettings
 from kiosk.services.api import ApiParts, HubApi
@@ -46,11 +45,12 @@ from kiosk.services.monitoring import Monitored, Monitoring
 from kiosk.services.mqtt_client import BrokerAddress, DeviceLink
 from kiosk.services.notices import Notices
 from kiosk.services.ota import OtaService
+from kiosk.services.serial_intake import SerialIntake
 from kiosk.services.serial_worker import SERIAL_LINKS_DIR, SerialWorker, parse_usb_ids
 from kiosk.services.stalls import StallPlace, StallService
 from kiosk.store.commands import CommandLog
 from kiosk.store.db import open_store, private_folder
-from kiosk.store.devices import LEGACY_PREFIX, SERIAL_PREFIX, DeviceRegistry
+from kiosk.store.devices import LEGACY_PREFIX, DeviceRegistry
 from kiosk.store.energy import EnergyStore, PortError
 from kiosk.store.firmware import FirmwareStore
 from kiosk.store.journal import JOURNAL_FILE
@@ -224,14 +224,13 @@ class Hub:
                                extra_subscriptions=LEGACY_SUBSCRIPTIONS if self.legacy_stallsense else (),
                                will=(HUB_STATE_TOPIC, hub_state(False, clock())),
                                device_topics=self.journal_reader is None)
+        self.serial_intake = SerialIntake(self.registry, self.writer, self.ingest, self.energy)
         self.serial: SerialWorker | None = None
         if config["serial.enabled"]:
             paths = tuple(filter(None, (p.strip() for p in config["serial.ports"].split(","))))
             self.serial = SerialWorker(paths, parse_usb_ids(config["serial.usb_ids"]), config["serial.baud"],
-                                       self._serial_message, max_lines_per_s=config["serial.max_lines_per_s"],
+                                       self.serial_intake.message, max_lines_per_s=config["serial.max_lines_per_s"],
                                        watch_dir=str(config.data_dir / SERIAL_LINKS_DIR))
-        self._serial_devices: dict[str, str] = {}  # board key -> device id
-        self._boards_made: dict[str, DeviceInfo] = {}  # new boards the store writer has not stored yet
         self._link_detail = "connecting"
         self._refusals_seen: dict[tuple[str, str], int] = {}  # the broker's refused-publish counters, counted
         self._refusals_uptime = 0.0
@@ -427,50 +426,6 @@ class Hub:
     def _reading_id(self, device_id: str, port_id: str, seq: Any, at: float | None = None) -> int | None:
         return self.energy_store.reading_id(device_id, port_id, None if seq is None else str(seq), at)
 
-    def _serial_message(self, key: str, path: str, message: Any) -> None:
-        """A line from a USB board (serial worker thread): a hello maps the board, a reading takes the ingest path,
-        a bad line is counted on the board's device. Never raises: a failure is counted as `internal_error`."""
-        try:
-            self._serial_line(key, path, message)
-        except Exception as exc:
-            self.ingest.internal_error(self._serial_devices.get(key, f"serial:{key}"), exc)
-
-    def _serial_line(self, key: str, path: str, message: Any) -> None:
-        firmware = message.firmware if isinstance(message, Hello) else None
-        device_id = self._serial_devices.get(key)
-        if device_id is None or isinstance(message, Hello):
-            device_id = self._serial_board(key, path, firmware)
-            self._serial_devices[key] = device_id
-        if isinstance(message, Rejected):
-            self.ingest.reject(device_id, message.reason, f"{path}: {message.detail}")
-        elif not isinstance(message, Hello):
-            try:
-                self.ingest.handle_energy(device_id, message.body,
-                                          lambda r, now: self.energy.reading(device_id, r, now))
-            except Rejected:
-                pass  # counted and logged by the ingest pipeline
-
-    def _serial_board(self, key: str, path: str, firmware: str | None) -> str:
-        """The device a board's readings go to. Only reads here: a new board's rows and a known board's last
-        sighting go through the store writer (serial readers never wait for a locked database)."""
-        device_id = self.registry.serial_board_device(key)
-        if device_id is not None:
-            self._boards_made.pop(key, None)
-            self.writer.statement(device_id, self.registry.serial_board_seen(key, path, firmware))
-            info = self.registry.get(device_id)
-        elif key in self._boards_made:  # made, not committed yet
-            info = self._boards_made[key]
-        else:
-            info, rows = self.registry.discovered_serial_board(key, path, firmware)
-            for table, row in rows:
-                self.writer.insert_new(info.id, table, row)
-            self._boards_made[key] = info
-            log.info("new USB board %s on %s: its readings go to device %s", key, path, info.id)
-        if info is not None:
-            self.ingest.device_registered(info)
-            return info.id
-        return device_id or SERIAL_PREFIX + key
-
     def stalls_edited(self) -> None:
         """Restrooms, stalls or assignments changed (GUI or CLI): fuse and publish with the new layout."""
         self.stalls.reload()
@@ -580,7 +535,7 @@ class Hub:
                         self.api.sessions.sweep()  # the API's operator sessions past their idle or age limit
                     self.stalls.reload_if_edited()
                     self.energy.reload_ports_if_edited()
-                    self._serial_devices.clear()  # an admin may have mapped a board to another device
+                    self.serial_intake.forget_mappings()  # an admin may have mapped a board to another device
                 self._events.hub_status(self.status())
             except Exception:
                 log.exception("hub ticker failed; it keeps running")
