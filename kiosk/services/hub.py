@@ -45,6 +45,7 @@ from kiosk.services.monitoring import Monitored, Monitoring
 from kiosk.services.mqtt_client import BrokerAddress, DeviceLink
 from kiosk.services.notices import Notices
 from kiosk.services.ota import OtaService
+from kiosk.services.retention import Retention
 from kiosk.services.serial_intake import SerialIntake
 from kiosk.services.serial_worker import SERIAL_LINKS_DIR, SerialWorker, parse_usb_ids
 from kiosk.services.stalls import StallPlace, StallService
@@ -237,7 +238,7 @@ class Hub:
         self._stop = threading.Event()
         self._lock = HubLock(config.data_dir)
         self._ticker: threading.Thread | None = None
-        self._pruner: threading.Thread | None = None
+        self.retention = Retention(config, self.energy_store, self.registry, self._stop, clock)
         self.monitor = Monitoring(Monitored(config, self.engine, self.writer, self.ingest, self.broker, self.link,
                                             lambda: self._link_detail, self.http, self.http_refusals,
                                             self.journal_reader, self.locker_service, self.serial, self.energy,
@@ -465,8 +466,7 @@ class Hub:
             simulator.stop()
         if self._ticker is not None:
             self._ticker.join(2)
-        if self._pruner is not None:
-            self._pruner.join(10)
+        self.retention.join(10)
         self.locker_service.stop()
         if self.serial is not None:
             self.serial.stop()
@@ -526,7 +526,7 @@ class Hub:
                 if count % HUB_BEAT_EVERY_S == 0 and self.link.connected.is_set():
                     self.link.publish(HUB_STATE_TOPIC, hub_state(True, self._clock()), qos=0, retain=True)
                 if count % RETENTION_EVERY_S == 30:
-                    self._prune_energy_soon()
+                    self.retention.run_soon()
                 if count % sweep_every == 0:
                     self.commands.tick()
                     self.ota.tick()
@@ -560,36 +560,6 @@ class Hub:
                 seen[(device_id, reason)] = total
                 self.ingest.reject(device_id, Reason(reason), f"published to {topic!r}, a topic it may not use "
                                                               f"(acknowledged and dropped)", new)
-
-    def _prune_energy_soon(self) -> None:
-        """Retention (energy readings, minute rollups, device log lines) on a short-lived thread of its own: a first
-        run may delete millions of rows."""
-        if self._pruner is not None and self._pruner.is_alive():
-            return
-
-        def prune() -> None:
-            now = self._clock()
-            raw_days = self.config["energy.raw_retention_days"]
-            minute_days = self.config["energy.minute_retention_days"]
-            try:
-                raw, minutes = self.energy_store.prune(now - raw_days * 86400 if raw_days else None,
-                                                       now - minute_days * 86400 if minute_days else None,
-                                                       pause=lambda: self._stop.wait(0.05))
-            except Exception:
-                log.exception("energy retention failed; it runs again in an hour")
-                return
-            if raw or minutes:
-                log.info("energy retention: deleted %d raw readings and %d minute rollups", raw, minutes)
-            try:
-                lines = self.registry.prune_logs()
-            except Exception:
-                log.exception("device log retention failed; it runs again in an hour")
-                return
-            if lines:
-                log.info("device logs: deleted %d old lines (each device keeps its newest 1,000)", lines)
-
-        self._pruner = threading.Thread(target=prune, name="energy-retention", daemon=True)
-        self._pruner.start()
 
     def _sweep_sessions(self) -> None:
         """Drop connected devices whose token was revoked or expired since they logged in."""
