@@ -3,7 +3,7 @@ take what the screen shows for current. Optionally one button beside the words (
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 
 class HubBanner(QWidget):
@@ -39,3 +39,14 @@ class HubBanner(QWidget):
     def ready(self) -> None:
         self.button.setEnabled(True)
         self.button.setText(self.action)
+
+
+def over(banner: HubBanner, content: QWidget, parent: QWidget) -> QWidget:
+    """A window's central widget: the banner above its content (the tabs), with no margins."""
+    central = QWidget(parent)
+    layout = QVBoxLayout(central)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(0)
+    layout.addWidget(banner)
+    layout.addWidget(content, 1)
+    return central

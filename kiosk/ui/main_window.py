@@ -6,7 +6,7 @@ from typing import Any
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QPaintEvent
-from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from kiosk.ui.admin_session import AdminSession
 from kiosk.ui.admin_view import AdminView
@@ -15,7 +15,7 @@ from kiosk.ui.close_guard import CloseGuard
 from kiosk.ui.devices_model import DevicesModel
 from kiosk.ui.devices_view import DevicesView
 from kiosk.ui.energy_view import EnergyView
-from kiosk.ui.hub_banner import HubBanner
+from kiosk.ui.hub_banner import HubBanner, over
 from kiosk.ui.lockers_view import LockersView
 from kiosk.ui.operator_gate import OperatorGate
 from kiosk.ui.stalls_view import StallsView
@@ -63,13 +63,7 @@ class MainWindow(QMainWindow):
         self.banner.button.clicked.connect(self._start_hub_clicked)
         self.hub_reachable = True  # False while the link to the hub is down (kiosk.ui.hub_link)
         self.hub_starter: Any = None  # set by the app: starts the hub on this machine again (None: not here)
-        central = QWidget(self)
-        layout = QVBoxLayout(central)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
-        layout.addWidget(self.banner)
-        layout.addWidget(self.tabs, 1)
-        self.setCentralWidget(central)
+        self.setCentralWidget(over(self.banner, self.tabs, self))
         self.status = KioskStatusBar(database, self)
         self.setStatusBar(self.status)
         bridge.devicesChanged.connect(self.devices_model.update)

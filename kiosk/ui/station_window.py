@@ -15,11 +15,11 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QLabel, QMainWindow, QStatusBar, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QStatusBar, QTabWidget, QWidget
 
 from kiosk.ui.admin_session import AdminSession
 from kiosk.ui.energy_view import EnergyView
-from kiosk.ui.hub_banner import HubBanner
+from kiosk.ui.hub_banner import HubBanner, over
 from kiosk.ui.lockers_view import LockersView
 from kiosk.ui.operator_gate import OperatorGate
 from kiosk.ui.stalls_view import StallsView
@@ -60,13 +60,7 @@ class StationWindow(QMainWindow):
         if self.energy is not None:
             self.tabs.addTab(self.energy, "&Energy")
         self.banner = HubBanner(self)  # across the top while the hub cannot be reached
-        central = QWidget(self)
-        layout = QVBoxLayout(central)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
-        layout.addWidget(self.banner)
-        layout.addWidget(self.tabs, 1)
-        self.setCentralWidget(central)
+        self.setCentralWidget(over(self.banner, self.tabs, self))
         self.connection = QLabel(f"Connecting to the hub at {hub_url}…", self)
         self.connection.setObjectName("stationConnection")
         self.connection.setTextFormat(Qt.TextFormat.PlainText)
