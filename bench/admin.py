@@ -34,9 +34,9 @@ from bench.stats import pct  # noqa: E402
 from kiosk.app import freeze_startup_objects  # noqa: E402
 from kiosk.core.devices import KINDS, DeviceSnapshot, Online  # noqa: E402
 from kiosk.ui import theme  # noqa: E402
-from kiosk.ui.admin_devices import AdminDevicesPage  # noqa: E402
-from kiosk.ui.devices_model import COLUMNS, DevicesModel  # noqa: E402
-from kiosk.ui.devices_view import DevicesView  # noqa: E402
+from kiosk.ui.admin.admin_devices import AdminDevicesPage  # noqa: E402
+from kiosk.ui.admin.devices_model import COLUMNS, DevicesModel  # noqa: E402
+from kiosk.ui.admin.devices_view import DevicesView  # noqa: E402
 
 REASONS = ("out_of_range", "not_json", "wrong_type")
 

@@ -230,7 +230,7 @@ class YearOps:
 
 def graph(app: QApplication, days: int, repeats: int) -> list[tuple[str, str]]:
     from kiosk.core.energy import choose_tier
-    from kiosk.ui.energy_view import EnergyView
+    from kiosk.ui.energy.energy_view import EnergyView
 
     rows: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -348,7 +348,7 @@ def raw_series_reference(db: sqlite3.Connection, port_id: str, tier: str, since:
 
 def live(app: QApplication, seconds: float) -> list[tuple[str, str]]:
     from kiosk.services.energy_queries import EnergyOperations
-    from kiosk.ui.energy_view import EnergyView
+    from kiosk.ui.energy.energy_view import EnergyView
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)

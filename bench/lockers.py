@@ -122,8 +122,8 @@ class ApiHub:
 def scans(app: QApplication, desk: LockerDesk, free_members: list[str], count: int,
           through_api: bool = False) -> dict[str, list[float]]:
     from kiosk.services.lockers import LockerService
-    from kiosk.ui.lockers_view import LockersView
-    from kiosk.ui.pin_dialog import AdminPin
+    from kiosk.ui.lockers.lockers_view import LockersView
+    from kiosk.ui.widgets.pin_dialog import AdminPin
     from tests.in_process.lockers import LockerOperations
 
     published: list[bytes] = []

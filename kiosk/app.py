@@ -343,7 +343,7 @@ def connect_window(window: Any, link: Any) -> None:
 
 
 def _start_demo(window: Any, link: Any) -> None:
-    from kiosk.ui.background import Background
+    from kiosk.ui.widgets.background import Background
 
     if link.admin is None:
         return
@@ -365,8 +365,8 @@ def run_display(config: Config) -> int:
     from PySide6.QtWidgets import QApplication
 
     from kiosk.ui import theme
-    from kiosk.ui.display_window import DisplayBridge, DisplayWindow, parse_clock
-    from kiosk.ui.pin_dialog import AdminPin
+    from kiosk.ui.display.display_window import DisplayBridge, DisplayWindow, parse_clock
+    from kiosk.ui.widgets.pin_dialog import AdminPin
 
     try:
         parse_clock(config["display.dim_from"])

@@ -347,8 +347,8 @@ def wall_display(config: Any, starter: AttachedHub, tmp: Path) -> tuple[QWidget,
     from kiosk.services.broker.gatekeeper import internal_credentials
     from kiosk.services.display_feed import DisplayFeed
     from kiosk.services.mqtt_client import BrokerAddress
-    from kiosk.ui.display_window import DisplayBridge, DisplayWindow
-    from kiosk.ui.pin_dialog import AdminPin
+    from kiosk.ui.display.display_window import DisplayBridge, DisplayWindow
+    from kiosk.ui.widgets.pin_dialog import AdminPin
 
     bridge = DisplayBridge()
     display = DisplayWindow(bridge, AdminPin(tmp), tmp / "display.ini", dim_from="00:00", dim_to="00:00",

@@ -18,7 +18,7 @@ from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
 from kiosk.core.operators import Operator, Role, SignInRefused
-from kiosk.ui.background import Background
+from kiosk.ui.widgets.background import Background
 
 INPUT_EVENTS = frozenset({QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.Wheel,
                           QEvent.Type.TouchBegin, QEvent.Type.TouchUpdate})

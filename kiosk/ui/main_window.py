@@ -8,18 +8,18 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QPaintEvent
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QWidget
 
+from kiosk.ui.admin.admin_view import AdminView
+from kiosk.ui.admin.devices_model import DevicesModel
+from kiosk.ui.admin.devices_view import DevicesView
 from kiosk.ui.admin_session import AdminSession
-from kiosk.ui.admin_view import AdminView
 from kiosk.ui.bridge import Bridge
 from kiosk.ui.close_guard import CloseGuard
-from kiosk.ui.devices_model import DevicesModel
-from kiosk.ui.devices_view import DevicesView
-from kiosk.ui.energy_view import EnergyView
-from kiosk.ui.hub_banner import HubBanner, over
-from kiosk.ui.lockers_view import LockersView
+from kiosk.ui.energy.energy_view import EnergyView
+from kiosk.ui.lockers.lockers_view import LockersView
 from kiosk.ui.operator_gate import OperatorGate
-from kiosk.ui.stalls_view import StallsView
-from kiosk.ui.status_bar import KioskStatusBar
+from kiosk.ui.stalls.stalls_view import StallsView
+from kiosk.ui.widgets.hub_banner import HubBanner, over
+from kiosk.ui.widgets.status_bar import KioskStatusBar
 
 
 class MainWindow(QMainWindow):

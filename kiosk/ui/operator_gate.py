@@ -2,7 +2,7 @@
 free): the admin signed in to the admin session, or a sign-in asked on the spot. It replaces the machine's admin PIN
 on the hub (the wall display, which has no database, keeps its PIN), so the audit log names the person.
 
-`ask` has the shape of kiosk.ui.pin_dialog.ask_admin's PIN path: the action runs once an admin is known.
+`ask` has the shape of kiosk.ui.widgets.pin_dialog.ask_admin's PIN path: the action runs once an admin is known.
 """
 
 from __future__ import annotations

@@ -18,11 +18,11 @@ from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QLabel, QMainWindow, QStatusBar, QTabWidget, QWidget
 
 from kiosk.ui.admin_session import AdminSession
-from kiosk.ui.energy_view import EnergyView
-from kiosk.ui.hub_banner import HubBanner, over
-from kiosk.ui.lockers_view import LockersView
+from kiosk.ui.energy.energy_view import EnergyView
+from kiosk.ui.lockers.lockers_view import LockersView
 from kiosk.ui.operator_gate import OperatorGate
-from kiosk.ui.stalls_view import StallsView
+from kiosk.ui.stalls.stalls_view import StallsView
+from kiosk.ui.widgets.hub_banner import HubBanner, over
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,11 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from kiosk.core.operators import Role
-from kiosk.ui.admin_view import SIGN_IN, SIGNED_IN
+from kiosk.ui.admin.admin_view import SIGN_IN, SIGNED_IN
+from kiosk.ui.admin.token_dialog import TokenDialog
 from kiosk.ui.bridge import Bridge
 from kiosk.ui.main_window import MainWindow
-from kiosk.ui.reason_dialog import ReasonDialog
-from kiosk.ui.token_dialog import TokenDialog
+from kiosk.ui.widgets.reason_dialog import ReasonDialog
 from tests.helpers import connect
 from tests.ui.conftest import AttachedHub
 
@@ -219,7 +219,7 @@ def test_operators_and_audit_pages(qtbot: Any, window: Any) -> None:
 
 
 def test_send_a_command_to_selected_devices_and_follow_it(qtbot: Any, window: Any) -> None:
-    from kiosk.ui.admin_commands import CommandDialog
+    from kiosk.ui.admin.admin_commands import CommandDialog
 
     main, starter = window
     first_admin(qtbot, main)
@@ -259,7 +259,7 @@ def test_send_a_command_to_selected_devices_and_follow_it(qtbot: Any, window: An
 def test_firmware_page_uploads_signs_and_rolls_out_to_a_simulated_esp32(qtbot: Any, window: Any,
                                                                          tmp_path: Any) -> None:
     from kiosk.services.esp32_sim import SimulatedEsp32
-    from kiosk.ui.admin_firmware import DevicePicker, UploadDialog
+    from kiosk.ui.admin.admin_firmware import DevicePicker, UploadDialog
 
     main, starter = window
     first_admin(qtbot, main)

@@ -4,7 +4,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 
 from kiosk.core.devices import DeviceSnapshot, Online
-from kiosk.ui.devices_model import DevicesModel, ago
+from kiosk.ui.admin.devices_model import DevicesModel, ago
 
 
 def snap(device_id: str, name: str, **changes: Any) -> DeviceSnapshot:
@@ -70,7 +70,7 @@ class CountingModel(DevicesModel):
 def test_one_changed_device_costs_the_view_little_with_many_devices(qtbot: Any) -> None:
     """Found by bench/stalls.py: with 500 devices, resize-to-contents columns asked the model for every cell of
     every row on each update, and kept the GUI thread busy for hundreds of milliseconds at 70 msg/s."""
-    from kiosk.ui.devices_view import DevicesView
+    from kiosk.ui.admin.devices_view import DevicesView
 
     model = CountingModel()
     view = DevicesView(model)
@@ -89,7 +89,7 @@ def test_one_changed_device_costs_the_view_little_with_many_devices(qtbot: Any) 
 
 def test_the_summary_is_counted_once_per_batch_not_once_per_device(qtbot: Any) -> None:
     """Found by bench/stalls.py: every dataChanged recounted all devices (O(n^2) per batch: 49 ms for 100 of 500)."""
-    from kiosk.ui.devices_view import DevicesView
+    from kiosk.ui.admin.devices_view import DevicesView
 
     model = DevicesModel(clock=lambda: 100.0)
     counted = []
@@ -157,7 +157,7 @@ def test_a_live_change_of_order_is_resorted_later_keeping_the_selection(qtbot: A
 def test_filtering_2000_devices_asks_only_for_the_visible_cells(qtbot: Any) -> None:
     """Found by bench/admin.py: a QSortFilterProxyModel asked data() 16,000-28,000 times per filter change with
     2,000 devices (104 ms); the model now filters itself and the view asks only about the rows it shows."""
-    from kiosk.ui.devices_view import DevicesView
+    from kiosk.ui.admin.devices_view import DevicesView
 
     model = CountingModel()
     view = DevicesView(model)

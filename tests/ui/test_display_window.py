@@ -13,8 +13,8 @@ from kiosk.services.display_feed import DisplayFeed
 from kiosk.services.hub import Hub
 from kiosk.services.mqtt_client import BrokerAddress
 from kiosk.store.devices import legacy_device_id
-from kiosk.ui.display_window import DisplayBridge, DisplayWindow, is_night
-from kiosk.ui.pin_dialog import AdminPin
+from kiosk.ui.display.display_window import DisplayBridge, DisplayWindow, is_night
+from kiosk.ui.widgets.pin_dialog import AdminPin
 from tests.helpers import RecordingEvents, connect
 
 
@@ -81,7 +81,7 @@ def test_the_display_follows_the_hub_and_says_when_it_cannot(qtbot: Any, tmp_pat
 def test_leaving_full_screen_needs_the_admin_pin(qtbot: Any, tmp_path: Path) -> None:
     from PySide6.QtCore import Qt
 
-    from kiosk.ui.pin_dialog import PinDialog
+    from kiosk.ui.widgets.pin_dialog import PinDialog
 
     _bridge, display = window(qtbot, tmp_path)
     display.pin.set("482913")

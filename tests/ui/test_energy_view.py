@@ -11,7 +11,7 @@ from kiosk.config import Config
 from kiosk.core.energy import PortStatus
 from kiosk.services.energy_queries import EnergyOperations
 from kiosk.services.hub import Hub
-from kiosk.ui.energy_view import EnergyView
+from kiosk.ui.energy.energy_view import EnergyView
 from tests.helpers import RecordingEvents, connect
 
 

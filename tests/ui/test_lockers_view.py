@@ -11,11 +11,11 @@ from PySide6.QtWidgets import QApplication
 from kiosk.core.lockers import LockerStatus, demo_roster_csv, preview_roster
 from kiosk.store.db import open_store
 from kiosk.store.lockers import DueRule, LockerDesk, Operator, Role
-from kiosk.ui.locker_map import CELL_H, CELL_STYLES, CELL_W
-from kiosk.ui.lockers_view import LockersView
-from kiosk.ui.pin_dialog import AdminPin, PinDialog
-from kiosk.ui.reason_dialog import ReasonDialog
-from kiosk.ui.stall_tile import contrast_ratio
+from kiosk.ui.lockers.locker_map import CELL_H, CELL_STYLES, CELL_W
+from kiosk.ui.lockers.lockers_view import LockersView
+from kiosk.ui.widgets.pin_dialog import AdminPin, PinDialog
+from kiosk.ui.widgets.reason_dialog import ReasonDialog
+from kiosk.ui.widgets.stall_tile import contrast_ratio
 from tests.in_process.lockers import LockerOperations
 
 PIN = "482913"

@@ -108,7 +108,8 @@ def test_the_window_imports_no_database_or_network_library_before_its_first_pain
 
     code = ("import sys; import kiosk.app, kiosk.ui.main_window, kiosk.ui.hub_link, kiosk.client.local_hub; "
             "print(sorted(m for m in ('sqlalchemy', 'paho', 'aiohttp', 'amqtt', 'pyqtgraph', 'cryptography', 'segno',"
-            " 'kiosk.ui.admin_devices', 'kiosk.ui.admin_firmware', 'kiosk.ui.admin_health') if m in sys.modules))")
+            " 'kiosk.ui.admin.admin_devices', 'kiosk.ui.admin.admin_firmware', 'kiosk.ui.admin.admin_health')"
+            " if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -8,11 +8,11 @@ from PySide6.QtCore import Qt
 
 from kiosk.core.stalls import SensorRole, StallState, StallView
 from kiosk.services.stalls import StallPlace
-from kiosk.ui.pin_dialog import AdminPin, PinDialog
-from kiosk.ui.restroom_editor import RestroomEditor
-from kiosk.ui.stall_detail import StallDetail
-from kiosk.ui.stall_tile import STYLES, UNKNOWN, contrast_ratio
-from kiosk.ui.stalls_view import StallsView
+from kiosk.ui.stalls.restroom_editor import RestroomEditor
+from kiosk.ui.stalls.stall_detail import StallDetail
+from kiosk.ui.stalls.stalls_view import StallsView
+from kiosk.ui.widgets.pin_dialog import AdminPin, PinDialog
+from kiosk.ui.widgets.stall_tile import STYLES, UNKNOWN, contrast_ratio
 from tests.in_process.stalls import StallOperations
 
 

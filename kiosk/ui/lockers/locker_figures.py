@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.core.lockers import LockerStatistics, describe_duration
-from kiosk.ui.background import Background
-from kiosk.ui.locker_pages import ask_save_path
+from kiosk.ui.widgets.background import Background
+from kiosk.ui.widgets.tables import ask_save_path
 
 RANGES = (("Today", 0), ("Last 7 days", 7), ("Last 30 days", 30), ("Last 90 days", 90), ("Last 365 days", 365),
           ("All time", -1))

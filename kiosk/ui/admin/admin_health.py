@@ -27,8 +27,8 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk import config
-from kiosk.ui.admin_common import make_table
-from kiosk.ui.background import Background
+from kiosk.ui.admin.admin_common import make_table
+from kiosk.ui.widgets.background import Background
 
 NOTIFICATION_KINDS = {"phantom": "Phantom load", "device_offline": "No signal",
                       "lockers_overdue": "Lockers overdue"}

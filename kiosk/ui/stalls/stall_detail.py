@@ -24,10 +24,10 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.core.stalls import StallState
-from kiosk.ui.pin_dialog import AdminPin, ask_admin
-from kiosk.ui.restroom_editor import sensor_type
-from kiosk.ui.stall_tile import STYLES, ago
-from kiosk.ui.wifi_reset import confirm_wifi_reset, send_wifi_reset
+from kiosk.ui.stalls.restroom_editor import sensor_type
+from kiosk.ui.stalls.wifi_reset import confirm_wifi_reset, send_wifi_reset
+from kiosk.ui.widgets.pin_dialog import AdminPin, ask_admin
+from kiosk.ui.widgets.stall_tile import STYLES, ago
 
 
 def clock_time(ts: float) -> str:

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.core.stalls import LEGACY_TYPES, SensorRole, StallsError
-from kiosk.ui.wifi_reset import confirm_wifi_reset, send_wifi_reset
+from kiosk.ui.stalls.wifi_reset import confirm_wifi_reset, send_wifi_reset
 
 ROOM, STALL = 1, 2
 ROLE_WORDS = {SensorRole.DOOR: "door sensor", SensorRole.THERMAL: "thermal sensor",

@@ -27,8 +27,8 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.core.operators import MIN_PASSWORD, Role
-from kiosk.ui.admin_common import attempt, make_table, open_dialog
-from kiosk.ui.background import Background
+from kiosk.ui.admin.admin_common import attempt, make_table, open_dialog
+from kiosk.ui.widgets.background import Background
 
 AUDIT_ROWS = 500
 

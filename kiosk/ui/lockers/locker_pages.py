@@ -19,11 +19,8 @@ from typing import Any
 from PySide6.QtCore import QDate, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QIntValidator
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QDateEdit,
-    QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMessageBox,
@@ -36,10 +33,11 @@ from PySide6.QtWidgets import (
 
 from kiosk.core.lockers import HISTORY_LIMIT, HistoryFilter, LockerError, LockerState, LockerStatus, describe_duration
 from kiosk.protocol.spreadsheet import SafeWriter
-from kiosk.ui.background import Background
-from kiosk.ui.pin_dialog import ask_admin
-from kiosk.ui.reason_dialog import ask_reason
-from kiosk.ui.rows_model import Column, RowsModel
+from kiosk.ui.widgets.background import Background
+from kiosk.ui.widgets.pin_dialog import ask_admin
+from kiosk.ui.widgets.reason_dialog import ask_reason
+from kiosk.ui.widgets.rows_model import Column, RowsModel
+from kiosk.ui.widgets.tables import ask_save_path, make_table
 
 log = logging.getLogger(__name__)
 
@@ -52,28 +50,6 @@ def date_time_text(at: float | None) -> str:
     return "" if at is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(at))
 
 
-def make_table(parent: QWidget, model: RowsModel) -> QTableView:
-    table = QTableView(parent)
-    table.setModel(model)
-    table.setSortingEnabled(True)
-    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    table.setAlternatingRowColors(True)
-    table.verticalHeader().setVisible(False)
-    table.verticalHeader().setDefaultSectionSize(36)  # rows a finger can hit
-    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-    table.horizontalHeader().setStretchLastSection(True)
-    table.horizontalHeader().setResizeContentsPrecision(100)  # fit columns to the first 100 rows, not all of them
-
-    def fit_once() -> None:  # the first rows set the widths; later resets keep them (and the user's)
-        if model.rows:
-            table.resizeColumnsToContents()
-            model.modelReset.disconnect(fit_once)
-
-    model.modelReset.connect(fit_once)
-    return table
-
-
 def plural(count: int, word: str) -> str:
     return f"{count:,} {word}" + ("" if count == 1 else "s")
 
@@ -83,17 +59,6 @@ def selected_row(table: QTableView, model: RowsModel) -> Any:
     if not rows:
         return None
     return model.row_at(rows[0].row())
-
-
-def ask_save_path(parent: QWidget, title: str, suggested: str, then: Any) -> QFileDialog:
-    """A save dialog opened with open() (no nested event loop); `then(path)` once a file is chosen."""
-    dialog = QFileDialog(parent, title, str(Path.home() / suggested), "CSV files (*.csv)")
-    dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
-    dialog.setDefaultSuffix("csv")
-    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    dialog.fileSelected.connect(then)
-    dialog.open()
-    return dialog
 
 
 class AssignedPage(QWidget):

@@ -22,9 +22,9 @@ from PySide6.QtGui import QCloseEvent, QColor, QGuiApplication, QKeyEvent, QPain
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from kiosk.core.stalls import StallState
-from kiosk.ui.flow_layout import FlowLayout
-from kiosk.ui.pin_dialog import AdminPin, ask_admin
-from kiosk.ui.stall_tile import StallTile
+from kiosk.ui.widgets.flow_layout import FlowLayout
+from kiosk.ui.widgets.pin_dialog import AdminPin, ask_admin
+from kiosk.ui.widgets.stall_tile import StallTile
 
 BACKGROUND = "#101418"
 

@@ -1,7 +1,7 @@
 """The admin's Devices page: every device live (the shared table), and for the selected one everything known about it,
 its latest messages and log lines, and what an admin may do to it (token, expiry, revoke, delete).
 
-The table is kiosk.ui.devices_view (one row repainted per changed device); the detail pane follows the selected
+The table is kiosk.ui.admin.devices_view (one row repainted per changed device); the detail pane follows the selected
 device's row and reads messages and log lines every 2 s while it is on screen.
 """
 
@@ -28,13 +28,13 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.core.devices import DeviceSnapshot
-from kiosk.ui.admin_common import attempt, open_dialog
-from kiosk.ui.background import Background
-from kiosk.ui.device_dialogs import AddDeviceDialog, DeleteDeviceDialog, ExpiryDialog
-from kiosk.ui.devices_model import STATE_STYLE, DevicesModel, ago, state_key
-from kiosk.ui.devices_view import DevicesView
-from kiosk.ui.reason_dialog import ask_reason
-from kiosk.ui.token_dialog import TokenDialog
+from kiosk.ui.admin.admin_common import attempt, open_dialog
+from kiosk.ui.admin.device_dialogs import AddDeviceDialog, DeleteDeviceDialog, ExpiryDialog
+from kiosk.ui.admin.devices_model import STATE_STYLE, DevicesModel, ago, state_key
+from kiosk.ui.admin.devices_view import DevicesView
+from kiosk.ui.admin.token_dialog import TokenDialog
+from kiosk.ui.widgets.background import Background
+from kiosk.ui.widgets.reason_dialog import ask_reason
 
 DETAIL_REFRESH_MS = 2000
 
@@ -236,7 +236,7 @@ class AdminDevicesPage(QWidget):
         return ids[0] if ids else None
 
     def open_command(self) -> Any:
-        from kiosk.ui.admin_commands import open_command_dialog
+        from kiosk.ui.admin.admin_commands import open_command_dialog
 
         if self.ops is None:
             return None

@@ -35,9 +35,9 @@ from PySide6.QtWidgets import (
 
 from kiosk.core.devices import KINDS
 from kiosk.core.ota import out_of_date
-from kiosk.ui.admin_common import attempt, make_table, open_dialog
-from kiosk.ui.background import Background
-from kiosk.ui.device_dialogs import KIND_WORDS
+from kiosk.ui.admin.admin_common import attempt, make_table, open_dialog
+from kiosk.ui.admin.device_dialogs import KIND_WORDS
+from kiosk.ui.widgets.background import Background
 
 REFRESH_MS = 2000
 JOB_COLOURS = {"updated": "#1b7f3a", "failed": "#b3261e", "pending": "#5f6368"}

@@ -28,9 +28,9 @@ from PySide6.QtWidgets import (
 
 from kiosk.core.energy import PortStatus
 from kiosk.protocol.spreadsheet import SafeWriter
-from kiosk.ui.background import Background
-from kiosk.ui.locker_pages import ask_save_path, make_table
-from kiosk.ui.rows_model import Column, RowsModel
+from kiosk.ui.widgets.background import Background
+from kiosk.ui.widgets.rows_model import Column, RowsModel
+from kiosk.ui.widgets.tables import ask_save_path, make_table
 
 LIVE_S = 300.0
 COLOURS = ("#1a73e8", "#d93025", "#188038", "#e37400", "#9334e6", "#12b5cb", "#5f6368", "#b06000")

@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.ui.admin_common import make_table
-from kiosk.ui.background import Background
+from kiosk.ui.admin.admin_common import make_table
+from kiosk.ui.widgets.background import Background
 
 KNOWN_COMMANDS = ("restart", "identify", "sync_clock", "report_status")
 STATE_COLOURS = {"done": "#1b7f3a", "failed": "#b3261e", "expired": "#b3261e", "queued": "#5f6368"}

@@ -15,10 +15,10 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from kiosk.core.lockers import count_statuses
-from kiosk.ui.locker_desk import DeskPage, counts_text
-from kiosk.ui.locker_figures import FiguresPage
-from kiosk.ui.locker_members import MembersPage
-from kiosk.ui.locker_pages import AssignedPage, HistoryPage
+from kiosk.ui.lockers.locker_desk import DeskPage, counts_text
+from kiosk.ui.lockers.locker_figures import FiguresPage
+from kiosk.ui.lockers.locker_members import MembersPage
+from kiosk.ui.lockers.locker_pages import AssignedPage, HistoryPage
 
 RECHECK_MS = 15_000
 

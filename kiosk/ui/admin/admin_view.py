@@ -15,10 +15,10 @@ from typing import Any
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
 
+from kiosk.ui.admin.admin_signin import SignInPage
+from kiosk.ui.admin.devices_model import DevicesModel
+from kiosk.ui.admin.devices_view import DevicesView
 from kiosk.ui.admin_session import AdminSession
-from kiosk.ui.admin_signin import SignInPage
-from kiosk.ui.devices_model import DevicesModel
-from kiosk.ui.devices_view import DevicesView
 
 WAITING, SIGN_IN, SIGNED_IN = range(3)
 
@@ -60,11 +60,11 @@ class AdminView(QWidget):
                 self.operators, self.audit]
 
     def _content(self, model: DevicesModel, devices: DevicesView) -> QWidget:
-        from kiosk.ui.admin_commands import CommandsPage
-        from kiosk.ui.admin_devices import AdminDevicesPage
-        from kiosk.ui.admin_firmware import FirmwarePage
-        from kiosk.ui.admin_health import HealthPage, NotificationsPage, SettingsPage
-        from kiosk.ui.admin_people import AuditPage, OperatorsPage
+        from kiosk.ui.admin.admin_commands import CommandsPage
+        from kiosk.ui.admin.admin_devices import AdminDevicesPage
+        from kiosk.ui.admin.admin_firmware import FirmwarePage
+        from kiosk.ui.admin.admin_health import HealthPage, NotificationsPage, SettingsPage
+        from kiosk.ui.admin.admin_people import AuditPage, OperatorsPage
 
         page = QWidget(self)
         self.who = QLabel("", page)

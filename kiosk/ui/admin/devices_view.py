@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.ui.devices_model import DevicesModel
+from kiosk.ui.admin.devices_model import DevicesModel
 
 EMPTY_TEXT = """<h2>No devices yet</h2>
 <p>Devices appear here as soon as they are registered, and update live when they publish.</p>

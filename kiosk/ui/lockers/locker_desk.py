@@ -33,9 +33,9 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.core.lockers import AlreadyAssigned, LockerCounts, LockerError, LockerStatus, normalise_enrollment
-from kiosk.ui.locker_map import LockerMap, describe_locker
-from kiosk.ui.pin_dialog import ask_admin
-from kiosk.ui.reason_dialog import ask_reason
+from kiosk.ui.lockers.locker_map import LockerMap, describe_locker
+from kiosk.ui.widgets.pin_dialog import ask_admin
+from kiosk.ui.widgets.reason_dialog import ask_reason
 
 CONFIRM_WINDOW_S = 30.0  # a second scan within this time releases the member's locker
 REPEAT_S = 1.0  # the same card read again this soon is the reader repeating itself, not the desk asking again

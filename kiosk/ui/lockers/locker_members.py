@@ -26,8 +26,9 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.core.lockers import LockerError, RosterPreview, demo_roster_csv
-from kiosk.ui.locker_pages import make_table, plural, selected_row
-from kiosk.ui.rows_model import Column, RowsModel
+from kiosk.ui.lockers.locker_pages import plural, selected_row
+from kiosk.ui.widgets.rows_model import Column, RowsModel
+from kiosk.ui.widgets.tables import make_table
 
 MAX_ROSTER_BYTES = 20 * 1024 * 1024
 

@@ -24,12 +24,12 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.core.stalls import StallState
-from kiosk.ui.flow_layout import FlowLayout
-from kiosk.ui.pin_dialog import ask_admin
-from kiosk.ui.restroom_editor import RestroomEditor
-from kiosk.ui.stall_analytics_view import StallAnalytics
-from kiosk.ui.stall_detail import StallDetail
-from kiosk.ui.stall_tile import STYLES, StallTile
+from kiosk.ui.stalls.restroom_editor import RestroomEditor
+from kiosk.ui.stalls.stall_analytics_view import StallAnalytics
+from kiosk.ui.stalls.stall_detail import StallDetail
+from kiosk.ui.widgets.flow_layout import FlowLayout
+from kiosk.ui.widgets.pin_dialog import ask_admin
+from kiosk.ui.widgets.stall_tile import STYLES, StallTile
 
 EMPTY_TEXT = """<h2>No restrooms yet</h2>
 <p>Add a restroom and its stalls with <b>Edit restrooms</b>, then give each stall its sensor:

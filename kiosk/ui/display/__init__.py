@@ -1,0 +1,1 @@
+"""The wall display: full-screen stall occupancy, readable from across the room."""

@@ -1,0 +1,1 @@
+"""The Energy tab: ports, live and history graphs, phantom-load alerts."""
