@@ -217,6 +217,8 @@ class AdminDevicesPage(QWidget):
         model.dataChanged.connect(self._row_changed)
         model.rowsRemoved.connect(lambda *_: self._selection_changed())
         model.modelReset.connect(self._filtered)
+        model.rowsInserted.connect(self._select_pending)
+        self._pending: str | None = None  # a device just added: selected as soon as its row arrives
         self._refresh = QTimer(self)
         self._refresh.setInterval(DETAIL_REFRESH_MS)
         self._refresh.timeout.connect(self._read_activity)
@@ -246,6 +248,11 @@ class AdminDevicesPage(QWidget):
             if row is not None:
                 targets.append((device_id, self.model.snapshot(row).name))
         return open_command_dialog(self, self.ops, targets, self.commandSent.emit)
+
+    def _select_pending(self, *_: object) -> None:
+        if self._pending is not None and self.model.row_of(self._pending) is not None:
+            self.select(self._pending)
+            self._pending = None
 
     def select(self, device_id: str) -> None:
         row = self.model.row_of(device_id)
@@ -310,7 +317,8 @@ class AdminDevicesPage(QWidget):
             return
         self._open(TokenDialog("New device", made.info.name, made.info.id, made.token, made.qr_text(), self,
                                made.info.kind))
-        QTimer.singleShot(100, lambda: self.select(made.info.id))  # the row arrives with the bridge's next tick
+        self._pending = made.info.id  # its row arrives with the hub's next `devices` event
+        self._select_pending()
 
     def _action(self, what: str) -> None:
         snap = self.detail.snapshot
