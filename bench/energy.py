@@ -82,7 +82,7 @@ def ingest(rate: float, seconds: float) -> list[tuple[str, str]]:
             time.sleep(0.1)
         mqtt_rate = rate * (1 - serial_share)
         load_process = subprocess.Popen([sys.executable, str(ROOT / "bench" / "energy_load.py"),
-                                         str(config["broker.port"]), str(credentials), str(mqtt_rate), str(seconds),
+                                         str(config.broker.port), str(credentials), str(mqtt_rate), str(seconds),
                                          "4"], stdout=subprocess.PIPE, text=True)
         assert load_process.stdout is not None
         assert load_process.stdout.readline().strip() == "ready"
@@ -347,7 +347,6 @@ def raw_series_reference(db: sqlite3.Connection, port_id: str, tier: str, since:
 
 
 def live(app: QApplication, seconds: float) -> list[tuple[str, str]]:
-    from kiosk.services.energy_queries import EnergyOperations
     from kiosk.ui.energy.energy_view import EnergyView
 
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -363,7 +362,7 @@ def live(app: QApplication, seconds: float) -> list[tuple[str, str]]:
         view = EnergyView()
         view.resize(1280, 800)
         view.show()
-        view.attach(EnergyOperations.for_hub(hub))
+        view.attach(hub.energy_queries)
         app.processEvents()
         view.select_ports([p.id for p in hub.energy_store.ports()])
         freeze_startup_objects()
@@ -381,7 +380,7 @@ def live(app: QApplication, seconds: float) -> list[tuple[str, str]]:
         credentials = tmp / "meters.json"
         credentials.write_text(json.dumps([[info.id, token] for info, token in meters]), encoding="utf-8")
         load_process = subprocess.Popen([sys.executable, str(ROOT / "bench" / "energy_load.py"),
-                                         str(config["broker.port"]), str(credentials), "16", str(seconds + 5), "4"],
+                                         str(config.broker.port), str(credentials), "16", str(seconds + 5), "4"],
                                         stdout=subprocess.PIPE, text=True)
         assert load_process.stdout is not None
         assert load_process.stdout.readline().strip() == "ready"

@@ -226,7 +226,7 @@ def pipeline(app: QApplication, data_dir: Path, credentials: Path, rate: float, 
     freeze_startup_objects()  # as kiosk.app does once the services run
     hub.link.connected.wait(10)
     ticker.start()
-    publisher = Publisher(config["broker.port"], credentials, rate, seconds)
+    publisher = Publisher(config.broker.port, credentials, rate, seconds)
     answer = publisher.wait(app)
     drain(lambda: hub.ingest.accepted, app)
     ticker.stop()

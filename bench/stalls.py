@@ -106,7 +106,7 @@ def main() -> None:
         credentials = Path(tmp) / "sensors.json"
         credentials.write_text(json.dumps(sensors), encoding="utf-8")
         load_process = subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "stall_load.py"), str(config["broker.port"]), str(credentials),
+            [sys.executable, str(ROOT / "bench" / "stall_load.py"), str(config.broker.port), str(credentials),
              str(args.seconds), str(args.burst), str(args.burst_every), internal.username,
              internal.password], stdout=subprocess.PIPE, text=True)
         assert load_process.stdout is not None
@@ -203,8 +203,8 @@ def hub_process(config: Any, tmp: str, stalls: int, app: QApplication, window: A
     internal = internal_credentials(config.data_dir)
     os.environ.update({"KIOSK_BROKER_BIND": "127.0.0.1", "KIOSK_HTTP_BIND": "127.0.0.1", "KIOSK_LOG_LEVEL": "WARNING",
                        "KIOSK_BROKER_MAX_CONNECTIONS": str(stalls + 100)})
-    arguments = ["--data-dir", str(config.data_dir), "--config-dir", tmp, "--broker-port", str(config["broker.port"]),
-                 "--http-port", str(config["http.port"])]
+    arguments = ["--data-dir", str(config.data_dir), "--config-dir", tmp, "--broker-port", str(config.broker.port),
+                 "--http-port", str(config.http.port)]
 
     def answers(url: str) -> bool:
         try:

@@ -47,8 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"kiosk: {exc}\nFix the file, or move it aside to start on the defaults.", file=sys.stderr)
         return EXIT_CONFIG
-    logs.setup(config["log.level"])
-    role = config["role"]
+    logs.setup(config.log.level)
+    role = config.role
     if role == "display":
         if not has_screen():
             print("kiosk: the wall display needs a screen (DISPLAY/WAYLAND_DISPLAY unset)", file=sys.stderr)
@@ -115,7 +115,7 @@ def run_headless(config: Config) -> int:
         return 1
     freeze_startup_objects()
     log.info("headless hub running: broker %s, HTTP port %s, database %s; SIGTERM or Ctrl+C stops",
-             hub.broker_address(), config["http.port"] or "off", config.database_label)
+             hub.broker_address(), config.http.port or "off", config.database_label)
     stop.wait()
     log.info("stopping")
     hub.stop()
@@ -156,7 +156,7 @@ def _window(config: Config, arguments: Sequence[str]) -> int:
     app.setApplicationName("Front Desk Kiosk")
     theme.apply(app)
     bridge = Bridge()
-    window = MainWindow(bridge, database=config.database_label, idle_lock_s=config["admin.idle_lock_s"])
+    window = MainWindow(bridge, database=config.database_label, idle_lock_s=config.admin.idle_lock_s)
     guard = CloseGuard(window, QSettings(str(config.config_dir / WINDOW_SETTINGS), QSettings.Format.IniFormat))
     guard.hosting = False  # until this window has started the hub itself
     window.close_guard = guard
@@ -272,7 +272,7 @@ class HubStarter:
 
         data_dir = self._config.data_dir
         try:
-            self.hub = start_hub(data_dir, hub_command(self._arguments), self._config["http.bind"], _answers)
+            self.hub = start_hub(data_dir, hub_command(self._arguments), self._config.http.bind, _answers)
             token = read_station_token(data_dir)
             if not token:
                 raise HubNotStarted(f"the hub runs but {data_dir / 'secrets'} holds no station token for this "
@@ -369,8 +369,8 @@ def run_display(config: Config) -> int:
     from kiosk.ui.widgets.pin_dialog import AdminPin
 
     try:
-        parse_clock(config["display.dim_from"])
-        parse_clock(config["display.dim_to"])
+        parse_clock(config.display.dim_from)
+        parse_clock(config.display.dim_to)
     except ValueError:
         print("kiosk: display.dim_from and display.dim_to must be times like 22:00", file=sys.stderr)
         return EXIT_CONFIG
@@ -384,8 +384,8 @@ def run_display(config: Config) -> int:
     theme.apply(app)
     bridge = DisplayBridge()
     window = DisplayWindow(bridge, AdminPin(config.data_dir), config.data_dir / "display.ini",
-                           config["display.dim_from"], config["display.dim_to"], config["display.dim_brightness"],
-                           show_lockers=config["display.show_lockers"])
+                           config.display.dim_from, config.display.dim_to, config.display.dim_brightness,
+                           show_lockers=config.display.show_lockers)
     feed, where = feed_of(bridge)
     checker = QTimer(window)
     checker.setInterval(1000)
@@ -401,16 +401,16 @@ def run_display(config: Config) -> int:
 
 def _display_feed(config: Config) -> Any:
     """How this display follows its hub: a function of the display's events giving (feed, where), or ConfigError."""
-    lockers = config["display.show_lockers"]
-    if config["broker.url"] or config["broker.username"]:  # a display set up on the broker (MQTT)
+    lockers = config.display.show_lockers
+    if config.broker.url or config.broker.username:  # a display set up on the broker (MQTT)
         from kiosk.services.broker.gatekeeper import internal_credentials
         from kiosk.services.display_feed import DisplayFeed
         from kiosk.services.mqtt_client import BrokerAddress
 
-        address = (BrokerAddress.parse(config["broker.url"]) if config["broker.url"]
-                   else BrokerAddress("127.0.0.1", config["broker.port"]))
-        if config["broker.username"]:
-            username, password = config["broker.username"], config["broker.password"]
+        address = (BrokerAddress.parse(config.broker.url) if config.broker.url
+                   else BrokerAddress("127.0.0.1", config.broker.port))
+        if config.broker.username:
+            username, password = config.broker.username, config.broker.password
         else:  # on the hub's machine: its internal account
             credentials = internal_credentials(config.data_dir)
             username, password = credentials.username, credentials.password
@@ -419,10 +419,10 @@ def _display_feed(config: Config) -> Any:
     from kiosk.client.http import ApiClient
     from kiosk.client.local_hub import api_url, lock_info, read_station_token
 
-    url, token = config["station.hub_url"], station_token(config)
+    url, token = config.station.hub_url, station_token(config)
     if not url:  # the hub on this machine
-        info = lock_info(config.data_dir) or {"http_port": config["http.port"]}
-        url = api_url(info, config["http.bind"]) or ""
+        info = lock_info(config.data_dir) or {"http_port": config.http.port}
+        url = api_url(info, config.http.bind) or ""
         token = token or read_station_token(config.data_dir) or ""
         if not url:
             raise ConfigError("the hub here has its HTTP server off (http.port = 0); the display reads the hub's API")
@@ -441,14 +441,14 @@ def _display_feed(config: Config) -> Any:
 
 def station_token(config: Config) -> str:
     """The station's token: station.token (or KIOSK_STATION_TOKEN), else the first line of station.token_file."""
-    if config["station.token"]:
-        return str(config["station.token"]).strip()
-    if config["station.token_file"]:
+    if config.station.token:
+        return str(config.station.token).strip()
+    if config.station.token_file:
         try:
-            with open(config["station.token_file"], encoding="utf-8") as source:
+            with open(config.station.token_file, encoding="utf-8") as source:
                 return source.readline().strip()
         except OSError as exc:
-            raise ConfigError(f"station.token_file: cannot read {config['station.token_file']}: "
+            raise ConfigError(f"station.token_file: cannot read {config.station.token_file}: "
                               f"{exc.strerror}") from None
     return ""
 
@@ -471,13 +471,13 @@ def run_station(config: Config) -> int:
     except ConfigError as exc:
         print(f"kiosk: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    if not config["station.hub_url"] or not token:
+    if not config.station.hub_url or not token:
         print("kiosk: a station needs the hub's address and its own token: kiosk --station --hub "
               "http://HUB:8080 with the token (from `kiosk device add --kind station` on the hub) in "
               "KIOSK_STATION_TOKEN or station.token_file", file=sys.stderr)
         return EXIT_CONFIG
     try:
-        client = ApiClient(config["station.hub_url"], token)
+        client = ApiClient(config.station.hub_url, token)
     except ValueError as exc:
         print(f"kiosk: station.hub_url: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -485,7 +485,7 @@ def run_station(config: Config) -> int:
     app.setApplicationName("Front Desk Kiosk station")
     theme.apply(app)
     window = StationWindow(client.base_url, RemoteLockers(client), RemoteOperators(client),
-                           config["admin.idle_lock_s"], energy_ops=RemoteEnergy(client),
+                           config.admin.idle_lock_s, energy_ops=RemoteEnergy(client),
                            stall_ops=RemoteStalls(client), tiles_of=tiles_of)
     stream = EventStream(client.websocket_target, window.events.event.emit, window.events.state.emit)
     stream.start()

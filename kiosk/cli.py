@@ -214,7 +214,7 @@ def run_command(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"kiosk: {exc}", file=sys.stderr)
         return 2
-    logs.setup("WARNING" if config["log.level"] == "INFO" else config["log.level"], with_time=False)
+    logs.setup("WARNING" if config.log.level == "INFO" else config.log.level, with_time=False)
     handler = {"config": _config, "device": _device, "simulate": _simulate, "backup": _backup,
                "admin": _admin, "lockers": _lockers, "port": _port, "serial": _serial,
                "operator": _operator, "firmware": _firmware, "restore": _restore, "stop": _stop}[args.command]
@@ -401,7 +401,7 @@ def _hub_lockers(config: Config) -> Any:
     token = local_station_token(config.data_dir, create=False)
     if not token:
         return None
-    bind = config["http.bind"]
+    bind = config.http.bind
     host = "127.0.0.1" if bind in ("0.0.0.0", "", "::") else bind
     return RemoteLockers(ApiClient(f"http://{host}:{running['http_port']}", token, actor=actor()))
 
@@ -543,7 +543,7 @@ def _device(args: argparse.Namespace, config: Config) -> int:
 
 
 def _print_devices(registry: Any, config: Config) -> None:
-    rows = registry.snapshots(config["devices.offline_after_s"])
+    rows = registry.snapshots(config.devices.offline_after_s)
     expiry = registry.token_expiry()
     if not rows:
         print("no devices yet: `kiosk device add --name NAME --kind stall` or `kiosk simulate`")
@@ -583,8 +583,8 @@ def _nudge_hub(config: Config, device_id: str) -> bool:
     from kiosk.services.mqtt_client import BrokerAddress, publish_once
 
     credentials = internal_credentials(config.data_dir)
-    address = (BrokerAddress.parse(config["broker.url"]) if config["broker.url"]
-               else BrokerAddress("127.0.0.1", config["broker.port"]))
+    address = (BrokerAddress.parse(config.broker.url) if config.broker.url
+               else BrokerAddress("127.0.0.1", config.broker.port))
     return publish_once(address, credentials.username, credentials.password, CONTROL_REVOKE, device_id, 3.0)
 
 
@@ -607,16 +607,16 @@ def _simulate(args: argparse.Namespace, config: Config) -> int:
                           _range(args.voltage, "voltage"), _range(args.current, "current"), serial_boards=args.serial,
                           http_meters=args.http)
     registry = _registry(config)
-    address = (BrokerAddress.parse(config["broker.url"]) if config["broker.url"]
-               else BrokerAddress("127.0.0.1", config["broker.port"]))
-    simulator, devices = build_simulator(registry, config.data_dir, address, config["http.port"], plan)
+    address = (BrokerAddress.parse(config.broker.url) if config.broker.url
+               else BrokerAddress("127.0.0.1", config.broker.port))
+    simulator, devices = build_simulator(registry, config.data_dir, address, config.http.port, plan)
     if demo_restroom(_stall_directory(registry), devices):
         print("created the demo restroom; its stalls follow the demo stall sensors")
     if demo_roster(LockerDesk(registry.engine)):
         print("added the demo roster (10 students, CS2021001 Rahul Sharma ...) for the Lockers tab")
     simulator.start()
     print(f"simulating {len(devices)} devices against {address} (MQTT), {plan.serial_boards} virtual USB boards "
-          f"in {config.data_dir / 'serial'} and {plan.http_meters if config['http.port'] else 0} HTTP meters; "
+          f"in {config.data_dir / 'serial'} and {plan.http_meters if config.http.port else 0} HTTP meters; "
           "Ctrl+C stops")
     try:
         deadline = time.monotonic() + args.duration if args.duration else None

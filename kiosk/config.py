@@ -13,7 +13,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 import platformdirs
 
@@ -98,138 +98,302 @@ def _coerce(kind: type, raw: Any) -> Any:
     raise ConfigError(f"unsupported setting type {kind}")
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting("role", str, "hub", "What this program runs: hub (GUI + services), display (wall view), headless, "
-            "station (a desk window following a hub elsewhere).",
-            choices=ROLES),
-    Setting("data_dir", str, "", "Where the database, secrets and logs live (empty: the user's data directory).",
-            flag="--data-dir"),
-    Setting("log.level", str, "INFO", "Log level: DEBUG, INFO, WARNING or ERROR.",
-            choices=("DEBUG", "INFO", "WARNING", "ERROR")),
-    Setting("broker.embedded", bool, True, "Run the embedded MQTT broker in this process."),
-    Setting("broker.process", str, "child", "Run the embedded broker in a supervised child process (child) or on a "
-            "thread of the hub (thread). A child has its own CPU core and cannot take the window down.",
-            choices=("child", "thread")),
-    Setting("broker.bind", str, "0.0.0.0", "Address the embedded broker listens on (0.0.0.0: all interfaces)."),
-    Setting("broker.port", int, 1883, "TCP port of the embedded broker.", flag="--broker-port", minimum=1,
-            maximum=65535),
-    Setting("broker.url", str, "", "Broker the device worker connects to, e.g. mqtt://hub:1883 "
-            "(empty: the embedded broker on this machine).", flag="--broker"),
-    Setting("broker.username", str, "", "Username for broker.url (empty: the hub's internal account)."),
-    Setting("broker.password", str, "", "Password for broker.url (empty: the hub's internal account)."),
-    Setting("broker.websocket", bool, False, "Also accept MQTT over WebSocket (browsers, some gateways)."),
-    Setting("broker.websocket_port", int, 9001, "Port of the WebSocket listener.", minimum=1, maximum=65535),
-    Setting("broker.tls", bool, False, "Also accept MQTT over TLS; needs broker.tls_cert and broker.tls_key."),
-    Setting("broker.tls_port", int, 8883, "Port of the TLS listener.", minimum=1, maximum=65535),
-    Setting("broker.tls_cert", str, "", "PEM certificate file for the TLS listener."),
-    Setting("broker.tls_key", str, "", "PEM private key file for the TLS listener."),
-    Setting("broker.max_connections", int, 2000, "Most simultaneous connections per listener.", minimum=1),
-    Setting("broker.connect_timeout_s", float, 10.0, "A connection that sends no CONNECT within this time is closed.",
-            minimum=1, maximum=300),
-    Setting("broker.max_inflight", int, 20, "Unacknowledged QoS 1/2 messages per client; more wait in its queue.",
-            minimum=1, maximum=65535),
-    Setting("broker.session_expiry_s", float, 7 * 86400, "A persistent session (clean session 0) whose client stays "
-            "away this long is forgotten, with its queued messages.", minimum=1),
-    Setting("broker.journal", bool, True, "Write every device message to the journal (journal.db in the data "
-            "folder) before the embedded broker acknowledges it, so that a PUBACK means the reading is on disk and "
-            "is stored even if the kiosk is stopped or killed before it reaches the database."),
-    Setting("broker.journal_sync", str, "full", "How the journal reaches the disk: full (an acknowledged message "
-            "survives a power cut), normal (it survives a crash of the kiosk, not a power cut), off (left to the "
-            "operating system). See docs/reliability.md for what each costs.", choices=("full", "normal", "off")),
-    Setting("broker.max_packet_bytes", int, 256 * 1024, "Largest MQTT packet accepted; a larger one closes the "
-            "connection.", minimum=1024, maximum=256 * 1024 * 1024),
-    Setting("http.bind", str, "0.0.0.0", "Address the HTTP server (health, device API) listens on."),
-    Setting("http.port", int, 8080, "Port of the HTTP server (0: off).", flag="--http-port", minimum=0,
-            maximum=65535),
-    Setting("http.request_timeout_s", float, 10.0, "A request's headers must arrive within this time of its "
-            "connection opening (or of the previous answer), and then its body within the same time; slower "
-            "connections are closed.", minimum=1, maximum=600),
-    Setting("http.max_connections_per_address", int, 20, "Open HTTP connections one client address may hold; more "
-            "are closed at once.", minimum=1),
-    Setting("http.status_token", str, "", "If set, /metrics and /api/v1/health answer only requests with "
-            "\"Authorization: Bearer <this token>\" (Prometheus: authorization.credentials). Empty: open on the LAN."),
-    Setting("http.status_bind", str, "", "If set (host:port, e.g. 127.0.0.1:9100), /metrics and /api/v1/health are "
-            "served there and no longer on http.port.", pattern=r"|[^\s:]*:\d{1,5}", example="127.0.0.1:9100"),
-    Setting("http.advertised_host", str, "", "Host name or address devices use to reach this kiosk's HTTP server "
-            "(firmware downloads); empty: the address of the network interface that has the default route."),
-    Setting("ota.parallel", int, 3, "Firmware updates in flight at once during a rollout.", minimum=1, maximum=50,
-            runtime=True),
-    Setting("ota.orders_per_minute", int, 6, "New firmware update orders per minute during a rollout.", minimum=1,
-            maximum=600, runtime=True),
-    Setting("database.url", str, "", "SQLAlchemy URL (empty: SQLite file kiosk.db in the data directory)."),
-    Setting("ingest.max_payload_bytes", int, 16384, "Largest device payload accepted; larger ones are rejected.",
-            minimum=64),
-    Setting("ingest.batch_ms", int, 50, "Longest a reading waits before it is committed (milliseconds).", minimum=5,
-            maximum=5000),
-    Setting("ingest.batch_rows", int, 500, "Store writer commits when this many rows are waiting.", minimum=1),
-    Setting("ingest.max_past_s", float, 7 * 86400, "A reading that carries its own time (`ts`: a device's offline "
-            "backlog) is kept if it is at most this old; older ones are rejected as out_of_range.", minimum=60),
-    Setting("ingest.max_future_s", float, 300.0, "A reading's own time may be this far ahead of the kiosk's clock "
-            "(a device clock running fast); further ahead it is rejected as out_of_range.", minimum=0),
-    Setting("devices.offline_after_s", float, 90.0, "Seconds without a message after which a device whose report "
-            "rhythm is not learned yet shows NO SIGNAL (a known rhythm: about three missed reports).",
-            minimum=1, runtime=True),
-    Setting("stalls.legacy_stallsense", bool, False, "Accept legacy StallSense boards: anonymous MQTT, limited to "
-            "the topics N, N/id, N/ip and N/rst of their own name N. Off by default.",
-            flag="--legacy-stallsense"),
-    Setting("stalls.legacy_max_pending", int, 50, "Legacy mode: at most this many new StallSense boards wait for "
-            "an admin at once; further new names are refused (counted as \"too many pending boards\").", minimum=1,
-            maximum=10_000),
-    Setting("security.login_free_failures", int, 10, "Failed MQTT logins or wrong HTTP device tokens a minute, per "
-            "source address and per name, before further failures are answered only after a growing delay (good "
-            "logins never wait).", minimum=1),
-    Setting("security.login_max_delay_s", float, 30.0, "Longest delay before a repeated failed login or token is "
-            "answered.", minimum=0.1, maximum=600),
-    Setting("stalls.debounce_s", float, 2.0, "A sensor input that flips again within this time must hold this long "
-            "before the stall changes (the first change shows at once).", minimum=0, maximum=60),
-    Setting("stalls.door_left_shut_s", float, 600.0, "A closed door with nobody inside for this long is flagged "
-            "\"door left shut\".", minimum=30),
-    Setting("display.dim_from", str, "22:00", "Wall display: dim from this time (HH:MM; equal to dim_to: never)."),
-    Setting("display.dim_to", str, "06:00", "Wall display: back to full brightness at this time (HH:MM)."),
-    Setting("display.dim_brightness", float, 40.0, "Wall display: brightness while dimmed, in percent.", minimum=5,
-            maximum=100),
-    Setting("station.hub_url", str, "", "A station's hub: its API address, e.g. http://hub.local:8080 (flag: "
-            "--station --hub URL).", example="http://192.168.1.20:8080"),
-    Setting("station.token", str, "", "A station's token (a device of kind station: `kiosk device add --kind "
-            "station`). Prefer station.token_file or the environment; never logged."),
-    Setting("station.token_file", str, "", "A file holding the station's token (readable by the kiosk's user "
-            "only)."),
-    Setting("lockers.count", int, 150, "Number of lockers (1..count). Fewer than before hides the lockers above "
-            "it once they are free; their history stays.", minimum=1, maximum=5000),
-    Setting("lockers.bank_size", int, 50, "Lockers per bank: 1..bank_size are the first bank, and so on.", minimum=1),
-    Setting("lockers.bank_labels", str, "", "Names of the banks in order, comma-separated (e.g. \"Ground floor, "
-            "First floor\"); unnamed banks are Bank A, Bank B..."),
-    Setting("lockers.policy", str, "lowest", "Which free locker a member gets: lowest (the lowest number) or spread "
-            "(a locker in the bank with the most free lockers).", choices=("lowest", "spread")),
-    Setting("lockers.due_hours", float, 4.0, "An assignment is due this many hours after it was made (unless "
-            "lockers.closing_time is set).", minimum=0.1, maximum=24 * 14),
-    Setting("lockers.closing_time", str, "", "If set (HH:MM), every assignment is due at this time of day instead "
-            "of after lockers.due_hours.", pattern=r"|([01]?\d|2[0-3]):[0-5]\d", example="21:30"),
-    Setting("display.show_lockers", bool, False, "Wall display: also show how many lockers are free."),
-    Setting("admin.idle_lock_s", int, 300, "The admin tab locks itself after this many seconds without input.",
-            minimum=30, maximum=3600, runtime=True),
-    Setting("serial.enabled", bool, True, "Read energy boards on USB serial ports (Arduino: one JSON line per "
-            "reading)."),
-    Setting("serial.ports", str, "", "Serial ports to open besides the USB boards found by id, comma-separated "
-            "(e.g. /dev/ttyUSB0)."),
-    Setting("serial.usb_ids", str, "2341:0043,2341:0001,2341:0042,2a03:0043,1a86:7523,0403:6001,10c4:ea60",
-            "USB vendor:product ids of boards to open when plugged in (Arduino Uno, CH340, FTDI, CP210x); empty: "
-            "only serial.ports.", pattern=r"\s*|[0-9a-fA-F]{4}:[0-9a-fA-F]{4}(\s*,\s*[0-9a-fA-F]{4}:[0-9a-fA-F]{4})*",
-            example="2341:0043,1a86:7523"),
-    Setting("serial.baud", int, 9600, "Baud rate of the serial boards.", minimum=300, maximum=2_000_000),
-    Setting("serial.max_lines_per_s", int, 100, "Lines per second a board may send; more are dropped and counted.",
-            minimum=1),
-    Setting("energy.tariff_per_kwh", float, 0.15, "Electricity price per kWh, for the cost of phantom loads.",
-            minimum=0, runtime=True),
-    Setting("energy.raw_retention_days", float, 90.0, "Raw energy readings older than this are deleted (0: kept "
-            "forever); the per-minute, hour and day rollups keep the history.", minimum=0),
-    Setting("energy.minute_retention_days", float, 400.0, "Per-minute rollups older than this are deleted (0: kept "
-            "forever); hour and day rollups are kept forever.", minimum=0),
-    Setting("energy.currency", str, "", "Currency shown with costs (e.g. EUR, INR); empty: none.", runtime=True,
-            pattern=r"[A-Za-z$€£¥₹ .]{0,8}", example="EUR"),
-    Setting("stalls.report_interval_s", float, 10.0, "A stall sensor's report interval until its own is learned; "
-            "a sensor that misses about three reports makes its stall NO SIGNAL.", minimum=1),
-)
+T = TypeVar("T")
+S = TypeVar("S", bound="Section")
+
+
+class Option(Generic[T]):
+    """One setting declared on its section: `port = option(int, 1883, "...")` in BrokerSettings is the setting
+    broker.port, read as `config.broker.port` (an int to the type checker) and as `config.broker.port`."""
+
+    def __init__(self, kind: type[T], default: T, help: str, **details: Any) -> None:
+        self.kind = kind
+        self.default = default
+        self.help = help
+        self.details = details
+        self.setting: Setting | None = None
+        self.name = ""
+
+    def __set_name__(self, owner: type[Section], name: str) -> None:
+        self.name = name
+
+    def declare(self, prefix: str) -> Setting:
+        key = f"{prefix}.{self.name}" if prefix else self.name
+        self.setting = Setting(key, self.kind, self.default, self.help, **self.details)
+        return self.setting
+
+    @overload
+    def __get__(self, section: None, owner: type[Section]) -> Option[T]: ...
+
+    @overload
+    def __get__(self, section: Section, owner: type[Section]) -> T: ...
+
+    def __get__(self, section: Section | None, owner: type[Section]) -> Option[T] | T:
+        if section is None:
+            return self
+        assert self.setting is not None
+        return section.config[self.setting.key]  # type: ignore[no-any-return]
+
+
+def option(kind: type[T], default: T, help: str, **details: Any) -> Option[T]:
+    """A setting of the section it is assigned in (see Option); `details` are Setting's optional fields."""
+    return Option(kind, default, help, **details)
+
+
+class Section:
+    """The settings under one prefix, read live from a Config (an admin's change in the Admin tab shows at once)."""
+
+    prefix = ""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+
+    @classmethod
+    def declared(cls) -> list[Setting]:
+        return [value.declare(cls.prefix) for value in vars(cls).values() if isinstance(value, Option)]
+
+
+class SectionOf(Generic[S]):
+    """`broker = SectionOf(BrokerSettings)` on Config: `config.broker` is that section of this config."""
+
+    def __init__(self, kind: type[S]) -> None:
+        self.kind = kind
+
+    def __get__(self, config: Config, owner: type[Config]) -> S:
+        return self.kind(config)
+
+
+class General(Section):
+    """What this program runs and where its data lives."""
+
+    prefix = ""
+    role = option(str, "hub", "What this program runs: hub (GUI + services), display (wall view), headless, "
+        "station (a desk window following a hub elsewhere).",
+        choices=ROLES)
+    data_dir = option(str, "", "Where the database, secrets and logs live (empty: the user's data directory).",
+        flag="--data-dir")
+
+
+class LogSettings(Section):
+    """Logging."""
+
+    prefix = "log"
+    level = option(str, "INFO", "Log level: DEBUG, INFO, WARNING or ERROR.",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+
+
+class BrokerSettings(Section):
+    """The MQTT broker (embedded, or one elsewhere)."""
+
+    prefix = "broker"
+    embedded = option(bool, True, "Run the embedded MQTT broker in this process.")
+    process = option(str, "child", "Run the embedded broker in a supervised child process (child) or on a "
+        "thread of the hub (thread). A child has its own CPU core and cannot take the window down.",
+        choices=("child", "thread"))
+    bind = option(str, "0.0.0.0", "Address the embedded broker listens on (0.0.0.0: all interfaces).")
+    port = option(int, 1883, "TCP port of the embedded broker.", flag="--broker-port", minimum=1,
+        maximum=65535)
+    url = option(str, "", "Broker the device worker connects to, e.g. mqtt://hub:1883 "
+        "(empty: the embedded broker on this machine).", flag="--broker")
+    username = option(str, "", "Username for broker.url (empty: the hub's internal account).")
+    password = option(str, "", "Password for broker.url (empty: the hub's internal account).")
+    websocket = option(bool, False, "Also accept MQTT over WebSocket (browsers, some gateways).")
+    websocket_port = option(int, 9001, "Port of the WebSocket listener.", minimum=1, maximum=65535)
+    tls = option(bool, False, "Also accept MQTT over TLS; needs broker.tls_cert and broker.tls_key.")
+    tls_port = option(int, 8883, "Port of the TLS listener.", minimum=1, maximum=65535)
+    tls_cert = option(str, "", "PEM certificate file for the TLS listener.")
+    tls_key = option(str, "", "PEM private key file for the TLS listener.")
+    max_connections = option(int, 2000, "Most simultaneous connections per listener.", minimum=1)
+    connect_timeout_s = option(float, 10.0, "A connection that sends no CONNECT within this time is closed.",
+        minimum=1, maximum=300)
+    max_inflight = option(int, 20, "Unacknowledged QoS 1/2 messages per client; more wait in its queue.",
+        minimum=1, maximum=65535)
+    session_expiry_s = option(float, 7 * 86400, "A persistent session (clean session 0) whose client stays "
+        "away this long is forgotten, with its queued messages.", minimum=1)
+    journal = option(bool, True, "Write every device message to the journal (journal.db in the data "
+        "folder) before the embedded broker acknowledges it, so that a PUBACK means the reading is on disk and "
+        "is stored even if the kiosk is stopped or killed before it reaches the database.")
+    journal_sync = option(str, "full", "How the journal reaches the disk: full (an acknowledged message "
+        "survives a power cut), normal (it survives a crash of the kiosk, not a power cut), off (left to the "
+        "operating system). See docs/reliability.md for what each costs.", choices=("full", "normal", "off"))
+    max_packet_bytes = option(int, 256 * 1024, "Largest MQTT packet accepted; a larger one closes the "
+        "connection.", minimum=1024, maximum=256 * 1024 * 1024)
+
+
+class HttpSettings(Section):
+    """The HTTP server: the API, device readings, health, metrics, firmware downloads."""
+
+    prefix = "http"
+    bind = option(str, "0.0.0.0", "Address the HTTP server (health, device API) listens on.")
+    port = option(int, 8080, "Port of the HTTP server (0: off).", flag="--http-port", minimum=0,
+        maximum=65535)
+    request_timeout_s = option(float, 10.0, "A request's headers must arrive within this time of its "
+        "connection opening (or of the previous answer), and then its body within the same time; slower "
+        "connections are closed.", minimum=1, maximum=600)
+    max_connections_per_address = option(int, 20, "Open HTTP connections one client address may hold; more "
+        "are closed at once.", minimum=1)
+    status_token = option(str, "", "If set, /metrics and /api/v1/health answer only requests with "
+        "\"Authorization: Bearer <this token>\" (Prometheus: authorization.credentials). Empty: open on the LAN.")
+    status_bind = option(str, "", "If set (host:port, e.g. 127.0.0.1:9100), /metrics and /api/v1/health are "
+        "served there and no longer on http.port.", pattern=r"|[^\s:]*:\d{1,5}", example="127.0.0.1:9100")
+    advertised_host = option(str, "", "Host name or address devices use to reach this kiosk's HTTP server "
+        "(firmware downloads); empty: the address of the network interface that has the default route.")
+
+
+class OtaSettings(Section):
+    """Firmware updates over the air."""
+
+    prefix = "ota"
+    parallel = option(int, 3, "Firmware updates in flight at once during a rollout.", minimum=1, maximum=50,
+        runtime=True)
+    orders_per_minute = option(int, 6, "New firmware update orders per minute during a rollout.", minimum=1,
+        maximum=600, runtime=True)
+
+
+class DatabaseSettings(Section):
+    """The database."""
+
+    prefix = "database"
+    url = option(str, "", "SQLAlchemy URL (empty: SQLite file kiosk.db in the data directory).")
+
+
+class IngestSettings(Section):
+    """Taking device readings in."""
+
+    prefix = "ingest"
+    max_payload_bytes = option(int, 16384, "Largest device payload accepted; larger ones are rejected.",
+        minimum=64)
+    batch_ms = option(int, 50, "Longest a reading waits before it is committed (milliseconds).", minimum=5,
+        maximum=5000)
+    batch_rows = option(int, 500, "Store writer commits when this many rows are waiting.", minimum=1)
+    max_past_s = option(float, 7 * 86400, "A reading that carries its own time (`ts`: a device's offline "
+        "backlog) is kept if it is at most this old; older ones are rejected as out_of_range.", minimum=60)
+    max_future_s = option(float, 300.0, "A reading's own time may be this far ahead of the kiosk's clock "
+        "(a device clock running fast); further ahead it is rejected as out_of_range.", minimum=0)
+
+
+class DevicesSettings(Section):
+    """Devices' liveness."""
+
+    prefix = "devices"
+    offline_after_s = option(float, 90.0, "Seconds without a message after which a device whose report "
+        "rhythm is not learned yet shows NO SIGNAL (a known rhythm: about three missed reports).",
+        minimum=1, runtime=True)
+
+
+class StallsSettings(Section):
+    """Restroom stalls."""
+
+    prefix = "stalls"
+    legacy_stallsense = option(bool, False, "Accept legacy StallSense boards: anonymous MQTT, limited to "
+        "the topics N, N/id, N/ip and N/rst of their own name N. Off by default.",
+        flag="--legacy-stallsense")
+    legacy_max_pending = option(int, 50, "Legacy mode: at most this many new StallSense boards wait for "
+        "an admin at once; further new names are refused (counted as \"too many pending boards\").", minimum=1,
+        maximum=10_000)
+    debounce_s = option(float, 2.0, "A sensor input that flips again within this time must hold this long "
+        "before the stall changes (the first change shows at once).", minimum=0, maximum=60)
+    door_left_shut_s = option(float, 600.0, "A closed door with nobody inside for this long is flagged "
+        "\"door left shut\".", minimum=30)
+    report_interval_s = option(float, 10.0, "A stall sensor's report interval until its own is learned; "
+        "a sensor that misses about three reports makes its stall NO SIGNAL.", minimum=1)
+
+
+class SecuritySettings(Section):
+    """Logins and tokens."""
+
+    prefix = "security"
+    login_free_failures = option(int, 10, "Failed MQTT logins or wrong HTTP device tokens a minute, per "
+        "source address and per name, before further failures are answered only after a growing delay (good "
+        "logins never wait).", minimum=1)
+    login_max_delay_s = option(float, 30.0, "Longest delay before a repeated failed login or token is "
+        "answered.", minimum=0.1, maximum=600)
+
+
+class DisplaySettings(Section):
+    """The wall display."""
+
+    prefix = "display"
+    dim_from = option(str, "22:00", "Wall display: dim from this time (HH:MM; equal to dim_to: never).")
+    dim_to = option(str, "06:00", "Wall display: back to full brightness at this time (HH:MM).")
+    dim_brightness = option(float, 40.0, "Wall display: brightness while dimmed, in percent.", minimum=5,
+        maximum=100)
+    show_lockers = option(bool, False, "Wall display: also show how many lockers are free.")
+
+
+class StationSettings(Section):
+    """A station: a desk window following a hub elsewhere."""
+
+    prefix = "station"
+    hub_url = option(str, "", "A station's hub: its API address, e.g. http://hub.local:8080 (flag: "
+        "--station --hub URL).", example="http://192.168.1.20:8080")
+    token = option(str, "", "A station's token (a device of kind station: `kiosk device add --kind "
+        "station`). Prefer station.token_file or the environment; never logged.")
+    token_file = option(str, "", "A file holding the station's token (readable by the kiosk's user "
+        "only).")
+
+
+class LockersSettings(Section):
+    """Lockers."""
+
+    prefix = "lockers"
+    count = option(int, 150, "Number of lockers (1..count). Fewer than before hides the lockers above "
+        "it once they are free; their history stays.", minimum=1, maximum=5000)
+    bank_size = option(int, 50, "Lockers per bank: 1..bank_size are the first bank, and so on.", minimum=1)
+    bank_labels = option(str, "", "Names of the banks in order, comma-separated (e.g. \"Ground floor, "
+        "First floor\"); unnamed banks are Bank A, Bank B...")
+    policy = option(str, "lowest", "Which free locker a member gets: lowest (the lowest number) or spread "
+        "(a locker in the bank with the most free lockers).", choices=("lowest", "spread"))
+    due_hours = option(float, 4.0, "An assignment is due this many hours after it was made (unless "
+        "lockers.closing_time is set).", minimum=0.1, maximum=24 * 14)
+    closing_time = option(str, "", "If set (HH:MM), every assignment is due at this time of day instead "
+        "of after lockers.due_hours.", pattern=r"|([01]?\d|2[0-3]):[0-5]\d", example="21:30")
+
+
+class AdminSettings(Section):
+    """The Admin tab."""
+
+    prefix = "admin"
+    idle_lock_s = option(int, 300, "The admin tab locks itself after this many seconds without input.",
+        minimum=30, maximum=3600, runtime=True)
+
+
+class SerialSettings(Section):
+    """USB-serial energy boards."""
+
+    prefix = "serial"
+    enabled = option(bool, True, "Read energy boards on USB serial ports (Arduino: one JSON line per "
+        "reading).")
+    ports = option(str, "", "Serial ports to open besides the USB boards found by id, comma-separated "
+        "(e.g. /dev/ttyUSB0).")
+    usb_ids = option(str, "2341:0043,2341:0001,2341:0042,2a03:0043,1a86:7523,0403:6001,10c4:ea60",
+        "USB vendor:product ids of boards to open when plugged in (Arduino Uno, CH340, FTDI, CP210x); empty: "
+        "only serial.ports.", pattern=r"\s*|[0-9a-fA-F]{4}:[0-9a-fA-F]{4}(\s*,\s*[0-9a-fA-F]{4}:[0-9a-fA-F]{4})*",
+        example="2341:0043,1a86:7523")
+    baud = option(int, 9600, "Baud rate of the serial boards.", minimum=300, maximum=2_000_000)
+    max_lines_per_s = option(int, 100, "Lines per second a board may send; more are dropped and counted.",
+        minimum=1)
+
+
+class EnergySettings(Section):
+    """Energy ports and their history."""
+
+    prefix = "energy"
+    tariff_per_kwh = option(float, 0.15, "Electricity price per kWh, for the cost of phantom loads.",
+        minimum=0, runtime=True)
+    raw_retention_days = option(float, 90.0, "Raw energy readings older than this are deleted (0: kept "
+        "forever); the per-minute, hour and day rollups keep the history.", minimum=0)
+    minute_retention_days = option(float, 400.0, "Per-minute rollups older than this are deleted (0: kept "
+        "forever); hour and day rollups are kept forever.", minimum=0)
+    currency = option(str, "", "Currency shown with costs (e.g. EUR, INR); empty: none.", runtime=True,
+        pattern=r"[A-Za-z$€£¥₹ .]{0,8}", example="EUR")
+
+
+SECTIONS: tuple[type[Section], ...] = (General, LogSettings, BrokerSettings, HttpSettings, OtaSettings,
+                                        DatabaseSettings, IngestSettings, DevicesSettings, StallsSettings,
+                                        SecuritySettings, DisplaySettings, StationSettings, LockersSettings,
+                                        AdminSettings, SerialSettings, EnergySettings)
+SETTINGS: tuple[Setting, ...] = tuple(s for section in SECTIONS for s in section.declared())
 
 _BY_KEY = {s.key: s for s in SETTINGS}
 
@@ -254,11 +418,32 @@ class Config:
     file: Path
     warnings: list[str] = field(default_factory=list)
 
+    general = SectionOf(General)
+    log = SectionOf(LogSettings)
+    broker = SectionOf(BrokerSettings)
+    http = SectionOf(HttpSettings)
+    ota = SectionOf(OtaSettings)
+    database = SectionOf(DatabaseSettings)
+    ingest = SectionOf(IngestSettings)
+    devices = SectionOf(DevicesSettings)
+    stalls = SectionOf(StallsSettings)
+    security = SectionOf(SecuritySettings)
+    display = SectionOf(DisplaySettings)
+    station = SectionOf(StationSettings)
+    lockers = SectionOf(LockersSettings)
+    admin = SectionOf(AdminSettings)
+    serial = SectionOf(SerialSettings)
+    energy = SectionOf(EnergySettings)
+
     def __getitem__(self, key: str) -> Any:
         return self.values[key].value
 
     def source(self, key: str) -> str:
         return self.values[key].source
+
+    @property
+    def role(self) -> str:
+        return self.general.role
 
     @property
     def data_dir(self) -> Path:

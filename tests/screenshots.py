@@ -70,7 +70,7 @@ def main(out: str) -> int:
             first_admin(app, window, folder)
             pump(app, 0.2)
             save(window, folder / "admin-devices-empty.png")
-            starter._hub.start_demo()
+            starter._hub.demonstration.start()
             pump(app, 4.0)
             window.tabs.setCurrentWidget(window.stalls)
             pump(app, 0.3)

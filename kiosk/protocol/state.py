@@ -74,6 +74,11 @@ def parse_stall_state(topic: str, payload: bytes) -> StallStateMessage | None:
     return message
 
 
+def hub_beat_payload(online: bool, at: float, beat_s: float) -> bytes:
+    """Retained on kiosk/state/hub: displays tell "hub unreachable" from "all stalls quiet"."""
+    return json.dumps({"online": online, "at": round(at, 3), "beat_s": beat_s}).encode()
+
+
 def parse_hub_beat(payload: bytes) -> HubBeat:
     try:
         body = json.loads(payload)

@@ -62,15 +62,6 @@ class DeviceAdmin:
         self._broker_address = broker_address
         self._clock = clock
 
-    @classmethod
-    def for_hub(cls, hub: Any) -> DeviceAdmin:
-        def address() -> tuple[str, int]:
-            where = hub.broker_address()
-            return where.host, where.port
-
-        return cls(hub.registry, hub.device_added, hub.device_revoked, hub.device_removed, address, hub.clock,
-                   hub.download_base)
-
     def create(self, by: Operator, name: str, kind: str, expires_at: float | None = None,
                organization: str = "default") -> ProvisionedDevice:
         require(by, Role.ADMIN, "add devices")

@@ -33,10 +33,6 @@ class EnergyOperations:
         self._figures: dict[str, tuple[float, float | None]] = {}  # port -> (kWh today, always-on W)
         self._read_at = 0.0
 
-    @classmethod
-    def for_hub(cls, hub: Any, who: Callable[[], Any] = lambda: None) -> EnergyOperations:
-        return cls(hub.energy_store, hub.energy, lambda: {d.id: d.name for d in hub.registry.infos()}, who)
-
     def _port_list(self) -> list[Any]:
         with self._lock:
             return self._read_ports()

@@ -1,8 +1,10 @@
-"""The ingest pipeline: topic + payload -> protocol parse -> core device state -> store writer -> events.
+"""The ingest pipeline: envelope -> protocol parse -> core device state -> store writer -> events.
 
-Every road into the kiosk (MQTT now; USB serial and HTTP later) hands messages to `Ingest.handle`. It never raises
-for bad input: a rejection is counted per device and reason, written to the store, logged at most once a minute per
-device and reason, and shown in the Devices view.
+Every road into the kiosk hands what a device sent to `Ingest.take` as an `Envelope`: MQTT messages (live from the
+hub's subscription, or late from the broker's journal) with their topic and raw payload, a USB board's reading and
+an HTTP reading with the device already known (by its board mapping, by its token) and the body already decoded.
+`take` never raises for bad input: a rejection is counted per device and reason, written to the store, logged at
+most once a minute per device and reason, and shown in the Devices view; what it says is in the returned `Taken`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import traceback
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any, Protocol
 
 from kiosk.core.devices import BACKLOG_AFTER_S, DeviceInfo, DeviceSnapshot, DeviceTracker, LogLimiter
@@ -22,7 +25,7 @@ from kiosk.core.status import IngestStats
 from kiosk.protocol import payloads
 from kiosk.protocol.legacy import LegacyAddress, LegacyState, LegacyType, parse_legacy, parse_legacy_topic
 from kiosk.protocol.payloads import Reason, Rejected
-from kiosk.protocol.topics import Channel, TopicError, parse_device_topic
+from kiosk.protocol.topics import DEVICE_PREFIXES, TO_DEVICE_CHANNELS, Channel, TopicError, parse_device_topic
 from kiosk.store.devices import DeviceRegistry, legacy_device_id
 from kiosk.store.writer import StoreWriter
 
@@ -65,14 +68,56 @@ def _ago(seconds: float) -> str:
 SEQS_KEPT = 1024  # recent reading ids (`seq`) remembered per device, to drop a reading sent twice
 
 
+class Road(Enum):
+    """How a message came in."""
+
+    MQTT = "mqtt"  # live, from the hub's subscription (the hub's own orders to devices, heard back, are ignored)
+    JOURNAL = "journal"  # from the embedded broker's journal: acknowledged to the device, not stored yet
+    SERIAL = "serial"  # a USB board's reading line, for the device the board is mapped to
+    HTTP = "http"  # `POST /api/sensor/reading`, for the device its token names, on a port it owns
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One message from a device, as every road hands it in.
+
+    MQTT and the journal carry `topic` and the raw `payload` (the device is named by the topic); USB serial and
+    HTTP carry `device_id` and a decoded `body` (one energy reading), HTTP also the `port` it was checked to own."""
+
+    road: Road
+    topic: str = ""
+    payload: bytes = b""
+    device_id: str = ""
+    body: dict[str, Any] | None = None
+    port: Any = None  # kiosk.core.energy.PortInfo of an HTTP reading
+    at: float | None = None  # when it arrived, if not now (a message read late from the journal)
+    mark: float | None = None  # a benchmark's send time, carried to the store's commit
+
+
+@dataclass(frozen=True)
+class Taken:
+    """What became of an envelope: accepted, or the rejection (counted and logged already); `result` is what the
+    energy service reported for an energy reading that came with a body (HTTP answers with it)."""
+
+    accepted: bool
+    rejected: Rejected | None = None
+    result: Any = None
+    at: float | None = None  # the reading's time: its own, or when it arrived
+    message: Any = None  # the reading as parsed (kiosk.protocol.payloads.EnergyReading)
+
+
+NOTHING = Taken(False)
+
+
 class Ingest:
     def __init__(self, registry: DeviceRegistry, writer: StoreWriter, events: IngestEvents, max_payload_bytes: int,
                  offline_after_s: float, clock: Callable[[], float] = time.time,
                  on_stall: Callable[[str, Reading, float], None] | None = None,
-                 on_energy: Callable[[str, payloads.EnergyReading, float], Any] | None = None,
+                 on_energy: Callable[[str, payloads.EnergyReading, float, Any], Any] | None = None,
                  on_accepted: Callable[[str, Any, DeviceSnapshot], None] | None = None,
-                 window: TimeWindow = TimeWindow()) -> None:
+                 window: TimeWindow = TimeWindow(), legacy: bool = False) -> None:
         self._registry = registry
+        self._legacy = legacy  # legacy StallSense boards publish on their own names (stalls.legacy_stallsense)
         self._window_rule = window
         self._seqs: dict[str, OrderedDict[str, None]] = {}
         self.duplicates = 0
@@ -137,15 +182,30 @@ class Ingest:
         return [(ts, ok, payloads.describe(what) if ok else f"rejected, {what[0].value.replace('_', ' ')}: {what[1]}")
                 for ts, ok, what in reversed(items)]
 
-    def handle(self, topic: str, payload: bytes, mark: float | None = None, at: float | None = None) -> bool:
-        """One message from a device; returns whether it was accepted. `at`: when it arrived, if not now (a message
-        read late from the broker's journal). Never raises: a failure of the hub's own is counted on the device as
-        `internal_error` (and logged with its traceback the first time)."""
+    def take(self, envelope: Envelope) -> Taken:
+        """The one entry point: a message from any road. Never raises: bad input is counted and logged as its
+        reason, a failure of the hub's own as `internal_error` (logged with its traceback the first time)."""
+        if envelope.body is not None:
+            return self._take_reading(envelope)
+        topic = envelope.topic
+        parts = topic.split("/")
+        if envelope.road is Road.MQTT and len(parts) == 3 and (parts[0], parts[2]) in TO_DEVICE_CHANNELS:
+            return NOTHING  # the hub's own commands and OTA orders, heard back through its subscription
+        if parts[0] in DEVICE_PREFIXES or not self._legacy:
+            try:
+                return Taken(self._handle(topic, envelope.payload, envelope.mark, envelope.at))
+            except Exception as exc:
+                self.internal_error(_topic_device(topic), exc)
+                return NOTHING
         try:
-            return self._handle(topic, payload, mark, at)
+            return Taken(self._handle_legacy(topic, envelope.payload, envelope.mark, envelope.at))
         except Exception as exc:
-            self.internal_error(_topic_device(topic), exc)
-            return False
+            self.internal_error(legacy_device_id(topic.split("/")[0][:64] or "?"), exc)
+            return NOTHING
+
+    def handle(self, topic: str, payload: bytes, mark: float | None = None, at: float | None = None) -> bool:
+        """An MQTT message (see `take`); whether it was accepted."""
+        return self.take(Envelope(Road.MQTT, topic, payload, at=at, mark=mark)).accepted
 
     def _handle(self, topic: str, payload: bytes, mark: float | None, at: float | None) -> bool:
         now = self._clock() if at is None else at
@@ -219,7 +279,7 @@ class Ingest:
         one from a backlog (older than BACKLOG_AFTER_S) is history, not news: it does not move a stall's state."""
         at = getattr(message, "at", None) or now
         if isinstance(message, payloads.EnergyReading) and self._on_energy is not None:
-            self._on_energy(device_id, message, at)
+            self._on_energy(device_id, message, at, None)
         else:
             row = _row(message, device_id, at)
             if row is not None:
@@ -233,22 +293,18 @@ class Ingest:
             door = None if message.door is None else message.door == "closed"
             self._on_stall(device_id, Reading(message.occupied, door, message.thermal), at)
 
-    def handle_energy(self, device_id: str, body: dict[str, Any],
-                      deliver: Callable[[payloads.EnergyReading, float], Any]) -> Any:
-        """An energy reading that came another way (HTTP, USB serial) for a known device: validated like an MQTT
-        one, counted on the device, then handed to `deliver` (which returns what the caller answers).
-        Raises Rejected (counted, logged) for a bad reading, and for a failure of the hub's own (`internal_error`,
-        logged with its traceback the first time)."""
+    def _take_reading(self, envelope: Envelope) -> Taken:
+        """An energy reading that came with a known device and a decoded body (USB serial, HTTP): validated like an
+        MQTT one, counted on the device, then handed to the energy service."""
         try:
-            return self._handle_energy(device_id, body, deliver)
-        except Rejected:
-            raise
+            return self._handle_energy(envelope.device_id, envelope.body or {}, envelope.port)
+        except Rejected as exc:
+            return Taken(False, exc)
         except Exception as exc:
-            self.internal_error(device_id, exc)
-            raise Rejected(Reason.INTERNAL_ERROR, "the kiosk could not handle this reading") from None
+            self.internal_error(envelope.device_id, exc)
+            return Taken(False, Rejected(Reason.INTERNAL_ERROR, "the kiosk could not handle this reading"))
 
-    def _handle_energy(self, device_id: str, body: dict[str, Any],
-                       deliver: Callable[[payloads.EnergyReading, float], Any]) -> Any:
+    def _handle_energy(self, device_id: str, body: dict[str, Any], port: Any) -> Taken:
         now = self._clock()
         with self._lock:
             self._rate_count += 1
@@ -268,10 +324,11 @@ class Ingest:
             snap = self.tracker.accepted(device_id, message)
             self.accepted += 1
             self._remember(device_id, now, True, message)
-        result = deliver(message, message.at or now)
+        at = message.at or now
+        result = self._on_energy(device_id, message, at, port) if self._on_energy is not None else None
         self._writer.device_state(snap)
         self._events.device_changed(snap)
-        return result
+        return Taken(True, None, result, at, message)
 
     def reject(self, device_id: str, reason: Reason, detail: str, count: int = 1) -> None:
         """Bad messages that came another way (a USB board's garbled line, an HTTP reading, publishes the broker
@@ -281,15 +338,6 @@ class Ingest:
             self._rate_count += count
             self._known(device_id, now)
             self._reject(device_id, reason, detail, now, count)
-
-    def handle_legacy(self, topic: str, payload: bytes, mark: float | None = None, at: float | None = None) -> bool:
-        """One message from a legacy StallSense board (`N`, `N/id`, `N/ip`); a new board becomes a pending sensor.
-        Never raises (as `handle`)."""
-        try:
-            return self._handle_legacy(topic, payload, mark, at)
-        except Exception as exc:
-            self.internal_error(legacy_device_id(topic.split("/")[0][:64] or "?"), exc)
-            return False
 
     def _handle_legacy(self, topic: str, payload: bytes, mark: float | None, at: float | None) -> bool:
         now = self._clock() if at is None else at

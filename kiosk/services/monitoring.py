@@ -180,7 +180,7 @@ class Monitoring:
             "waiting_for_disk": stats.waiting if stats is not None else None,
             "write_failures": stats.failures if stats is not None else None,
             "resent_copies": stats.resent_copies if stats is not None else None,
-            "synchronous": self._p.config["broker.journal_sync"]}
+            "synchronous": self._p.config.broker.journal_sync}
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         writer = self._p.writer.health()

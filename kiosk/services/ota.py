@@ -30,6 +30,25 @@ from kiosk.store.firmware import FirmwareStore
 log = logging.getLogger(__name__)
 
 
+def primary_address() -> str:
+    """This machine's address on the network with the default route (no packet is sent); loopback without one."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: only picks the outgoing interface
+            return str(probe.getsockname()[0])
+        except OSError:
+            return "127.0.0.1"
+
+
+def download_base(bind: str, advertised_host: str, port: int) -> str:
+    """Where devices download firmware: http://HOST:PORT of this hub's HTTP server (http.advertised_host, else the
+    address it listens on, else this machine's address on the network)."""
+    host = advertised_host or (bind if bind not in ("0.0.0.0", "::", "") else primary_address())
+    return f"http://{host}:{port}"
+
+
 class OtaService:
     def __init__(self, store: FirmwareStore, publish: Callable[[str, bytes], bool],
                  device: Callable[[str], DeviceSnapshot | None], devices: Callable[[], list[DeviceSnapshot]],

@@ -34,8 +34,8 @@ class Retention:
 
     def _run(self) -> None:
         now = self._clock()
-        raw_days = self._config["energy.raw_retention_days"]
-        minute_days = self._config["energy.minute_retention_days"]
+        raw_days = self._config.energy.raw_retention_days
+        minute_days = self._config.energy.minute_retention_days
         try:
             raw, minutes = self._energy_store.prune(now - raw_days * 86400 if raw_days else None,
                                                     now - minute_days * 86400 if minute_days else None,

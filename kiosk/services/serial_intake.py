@@ -13,17 +13,17 @@ from typing import Any
 from kiosk.core.devices import DeviceInfo
 from kiosk.protocol.payloads import Rejected
 from kiosk.protocol.serial_lines import Hello
+from kiosk.services.ingest import Envelope, Ingest, Road
 from kiosk.store.devices import SERIAL_PREFIX
 
 log = logging.getLogger(__name__)
 
 
 class SerialIntake:
-    def __init__(self, registry: Any, writer: Any, ingest: Any, energy: Any) -> None:
+    def __init__(self, registry: Any, writer: Any, ingest: Ingest) -> None:
         self.registry = registry  # kiosk.store.devices.DeviceRegistry
         self.writer = writer  # kiosk.store.writer.StoreWriter
-        self.ingest = ingest  # kiosk.services.ingest.Ingest
-        self.energy = energy  # kiosk.services.energy.EnergyService
+        self.ingest = ingest
         self._serial_devices: dict[str, str] = {}  # board key -> device id
         self._boards_made: dict[str, DeviceInfo] = {}  # new boards the store writer has not stored yet
 
@@ -47,12 +47,8 @@ class SerialIntake:
             self._serial_devices[key] = device_id
         if isinstance(message, Rejected):
             self.ingest.reject(device_id, message.reason, f"{path}: {message.detail}")
-        elif not isinstance(message, Hello):
-            try:
-                self.ingest.handle_energy(device_id, message.body,
-                                          lambda r, now: self.energy.reading(device_id, r, now))
-            except Rejected:
-                pass  # counted and logged by the ingest pipeline
+        elif not isinstance(message, Hello):  # a rejection is counted and logged by the ingest pipeline
+            self.ingest.take(Envelope(Road.SERIAL, device_id=device_id, body=message.body))
 
     def _serial_board(self, key: str, path: str, firmware: str | None) -> str:
         """The device a board's readings go to. Only reads here: a new board's rows and a known board's last

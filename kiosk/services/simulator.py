@@ -102,6 +102,48 @@ def demo_power(rng: random.Random, plan: SimulationPlan, port: int, ports: int, 
     return round(voltage, 2), round(current, 4), round(voltage * current, 2)
 
 
+class Demonstration:
+    """Demonstration devices (stall sensors, energy meters) with a demo restroom and roster when there are none:
+    what the empty Devices page offers; started once, stopped with the hub."""
+
+    def __init__(self, registry: DeviceRegistry, data_dir: Path, address: Callable[[], BrokerAddress],
+                 http_port: Callable[[], int], announce: Callable[[DeviceInfo], None], stalls: StallDirectory,
+                 stalls_edited: Callable[[], None], lockers: LockerDesk, lockers_changed: Callable[[], None]) -> None:
+        self._registry = registry
+        self._data_dir = data_dir
+        self._address = address
+        self._http_port = http_port
+        self._announce = announce
+        self._stalls = stalls
+        self._stalls_edited = stalls_edited
+        self._lockers = lockers
+        self._lockers_changed = lockers_changed
+        self._lock = threading.Lock()
+        self._simulator: Simulator | None = None
+
+    def start(self) -> bool:
+        """False when the demonstration runs already."""
+        with self._lock:
+            if self._simulator is not None:
+                return False
+            simulator, devices = build_simulator(self._registry, self._data_dir, self._address(), self._http_port(),
+                                                 SimulationPlan(), announce=self._announce)
+            if demo_restroom(self._stalls, devices):
+                self._stalls_edited()
+            if demo_roster(self._lockers):
+                self._lockers_changed()
+            self._simulator = simulator
+        simulator.start()
+        log.info("demonstration devices started")
+        return True
+
+    def stop(self) -> None:
+        with self._lock:
+            simulator, self._simulator = self._simulator, None
+        if simulator is not None:
+            simulator.stop()
+
+
 def build_simulator(registry: DeviceRegistry, data_dir: Path, address: BrokerAddress, http_port: int,
                     plan: SimulationPlan, announce: Callable[[DeviceInfo], None] = lambda _info: None
                     ) -> tuple[Simulator, list[DemoDevice]]:

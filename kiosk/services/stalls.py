@@ -23,9 +23,13 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from kiosk.core.operators import Operator
 from kiosk.core.stalls import Reading, StallBoard, StallPlace, StallRules, StallView
+from kiosk.protocol.legacy import RESET_PAYLOAD, reset_topic
 from kiosk.protocol.topics import STATE_PREFIX
-from kiosk.store.stalls import StallDirectory
+from kiosk.services.mqtt_client import DeviceLink
+from kiosk.store.devices import LEGACY_PREFIX, DeviceRegistry
+from kiosk.store.stalls import StallDirectory, acting
 from kiosk.store.writer import StoreWriter
 
 log = logging.getLogger(__name__)
@@ -34,6 +38,29 @@ STALL_STATE_PREFIX = f"{STATE_PREFIX}/stalls"
 
 def stall_topic(stall_id: int) -> str:
     return f"{STALL_STATE_PREFIX}/{stall_id}"
+
+
+class LegacyBoards:
+    """What the hub sends legacy StallSense boards (`stalls.legacy_stallsense`)."""
+
+    def __init__(self, registry: DeviceRegistry, link: DeviceLink) -> None:
+        self._registry = registry
+        self._link = link
+
+    def reset_wifi(self, device_id: str, actor: str | Operator) -> None:
+        """Send a board its Wi-Fi reset (`N/rst` = 1): it forgets its network and reboots.
+
+        The caller has asked for confirmation; this writes the audit row and publishes. Raises LookupError for a
+        device that is not a legacy board, ConnectionError while the broker cannot be reached; PermissionError for
+        an operator who is not an admin."""
+        actor = acting(actor, "reset a board's Wi-Fi")
+        info = self._registry.get(device_id)
+        if info is None or not device_id.startswith(LEGACY_PREFIX):
+            raise LookupError(f"{device_id} is not a StallSense board")
+        if not self._link.connected.is_set():
+            raise ConnectionError("the broker is not reachable; the reset was not sent")
+        self._registry.record(actor, "stallsense.wifi_reset", device_id, f"sent {reset_topic(info.name)} = 1")
+        self._link.publish(reset_topic(info.name), RESET_PAYLOAD, qos=1)
 
 
 class StallEvents(Protocol):

@@ -417,11 +417,11 @@ class LockerDesk:
 
 def locker_desk_for(config: Any, engine: Engine, clock: Callable[[], float] = time.time) -> LockerDesk:
     """The desk as the settings describe it (policy, due rule), with the lockers and banks they describe."""
-    closing = parse_closing(config["lockers.closing_time"])
-    desk = LockerDesk(engine, Policy(config["lockers.policy"]),
-                      DueRule(None if closing else config["lockers.due_hours"], closing), clock)
-    desk.ensure_lockers(config["lockers.count"], config["lockers.bank_size"],
-                        parse_bank_labels(config["lockers.bank_labels"]))
+    closing = parse_closing(config.lockers.closing_time)
+    desk = LockerDesk(engine, Policy(config.lockers.policy),
+                      DueRule(None if closing else config.lockers.due_hours, closing), clock)
+    desk.ensure_lockers(config.lockers.count, config.lockers.bank_size,
+                        parse_bank_labels(config.lockers.bank_labels))
     return desk
 
 

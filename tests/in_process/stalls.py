@@ -61,7 +61,7 @@ class StallOperations:
         self._edited(self.directory.unassign(device_id, self._admin("assign sensors")))
 
     def reset_wifi(self, device_id: str) -> None:
-        self._hub.reset_legacy_board(device_id, self._admin("reset a board's Wi-Fi"))
+        self._hub.legacy_boards.reset_wifi(device_id, self._admin("reset a board's Wi-Fi"))
 
     def device(self, device_id: str) -> Any:
         return self._hub.ingest.tracker.get(device_id)

@@ -137,24 +137,22 @@ def test_http_takes_time_and_id_and_answers_a_retry_as_done(hub: Any) -> None:
 def test_http_answers_200_only_once_the_reading_is_stored(hub: Any, monkeypatch: Any) -> None:
     import sqlite3
 
-    import kiosk.services.hub as hub_module
-
-    monkeypatch.setattr(hub_module, "HTTP_STORED_WITHIN_S", 1.0)
+    monkeypatch.setattr(hub.http_readings, "stored_within_s", 1.0)
     meter_info, token = hub.registry.create("Meter L", "energy", "test")
     port = hub.energy_store.add_port(meter_info.id, "Lamp", "test")
     body = {"deviceToken": token, "portId": port.id, **reading(time.time(), 40.0, "l-1")}
     blocker = sqlite3.connect(hub.config.data_dir / "kiosk.db", timeout=0)
     blocker.execute("BEGIN IMMEDIATE")
     try:
-        status, answer = hub.sensor_reading(body)
+        status, answer = hub.http_readings.reading(body)
         assert (status, answer["reason"]) == (503, "not_stored_yet")
     finally:
         blocker.rollback()
         blocker.close()
     assert hub.writer.flush(10)
-    status, answer = hub.sensor_reading(body)  # the retry with the same seq: stored once, answered as done
+    status, answer = hub.http_readings.reading(body)  # the retry with the same seq: stored once, answered as done
     assert status == 200 and answer["duplicate"] is True
-    status, answer = hub.sensor_reading({**body, **reading(time.time(), 41.0, "l-2")})
+    status, answer = hub.http_readings.reading({**body, **reading(time.time(), 41.0, "l-2")})
     assert status == 200 and answer["message"] == "Sensor reading created successfully"
     assert len(stored(hub, meter_info.id)) == 2
 

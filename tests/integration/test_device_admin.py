@@ -23,7 +23,7 @@ def audit(hub: Any) -> list[tuple[str, str, str]]:
 
 
 def test_create_returns_the_token_once_with_a_qr_payload_and_the_device_can_log_in(hub: Any, events: Any) -> None:
-    admin = DeviceAdmin.for_hub(hub)
+    admin = hub.device_admin
     made = admin.create(ADMIN, "  Stall W-2 ", "stall")
     assert made.info.name == "Stall W-2"
     qr = json.loads(made.qr_text())
@@ -38,7 +38,7 @@ def test_create_returns_the_token_once_with_a_qr_payload_and_the_device_can_log_
 
 @pytest.mark.parametrize("operation", ["create", "rotate", "revoke", "expiry", "delete", "purge"])
 def test_staff_are_refused_before_anything_changes(hub: Any, operation: str) -> None:
-    admin = DeviceAdmin.for_hub(hub)
+    admin = hub.device_admin
     made = admin.create(ADMIN, "Meter", "energy")
     before = audit(hub)
     calls = {"create": lambda: admin.create(STAFF, "X", "stall"),
@@ -54,7 +54,7 @@ def test_staff_are_refused_before_anything_changes(hub: Any, operation: str) -> 
 
 
 def test_rotate_drops_the_live_session_and_only_the_new_token_works(hub: Any) -> None:
-    admin = DeviceAdmin.for_hub(hub)
+    admin = hub.device_admin
     made = admin.create(ADMIN, "ESP32 hall", "esp32")
     device = connect(hub.config["broker.port"], made.info.id, made.token)
     token = admin.rotate(ADMIN, made.info.id)
@@ -66,7 +66,7 @@ def test_rotate_drops_the_live_session_and_only_the_new_token_works(hub: Any) ->
 
 
 def test_revoke_drops_the_session(hub: Any) -> None:
-    admin = DeviceAdmin.for_hub(hub)
+    admin = hub.device_admin
     made = admin.create(ADMIN, "ESP32 hall", "esp32")
     device = connect(hub.config["broker.port"], made.info.id, made.token)
     admin.revoke(ADMIN, made.info.id)
@@ -76,7 +76,7 @@ def test_revoke_drops_the_session(hub: Any) -> None:
 
 
 def test_expiry_is_set_changed_and_refused_in_the_past(hub: Any) -> None:
-    admin = DeviceAdmin.for_hub(hub)
+    admin = hub.device_admin
     made = admin.create(ADMIN, "Meter", "energy")
     later = time.time() + 86400
     admin.set_expiry(ADMIN, made.info.id, later)
@@ -90,7 +90,7 @@ def test_expiry_is_set_changed_and_refused_in_the_past(hub: Any) -> None:
 
 
 def test_bad_input_is_refused_with_a_reason(hub: Any) -> None:
-    admin = DeviceAdmin.for_hub(hub)
+    admin = hub.device_admin
     with pytest.raises(AdminInputError, match="name"):
         admin.create(ADMIN, "   ", "stall")
     with pytest.raises(AdminInputError, match="kind"):
@@ -117,7 +117,7 @@ def _count(hub: Any, model: Any, device_id: str) -> int:
 
 
 def test_delete_keeping_history_hides_the_device_but_keeps_its_readings_and_ports(hub: Any, events: Any) -> None:
-    admin = DeviceAdmin.for_hub(hub)
+    admin = hub.device_admin
     made, device = _with_history(hub, admin)
     assert admin.delete(ADMIN, made.info.id, keep_history=True, reason="moved to branch") == 0
     assert device.disconnected.wait(3)
@@ -134,7 +134,7 @@ def test_delete_keeping_history_hides_the_device_but_keeps_its_readings_and_port
 
 
 def test_delete_removing_history_removes_every_row_in_chunks_with_progress(hub: Any, events: Any) -> None:
-    admin = DeviceAdmin.for_hub(hub)
+    admin = hub.device_admin
     made, device = _with_history(hub, admin)
     hub.writer.flush()
     progress: list[int] = []

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from kiosk.core.operators import Operator, Role
-from kiosk.services.admin import DeviceAdmin
 from kiosk.store.operators import OperatorDirectory, SignInRefused
 from tests.helpers import connect, wait_for
 
@@ -21,7 +20,7 @@ ADMIN = Operator("ada", Role.ADMIN)
 def test_no_token_or_password_in_any_log_line(hub: Any, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     secrets: list[str] = []
-    admin = DeviceAdmin.for_hub(hub)
+    admin = hub.device_admin
     made = admin.create(ADMIN, "Meter A", "energy")
     secrets.append(made.token)
     rotated = admin.rotate(ADMIN, made.info.id)

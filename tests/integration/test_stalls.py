@@ -84,7 +84,7 @@ def test_a_legacy_board_is_registered_pending_then_drives_its_stall(legacy_hub: 
     wait_for(lambda: shown(events, stall) is StallState.NO_SIGNAL, timeout=3)
     assert retained_state(legacy_hub, stall, "no_signal")["reason"] == "door sensor silent"
 
-    legacy_hub.reset_legacy_board(device_id, "admin")
+    legacy_hub.legacy_boards.reset_wifi(device_id, "admin")
     wait_for(lambda: any(m.topic == "Stall3/rst" and m.payload == b"1" for m in board.messages))
     assert [e.action for e in legacy_hub.registry.audit()][-1] == "stallsense.wifi_reset"
     wait_for(lambda: [s for _t, s, _r in legacy_hub.stall_directory.timeline(stall, 0, clock() + 1)]

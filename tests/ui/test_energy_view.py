@@ -9,7 +9,6 @@ import pytest
 
 from kiosk.config import Config
 from kiosk.core.energy import PortStatus
-from kiosk.services.energy_queries import EnergyOperations
 from kiosk.services.hub import Hub
 from kiosk.ui.energy.energy_view import EnergyView
 from tests.helpers import RecordingEvents, connect
@@ -31,7 +30,7 @@ def view(qtbot: Any, hub: Hub) -> EnergyView:
     view.resize(1200, 700)
     view.show()
     qtbot.waitExposed(view)
-    view.attach(EnergyOperations.for_hub(hub))
+    view.attach(hub.energy_queries)
     return view
 
 

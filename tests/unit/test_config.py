@@ -123,3 +123,29 @@ def test_runtime_toml_with_text_outside_the_basic_plane_reads_back(tmp_path: Pat
 
     save_runtime(tmp_path, {"energy.currency": "₹"})
     assert tomllib.loads((tmp_path / RUNTIME_FILE_NAME).read_text(encoding="utf-8"))["energy.currency"] == "₹"
+
+
+def test_settings_are_read_by_section_and_name_with_their_types(tmp_path: Path) -> None:
+    folder = write(tmp_path, "[broker]\nport = 1900\n[ingest]\nmax_past_s = 120\n")
+    config = load(env={"KIOSK_HTTP_STATUS_BIND": "127.0.0.1:9100"}, config_dir=folder)
+    assert config.broker.port == 1900 and isinstance(config.broker.port, int)
+    assert config.ingest.max_past_s == 120.0 and isinstance(config.ingest.max_past_s, float)
+    assert config.http.status_bind == "127.0.0.1:9100"
+    assert config.role == "hub" and config.log.level == "INFO"
+
+
+def test_every_setting_is_an_attribute_of_its_section(tmp_path: Path) -> None:
+    config = load(env={}, config_dir=tmp_path)
+    for setting in SETTINGS:
+        section, _, name = setting.key.rpartition(".")
+        holder = getattr(config, section) if section else config.general
+        assert getattr(holder, name) == config[setting.key] == setting.default
+
+
+def test_a_section_reads_the_live_value_after_an_admin_changes_it(tmp_path: Path) -> None:
+    from kiosk.config import Value
+
+    config = load(env={}, config_dir=tmp_path)
+    energy = config.energy
+    config.values["energy.tariff_per_kwh"] = Value(0.31, "admin tab")
+    assert energy.tariff_per_kwh == 0.31 and config.energy.tariff_per_kwh == 0.31

@@ -12,6 +12,7 @@ from typing import Any
 
 import psutil
 
+from kiosk.config import Config
 from kiosk.core.status import BrokerStats, RefusedPublishes
 from kiosk.core.throttle import FailureThrottle
 from kiosk.services.broker.fixes import BrokerLimits, KioskBroker
@@ -19,6 +20,7 @@ from kiosk.services.broker.gatekeeper import Credentials, Gatekeeper
 from kiosk.services.broker.journal import JournalAppender
 from kiosk.services.broker.plugins import PLUGINS, attach_gatekeeper
 from kiosk.store.devices import LEGACY_PREFIX, DeviceRegistry
+from kiosk.store.journal import JOURNAL_FILE
 
 log = logging.getLogger(__name__)
 DROP_TIMEOUT_S = 2.0
@@ -43,6 +45,18 @@ class ListenerSpec:
     legacy_max_pending: int = 50
     login_free_failures: int = 10  # failed logins per address / username before answers slow down
     login_max_delay_s: float = 30.0
+
+    @classmethod
+    def from_config(cls, config: Config) -> ListenerSpec:
+        """The embedded broker's listeners and limits as the settings say."""
+        broker = config.broker
+        return cls(broker.bind, broker.port, broker.websocket_port if broker.websocket else 0,
+                   broker.tls_port if broker.tls else 0, broker.tls_cert, broker.tls_key, broker.max_connections,
+                   broker.connect_timeout_s, broker.max_packet_bytes, broker.max_inflight, broker.session_expiry_s,
+                   config.stalls.legacy_stallsense,
+                   str(config.data_dir / JOURNAL_FILE) if broker.journal else "", broker.journal_sync,
+                   config.stalls.legacy_max_pending, config.security.login_free_failures,
+                   config.security.login_max_delay_s)
 
 
 def gatekeeper_for(spec: ListenerSpec, registry: DeviceRegistry, internal: Credentials,
