@@ -257,153 +257,166 @@ def _new_password(stdin: bool) -> str | None:
 def _operator(args: argparse.Namespace, config: Config) -> int:
     """Whoever runs the CLI on the hub's machine can read its database: they act as an admin (audited as cli:USER);
     only the very first account is made without one."""
-    from kiosk.core.operators import Operator, OperatorError, Role
-    from kiosk.store.operators import OperatorDirectory
+    from kiosk.core.operators import Role
 
-    directory = OperatorDirectory(_registry(config).engine)
-    if args.operator_command == "list":
-        accounts = directory.operators()
-        if not accounts:
-            print("no operators yet: `kiosk operator add NAME --admin` makes the first admin")
-        for account in accounts:
-            last = (f"{datetime.fromtimestamp(account.last_login):%Y-%m-%d %H:%M}" if account.last_login
-                    else "never")
-            state = "disabled" if account.disabled else ("locked" if account.locked_until > time.time() else "")
-            print(f"{account.name:<24} {account.role.value:<6} last sign-in {last}  {state}".rstrip())
-        return 0
-    password = _new_password(args.stdin)
-    if password is None:
-        return 1
-    cli_admin = Operator(actor(), Role.ADMIN)
-    try:
+    with _admin_desk(config) as (admin, through):
+        if args.operator_command == "list":
+            accounts = admin.operators()
+            if not accounts:
+                print("no operators yet: `kiosk operator add NAME --admin` makes the first admin")
+            for account in accounts:
+                last = (f"{datetime.fromtimestamp(account.last_login):%Y-%m-%d %H:%M}" if account.last_login
+                        else "never")
+                state = "disabled" if account.disabled else ("locked" if account.locked_until > time.time() else "")
+                print(f"{account.name:<24} {account.role.value:<6} last sign-in {last}  {state}".rstrip())
+            return 0
+        password = _new_password(args.stdin)
+        if password is None:
+            return 1
         if args.operator_command == "add":
-            first = directory.count() == 0
             role = Role.ADMIN if args.admin else Role.STAFF
-            directory.add(args.name, role, password, None if first else cli_admin)
-            print(f"operator {args.name.strip()} added ({role.value})")
+            admin.add_operator(args.name, role, password)
+            print(f"operator {args.name.strip()} added ({role.value}){through}")
         else:
-            directory.set_password(args.name, password, cli_admin)
-            print(f"password of {args.name} set; any lockout is lifted")
-    except (OperatorError, PermissionError) as exc:
-        print(f"kiosk: {exc}", file=sys.stderr)
-        return 1
+            admin.set_password(args.name, password)
+            print(f"password of {args.name} set; any lockout is lifted{through}")
     return 0
 
 
 def _firmware(args: argparse.Namespace, config: Config) -> int:
     """Acts as an admin (cli:USER), like `kiosk operator`; the site key is made here if the hub never ran."""
-    from kiosk.core.operators import Operator, Role
-    from kiosk.core.ota import FirmwareError
-    from kiosk.store.firmware import FirmwareStore
-    from kiosk.store.site_key import SiteKey
-
-    key = SiteKey.load_or_create(config.data_dir)
-    if args.firmware_command == "public-key":
-        print(key.public_hex)
-        return 0
-    store = FirmwareStore(_registry(config).engine, config.data_dir, key)
-    if args.firmware_command == "list":
-        images = store.images()
-        if not images:
-            print("no firmware images yet: `kiosk firmware upload FILE --version X.Y.Z`")
-        for image in images:
-            print(f"{image.kind:<8} {image.version:<12} {image.size:>10,} B  sha256 {image.sha256}  {image.filename}")
-        return 0
-    path = Path(args.file)
-    try:
-        image = store.upload(Operator(actor(), Role.ADMIN), args.kind, args.version, path.name, path.read_bytes())
-    except OSError as exc:
-        print(f"kiosk: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    except FirmwareError as exc:
-        print(f"kiosk: {exc}", file=sys.stderr)
-        return 1
-    print(f"stored {image.kind} {image.version}: {image.size:,} bytes\nsha256    {image.sha256}\n"
-          f"signature {image.signature}")
+    with _admin_desk(config) as (admin, through):
+        if args.firmware_command == "public-key":
+            print(admin.public_key())
+            return 0
+        if args.firmware_command == "list":
+            images = admin.firmware_images()
+            if not images:
+                print("no firmware images yet: `kiosk firmware upload FILE --version X.Y.Z`")
+            for image in images:
+                print(f"{image.kind:<8} {image.version:<12} {image.size:>10,} B  sha256 {image.sha256}  "
+                      f"{image.filename}")
+            return 0
+        path = Path(args.file)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            print(f"kiosk: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+        image = admin.upload_firmware(args.kind, args.version, path.name, data)
+        print(f"stored {image.kind} {image.version}: {image.size:,} bytes{through}\nsha256    {image.sha256}\n"
+              f"signature {image.signature}")
     return 0
 
 
 def _serial(args: argparse.Namespace, config: Config) -> int:
-    from kiosk.store.devices import DeviceNotFound
-
-    registry = _registry(config)
-    if args.serial_command == "map":
-        try:
-            registry.map_serial_board(args.board, args.device_id, actor())
-        except DeviceNotFound as exc:
-            print(f"kiosk: {exc.args[0]}", file=sys.stderr)
-            return 1
-        print(f"board {args.board}: readings now go to device {args.device_id} (a running hub follows within 5 s)")
-        return 0
-    boards = registry.serial_boards()
-    if not boards:
-        print("no USB boards seen yet (plug one in while the hub runs; `kiosk config show` lists serial.*)")
-    for key, device_id, path, firmware, last_seen in boards:
-        print(f"{key:<24} device {device_id:<40} {path}  firmware {firmware or '?'}  last seen "
-              f"{datetime.fromtimestamp(last_seen):%Y-%m-%d %H:%M:%S}")
+    with _admin_desk(config) as (admin, through):
+        if args.serial_command == "map":
+            admin.map_serial_board(args.board, args.device_id)
+            print(f"board {args.board}: readings now go to device {args.device_id}{through}")
+            return 0
+        boards = admin.serial_boards()
+        if not boards:
+            print("no USB boards seen yet (plug one in while the hub runs; `kiosk config show` lists serial.*)")
+        for board in boards:
+            print(f"{board.key:<24} device {board.device_id:<40} {board.path}  firmware {board.firmware or '?'}  "
+                  f"last seen {datetime.fromtimestamp(board.last_seen):%Y-%m-%d %H:%M:%S}")
     return 0
 
 
 def _port(args: argparse.Namespace, config: Config) -> int:
-    from kiosk.store.energy import EnergyStore, PortError
-
-    store = EnergyStore(_registry(config).engine)
-    if args.port_command == "add":
-        try:
-            port = store.add_port(args.device_id, args.name, actor(), args.channel, args.active_w, args.schedule)
-        except PortError as exc:
-            print(f"kiosk: {exc}", file=sys.stderr)
-            return 1
-        print(f"port id: {port.id}")
-        print(f"  {port.name} on device {port.device_id}" + (f", channel {port.channel}" if port.channel else ""))
-        print('  HTTP readings: POST /api/sensor/reading {"deviceToken": ..., "portId": "' + port.id + '", ...}')
-        return 0
-    if args.port_command == "edit":
-        try:
-            port = store.edit_port(args.port_id, actor(), args.name, args.active_w, args.schedule,
+    with _admin_desk(config) as (admin, through):
+        if args.port_command == "add":
+            port = admin.add_port(args.device_id, args.name, args.channel, args.active_w, args.schedule)
+            print(f"port id: {port.id}{through}")
+            print(f"  {port.name} on device {port.device_id}" + (f", channel {port.channel}" if port.channel else ""))
+            print('  HTTP readings: POST /api/sensor/reading {"deviceToken": ..., "portId": "' + port.id + '", ...}')
+            return 0
+        if args.port_command == "edit":
+            port = admin.edit_port(args.port_id, args.name, args.active_w, args.schedule,
                                    None if args.phantom_after_min is None else args.phantom_after_min * 60)
-        except PortError as exc:
-            print(f"kiosk: {exc}", file=sys.stderr)
-            return 1
-        print(f"port {port.id}: {port.name}, active >= {port.active_w:g} W, schedule "
-              f"{port.schedule or 'any time'}, phantom after {port.phantom_after_s / 60:g} min "
-              "(a running hub uses it within 5 s)")
-        return 0
-    if args.port_command == "calibrate":
-        try:
-            floor = store.calibrate(args.port_id, args.minutes, actor())
-        except PortError as exc:
-            print(f"kiosk: {exc}", file=sys.stderr)
-            return 1
-        print(f"noise floor of port {args.port_id}: {floor:.2f} W (a running hub uses it within 5 s)")
-        return 0
-    ports = store.ports(args.device_id)
-    if not ports:
-        print("no ports yet: `kiosk port add DEVICE_ID --name NAME`")
-    for port in ports:
-        floor = "estimated" if port.noise_floor_w is None else f"{port.noise_floor_w:.2f} W"
-        print(f"{port.id}  {port.name:<24} device {port.device_id}  channel {port.channel or '-'}  active >= "
-              f"{port.active_w:g} W  noise floor {floor}  schedule {port.schedule or 'any time'}")
+            print(f"port {port.id}: {port.name}, active >= {port.active_w:g} W, schedule "
+                  f"{port.schedule or 'any time'}, phantom after {port.phantom_after_s / 60:g} min{through}")
+            return 0
+        if args.port_command == "calibrate":
+            floor = admin.calibrate(args.port_id, args.minutes)
+            print(f"noise floor of port {args.port_id}: {floor:.2f} W{through}")
+            return 0
+        ports = admin.ports(args.device_id)
+        if not ports:
+            print("no ports yet: `kiosk port add DEVICE_ID --name NAME`")
+        for port in ports:
+            floor = "estimated" if port.noise_floor_w is None else f"{port.noise_floor_w:.2f} W"
+            print(f"{port.id}  {port.name:<24} device {port.device_id}  channel {port.channel or '-'}  active >= "
+                  f"{port.active_w:g} W  noise floor {floor}  schedule {port.schedule or 'any time'}")
     return 0
+
+
+def _hub_client(config: Config, token_file: str) -> Any:
+    """An API client for the hub running on this data folder, with this machine's token `token_file` (None: no hub
+    runs here, it serves no HTTP, or the token is not there)."""
+    from kiosk.client.local_hub import api_url, lock_info, read_station_token
+
+    running = lock_info(config.data_dir)
+    url = api_url(running, config.http.bind) if running else None
+    token = read_station_token(config.data_dir, token_file) if url else None
+    if not url or not token:
+        return None
+    from kiosk.client.http import ApiClient
+
+    return ApiClient(url, token, actor=actor())
+
+
+class _AdminDesk:
+    """`with _AdminDesk(config) as (admin, through)`: the running hub's admin API as this machine's CLI (its
+    changes reach every screen at once), else the data folder itself (kiosk.cli_offline: no hub to tell). A refusal
+    or an unreachable hub is printed as one line and the command exits 1."""
+
+    def __init__(self, config: Config) -> None:
+        self._config = config
+        self._admin: Any = None
+
+    def __enter__(self) -> tuple[Any, str]:
+        from kiosk.client.local_hub import CLI_TOKEN_FILE
+
+        client = _hub_client(self._config, CLI_TOKEN_FILE)
+        if client is not None:
+            from kiosk.client.admin import RemoteAdmin
+
+            self._admin = RemoteAdmin(client)
+            return self._admin, " (through the running hub)"
+        from kiosk.cli_offline import OfflineAdmin
+
+        self._admin = OfflineAdmin(self._config, actor())
+        return self._admin, ""
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> bool:
+        client = getattr(self._admin, "client", None)
+        if client is not None:
+            client.close()
+        elif self._admin is not None:
+            self._admin.close()
+        if isinstance(exc, (LookupError, ValueError, PermissionError, ConnectionError)):
+            text = str(exc).strip("'\"")
+            hint = " (see `kiosk device list`)" if isinstance(exc, LookupError) and "device" in text else ""
+            print(f"kiosk: {text}{hint}", file=sys.stderr)
+            raise SystemExit(1) from None
+        return False
+
+
+_admin_desk = _AdminDesk
 
 
 def _hub_lockers(config: Config) -> Any:
     """The running hub's Lockers API as this machine's CLI (None: no hub runs here, or it serves no HTTP)."""
-    from kiosk.services.hub_lock import running_hub
+    from kiosk.client.local_hub import STATION_TOKEN_FILE
 
-    running = running_hub(config.data_dir)
-    if not running or not running.get("http_port"):
+    client = _hub_client(config, STATION_TOKEN_FILE)
+    if client is None:
         return None
-    from kiosk.client.http import ApiClient
     from kiosk.client.lockers import RemoteLockers
-    from kiosk.services.api.access import local_station_token
 
-    token = local_station_token(config.data_dir, create=False)
-    if not token:
-        return None
-    bind = config.http.bind
-    host = "127.0.0.1" if bind in ("0.0.0.0", "", "::") else bind
-    return RemoteLockers(ApiClient(f"http://{host}:{running['http_port']}", token, actor=actor()))
+    return RemoteLockers(client)
 
 
 class _LocalLockers:
@@ -508,47 +521,34 @@ def _registry(config: Config) -> Any:
 
 
 def _device(args: argparse.Namespace, config: Config) -> int:
-    from kiosk.store.devices import DeviceNotFound
-
-    registry = _registry(config)
-    try:
+    with _admin_desk(config) as (admin, through):
         if args.device_command == "add":
-            info, token = registry.create(args.name, args.kind, actor(), args.organization,
-                                          parse_expiry(args.expires, time.time()))
-            print(f"device id: {info.id}\ntoken:     {token}\n\n"
-                  "The token is shown only this once: write it into the device now.\n"
-                  f"MQTT login: username = device id, password = token; topics devices/{info.id}/...")
+            created = admin.create_device(args.name, args.kind, parse_expiry(args.expires, time.time()),
+                                          args.organization)
+            print(f"device id: {created.info.id}\ntoken:     {created.token}\n\n"
+                  f"The token is shown only this once: write it into the device now.{through}\n"
+                  f"MQTT login: username = device id, password = token; topics devices/{created.info.id}/...")
         elif args.device_command == "list":
-            _print_devices(registry, config)
+            _print_devices(admin)
         elif args.device_command == "token":
-            token = registry.rotate(args.rotate, actor(), parse_expiry(args.expires, time.time()))
-            _nudge_hub(config, args.rotate)
+            token = admin.rotate(args.rotate, parse_expiry(args.expires, time.time()))
             print(f"new token: {token}\n\nShown only this once. The old token no longer works.")
         elif args.device_command == "re-pair":
-            try:
-                registry.repair_legacy(args.id, actor())
-            except ValueError as exc:
-                print(f"kiosk: {exc}", file=sys.stderr)
-                return 1
+            admin.repair_legacy(args.id)
             print(f"{args.id}: its next login is admitted from any address, which is then pinned")
         elif args.device_command == "revoke":
-            registry.revoke(args.id, actor())
-            reached = _nudge_hub(config, args.id)
-            print(f"revoked {args.id}" + ("; its live connection was dropped" if reached else
+            admin.revoke(args.id)
+            print(f"revoked {args.id}" + ("; its live connection was dropped" if through else
                                           "; the hub is not running here (it will refuse the device when it starts)"))
-    except DeviceNotFound as exc:
-        print(f"kiosk: {exc} (see `kiosk device list`)", file=sys.stderr)
-        return 1
     return 0
 
 
-def _print_devices(registry: Any, config: Config) -> None:
-    rows = registry.snapshots(config.devices.offline_after_s)
-    expiry = registry.token_expiry()
+def _print_devices(admin: Any) -> None:
+    rows = admin.devices()
     if not rows:
         print("no devices yet: `kiosk device add --name NAME --kind stall` or `kiosk simulate`")
         return
-    details = {d.device_id: d for d in _stall_directory(registry).sensors()}
+    expiry = admin.token_expiries()
     print(f"{'id':<36}  {'name':<20} {'kind':<10} {'state':<10} {'last seen':<19} {'msgs':>6} {'rej':>5}  token")
     for s in rows:
         seen = datetime.fromtimestamp(s.last_seen).strftime("%Y-%m-%d %H:%M:%S") if s.last_seen else "-"
@@ -561,7 +561,7 @@ def _print_devices(registry: Any, config: Config) -> None:
             token = "none (legacy)"
         print(f"{s.id:<36}  {s.name[:20]:<20} {s.kind:<10} {state:<10} {seen:<19} {s.received:>6} "
               f"{s.rejected:>5}  {token}")
-    pending = [d for d in details.values() if d.stall_id is None and not d.revoked and d.kind == "stallsense"]
+    pending = [d for d in admin.sensors() if d.stall_id is None and not d.revoked and d.kind == "stallsense"]
     if pending:
         print("\nStallSense boards waiting to be assigned to a stall (Stalls tab, Edit):")
         for d in pending:
@@ -574,18 +574,6 @@ def _stall_directory(registry: Any) -> Any:
     from kiosk.store.stalls import StallDirectory
 
     return StallDirectory(registry.engine)
-
-
-def _nudge_hub(config: Config, device_id: str) -> bool:
-    """Tell a running hub to drop the device's connections now (it also re-checks tokens every few seconds)."""
-    from kiosk.protocol.topics import CONTROL_REVOKE
-    from kiosk.services.broker.gatekeeper import internal_credentials
-    from kiosk.services.mqtt_client import BrokerAddress, publish_once
-
-    credentials = internal_credentials(config.data_dir)
-    address = (BrokerAddress.parse(config.broker.url) if config.broker.url
-               else BrokerAddress("127.0.0.1", config.broker.port))
-    return publish_once(address, credentials.username, credentials.password, CONTROL_REVOKE, device_id, 3.0)
 
 
 def _range(text: str, what: str) -> tuple[float, float]:

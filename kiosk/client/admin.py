@@ -1,5 +1,6 @@
 """The Admin tab's operations over the hub's API: the same methods the tab's pages call (devices and tokens,
-commands, firmware, health, settings, operators, the audit log).
+commands, firmware, health, settings, operators, the audit log); and the CLI's (energy ports, USB boards), which
+calls them with this machine's CLI token instead of a session.
 
 Changes need an admin's session open on the client (kiosk.client.session.RemoteOperators). A refusal raises what the
 tab shows in words: PermissionError (no session, a staff account, a session that ended), LookupError (gone),
@@ -16,9 +17,11 @@ from urllib.parse import quote
 from kiosk.client.http import ApiClient
 from kiosk.client.session import RemoteOperators
 from kiosk.core.commands import Command
-from kiosk.core.devices import DeviceSnapshot, ProvisionedDevice
+from kiosk.core.devices import DeviceSnapshot, ProvisionedDevice, SerialBoardInfo
+from kiosk.core.energy import PortInfo
 from kiosk.core.operators import OperatorInfo, Role
 from kiosk.core.ota import ImageInfo, Job
+from kiosk.core.stalls import SensorInfo
 from kiosk.core.status import HubStatus
 from kiosk.protocol.answers import SettingRow
 from kiosk.protocol.api import ApiError
@@ -51,10 +54,48 @@ class RemoteAdmin:
         snapshots: list[DeviceSnapshot] = self._read("/devices", list[DeviceSnapshot])
         return snapshots
 
-    def create_device(self, name: str, kind: str, expires_at: float | None) -> ProvisionedDevice:
+    def create_device(self, name: str, kind: str, expires_at: float | None,
+                      organization: str = "default") -> ProvisionedDevice:
         created: ProvisionedDevice = self._admin("POST", "/devices", ProvisionedDevice,
-                                                 {"name": name, "kind": kind, "expires_at": expires_at})
+                                                 {"name": name, "kind": kind, "expires_at": expires_at,
+                                                  "organization": organization})
         return created
+
+    def token_expiries(self) -> dict[str, float | None]:
+        expiries: dict[str, float | None] = self._admin("GET", "/tokens/expiry", dict[str, float | None])
+        return expiries
+
+    def sensors(self) -> list[SensorInfo]:
+        sensors: list[SensorInfo] = self._read("/stalls/sensors", list[SensorInfo])
+        return sensors
+
+    def serial_boards(self) -> list[SerialBoardInfo]:
+        boards: list[SerialBoardInfo] = self._admin("GET", "/serial-boards", list[SerialBoardInfo])
+        return boards
+
+    def map_serial_board(self, board: str, device_id: str) -> None:
+        self._admin("PUT", "/serial-boards/" + quote(board, safe=""), Any, {"device_id": device_id})
+
+    # --- energy ports ---------------------------------------------------------------------------------------------
+
+    def ports(self, device_id: str | None = None) -> list[PortInfo]:
+        ports: list[PortInfo] = self._read("/energy/port-settings", list[PortInfo], device_id=device_id or "")
+        return ports
+
+    def add_port(self, device_id: str, name: str, channel: str | None, active_w: float, schedule: str) -> PortInfo:
+        port: PortInfo = self._admin("POST", "/energy/ports", PortInfo, {
+            "device_id": device_id, "name": name, "channel": channel, "active_w": active_w, "schedule": schedule})
+        return port
+
+    def edit_port(self, port_id: str, name: str | None, active_w: float | None, schedule: str | None,
+                  phantom_after_s: float | None) -> PortInfo:
+        port: PortInfo = self._admin("PUT", "/energy/ports/" + quote(port_id, safe=""), PortInfo, {
+            "name": name, "active_w": active_w, "schedule": schedule, "phantom_after_s": phantom_after_s})
+        return port
+
+    def calibrate(self, port_id: str, minutes: float) -> float:
+        return float(self._admin("POST", "/energy/ports/" + quote(port_id, safe="") + "/calibrate", float,
+                                 {"minutes": minutes}))
 
     def rotate(self, device_id: str, expires_at: float | None, reason: str = "") -> str:
         answer = self._admin("POST", _device(device_id) + "/token", Any, {"expires_at": expires_at,

@@ -21,6 +21,7 @@ from typing import Any
 
 HUB_LOCK_FILE = "hub.lock"  # kiosk.services.hub_lock writes it
 STATION_TOKEN_FILE = "station.token"  # in the data folder's secrets/ (made by the hub at its first start)
+CLI_TOKEN_FILE = "cli.token"  # the CLI's admin token on this machine, beside it (made by the hub at its start)
 HUB_LOG_FILE = "hub.log"  # what a hub started by a window prints, in the data folder
 START_TIMEOUT_S = 60.0
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}  # hubs this process started, reaped when stopped here
@@ -58,9 +59,9 @@ def lock_info(data_dir: Path, name: str = HUB_LOCK_FILE) -> dict[str, Any] | Non
         os.close(fd)
 
 
-def read_station_token(data_dir: Path) -> str | None:
+def read_station_token(data_dir: Path, name: str = STATION_TOKEN_FILE) -> str | None:
     try:
-        return (Path(data_dir) / "secrets" / STATION_TOKEN_FILE).read_text(encoding="ascii").strip() or None
+        return (Path(data_dir) / "secrets" / name).read_text(encoding="ascii").strip() or None
     except FileNotFoundError:
         return None
 

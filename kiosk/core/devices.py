@@ -222,3 +222,14 @@ def provisioning_text(device_id: str, token: str, host: str, port: int, hub_url:
     if hub_url:
         return json.dumps({"station": device_id, "token": token, "hub": hub_url}, separators=(",", ":"))
     return json.dumps({"deviceId": device_id, "token": token, "host": host, "port": port}, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class SerialBoardInfo:
+    """A USB board the hub has seen (`kiosk serial list`): its key, the device its readings go to, where and what."""
+
+    key: str  # its hello id, else its USB serial number, else path-NAME
+    device_id: str
+    path: str
+    firmware: str | None
+    last_seen: float

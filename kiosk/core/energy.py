@@ -370,3 +370,22 @@ class PortRow:
     watts: float | None
     kwh_today: float
     always_on: float | None
+
+
+@dataclass(frozen=True)
+class PortInfo:
+    """A measured port as set up (kiosk port add, the Energy tab): its device, channel and rules."""
+
+    id: str
+    device_id: str
+    name: str
+    channel: str | None
+    active_w: float
+    noise_floor_w: float | None
+    phantom_after_s: float
+    schedule: str
+
+    def rules(self, estimated_floor_w: float | None = None) -> PortRules:
+        floor = self.noise_floor_w if self.noise_floor_w is not None else (estimated_floor_w or
+                                                                           DEFAULT_NOISE_FLOOR_W)
+        return PortRules(self.active_w, floor, self.phantom_after_s, schedule=Schedule.parse(self.schedule))

@@ -33,6 +33,12 @@ class EnergyOperations:
         self._figures: dict[str, tuple[float, float | None]] = {}  # port -> (kWh today, always-on W)
         self._read_at = 0.0
 
+    def ports_changed(self) -> None:
+        """A port was added or edited here: the service uses its rules now, the next read lists it."""
+        self.service.reload_ports_if_edited()
+        with self._lock:
+            self._read_at = 0.0
+
     def _port_list(self) -> list[Any]:
         with self._lock:
             return self._read_ports()

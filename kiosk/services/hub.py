@@ -151,7 +151,8 @@ class Hub:
                                self.commands, lambda: self.site_key.public_hex, self.firmware, self.ota, self.notices,
                                self.energy_store.open_count,
                                RuntimeSettings(config, self.apply_setting, registry.record),
-                               OperatorDirectory(engine, clock), self.status, self.demonstration.start)
+                               OperatorDirectory(engine, clock), self.status, self.demonstration.start,
+                               serial_mapped=lambda: self.serial_intake.forget_mappings())
             stalls = StallApi(self.stall_directory, self.stalls.current, self.stalls_edited, tracker.get,
                               self.legacy_boards.reset_wifi)
             self.api = tee.api = HubApi(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
@@ -19,12 +18,11 @@ from sqlalchemy.orm import Session
 
 from kiosk.core.energy import (
     BASELINE_PERCENTILE,
-    DEFAULT_NOISE_FLOOR_W,
     MAX_GAP_S,
     TIERS,
     Bucket,
     NotificationInfo,
-    PortRules,
+    PortInfo,
     Schedule,
     Series,
     calibrate_noise_floor,
@@ -36,23 +34,6 @@ from kiosk.store.models import AuditEntry, Device, EnergyReading, EnergyRollup, 
 
 class PortError(ValueError):
     """A port that cannot be created or found; the message says why."""
-
-
-@dataclass(frozen=True)
-class PortInfo:
-    id: str
-    device_id: str
-    name: str
-    channel: str | None
-    active_w: float
-    noise_floor_w: float | None
-    phantom_after_s: float
-    schedule: str
-
-    def rules(self, estimated_floor_w: float | None = None) -> PortRules:
-        floor = self.noise_floor_w if self.noise_floor_w is not None else (estimated_floor_w or
-                                                                           DEFAULT_NOISE_FLOOR_W)
-        return PortRules(self.active_w, floor, self.phantom_after_s, schedule=Schedule.parse(self.schedule))
 
 
 class EnergyStore:

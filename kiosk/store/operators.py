@@ -48,11 +48,10 @@ class OperatorDirectory:
         now = self._clock()
         with self._session() as session, session.begin():
             existing = session.scalar(select(func.count()).select_from(OperatorAccount)) or 0
-            if by is None:
-                if existing:
-                    raise PermissionError("Only an admin may add operators (sign in first).")
-                if role is not Role.ADMIN:
-                    raise OperatorError("The first operator must be an admin.")
+            if by is None and existing:
+                raise PermissionError("Only an admin may add operators (sign in first).")
+            if not existing and role is not Role.ADMIN:  # whoever adds it (the CLI acts as an admin)
+                raise OperatorError("The first operator must be an admin.")
             name = check_name(name)
             check_new_password(password, name)
             if session.get(OperatorAccount, name) is not None:

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from kiosk.core.throttle import FailureThrottle
 from kiosk.protocol.api import API_PREFIX
-from kiosk.services.api.access import SESSION_MAX_AGE_S, Access, Sessions, local_station_token
+from kiosk.services.api.access import SESSION_MAX_AGE_S, Access, Sessions, local_cli_token, local_station_token
 from kiosk.services.api.admin import AdminApi, AdminParts, DeviceFeed
 from kiosk.services.api.energy import EnergyApi
 from kiosk.services.api.events import EventHub
@@ -56,7 +56,7 @@ class HubApi:
         self.station_token = local_station_token(parts.data_dir) or ""
         self.sessions = Sessions(parts.idle_s, parts.audit, parts.clock)
         self.access = Access(self.station_token, parts.check_device_token, self.sessions, throttle,
-                             parts.operators.current)
+                             parts.operators.current, local_cli_token(parts.data_dir) or "")
         self._audit = parts.audit
         self.api = Api(self.access.authenticate, self._refused, max_body_bytes, request_timeout_s,
                        slow_down=self.access.failed)

@@ -4,6 +4,9 @@
   `secrets/station.token`, readable by the kiosk's user only: the desk window and the CLI on the hub's machine use
   it) or the token of a device of kind `station` (a second desk, `kiosk --station --hub URL`). A station acts as its
   front desk: staff rights.
+- **This machine's CLI** sends the CLI token (`secrets/cli.token`, made at the hub's start, owner-only) with
+  `X-Kiosk-Actor: cli:USER`: it acts as an admin named `cli:USER` in the audit log, as it always has (whoever can
+  read the data folder can change the database). The desk window never sends it.
 - An **operator** signs in at a station (`POST /api/v1/sessions` with name and password) and gets a session token,
   sent as `X-Kiosk-Session` beside the station's own token (a session is bound to the station that opened it: a
   session token alone opens nothing). Sessions end after `admin.idle_lock_s` without a call, after
@@ -31,7 +34,7 @@ from typing import Any
 
 from aiohttp import web
 
-from kiosk.client.local_hub import STATION_TOKEN_FILE
+from kiosk.client.local_hub import CLI_TOKEN_FILE, STATION_TOKEN_FILE
 from kiosk.core.operators import Operator, Role
 from kiosk.core.throttle import FailureThrottle
 from kiosk.protocol.api import ACTOR_HEADER, SESSION_HEADER, ApiError
@@ -47,24 +50,31 @@ SESSION_PREFIX = "kss_"
 SESSION_MAX_AGE_S = 12 * 3600.0
 DESK_NAME = "front desk"
 CLI_ACTOR = re.compile(r"cli(:[A-Za-z0-9._-]{1,32})?")
+CLI_SESSION = "cli"  # the session id of the CLI's calls (it signs in with its token, not a password)
 
 
-def local_station_token(data_dir: Path, create: bool = True) -> str | None:
+def local_station_token(data_dir: Path, create: bool = True, name: str = STATION_TOKEN_FILE,
+                        prefix: str = "kst_") -> str | None:
     """This machine's station token (made on first use, owner-only); None if it does not exist and `create` is
-    False."""
+    False. With `name=CLI_TOKEN_FILE` and its own prefix: the CLI's token."""
     folder = data_dir / "secrets"
-    path = folder / STATION_TOKEN_FILE
+    path = folder / name
     try:
         return path.read_text(encoding="ascii").strip()
     except FileNotFoundError:
         if not create:
             return None
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    token = "kst_" + secrets.token_urlsafe(32)
+    token = prefix + secrets.token_urlsafe(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as out:
         out.write(token + "\n")
     return token
+
+
+def local_cli_token(data_dir: Path, create: bool = True) -> str | None:
+    """The CLI's admin token on this machine (see the module's docstring)."""
+    return local_station_token(data_dir, create, CLI_TOKEN_FILE, "kca_")
 
 
 def desk_operator(station: str) -> Operator:
@@ -163,9 +173,10 @@ class Access:
     """Turns a request's tokens into a Principal, slowing down wrong tokens per address."""
 
     def __init__(self, local_token: str, check_device_token: Callable[[str], Any], sessions: Sessions,
-                 throttle: FailureThrottle, current_operator: Callable[[str], Operator | None] = lambda n: None
-                 ) -> None:
+                 throttle: FailureThrottle, current_operator: Callable[[str], Operator | None] = lambda n: None,
+                 cli_token: str = "") -> None:
         self._local_digest = _digest(local_token)
+        self._cli_digest = _digest(cli_token) if cli_token else ""
         self._current_operator = current_operator  # the account as it stands now (disabled, role changed)
         self._check_device_token = check_device_token  # token -> DeviceInfo | None (kiosk.store.devices)
         self.sessions = sessions
@@ -196,6 +207,11 @@ class Access:
         token = given[7:].strip() if given.startswith("Bearer ") else ""
         if not token:
             raise ApiError(401, "unauthorized", "this needs a station token: Authorization: Bearer <token>")
+        if self._cli_digest and hmac.compare_digest(_digest(token), self._cli_digest):
+            via = request.headers.get(ACTOR_HEADER, "")
+            if not CLI_ACTOR.fullmatch(via):
+                raise ApiError(401, "unauthorized", f"the CLI's token needs {ACTOR_HEADER}: cli:USER")
+            return Principal(LOCAL_STATION, None, Operator(via, Role.ADMIN), CLI_SESSION), token, ""
         loop = asyncio.get_running_loop()
         station = await loop.run_in_executor(None, self.station, token, access == DISPLAY)
         if station is None:

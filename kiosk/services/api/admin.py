@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kiosk.core.commands import DEFAULT_TTL_S, Command
-from kiosk.core.devices import DeviceSnapshot, ProvisionedDevice
+from kiosk.core.devices import DeviceSnapshot, ProvisionedDevice, SerialBoardInfo
 from kiosk.core.operators import Operator, OperatorInfo, Role
 from kiosk.core.ota import MAX_IMAGE_BYTES, ImageInfo, Job
 from kiosk.core.status import HubStatus
@@ -33,6 +33,7 @@ class NewDevice:
     name: str
     kind: str
     expires_at: float | None = None
+    organization: str = "default"
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,11 @@ class Acknowledge:
     ids: list[int]
 
 
+@dataclass(frozen=True)
+class BoardMapping:
+    device_id: str
+
+
 @dataclass
 class AdminParts:
     """The hub's collaborators the Admin routes use (handed in by the hub; nothing here reaches into it)."""
@@ -161,6 +167,7 @@ class AdminParts:
     operators: Any  # kiosk.store.operators.OperatorDirectory
     status: Callable[[], HubStatus]
     demo: Callable[[], bool] | None = None  # start the demonstration devices (this machine's station only)
+    serial_mapped: Callable[[], None] = lambda: None  # a board was mapped to another device: the hub looks again
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -204,6 +211,13 @@ class AdminApi:
                   self.firmware_history, answer=list[tuple[float, str, str]], tag="devices"),
             Route("GET", "/organizations", "The organisations devices belong to", self.organizations,
                   answer=list[str], tag="devices"),
+            Route("GET", "/tokens/expiry", "When each device's live token expires (null: never; a device without "
+                  "a live token is not listed) (admin)", self.token_expiries, access=ADMIN,
+                  answer=dict[str, float | None], tag="devices"),
+            Route("GET", "/serial-boards", "The USB boards the hub has seen and the device each one's readings go "
+                  "to (admin)", self.serial_boards, access=ADMIN, answer=list[SerialBoardInfo], tag="devices"),
+            Route("PUT", "/serial-boards/{board}", "Send a board's readings to another device (admin)",
+                  self.map_serial_board, access=ADMIN, body=BoardMapping, tag="devices", errors=missing),
             # commands
             Route("POST", "/commands", "Send a command to devices: sent now to those online, queued for the rest "
                   "(admin)", self.send_command, access=ADMIN, body=SendCommand, answer=list[Command],
@@ -280,8 +294,22 @@ class AdminApi:
     def create_device(self, call: Call) -> ProvisionedDevice:
         body: NewDevice = call.body
         provisioned: ProvisionedDevice = self._p.devices.create(self._by(call), checked_text(body.name, "name", 400),
-                                                                body.kind, body.expires_at)
+                                                                body.kind, body.expires_at,
+                                                                checked_text(body.organization, "organization", 120))
         return provisioned
+
+    def token_expiries(self, call: Call) -> dict[str, float | None]:
+        expiries: dict[str, float | None] = self._p.registry.token_expiry()
+        return expiries
+
+    def serial_boards(self, call: Call) -> list[SerialBoardInfo]:
+        return [SerialBoardInfo(*row) for row in self._p.registry.serial_boards()]
+
+    def map_serial_board(self, call: Call) -> None:
+        body: BoardMapping = call.body
+        self._p.registry.map_serial_board(checked_text(call.params["board"], "board", 200),
+                                          checked_text(body.device_id, "device_id", 64), self._by(call).name)
+        self._p.serial_mapped()
 
     def rotate(self, call: Call) -> Token:
         body: NewToken = call.body
