@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -34,6 +35,12 @@ class W(QMainWindow):
             QTimer.singleShot(0, app.quit)
 app = QApplication(sys.argv[:1]); w = W(); w.setCentralWidget(QLabel("hello")); w.show(); app.exec()
 """
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 PAINTED = re.compile(r"window painted ([0-9.]+) s after launch")
 
 
@@ -58,8 +65,11 @@ def measure(command: list[str], env: dict[str, str], kill: bool) -> tuple[float,
 
 def main(runs: int = 7) -> None:
     with tempfile.TemporaryDirectory() as tmp:
+        # Real ports: the window starts its hub after the first paint, and SIGTERM stops it again (with port 0,
+        # HTTP off, the hub was of no use to the window).
         env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "KIOSK_DATA_DIR": tmp, "KIOSK_CONFIG_DIR": tmp,
-               "KIOSK_BROKER_PORT": "0", "KIOSK_HTTP_PORT": "0", "KIOSK_BROKER_BIND": "127.0.0.1"}
+               "KIOSK_BROKER_PORT": str(free_port()), "KIOSK_HTTP_PORT": str(free_port()),
+               "KIOSK_BROKER_BIND": "127.0.0.1", "KIOSK_HTTP_BIND": "127.0.0.1"}
         kiosk = [sys.executable, "main.py"]
         reference = [sys.executable, "-c", REFERENCE]
         measure(kiosk, env, kill=True)

@@ -293,10 +293,10 @@ class HubStarter:
 
     def finish(self) -> None:
         """At exit: stop the hub when this window started it and quitting means stopping it."""
-        from kiosk.client.local_hub import stop_hub
+        from kiosk.client.local_hub import START_TIMEOUT_S, stop_hub
 
-        if self._thread is not None:
-            self._thread.join(10)
+        if self._thread is not None:  # a hub still starting is waited for when it is to be stopped
+            self._thread.join(START_TIMEOUT_S + 15 if self._stop_at_exit else 10)
         hub = self.hub
         if hub is None or not hub.started_here or not self._stop_at_exit or hub.pid is None:
             return

@@ -110,15 +110,27 @@ def start_hub(data_dir: Path, command: Sequence[str], http_bind: str, answers: C
             if info is None:
                 raise HubNotStarted(f"the hub stopped at once (exit code {code}): {_tail(log_path)}")
         if info is not None and info.get("pid") == child.pid:
-            hub = _running(info, http_bind, True)
+            try:
+                hub = _running(info, http_bind, True)
+            except HubNotStarted:  # one this window cannot use (its HTTP server off): not left running
+                _stop_child(child)
+                raise
             if answers(hub.url):
                 progress("the hub is running")
                 return hub
         time.sleep(0.1)
-    child.terminate()
-    child.wait(10)
-    _CHILDREN.pop(child.pid, None)
+    _stop_child(child)
     raise HubNotStarted(f"the hub did not answer within {timeout_s:.0f} s: {_tail(log_path)}")
+
+
+def _stop_child(child: subprocess.Popen[bytes]) -> None:
+    child.terminate()
+    try:
+        child.wait(10)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait(5)
+    _CHILDREN.pop(child.pid, None)
 
 
 def _running(info: dict[str, Any], http_bind: str, started_here: bool) -> LocalHub:
