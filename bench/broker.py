@@ -244,12 +244,14 @@ def main() -> None:
         log_level = os.environ.get("BENCH_BROKER_LOG", "WARNING")  # INFO shows why the broker closes connections
         kiosk = BrokerProcess(spec, url, folder, log_level)
         kiosk.start()
-        assert kiosk.pid is not None
-        for qos in (0, 1):
-            rows.append(measure("embedded (amqtt+fixes)", port, kiosk.pid, internal, devices, args.seconds, qos))
-        before, after, took = cycles(port, devices, args.cycles, kiosk.pid)
-        memory.append(f"embedded:  {args.cycles} cycles in {took:.0f} s, RSS {before:.1f} -> {after:.1f} MB")
-        kiosk.stop()
+        try:  # a failure must not leave the broker's supervisor thread holding the process (make bench hung)
+            assert kiosk.pid is not None
+            for qos in (0, 1):
+                rows.append(measure("embedded (amqtt+fixes)", port, kiosk.pid, internal, devices, args.seconds, qos))
+            before, after, took = cycles(port, devices, args.cycles, kiosk.pid)
+            memory.append(f"embedded:  {args.cycles} cycles in {took:.0f} s, RSS {before:.1f} -> {after:.1f} MB")
+        finally:
+            kiosk.stop()
         if shutil.which("mosquitto"):
             process, port = start_mosquitto(folder, internal, devices)
             for qos in (0, 1):
