@@ -526,10 +526,15 @@ def _quit_on_signals(app: Any, before: Any = None) -> None:
     """SIGTERM/SIGINT close the window cleanly; a timer lets Python run its signal handlers inside Qt's loop."""
     from PySide6.QtCore import QTimer
 
-    def stop(*_args: Any) -> None:
+    def quit_now() -> None:
         if before is not None:
             before()
         app.quit()
+
+    def stop(*_args: Any) -> None:
+        # Python runs this between two bytecodes of whatever the GUI thread is doing (the window's start-up, say):
+        # the quitting itself waits for the event loop, so it never sees a half-done step.
+        QTimer.singleShot(0, quit_now)
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, stop)

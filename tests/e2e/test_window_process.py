@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_smoke import ROOT, WINDOW_OFFSCREEN, Kiosk, health
+from tests.e2e.test_smoke import ROOT, WINDOW_OFFSCREEN, Kiosk, health, stop_leftover_hub
 from tests.helpers import connect, wait_for
 
 
@@ -100,3 +100,29 @@ def test_killing_the_window_loses_nothing_and_a_new_window_attaches(running: Kio
     assert "stopped" in running.cli("stop")
     log = (Path(running.env["KIOSK_DATA_DIR"]) / "hub.log").read_text()
     assert "started by the desk window" in log and "ERROR" not in log
+
+
+def test_sigterm_right_after_the_first_paint_stops_the_hub_that_window_starts(tmp_path: Path) -> None:
+    """The stop request arrived while the window was still setting up its hub link (Python runs a signal handler
+    between any two bytecodes): the window quit without stopping the hub its starter then started, which kept
+    running in its own session (bench/startup.py left one behind per run)."""
+    from kiosk.client.local_hub import lock_info
+
+    kiosk = Kiosk(tmp_path, env=WINDOW_OFFSCREEN[1])
+    try:
+        assert kiosk.process.stdout is not None
+        for line in kiosk.process.stdout:
+            if "window painted" in line:
+                kiosk.process.send_signal(signal.SIGTERM)
+                break
+        output, _ = kiosk.process.communicate(timeout=120)
+        assert kiosk.process.returncode == 0, output
+        hub_log = Path(kiosk.env["KIOSK_DATA_DIR"]) / "hub.log"
+        if hub_log.exists() and "started by the desk window" in hub_log.read_text():  # it got as far as starting
+            assert "the hub stopped" in output, f"the window left the hub it started running: {output}"
+        assert lock_info(Path(kiosk.env["KIOSK_DATA_DIR"])) is None, f"a hub still runs on the data folder: {output}"
+    finally:
+        if kiosk.process.poll() is None:
+            kiosk.process.kill()
+            kiosk.process.communicate()
+        stop_leftover_hub(kiosk)
