@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -183,7 +184,9 @@ class _HubProcess:
         from kiosk.client.local_hub import stop_hub
 
         self.link.stop()
-        stop_hub(self.data_dir, self.pid)
+        if not stop_hub(self.data_dir, self.pid):  # never leave a hub running on a deleted temporary folder
+            print(f"the hub (process {self.pid}) did not stop within 30 s: killed", file=sys.stderr)
+            os.kill(self.pid, signal.SIGKILL)
 
 
 def hub_process(config: Any, tmp: str, stalls: int, app: QApplication, window: Any) -> tuple[Any, Any, Any]:

@@ -11,6 +11,7 @@ also signs the admin out, whose session it no longer knows.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
@@ -61,7 +62,8 @@ class HubLink(QObject):
         self.stream: EventStream | None = None
         self.hub_id: str | None = None
         self.connected = False
-        self._known_devices: set[str] = set()
+        self._known_devices: set[str] = set()  # the stream's thread and the GUI thread: under _known_lock
+        self._known_lock = threading.Lock()
         self.found.connect(self._found, Qt.ConnectionType.QueuedConnection)
         self._event.connect(self._on_event, Qt.ConnectionType.QueuedConnection)
         self._state.connect(self._on_state, Qt.ConnectionType.QueuedConnection)
@@ -80,7 +82,7 @@ class HubLink(QObject):
         self.energy = RemoteEnergy(client)
         self.admin = RemoteAdmin(client)
         self.operators = self.admin.directory  # the admin session signs in (and out) on the hub here
-        self.stream = EventStream(client.websocket_target, self._event.emit, self._state.emit)
+        self.stream = EventStream(client.websocket_target, self._from_stream, self._state.emit)
         self.stream.start()
 
     def stop(self) -> None:
@@ -94,25 +96,38 @@ class HubLink(QObject):
         self.connected = connected
         self.connectionChanged.emit(connected, detail)
 
-    def _on_event(self, event: dict[str, Any]) -> None:
+    def _from_stream(self, event: dict[str, Any]) -> None:
+        """On the stream's thread: devices, stalls and the status are read here and handed to the bridge (which
+        takes them from any thread and gives the GUI one batch per tick); the rest goes to the GUI thread. Reading
+        a burst of 100 tiles on the GUI thread held it in bench/stalls.py."""
         topic = event.get("topic")
         data = event.get("data")
         try:
-            if topic == "hello":
-                self._hello(data or {})
-            elif topic == "devices":
+            if topic == "devices":
                 changes: DeviceChanges = from_wire(DeviceChanges, data)
+                with self._known_lock:
+                    self._known_devices.difference_update(changes.removed)
+                    self._known_devices.update(snapshot.id for snapshot in changes.changed)
                 for device_id in changes.removed:
-                    self._known_devices.discard(device_id)
                     self.bridge.device_removed(device_id)
                 for snapshot in changes.changed:
-                    self._known_devices.add(snapshot.id)
                     self.bridge.device_changed(snapshot)
             elif topic == "status":
                 self.bridge.hub_status(from_wire(HubStatus, data))
             elif topic == "stalls":
                 tiles = data or {}
                 self.bridge.stalls_changed(tiles_of(tiles.get("tiles") or []), bool(tiles.get("complete")))
+            else:
+                self._event.emit(event)
+        except ApiError as exc:  # an event this window cannot read: say so, keep the stream
+            log.warning("an event from the hub could not be read (%s): %s", topic, exc)
+
+    def _on_event(self, event: dict[str, Any]) -> None:
+        topic = event.get("topic")
+        data = event.get("data")
+        try:
+            if topic == "hello":
+                self._hello(data or {})
             elif topic == "lockers" and self.lockers is not None:
                 self.lockers.event(data, int(event.get("seq") or 0))
                 self.bridge.lockersChanged.emit()
@@ -140,9 +155,11 @@ class HubLink(QObject):
         """What the stream may have missed: every device, every tile, the status, the lockers' board."""
         assert self.admin is not None and self.stalls is not None and self.lockers is not None
         snapshots: list[DeviceSnapshot] = self.admin.devices()
-        for device_id in self._known_devices - {s.id for s in snapshots}:
+        with self._known_lock:
+            gone = self._known_devices - {s.id for s in snapshots}
+            self._known_devices = {s.id for s in snapshots}
+        for device_id in gone:
             self.bridge.device_removed(device_id)
-        self._known_devices = {s.id for s in snapshots}
         for snapshot in snapshots:
             self.bridge.device_changed(snapshot)
         self.bridge.stalls_changed(self.stalls.tiles(), True)

@@ -46,6 +46,11 @@ def test_tiles_follow_the_batches_and_counts_add_up(qtbot: Any) -> None:
     stalls.update_stalls([(place(2, "2"), view(2, StallState.VACANT))], False)
     assert stalls.tiles[2] is tile and tile.state is StallState.VACANT  # updated in place, not rebuilt
     assert tile.accessibleName() == "Stall 2: free"
+    assert [s.counts.text() for s in stalls._sections.values()] == ["2 of 2 free", "0 of 1 free"]
+    assert stalls.summary.text() == "Free 2  ·  In use 0  ·  No signal 1"  # counted for the restroom that changed
+    stalls.update_stalls([(place(3, "1", "East", 2), view(3, StallState.OCCUPIED))], False)
+    assert [s.counts.text() for s in stalls._sections.values()] == ["2 of 2 free", "0 of 1 free"]
+    assert stalls.summary.text() == "Free 2  ·  In use 1"
     stalls.update_stalls([(place(1, "1"), view(1, StallState.VACANT))], True)  # an edit removed two stalls
     assert list(stalls.tiles) == [1] and stalls.summary.text() == "Free 1  ·  In use 0"
 

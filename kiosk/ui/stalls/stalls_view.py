@@ -87,6 +87,8 @@ class StallsView(QWidget):
         self.tiles: dict[int, StallTile] = {}
         self.places: dict[int, Any] = {}
         self.views: dict[int, Any] = {}
+        self._stalls_of: dict[int, list[int]] = {}  # restroom -> its stalls, as laid out
+        self._room_states: dict[int, Counter[StallState]] = {}  # restroom -> how many stalls show each state
         self._sections: dict[int, RestroomSection] = {}
         self.ops: Any = None
         self.pin: Any = None
@@ -177,15 +179,19 @@ class StallsView(QWidget):
             self.views[place.stall_id] = view
         if relayout:
             self._rebuild()
+            self._update_counts()
+        rooms: set[int] = set()
         for place, view in pairs:
             self.tiles[place.stall_id].show_state(view.state, view.reason, view.updated_at)
-        self._update_counts()
+            rooms.add(place.restroom_id)
+        if not relayout:
+            self._update_counts(rooms)
 
     def _rebuild(self) -> None:
         for section in self._sections.values():
             section.setParent(None)
             section.deleteLater()
-        self._sections, self.tiles = {}, {}
+        self._sections, self.tiles, self._stalls_of = {}, {}, {}
         ordered = sorted(self.places.values(), key=lambda p: (p.restroom_position, p.restroom_id, p.position,
                                                                p.stall_id))
         for place in ordered:
@@ -202,21 +208,30 @@ class StallsView(QWidget):
                 tile.show_state(view.state, view.reason, view.updated_at)
             section.tiles.addWidget(tile)
             self.tiles[place.stall_id] = tile
+            self._stalls_of.setdefault(place.restroom_id, []).append(place.stall_id)
         self._stack.setCurrentIndex(1 if self.places else 0)
 
-    def _update_counts(self) -> None:
-        per_room: dict[int, Counter[StallState]] = {r: Counter() for r in self._sections}
-        for stall_id, place in self.places.items():
+    def _update_counts(self, rooms: set[int] | None = None) -> None:
+        """The counts of these restrooms (all of them when None) and the summary. A burst of changes touches a few
+        restrooms: counting all 500 stalls for each one took most of the GUI thread's time in bench/stalls.py."""
+        wanted = set(self._sections) if rooms is None else rooms & set(self._sections)
+        if rooms is None:
+            self._room_states = {}
+        for restroom_id in wanted:
+            self._room_states[restroom_id] = Counter()
+        for stall_id, place in (self.places.items() if rooms is None else
+                                ((i, self.places[i]) for r in wanted for i in self._stalls_of.get(r, ()))):
             view = self.views.get(stall_id)
-            if view is not None and place.restroom_id in per_room:
-                per_room[place.restroom_id][view.state] += 1
-        total: Counter[StallState] = Counter()
-        for restroom_id, section in self._sections.items():
-            states = per_room[restroom_id]
-            total.update(states)
-            stalls = sum(states.values())
-            section.counts.setText(f"{states.get(StallState.VACANT, 0)} of {stalls} free")
+            if view is not None and place.restroom_id in wanted:
+                self._room_states[place.restroom_id][view.state] += 1
+        for restroom_id in wanted:
+            states = self._room_states[restroom_id]
+            section = self._sections[restroom_id]
+            section.counts.setText(f"{states.get(StallState.VACANT, 0)} of {sum(states.values())} free")
             section.counts.setToolTip(counts_text(states))
+        total: Counter[StallState] = Counter()
+        for states in self._room_states.values():
+            total.update(states)
         self.summary.setText(counts_text(total) if self.places else "No restrooms yet")
 
     def _tick(self) -> None:
