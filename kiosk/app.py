@@ -156,7 +156,8 @@ def _window(config: Config, arguments: Sequence[str]) -> int:
     app.setApplicationName("Front Desk Kiosk")
     theme.apply(app)
     bridge = Bridge()
-    window = MainWindow(bridge, database=config.database_label, idle_lock_s=config.admin.idle_lock_s)
+    window = MainWindow(bridge, database=config.database_label, idle_lock_s=config.admin.idle_lock_s,
+                        later_tabs=True)
     guard = CloseGuard(window, QSettings(str(config.config_dir / WINDOW_SETTINGS), QSettings.Format.IniFormat))
     guard.hosting = False  # until this window has started the hub itself
     window.close_guard = guard
@@ -167,6 +168,7 @@ def _window(config: Config, arguments: Sequence[str]) -> int:
         starter that finds or starts the hub."""
         if started:
             return
+        window.complete()  # a window never painted (minimised) builds its tabs here
         from kiosk.ui.hub_link import HubLink
 
         link = HubLink(bridge, window)

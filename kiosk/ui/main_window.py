@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QPaintEvent
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QWidget
 
-from kiosk.ui.admin.admin_view import AdminView
-from kiosk.ui.admin.devices_model import DevicesModel
-from kiosk.ui.admin.devices_view import DevicesView
 from kiosk.ui.admin_session import AdminSession
 from kiosk.ui.bridge import Bridge
 from kiosk.ui.close_guard import CloseGuard
-from kiosk.ui.energy.energy_view import EnergyView
-from kiosk.ui.lockers.lockers_view import LockersView
 from kiosk.ui.operator_gate import OperatorGate
 from kiosk.ui.stalls.stalls_view import StallsView
 from kiosk.ui.widgets.hub_banner import HubBanner, over
 from kiosk.ui.widgets.status_bar import KioskStatusBar
+
+if TYPE_CHECKING:
+    from kiosk.ui.admin.admin_view import AdminView
+    from kiosk.ui.admin.devices_model import DevicesModel
+    from kiosk.ui.admin.devices_view import DevicesView
+    from kiosk.ui.energy.energy_view import EnergyView
+    from kiosk.ui.lockers.lockers_view import LockersView
+
+LATER_TABS = ("Lockers", "Energy", "Admin")
 
 
 class MainWindow(QMainWindow):
@@ -35,7 +39,10 @@ class MainWindow(QMainWindow):
     closed = Signal()
 
     def __init__(self, bridge: Bridge, database: str, parent: QWidget | None = None,
-                 idle_lock_s: float = 300.0) -> None:
+                 idle_lock_s: float = 300.0, later_tabs: bool = False) -> None:
+        """`later_tabs`: paint the Stalls tab first and build the Lockers, Energy and Admin tabs right after the
+        first paint (`complete`), so the window appears sooner (bench/startup.py); their titles are there from the
+        start, and `complete` runs before anything talks to the hub."""
         super().__init__(parent)
         self.setWindowTitle("Front Desk Kiosk")
         self.bridge = bridge
@@ -43,21 +50,15 @@ class MainWindow(QMainWindow):
         self.failure_box: QMessageBox | None = None
         self.close_guard: CloseGuard | None = None  # set by the app: closing then asks before stopping the hub
         self.resize(1100, 700)
-        self.devices_model = DevicesModel(parent=self)
-        self.devices = DevicesView(self.devices_model, self)
-        self.devices.hide()  # placed in the Admin tab's Devices page at the first sign-in
         self.admin_session = AdminSession(idle_lock_s, self)
         self.admin_gate = OperatorGate(self.admin_session)  # admin actions in the other tabs sign in here
-        self.admin = AdminView(self.admin_session, self.devices_model, self.devices, self)
         self.stalls = StallsView(self)
-        self.lockers = LockersView(self)
-        self.energy = EnergyView(self)
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.stalls, "Stalls")
-        self.tabs.addTab(self.lockers, "Lockers")
-        self.tabs.addTab(self.energy, "Energy")
-        self.tabs.addTab(self.admin, "Admin")
+        for title in LATER_TABS:
+            self.tabs.addTab(QWidget(self.tabs), title)  # its view comes in `complete`
+        self.completed = False
         self.banner = HubBanner(self, "&Start the hub")  # while the hub cannot be reached
         self.banner.button.setToolTip("Start the hub on this computer again (the broker, the database, the devices)")
         self.banner.button.clicked.connect(self._start_hub_clicked)
@@ -66,18 +67,48 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(over(self.banner, self.tabs, self))
         self.status = KioskStatusBar(database, self)
         self.setStatusBar(self.status)
-        bridge.devicesChanged.connect(self.devices_model.update)
-        bridge.devicesRemoved.connect(self.devices_model.remove)
         bridge.stallsChanged.connect(self.stalls.update_stalls)
         bridge.servicesReady.connect(self.stalls.services_ready)
+        bridge.statusChanged.connect(self._show_status)
+        bridge.servicesFailed.connect(self._services_failed)
+        if later_tabs:
+            self.firstPainted.connect(self.complete)  # before the app's own slots: the tabs exist when they run
+        else:
+            self.complete()
+
+    def complete(self) -> None:
+        """Build the Lockers, Energy and Admin tabs (at once, or just after the first paint); runs once."""
+        if self.completed:
+            return
+        self.completed = True
+        from kiosk.ui.admin.admin_view import AdminView
+        from kiosk.ui.admin.devices_model import DevicesModel
+        from kiosk.ui.admin.devices_view import DevicesView
+        from kiosk.ui.energy.energy_view import EnergyView
+        from kiosk.ui.lockers.lockers_view import LockersView
+
+        self.devices_model: DevicesModel = DevicesModel(parent=self)
+        self.devices: DevicesView = DevicesView(self.devices_model, self)
+        self.devices.hide()  # placed in the Admin tab's Devices page at the first sign-in
+        self.admin: AdminView = AdminView(self.admin_session, self.devices_model, self.devices, self)
+        self.lockers: LockersView = LockersView(self)
+        self.energy: EnergyView = EnergyView(self)
+        current = self.tabs.currentIndex()
+        for index, (view, title) in enumerate(zip((self.lockers, self.energy, self.admin), LATER_TABS), start=1):
+            placeholder = self.tabs.widget(index)
+            self.tabs.removeTab(index)
+            self.tabs.insertTab(index, view, title)
+            placeholder.deleteLater()
+        self.tabs.setCurrentIndex(current)
+        bridge = self.bridge
+        bridge.devicesChanged.connect(self.devices_model.update)
+        bridge.devicesRemoved.connect(self.devices_model.remove)
         bridge.servicesReady.connect(self.lockers.services_ready)
         bridge.servicesReady.connect(self.energy.services_ready)
         bridge.lockersChanged.connect(self.lockers.refresh)
-        bridge.statusChanged.connect(self._show_status)
         bridge.statusChanged.connect(self.admin.show_status)
         bridge.servicesReady.connect(self.devices.services_ready)
         bridge.servicesReady.connect(self.admin.services_ready)
-        bridge.servicesFailed.connect(self._services_failed)
         self.devices.demoRequested.connect(self.demoRequested)
 
     def follow(self, link: Any) -> None:

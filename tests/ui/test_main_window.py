@@ -224,3 +224,26 @@ def test_a_stopped_hub_is_said_and_started_again_from_the_banner(qtbot: Any, con
         if info is not None:
             stop_hub(config.data_dir, info["pid"])
         starter.finish()
+
+
+def test_the_other_tabs_are_built_just_after_the_first_paint(qtbot: Any) -> None:
+    """The desk window paints its Stalls tab first (bench/startup.py); the other tabs' titles are there at once and
+    their views arrive with the first paint, in place, wired to the bridge."""
+    from kiosk.ui.lockers.lockers_view import LockersView
+
+    bridge = Bridge()
+    main = MainWindow(bridge, database="test.db", later_tabs=True)
+    qtbot.addWidget(main)
+    assert [main.tabs.tabText(i) for i in range(main.tabs.count())] == ["Stalls", "Lockers", "Energy", "Admin"]
+    assert not main.completed and not hasattr(main, "lockers")
+    with qtbot.waitSignal(main.firstPainted, timeout=5000):
+        main.show()
+    assert main.completed
+    assert [main.tabs.tabText(i) for i in range(main.tabs.count())] == ["Stalls", "Lockers", "Energy", "Admin"]
+    assert isinstance(main.lockers, LockersView) and main.tabs.widget(1) is main.lockers
+    assert main.tabs.widget(2) is main.energy and main.tabs.widget(3) is main.admin
+    assert main.tabs.currentWidget() is main.stalls
+    main.tabs.setCurrentWidget(main.lockers)
+    assert main.tabs.currentIndex() == 1
+    main.complete()  # once only
+    assert main.tabs.widget(1) is main.lockers

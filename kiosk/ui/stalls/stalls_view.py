@@ -24,11 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.core.stalls import StallState
-from kiosk.ui.stalls.restroom_editor import RestroomEditor
-from kiosk.ui.stalls.stall_analytics_view import StallAnalytics
-from kiosk.ui.stalls.stall_detail import StallDetail
 from kiosk.ui.widgets.flow_layout import FlowLayout
-from kiosk.ui.widgets.pin_dialog import ask_admin
 from kiosk.ui.widgets.stall_tile import STYLES, StallTile
 
 EMPTY_TEXT = """<h2>No restrooms yet</h2>
@@ -144,18 +140,30 @@ class StallsView(QWidget):
             button.setEnabled(True)
             button.setToolTip("")
         self.stallClicked.connect(self.open_detail)
-        self.editRequested.connect(lambda: ask_admin(self.pin, "edit restrooms, stalls and sensors", self,
-                                                     self.open_editor))
+        self.editRequested.connect(self._ask_to_edit)
         self.analyticsRequested.connect(self.open_analytics)
 
+    # The dialogs load when first opened: the window paints sooner without them (bench/startup.py).
+
+    def _ask_to_edit(self) -> None:
+        from kiosk.ui.widgets.pin_dialog import ask_admin
+
+        ask_admin(self.pin, "edit restrooms, stalls and sensors", self, self.open_editor)
+
     def open_editor(self) -> None:
+        from kiosk.ui.stalls.restroom_editor import RestroomEditor
+
         self._show(RestroomEditor(self.ops, self))
 
     def open_detail(self, stall_id: int) -> None:
+        from kiosk.ui.stalls.stall_detail import StallDetail
+
         if self.ops is not None and stall_id in self.places:
             self._show(StallDetail(self.ops, self.pin, self.places[stall_id], self.views[stall_id], self))
 
     def open_analytics(self) -> None:
+        from kiosk.ui.stalls.stall_analytics_view import StallAnalytics
+
         self._show(StallAnalytics(self.ops, dict(self.places), self))
 
     def _show(self, dialog: QWidget) -> None:
