@@ -157,7 +157,7 @@ def _window(config: Config, arguments: Sequence[str]) -> int:
     theme.apply(app)
     bridge = Bridge()
     window = MainWindow(bridge, database=config.database_label, idle_lock_s=config.admin.idle_lock_s,
-                        later_tabs=True)
+                        later_tabs=True, reader=(config.desk.reader_max_gap_ms, config.desk.reader_min_chars))
     guard = CloseGuard(window, QSettings(str(config.config_dir / WINDOW_SETTINGS), QSettings.Format.IniFormat))
     guard.hosting = False  # until this window has started the hub itself
     window.close_guard = guard
@@ -488,7 +488,8 @@ def run_station(config: Config) -> int:
     theme.apply(app)
     window = StationWindow(client.base_url, RemoteLockers(client), RemoteOperators(client),
                            config.admin.idle_lock_s, energy_ops=RemoteEnergy(client),
-                           stall_ops=RemoteStalls(client), tiles_of=tiles_of)
+                           stall_ops=RemoteStalls(client), tiles_of=tiles_of,
+                           reader=(config.desk.reader_max_gap_ms, config.desk.reader_min_chars))
     stream = EventStream(client.websocket_target, window.events.event.emit, window.events.state.emit)
     stream.start()
     window.show()

@@ -350,6 +350,17 @@ class LockersSettings(Section):
         "of after lockers.due_hours.", pattern=r"|([01]?\d|2[0-3]):[0-5]\d", example="21:30")
 
 
+class DeskSettings(Section):
+    """The front desk window."""
+
+    prefix = "desk"
+    reader_max_gap_ms = option(float, 50.0, "A card reader types a card's number and Enter faster than a person: keys "
+                               "at most this far apart (milliseconds), ended by Enter, are a swipe, taken to the "
+                               "locker desk from any tab.", minimum=5, maximum=500)
+    reader_min_chars = option(int, 4, "A swipe has at least this many characters before its Enter.", minimum=2,
+                              maximum=64)
+
+
 class AdminSettings(Section):
     """The Admin tab."""
 
@@ -392,7 +403,7 @@ class EnergySettings(Section):
 SECTIONS: tuple[type[Section], ...] = (General, LogSettings, BrokerSettings, HttpSettings, OtaSettings,
                                         DatabaseSettings, IngestSettings, DevicesSettings, StallsSettings,
                                         SecuritySettings, DisplaySettings, StationSettings, LockersSettings,
-                                        AdminSettings, SerialSettings, EnergySettings)
+                                        DeskSettings, AdminSettings, SerialSettings, EnergySettings)
 SETTINGS: tuple[Setting, ...] = tuple(s for section in SECTIONS for s in section.declared())
 
 _BY_KEY = {s.key: s for s in SETTINGS}
@@ -431,6 +442,7 @@ class Config:
     display = SectionOf(DisplaySettings)
     station = SectionOf(StationSettings)
     lockers = SectionOf(LockersSettings)
+    desk = SectionOf(DeskSettings)
     admin = SectionOf(AdminSettings)
     serial = SectionOf(SerialSettings)
     energy = SectionOf(EnergySettings)

@@ -39,7 +39,7 @@ class MainWindow(QMainWindow):
     closed = Signal()
 
     def __init__(self, bridge: Bridge, database: str, parent: QWidget | None = None,
-                 idle_lock_s: float = 300.0, later_tabs: bool = False) -> None:
+                 idle_lock_s: float = 300.0, later_tabs: bool = False, reader: tuple[float, int] = (50.0, 4)) -> None:
         """`later_tabs`: paint the Stalls tab first and build the Lockers, Energy and Admin tabs right after the
         first paint (`complete`), so the window appears sooner (bench/startup.py); their titles are there from the
         start, and `complete` runs before anything talks to the hub."""
@@ -59,6 +59,7 @@ class MainWindow(QMainWindow):
         for title in LATER_TABS:
             self.tabs.addTab(QWidget(self.tabs), title)  # its view comes in `complete`
         self.completed = False
+        self._reader_settings = reader  # (desk.reader_max_gap_ms, desk.reader_min_chars)
         self.banner = HubBanner(self, "&Start the hub")  # while the hub cannot be reached
         self.banner.button.setToolTip("Start the hub on this computer again (the broker, the database, the devices)")
         self.banner.button.clicked.connect(self._start_hub_clicked)
@@ -110,6 +111,16 @@ class MainWindow(QMainWindow):
         bridge.servicesReady.connect(self.devices.services_ready)
         bridge.servicesReady.connect(self.admin.services_ready)
         self.devices.demoRequested.connect(self.demoRequested)
+        from kiosk.ui.widgets.card_reader import CardReader
+
+        self.reader = CardReader(self, *self._reader_settings)
+        self.reader.leave_to = lambda widget: widget is self.lockers.desk.scan
+        self.reader.swiped.connect(self.card_swiped)
+
+    def card_swiped(self, text: str) -> None:
+        """A card read on any tab: the locker desk comes forward and answers it."""
+        self.tabs.setCurrentWidget(self.lockers)
+        self.lockers.take_swipe(text)
 
     def follow(self, link: Any) -> None:
         """Show the state of the link to the hub (kiosk.ui.hub_link.HubLink) and follow its news."""

@@ -22,6 +22,7 @@ from kiosk.ui.energy.energy_view import EnergyView
 from kiosk.ui.lockers.lockers_view import LockersView
 from kiosk.ui.operator_gate import OperatorGate
 from kiosk.ui.stalls.stalls_view import StallsView
+from kiosk.ui.widgets.card_reader import CardReader
 from kiosk.ui.widgets.hub_banner import HubBanner, over
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ class StationEvents(QObject):
 class StationWindow(QMainWindow):
     def __init__(self, hub_url: str, lockers_ops: Any, operators: Any, idle_lock_s: float = 300.0,
                  parent: QWidget | None = None, energy_ops: Any = None, stall_ops: Any = None,
-                 tiles_of: Any = None) -> None:
+                 tiles_of: Any = None, reader: tuple[float, int] = (50.0, 4)) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Front Desk Kiosk: station of {hub_url}")
         self.resize(1100, 700)
@@ -67,6 +68,9 @@ class StationWindow(QMainWindow):
         bar = QStatusBar(self)
         bar.addWidget(self.connection, 1)
         self.setStatusBar(bar)
+        self.reader = CardReader(self, *reader)  # a swipe on any tab goes to the Lockers desk
+        self.reader.leave_to = lambda widget: widget is self.lockers.desk.scan
+        self.reader.swiped.connect(self.card_swiped)
         self.events = StationEvents(self)
         self.events.event.connect(self._event, Qt.ConnectionType.QueuedConnection)
         self.events.state.connect(self._state, Qt.ConnectionType.QueuedConnection)
@@ -74,6 +78,10 @@ class StationWindow(QMainWindow):
         self.connected = False
         self.refreshes = 0
         self.allow_close = True
+
+    def card_swiped(self, text: str) -> None:
+        self.tabs.setCurrentWidget(self.lockers)
+        self.lockers.take_swipe(text)
 
     def _state(self, connected: bool, detail: str) -> None:
         self.connected = connected

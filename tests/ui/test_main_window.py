@@ -247,3 +247,30 @@ def test_the_other_tabs_are_built_just_after_the_first_paint(qtbot: Any) -> None
     assert main.tabs.currentIndex() == 1
     main.complete()  # once only
     assert main.tabs.widget(1) is main.lockers
+
+
+def test_a_card_swiped_on_the_stalls_tab_is_answered_at_the_locker_desk(qtbot: Any, window: Any) -> None:
+    """Before, a reader's Enter on the Stalls tab opened the focused stall's detail and the swipe was lost."""
+    from PySide6.QtTest import QTest
+
+    from kiosk.core.operators import Operator, Role
+
+    main, _bridge, starter = window
+    starter._hub.lockers.add_member("CS2021001", "Rahul Sharma", "B.Tech", Operator("test", Role.STAFF))
+    main.activateWindow()
+    main.tabs.setCurrentWidget(main.stalls)
+    main.stalls.setFocus()
+    qtbot.waitUntil(lambda: main.lockers.desk.ops is not None)
+    clock = [100.0]
+    main.reader._clock = lambda: clock[0]
+    opened: list[int] = []
+    main.stalls.stallClicked.connect(opened.append)
+    target = main.stalls
+    for char in "CS2021001":
+        clock[0] += 0.008
+        QTest.keyClick(main.focusWidget() or target, char)
+    clock[0] += 0.008
+    QTest.keyClick(main.focusWidget() or target, Qt.Key.Key_Return)
+    assert main.tabs.currentWidget() is main.lockers and main.lockers.pages.currentWidget() is main.lockers.desk
+    qtbot.waitUntil(lambda: main.lockers.desk.result_title.text() == "Locker assigned")
+    assert opened == []

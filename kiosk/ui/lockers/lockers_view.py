@@ -74,6 +74,13 @@ class LockersView(QWidget):
         self.figures.attach(operations)
         self.refresh()
 
+    def take_swipe(self, text: str) -> None:
+        """A card read anywhere in the window (kiosk.ui.widgets.card_reader): the Desk page answers it."""
+        self.pages.setCurrentWidget(self.desk)
+        self.desk.scan.setText(text)
+        self.desk.scan_entered()
+        self.desk.scan.setFocus()
+
     def refresh(self) -> None:
         """Read the board once and show it everywhere (after a change here or elsewhere)."""
         if self.ops is None:
