@@ -35,12 +35,35 @@ def window(qtbot: Any, tmp_path: Path, **kwargs: Any) -> tuple[DisplayBridge, Di
 
 
 def test_the_display_dims_at_night_and_the_cursor_is_hidden(qtbot: Any, tmp_path: Path) -> None:
-    _bridge, display = window(qtbot, tmp_path, dim_from="22:00", dim_to="06:00", dim_brightness=40)
+    from kiosk.protocol.state import StallStateMessage
+    from kiosk.ui.widgets.stall_tile import contrast_ratio
+
+    bridge, display = window(qtbot, tmp_path, dim_from="22:00", dim_to="06:00", dim_brightness=40)
+    for n, state in enumerate(("vacant", "occupied", "no_signal", "attention")):
+        bridge.stall_state(n, StallStateMessage(n, "West", "", str(n), n, 0, state, "door open", 0.0, 0.0))
+    qtbot.waitUntil(lambda: len(display.tiles) == 4)
+    day = {n: tile.style_for() for n, tile in display.tiles.items()}
     display.tick(datetime(2026, 11, 22, 23, 30).timestamp())
-    assert display.overlay.alpha == 153
+    assert display.brightness == 0.4
+    for n, tile in display.tiles.items():
+        night = tile.style_for()
+        assert night.background != day[n].background  # darker...
+        assert contrast_ratio(night.text, night.background) >= 4.5, (night, day[n])  # ...and still readable
+    window_style = display.text_style()
+    assert contrast_ratio(window_style.text, window_style.background) >= 4.5
+    assert display.clock.palette().color(display.clock.foregroundRole()).name() == window_style.text
     display.tick(datetime(2026, 11, 22, 9, 0).timestamp())
-    assert display.overlay.alpha == 0
+    assert display.brightness == 1.0 and {n: t.style_for() for n, t in display.tiles.items()} == day
     assert display.cursor().shape().name == "BlankCursor"
+
+
+@pytest.mark.parametrize("brightness", [0.05, 0.2, 0.4, 0.6, 0.8, 0.95, 1.0])
+def test_every_tile_keeps_aa_contrast_at_every_dimming(brightness: float) -> None:
+    from kiosk.ui.widgets.stall_tile import STYLES, UNKNOWN, contrast_ratio, dimmed
+
+    for style in (*STYLES.values(), UNKNOWN):
+        night = dimmed(style, brightness)
+        assert contrast_ratio(night.text, night.background) >= 4.5, (style, brightness, night)
 
 
 def test_the_display_follows_the_hub_and_says_when_it_cannot(qtbot: Any, tmp_path: Path, config: Config) -> None:
@@ -148,3 +171,41 @@ def test_the_locker_count_is_hidden_unless_asked_for(qtbot: Any, tmp_path: Path)
     _bridge, display = window(qtbot, tmp_path)
     display.show()
     assert not display.lockers.isVisible()
+
+
+def test_the_pin_dialog_is_readable_on_the_dark_display(qtbot: Any, tmp_path: Path) -> None:
+    from PySide6.QtCore import Qt
+
+    from kiosk.ui.widgets.pin_dialog import PinDialog
+
+    _bridge, display = window(qtbot, tmp_path)
+    display.pin.set("482913")
+    display.show()
+    qtbot.keyClick(display, Qt.Key.Key_Escape)
+    display.showFullScreen()
+    qtbot.waitUntil(display.isFullScreen)
+    qtbot.keyClick(display, Qt.Key.Key_Escape)
+    dialog = display.findChild(PinDialog)
+    assert dialog is not None
+    dialog.show()
+    text = dialog.message.palette().color(dialog.message.foregroundRole()).name()
+    back = dialog.palette().color(dialog.backgroundRole()).name()
+    assert (text, back) == ("#000000", "#ffffff")  # before: the display's white labels on the dialog
+    assert dialog.message.font().pixelSize() >= 20
+
+
+def test_with_no_pin_set_a_passer_by_cannot_choose_one(qtbot: Any, tmp_path: Path) -> None:
+    from PySide6.QtCore import Qt
+
+    from kiosk.ui.widgets.pin_dialog import NoPinNotice, PinDialog
+
+    _bridge, display = window(qtbot, tmp_path)
+    display.showFullScreen()
+    qtbot.waitUntil(display.isFullScreen)
+    qtbot.keyClick(display, Qt.Key.Key_Escape)
+    assert display.findChild(PinDialog) is None  # before: "Choose one (at least 6 digits)"
+    notice = display.findChild(NoPinNotice)
+    assert notice is not None and "kiosk admin set-pin" in notice.message.text()
+    notice.accept()
+    display.close()
+    assert display.isVisible() and display.isFullScreen() and not display.pin.is_set

@@ -4,9 +4,11 @@
 - When the hub is unreachable a banner says so in plain words and every tile turns grey with "hub unreachable":
   old states are never shown as current.
 - No blinking, no names or personal data, the mouse cursor hidden.
-- Night dimming on a schedule (`display.dim_from`, `display.dim_to`, `display.dim_brightness`).
+- Night dimming on a schedule (`display.dim_from`, `display.dim_to`, `display.dim_brightness`): backgrounds darken,
+  text stays at WCAG AA contrast (stall_tile.dimmed), never mid-grey on black.
 - It opens on the monitor it was last on (Ctrl+Shift+Right moves it to the next one and remembers).
-- Leaving full screen (Esc, F11) or closing needs the admin PIN.
+- Leaving full screen (Esc, F11) or closing needs the admin PIN. With none set, a passer-by cannot choose one: the
+  display says it is set with `kiosk admin set-pin` on this machine and stays as it is.
 """
 
 from __future__ import annotations
@@ -18,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QColor, QGuiApplication, QKeyEvent, QPainter, QPaintEvent, QResizeEvent
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeyEvent, QResizeEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from kiosk.core.stalls import StallState
 from kiosk.ui.widgets.flow_layout import FlowLayout
 from kiosk.ui.widgets.pin_dialog import AdminPin, ask_admin
-from kiosk.ui.widgets.stall_tile import StallTile
+from kiosk.ui.widgets.stall_tile import STYLES, StallTile, TileStyle, dimmed
 
 BACKGROUND = "#101418"
 
@@ -64,19 +66,6 @@ class DisplayBridge(QObject):
         self.lockerCounts.emit(message)
 
 
-class DimOverlay(QWidget):
-    def __init__(self, parent: QWidget) -> None:
-        super().__init__(parent)
-        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-        self.alpha = 0
-
-    def paintEvent(self, _event: QPaintEvent) -> None:
-        if self.alpha:
-            painter = QPainter(self)
-            painter.fillRect(self.rect(), QColor(0, 0, 0, self.alpha))
-            painter.end()
-
-
 class DisplayWindow(QWidget):
     def __init__(self, bridge: DisplayBridge, pin: AdminPin, settings_file: Path, dim_from: str = "22:00",
                  dim_to: str = "06:00", dim_brightness: float = 40.0, parent: QWidget | None = None,
@@ -85,7 +74,8 @@ class DisplayWindow(QWidget):
         self.pin = pin
         self.settings = QSettings(str(settings_file), QSettings.Format.IniFormat)
         self.dim_from, self.dim_to = parse_clock(dim_from), parse_clock(dim_to)
-        self.dim_alpha = round(255 * (1 - dim_brightness / 100))
+        self.dim_brightness = dim_brightness / 100
+        self.brightness = 1.0  # now: dim_brightness at night, else 1
         self.allow_close = False
         self.reachable = False
         self.messages: dict[int, Any] = {}
@@ -93,7 +83,7 @@ class DisplayWindow(QWidget):
         self._sections: dict[str, tuple[QWidget, QLabel, FlowLayout]] = {}
         self.setWindowTitle("Restrooms")
         self.setObjectName("wallDisplay")
-        self.setStyleSheet(f"#wallDisplay {{ background: {BACKGROUND}; }} QLabel {{ color: #ffffff; }}")
+        self._paint_window()
         self.setCursor(Qt.CursorShape.BlankCursor)
         self.title = QLabel("Restrooms", self)
         self.clock = QLabel(self)
@@ -116,7 +106,6 @@ class DisplayWindow(QWidget):
         layout.addWidget(self.banner)
         layout.addLayout(self.body)
         layout.addStretch(1)
-        self.overlay = DimOverlay(self)
         self._relayout = QTimer(self)
         self._relayout.setSingleShot(True)
         self._relayout.setInterval(100)
@@ -197,6 +186,7 @@ class DisplayWindow(QWidget):
             tile = StallTile(message.stall_id, message.label, large=True, parent=section)
             tile.show_state(StallState(message.state), message.reason, message.updated)
             tile.stale = not self.reachable
+            tile.brightness = self.brightness
             flow.addWidget(tile)
             self.tiles[message.stall_id] = tile
         self._size_tiles()
@@ -222,29 +212,43 @@ class DisplayWindow(QWidget):
         tile_w = int(min(tile_h * 1.6, (width - 64 - 18 * (per_row - 1)) / per_row))
         for tile in self.tiles.values():
             tile.setFixedSize(tile_w, tile_h)
-        px = max(28, tile_h // 5)
+        self._px = max(28, tile_h // 5)
+        self._paint_labels()
+
+    def text_style(self) -> TileStyle:
+        """The window's own colours (background, and its labels' text) at the present brightness."""
+        return dimmed(TileStyle("", BACKGROUND, "#ffffff"), self.brightness)
+
+    def _paint_window(self) -> None:
+        style = self.text_style()
+        self.setStyleSheet(f"#wallDisplay {{ background: {style.background}; }} "
+                           f"#wallDisplay QLabel {{ color: {style.text}; }}")
+
+    def _paint_labels(self) -> None:
+        px = getattr(self, "_px", 28)
         for _w, title, _f in self._sections.values():
             title.setStyleSheet(f"font-size: {int(px * 0.8)}px; font-weight: bold;")
         self.title.setStyleSheet(f"font-size: {px}px; font-weight: bold;")
         self.clock.setStyleSheet(f"font-size: {px}px;")
         self.lockers.setStyleSheet(f"font-size: {px}px; font-weight: bold;")
-        self.banner.setStyleSheet(f"background: #ffb300; color: #000000; padding: 12px; border-radius: 8px;"
-                                  f"font-size: {int(px * 0.7)}px; font-weight: bold;")
+        banner = dimmed(STYLES[StallState.ATTENTION], self.brightness)
+        self.banner.setStyleSheet(f"background: {banner.background}; color: {banner.text}; padding: 12px; "
+                                  f"border-radius: 8px; font-size: {int(px * 0.7)}px; font-weight: bold;")
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
-        self.overlay.setGeometry(self.rect())
         self._size_tiles()
 
     def tick(self, now: float | None = None) -> None:
         moment = datetime.fromtimestamp(now if now is not None else time.time())
         self.clock.setText(moment.strftime("%H:%M"))
-        alpha = self.dim_alpha if is_night(moment.time(), self.dim_from, self.dim_to) else 0
-        if alpha != self.overlay.alpha:
-            self.overlay.alpha = alpha
-            self.overlay.raise_()
-            self.overlay.update()
+        brightness = self.dim_brightness if is_night(moment.time(), self.dim_from, self.dim_to) else 1.0
+        if brightness != self.brightness:
+            self.brightness = brightness
+            self._paint_window()
+            self._paint_labels()
         for tile in self.tiles.values():
+            tile.brightness = brightness
             tile.update()  # "updated N s ago"
 
     # --- screens and leaving ------------------------------------------------------------------------------------
@@ -271,7 +275,7 @@ class DisplayWindow(QWidget):
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in (Qt.Key.Key_Escape, Qt.Key.Key_F11) and self.isFullScreen():
-            ask_admin(self.pin, "leave full screen", self, self.leave_full_screen)
+            ask_admin(self.pin, "leave full screen", self, self.leave_full_screen, may_choose=False)
             return
         if event.key() == Qt.Key.Key_Right and event.modifiers() == (Qt.KeyboardModifier.ControlModifier
                                                                       | Qt.KeyboardModifier.ShiftModifier):
@@ -288,7 +292,7 @@ class DisplayWindow(QWidget):
             event.accept()
             return
         event.ignore()
-        ask_admin(self.pin, "close the display", self, self._close_now)
+        ask_admin(self.pin, "close the display", self, self._close_now, may_choose=False)
 
     def _close_now(self) -> None:
         self.allow_close = True

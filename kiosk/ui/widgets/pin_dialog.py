@@ -1,6 +1,11 @@
 """Asks for the admin PIN, with an on-screen keypad for touch screens (typing works too).
 
-If this machine has no PIN yet, the same dialog asks for a new one twice and stores its hash.
+If this machine has no PIN yet, the same dialog asks for a new one twice and stores its hash, except where a
+passer-by could be the one answering (the wall display: `may_choose=False`): there it says how the PIN is set
+(`kiosk admin set-pin` on that machine) and does nothing.
+
+The dialog carries its own style (dark text on white, large type and keys), so that a dark parent such as the wall
+display, whose labels are white, cannot make it unreadable.
 """
 
 from __future__ import annotations
@@ -14,6 +19,12 @@ from PySide6.QtWidgets import QDialog, QGridLayout, QLabel, QLineEdit, QPushButt
 
 from kiosk.client.pin_file import read_pin_hash, write_pin_hash
 from kiosk.core.pin import PinError, PinGate, check_new_pin, hash_pin
+
+READABLE = ("QDialog { background: #ffffff; } QLabel { color: #000000; font-size: 22px; } "
+            "QLabel#pinError { color: #b00020; font-weight: bold; } "
+            "QLineEdit { color: #000000; background: #ffffff; border: 2px solid #455a64; font-size: 28px; } "
+            "QPushButton { color: #000000; background: #eceff1; border: 1px solid #90a4ae; border-radius: 6px; "
+            "font-size: 24px; min-height: 60px; min-width: 80px; } QPushButton:pressed { background: #cfd8dc; }")
 
 
 class AdminPin:
@@ -42,6 +53,8 @@ class PinDialog(QDialog):
         self._choosing = not pin.is_set
         self.setWindowTitle("Admin PIN")
         self.setModal(True)
+        self.setStyleSheet(READABLE)
+        self.setMinimumWidth(420)
         intro = ("No admin PIN is set on this machine yet. Choose one (at least 6 digits) to " + purpose + "."
                  if self._choosing else "Enter the admin PIN to " + purpose + ".")
         self.message = QLabel(intro, self)
@@ -114,12 +127,40 @@ class PinDialog(QDialog):
         self.error.setText(f"Too many wrong PINs: try again in {locked:.0f} s." if locked else "Wrong PIN.")
 
 
-def ask_admin(pin: Any, purpose: str, parent: QWidget | None, then: Callable[[], None]) -> QDialog | None:
+class NoPinNotice(QDialog):
+    """Said instead of asking, where no PIN is set and whoever stands in front may not choose one."""
+
+    def __init__(self, purpose: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Admin PIN")
+        self.setModal(True)
+        self.setStyleSheet(READABLE)
+        self.setMinimumWidth(520)
+        self.message = QLabel(f"To {purpose}, this machine needs an admin PIN, and none is set yet.\n\n"
+                              "Whoever looks after it sets one on this machine with:\n    kiosk admin set-pin", self)
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QPushButton("&OK", self)
+        close.clicked.connect(self.accept)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.message)
+        layout.addWidget(close)
+        close.setFocus()
+
+
+def ask_admin(pin: Any, purpose: str, parent: QWidget | None, then: Callable[[], None],
+              may_choose: bool = True) -> QDialog | None:
     """`then` runs once an admin is known. On the hub `pin` is a kiosk.ui.operator_gate.OperatorGate (the admin
     signed in, or a sign-in now); on the wall display the machine's AdminPin (the PIN dialog, window-modal, no nested
-    event loop). Returns the dialog shown, if any."""
+    event loop). With `may_choose` False and no PIN set, a notice says how to set one and `then` never runs.
+    Returns the dialog shown, if any."""
     if hasattr(pin, "ask"):
         return pin.ask(purpose, parent, then)
+    if not may_choose and not pin.is_set:
+        notice = NoPinNotice(purpose, parent)
+        notice.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        notice.open()
+        return notice
     dialog = PinDialog(pin, purpose, parent)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.accepted.connect(then)

@@ -44,6 +44,28 @@ def contrast_ratio(foreground: str, background: str) -> float:
     return (a + 0.05) / (b + 0.05)
 
 
+def _scaled(hex_colour: str, factor: float) -> str:
+    return "#" + "".join(f"{min(255, round(int(hex_colour[i:i + 2], 16) * factor)):02x}" for i in (1, 3, 5))
+
+
+def dimmed(style: TileStyle, brightness: float) -> TileStyle:
+    """`style` for a display dimmed to `brightness` (0..1): the background darkened by that much, and the text the
+    dimmest grey that still keeps WCAG AA contrast (4.5:1) on it, or black where black reads better (night dimming
+    must not turn the words into mid-grey on black)."""
+    if brightness >= 1:
+        return style
+    background = _scaled(style.background, brightness)
+    if style.text == "#000000" and contrast_ratio("#000000", background) >= 4.5:
+        return TileStyle(style.word, background, "#000000")
+    level = max(brightness, 0.5)
+    while level < 1 and contrast_ratio(_scaled("#ffffff", level), background) < 4.5:
+        level = min(1.0, level + 0.02)
+    text = _scaled("#ffffff", level)
+    if contrast_ratio(text, background) < 4.5:
+        text = "#000000"
+    return TileStyle(style.word, background, text)
+
+
 def ago(seconds: float | None) -> str:
     if seconds is None:
         return "never heard from"
@@ -126,6 +148,7 @@ class StallTile(QWidget):
         self.reason = ""
         self.updated_at: float | None = None
         self.stale = False  # the wall display greys tiles out when the hub is unreachable
+        self.brightness = 1.0  # the wall display's night dimming (kiosk.ui.display)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.setCursor(Qt.CursorShape.ArrowCursor if large else Qt.CursorShape.PointingHandCursor)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus if large else Qt.FocusPolicy.StrongFocus)
@@ -145,8 +168,10 @@ class StallTile(QWidget):
 
     def style_for(self) -> TileStyle:
         if self.state is None or self.stale:
-            return UNKNOWN if self.state is None else STYLES[StallState.NO_SIGNAL]
-        return STYLES[self.state]
+            style = UNKNOWN if self.state is None else STYLES[StallState.NO_SIGNAL]
+        else:
+            style = STYLES[self.state]
+        return dimmed(style, self.brightness)
 
     def detail_line(self, now: float) -> str:
         if self.state is StallState.ATTENTION:
