@@ -1,11 +1,13 @@
 """The wall display, offscreen, following a real hub over its broker."""
 
+import time
 from datetime import datetime
 from datetime import time as day_time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtWidgets import QApplication
 
 from kiosk.config import Config
 from kiosk.core.stalls import SensorRole, StallState
@@ -93,7 +95,9 @@ def test_the_display_follows_the_hub_and_says_when_it_cannot(qtbot: Any, tmp_pat
             hub.stop()  # the hub goes away: the display must say so, not keep showing "IN USE" as current
             qtbot.waitUntil(lambda: not feed.check()[0], timeout=5000)
             assert display.banner.isVisibleTo(display) and "NO CONNECTION TO THE HUB" in display.banner.text()
-            assert display.tiles[stall].stale and display.tiles[stall].style_for().word == "NO SIGNAL"
+            tile = display.tiles[stall]  # the last known word, greyed, with its age: not a sensor's NO SIGNAL
+            assert tile.stale and tile.style_for().word == "IN USE" and tile.style_for().background == "#2b3238"
+            assert tile.detail_line(time.time()).startswith("last known, ")
             assert display._sections["West"][1].text().endswith("state unknown")  # no stale "1 of 1 free"
         finally:
             feed.stop()
@@ -209,3 +213,54 @@ def test_with_no_pin_set_a_passer_by_cannot_choose_one(qtbot: Any, tmp_path: Pat
     notice.accept()
     display.close()
     assert display.isVisible() and display.isFullScreen() and not display.pin.is_set
+
+
+def wall_of(qtbot: Any, tmp_path: Path, rooms: list[int], size: tuple[int, int]) -> tuple[DisplayBridge, DisplayWindow]:
+    from kiosk.protocol.state import StallStateMessage
+
+    bridge, display = window(qtbot, tmp_path)
+    display.resize(*size)
+    display.show()
+    n = 0
+    for room, count in enumerate(rooms):
+        for k in range(count):
+            bridge.stall_state(n, StallStateMessage(n, f"Floor {room} restroom", "", str(k + 1), k, room,
+                                                    ("vacant", "occupied", "no_signal")[n % 3], "", 0.0, time.time()))
+            n += 1
+    display.show_reachable(True, "")
+    qtbot.waitUntil(lambda: len(display.tiles) == n)
+    QApplication.sendPostedEvents()  # the layouts place the sized tiles
+    QApplication.processEvents()
+    return bridge, display
+
+
+@pytest.mark.parametrize(("rooms", "size", "share"), [
+    ([4], (1920, 1080), 0.06), ([12], (1920, 1080), 0.06), ([6, 6], (1920, 1080), 0.06),
+    ([12], (1080, 1920), 0.03), ([4], (1366, 768), 0.06), ([10, 10, 10, 10], (1920, 1080), 0.03),
+])
+def test_the_wall_reads_from_five_metres(qtbot: Any, tmp_path: Path, rooms: list[int], size: tuple[int, int],
+                                         share: float) -> None:
+    """The stall number and the state word as shares of the screen's height (before: 3.1 % and 2.5 % for 4 stalls
+    on 1080p, the tiles on half the width)."""
+    _bridge, display = wall_of(qtbot, tmp_path, rooms, size)
+    number, word = display.type_shares()
+    assert number >= share and word >= share, (number, word)
+    right = max(t.mapTo(display, t.rect().bottomRight()).x() for t in display.tiles.values())
+    bottom = max(t.mapTo(display, t.rect().bottomRight()).y() for t in display.tiles.values())
+    assert right <= size[0] and bottom <= size[1]  # all on screen
+    if len(display.tiles) <= 12:
+        assert right > size[0] * 0.85 or bottom > size[1] * 0.8  # ...and filling it
+
+
+def test_hub_unreachable_is_one_big_state_of_its_own(qtbot: Any, tmp_path: Path) -> None:
+    _bridge, display = wall_of(qtbot, tmp_path, [6, 6], (1920, 1080))
+    display.show_reachable(False, "connection refused")
+    qtbot.waitUntil(lambda: display.banner.isVisible())
+    assert "NO CONNECTION TO THE HUB since" in display.banner.text()
+    _number, word = display.type_shares()
+    assert display._banner_px >= word * display.height()  # at least as large as the state words
+    assert all(t.stale and t.style_for().word != "NO SIGNAL" or t.state is StallState.NO_SIGNAL
+               for t in display.tiles.values())
+    bottom = max(t.mapTo(display, t.rect().bottomRight()).y() for t in display.tiles.values())
+    assert display.banner.geometry().bottom() < min(t.mapTo(display, t.rect().topLeft()).y()
+                                                    for t in display.tiles.values()) and bottom <= 1080

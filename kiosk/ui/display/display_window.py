@@ -20,13 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeyEvent, QResizeEvent
+from PySide6.QtGui import QCloseEvent, QFont, QFontMetrics, QGuiApplication, QKeyEvent, QResizeEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from kiosk.core.stalls import StallState
 from kiosk.ui.widgets.flow_layout import FlowLayout
 from kiosk.ui.widgets.pin_dialog import AdminPin, ask_admin
 from kiosk.ui.widgets.stall_tile import STYLES, StallTile, TileStyle, dimmed
+
+GAP = 12
+WORDS = tuple(style.word for style in STYLES.values())  # every word a tile shows (WAITING only before any state)
 
 BACKGROUND = "#101418"
 
@@ -94,14 +97,14 @@ class DisplayWindow(QWidget):
         self.banner.setWordWrap(True)
         self.banner.setStyleSheet("background: #ffb300; color: #000000; padding: 12px; border-radius: 8px;")
         self.body = QVBoxLayout()
-        self.body.setSpacing(24)
+        self.body.setSpacing(GAP)
         header = QHBoxLayout()
         header.addWidget(self.title, 1)
         header.addWidget(self.lockers)
         header.addSpacing(48)
         header.addWidget(self.clock)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(32, 24, 32, 24)
+        layout.setContentsMargins(16, 12, 16, 12)
         layout.addLayout(header)
         layout.addWidget(self.banner)
         layout.addLayout(self.body)
@@ -117,6 +120,7 @@ class DisplayWindow(QWidget):
         self._timer.setInterval(1000)
         self._timer.timeout.connect(self.tick)
         self._timer.start()
+        self._lost_at = ""
         self.reachable = True  # so that the first call below sets the banner
         self.show_reachable(False, "connecting to the hub")
         self.tick()
@@ -156,15 +160,25 @@ class DisplayWindow(QWidget):
             return
         self.reachable = reachable
         self.banner.setVisible(not reachable)
-        since = datetime.now().strftime("%H:%M")
-        self.banner.setText(f"NO CONNECTION TO THE HUB since {since}. These stalls may have changed: "
-                            "please check before you rely on them." if self.messages else
-                            "Waiting for the hub: no stall states yet.")
+        self._lost_at = datetime.now().strftime("%H:%M")
+        self._banner_text()
         for tile in self.tiles.values():
             tile.stale = not reachable
             tile.update()
         self._update_titles()
         self._locker_text()
+        self._size_tiles()
+
+    def _banner_text(self) -> None:
+        """One big line (at least the size of the state words) and one smaller line that says what it means."""
+        big = getattr(self, "_banner_px", 48)
+        if self.messages:
+            head = f"NO CONNECTION TO THE HUB since {self._lost_at}"
+            rest = "The stalls below show their last known state, greyed: they may have changed."
+        else:
+            head, rest = "Waiting for the hub", "No stall states yet."
+        self.banner.setText(f"<div style='font-size:{big}px; font-weight:bold'>{head}</div>"
+                            f"<div style='font-size:{max(18, big // 2)}px'>{rest}</div>")
 
     def _rebuild(self) -> None:
         for widget, _title, _flow in self._sections.values():
@@ -175,7 +189,8 @@ class DisplayWindow(QWidget):
             if message.restroom not in self._sections:
                 section = QWidget(self)
                 title = QLabel(section)
-                flow = FlowLayout(spacing=18)
+                title.setWordWrap(True)  # a long name wraps: it never widens the window past a portrait screen
+                flow = FlowLayout(spacing=GAP)
                 column = QVBoxLayout(section)
                 column.setContentsMargins(0, 0, 0, 0)
                 column.addWidget(title)
@@ -189,8 +204,8 @@ class DisplayWindow(QWidget):
             tile.brightness = self.brightness
             flow.addWidget(tile)
             self.tiles[message.stall_id] = tile
+        self._update_titles()  # first: the titles' heights are part of the sizing
         self._size_tiles()
-        self._update_titles()
 
     def _update_titles(self) -> None:
         for restroom, (_w, title, _f) in self._sections.items():
@@ -203,17 +218,70 @@ class DisplayWindow(QWidget):
     # --- appearance ---------------------------------------------------------------------------------------------
 
     def _size_tiles(self) -> None:
-        """Tiles as large as the screen allows: up to 4 per row, 2 rows per restroom on a 1080p screen."""
-        height = max(self.height(), 600)
-        width = max(self.width(), 800)
-        tile_h = int(min(360, max(170, height / (2.6 * max(1, len(self._sections)) + 0.8))))
-        widest = max((sum(1 for m in self.messages.values() if m.restroom == r) for r in self._sections), default=1)
-        per_row = max(1, min(widest, int((width - 64) // (tile_h * 1.2 + 18))))
-        tile_w = int(min(tile_h * 1.6, (width - 64 - 18 * (per_row - 1)) / per_row))
+        """Tiles as large as the screen allows, filling it: the number of tiles per row that gives the largest state
+        word wins (every restroom's stalls wrap at that number), in landscape and portrait alike."""
+        width, height = max(self.width(), 320), max(self.height(), 320)
+        self._px = px = max(22, int(height * 0.04))
+        self._paint_labels()
+        counts = [sum(1 for m in self.messages.values() if m.restroom == r) for r in self._sections]
+        if not counts:
+            return
+        self._banner_px = int(height * 0.06)
+        word = self._layout_tiles(counts, width, height, px)
+        if self.banner.isVisibleTo(self) and word > self._banner_px:
+            self._banner_px = int(word) + 1  # the banner at least as large as the state words
+            self._layout_tiles(counts, width, height, px)
+
+    def _layout_tiles(self, counts: list[int], width: int, height: int, px: int) -> float:
+        self._banner_text()
+        gap = GAP
+        free_h = height - self._overhead(width)
+        free_w = width - 32 - 8  # the flow wraps a row that is a pixel too wide
+        probe = QFont(self.font())
+        probe.setBold(True)
+        probe.setPixelSize(100)
+        metrics = QFontMetrics(probe)
+        one = max(metrics.horizontalAdvance(w) for w in WORDS) / 100  # the widest word, per pixel of type
+        two = max(metrics.horizontalAdvance(p) for w in WORDS for p in w.split(" ")) / 100  # in two lines
+        best: tuple[float, int, int] = (0.0, 1, 1)
+        for per_row in range(1, max(counts) + 1):
+            rows = sum(-(-n // per_row) for n in counts)
+            tile_w = (free_w - gap * (per_row - 1)) / per_row
+            tile_h = min((free_h - gap * (rows - len(counts))) / rows, tile_w * 1.3)
+            room = tile_w - 6 - 2 * min((tile_h - 6) * 0.08, (tile_w - 6) * 0.04)
+            word = max(min(0.34 * (tile_h - 6), room / one), min(0.21 * (tile_h - 6), room / two))
+            word = min(word, 0.26 * (tile_h - 6))  # the stall number's size: both must be readable
+            if word > best[0]:
+                best = (word, int(tile_w), int(tile_h))
+        word, tile_w, tile_h = best
+        tile_w, tile_h = max(120, tile_w), max(90, tile_h)
         for tile in self.tiles.values():
             tile.setFixedSize(tile_w, tile_h)
-        self._px = max(28, tile_h // 5)
-        self._paint_labels()
+        return word
+
+    def _overhead(self, width: int) -> int:
+        """The height that is not tiles: margins, the header, the banner when shown, each restroom's title."""
+        outer = self.layout()
+        spacing = max(0, outer.spacing())
+        margins = outer.contentsMargins()
+        used = margins.top() + margins.bottom() + max(w.sizeHint().height() for w in (self.title, self.clock,
+                                                                                      self.lockers)) + spacing
+        if self.banner.isVisibleTo(self):
+            used += max(self.banner.heightForWidth(width - 32), self.banner.sizeHint().height()) + spacing
+        for section, title, _flow in self._sections.values():
+            title.ensurePolished()
+            used += (max(title.heightForWidth(width - 32), title.sizeHint().height())
+                     + max(0, section.layout().spacing()) + self.body.spacing())
+        return used + spacing + 8  # and the spacing before the closing stretch
+
+    def type_shares(self) -> tuple[float, float]:
+        """The smallest stall number and state word shown, as shares of the screen's height (readable at 5 m: at
+        least 6 % up to 12 stalls)."""
+        height = max(1, self.height())
+        sizes = [tile.type_sizes(w) for tile in self.tiles.values() for w in WORDS]
+        if not sizes:
+            return 0.0, 0.0
+        return min(s[0] for s in sizes) / height, min(s[1] for s in sizes) / height
 
     def text_style(self) -> TileStyle:
         """The window's own colours (background, and its labels' text) at the present brightness."""
@@ -227,13 +295,14 @@ class DisplayWindow(QWidget):
     def _paint_labels(self) -> None:
         px = getattr(self, "_px", 28)
         for _w, title, _f in self._sections.values():
-            title.setStyleSheet(f"font-size: {int(px * 0.8)}px; font-weight: bold;")
+            title.setStyleSheet(f"font-size: {int(px * (0.8 if len(self._sections) <= 2 else 0.6))}px; "
+                                "font-weight: bold;")  # many restrooms: their titles give way to the tiles
         self.title.setStyleSheet(f"font-size: {px}px; font-weight: bold;")
         self.clock.setStyleSheet(f"font-size: {px}px;")
         self.lockers.setStyleSheet(f"font-size: {px}px; font-weight: bold;")
         banner = dimmed(STYLES[StallState.ATTENTION], self.brightness)
         self.banner.setStyleSheet(f"background: {banner.background}; color: {banner.text}; padding: 12px; "
-                                  f"border-radius: 8px; font-size: {int(px * 0.7)}px; font-weight: bold;")
+                                  "border-radius: 8px;")
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)

@@ -30,6 +30,7 @@ STYLES = {
     StallState.ATTENTION: TileStyle("CHECK", "#ffb300", "#000000"),
 }
 UNKNOWN = TileStyle("WAITING", "#455a64", "#ffffff")  # the display before the hub has said anything
+STALE_BACKGROUND, STALE_TEXT = "#2b3238", "#b0bec5"  # the wall display's last known state, hub unreachable
 
 
 def _luminance(hex_colour: str) -> float:
@@ -167,13 +168,17 @@ class StallTile(QWidget):
         self.update()
 
     def style_for(self) -> TileStyle:
-        if self.state is None or self.stale:
-            style = UNKNOWN if self.state is None else STYLES[StallState.NO_SIGNAL]
+        if self.state is None:
+            style = UNKNOWN
+        elif self.stale:  # the last known word, greyed: clearly not current
+            style = TileStyle(STYLES[self.state].word, STALE_BACKGROUND, STALE_TEXT)
         else:
             style = STYLES[self.state]
         return dimmed(style, self.brightness)
 
     def detail_line(self, now: float) -> str:
+        if self.stale:
+            return "last known, " + ago(None if self.updated_at is None else now - self.updated_at)
         if self.state is StallState.ATTENTION:
             return self.reason
         age = None if self.updated_at is None else now - self.updated_at
@@ -189,11 +194,13 @@ class StallTile(QWidget):
         painter = QPainter(self)
         painter.drawPixmap(0, 0, self._face(style))
         rect = QRectF(self.rect()).adjusted(3, 3, -3, -3)
-        h, pad = rect.height(), rect.height() * 0.08
+        h = rect.height()
+        pad = self._pad(h, rect.width())
         painter.setPen(QColor(style.text))
         painter.setFont(self._small_font(h))
-        line = "hub unreachable" if self.stale else self.detail_line(time.time())
-        painter.drawText(QRectF(rect.x() + pad, rect.y() + h * 0.74, rect.width() - 2 * pad, h * 0.2),
+        line = self.detail_line(time.time())
+        painter.drawText(QRectF(rect.x() + pad, rect.y() + h * (0.80 if self.large else 0.74), rect.width() - 2 * pad,
+                                h * (0.17 if self.large else 0.2)),
                          Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                          painter.fontMetrics().elidedText(line, Qt.TextElideMode.ElideRight,
                                                           int(rect.width() - 2 * pad)))
@@ -201,7 +208,7 @@ class StallTile(QWidget):
 
     def _small_font(self, h: float) -> QFont:
         small = QFont(self.font())
-        small.setPixelSize(max(11, int(h * 0.11)))
+        small.setPixelSize(max(11, int(h * (0.09 if self.large else 0.11))))
         return small
 
     def _face(self, style: TileStyle) -> QPixmap:
@@ -215,6 +222,31 @@ class StallTile(QWidget):
             face = _FACES[key] = self._draw_face(style, ratio)
         return face
 
+    def type_sizes(self, word: str) -> tuple[int, int]:
+        """The pixel sizes of the stall's number (label) and of the state word `word` at the tile's present size: the
+        wall display's readability (a share of the screen's height) is measured on these."""
+        h = self.height() - 6
+        return max(12, int(h * 0.26)), self._word_layout(word)[0]
+
+    def _word_layout(self, word: str) -> tuple[int, str]:
+        """The state word's pixel size and text: on a large tile in two lines ("NO" / "SIGNAL") where that makes it
+        larger, as narrow tiles on a full wall do."""
+        h, w = self.height() - 6, self.width() - 6
+        font = QFont(self.font())
+        font.setBold(True)
+        room = w - 2 * self._pad(h, w)
+        if not self.large:
+            return fitting_size(font, word, int(h * 0.20), room), word
+        one = fitting_size(font, word, int(h * 0.34), room)
+        if " " not in word:
+            return one, word
+        parts = word.split(" ", 1)
+        two = min(fitting_size(font, part, int(h * 0.21), room) for part in parts)
+        return (two, "\n".join(parts)) if two > one else (one, word)
+
+    def _pad(self, h: float, w: float) -> float:
+        return min(h * 0.08, w * 0.04) if self.large else h * 0.08
+
     def _draw_face(self, style: TileStyle, ratio: float) -> QPixmap:
         face = QPixmap(int(self.width() * ratio), int(self.height() * ratio))
         face.setDevicePixelRatio(ratio)
@@ -227,23 +259,25 @@ class StallTile(QWidget):
         painter.drawRoundedRect(rect, 10, 10)
         fg = QColor(style.text)
         h = rect.height()
-        pad = h * 0.08
-        icon = QRectF(rect.x() + pad, rect.y() + pad, h * 0.30, h * 0.30)
+        pad = self._pad(h, rect.width())
+        icon = QRectF(rect.x() + pad, rect.y() + pad, h * 0.26, h * 0.26)
         paint_icon(painter, None if self.stale else self.state, icon, fg)
         painter.setPen(fg)
+        label_px, _word = self.type_sizes(style.word)
+        word_px, word_text = self._word_layout(style.word)
         label_font = QFont(self.font())
-        label_font.setPixelSize(max(12, int(h * 0.26)))
+        label_font.setPixelSize(label_px)
         label_font.setBold(True)
         painter.setFont(label_font)
         painter.drawText(QRectF(icon.right() + pad, rect.y() + pad * 0.5, rect.width() - icon.width() - 3 * pad,
-                                h * 0.36), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, self.label)
+                                h * 0.34), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, self.label)
         word_font = QFont(self.font())
         word_font.setBold(True)
-        word_font.setPixelSize(fitting_size(word_font, style.word, int(h * (0.22 if self.large else 0.20)),
-                                            rect.width() - 2 * pad))
+        word_font.setPixelSize(word_px)
         painter.setFont(word_font)
-        painter.drawText(QRectF(rect.x() + pad, rect.y() + h * 0.42, rect.width() - 2 * pad, h * 0.30),
-                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, style.word)
+        top, tall = (0.36, 0.44) if self.large else (0.42, 0.30)
+        painter.drawText(QRectF(rect.x() + pad, rect.y() + h * top, rect.width() - 2 * pad, h * tall),
+                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, word_text)
         painter.end()
         return face
 
