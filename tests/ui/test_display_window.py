@@ -256,6 +256,8 @@ def test_hub_unreachable_is_one_big_state_of_its_own(qtbot: Any, tmp_path: Path)
     _bridge, display = wall_of(qtbot, tmp_path, [6, 6], (1920, 1080))
     display.show_reachable(False, "connection refused")
     qtbot.waitUntil(lambda: display.banner.isVisible())
+    QApplication.sendPostedEvents()  # the layouts place the resized tiles
+    QApplication.processEvents()
     assert "NO CONNECTION TO THE HUB since" in display.banner.text()
     _number, word = display.type_shares()
     assert display._banner_px >= word * display.height()  # at least as large as the state words

@@ -121,6 +121,7 @@ class DisplayWindow(QWidget):
         self._timer.timeout.connect(self.tick)
         self._timer.start()
         self._lost_at = ""
+        self._banner_lines = ("", "")
         self.reachable = True  # so that the first call below sets the banner
         self.show_reachable(False, "connecting to the hub")
         self.tick()
@@ -177,6 +178,7 @@ class DisplayWindow(QWidget):
             rest = "The stalls below show their last known state, greyed: they may have changed."
         else:
             head, rest = "Waiting for the hub", "No stall states yet."
+        self._banner_lines = (head, rest)
         self.banner.setText(f"<div style='font-size:{big}px; font-weight:bold'>{head}</div>"
                             f"<div style='font-size:{max(18, big // 2)}px'>{rest}</div>")
 
@@ -267,12 +269,28 @@ class DisplayWindow(QWidget):
         used = margins.top() + margins.bottom() + max(w.sizeHint().height() for w in (self.title, self.clock,
                                                                                       self.lockers)) + spacing
         if self.banner.isVisibleTo(self):
-            used += max(self.banner.heightForWidth(width - 32), self.banner.sizeHint().height()) + spacing
+            banner = self._banner_height(width - 32 - 24)
+            self.banner.setFixedHeight(banner)  # what the tiles were sized for
+            used += banner + spacing
         for section, title, _flow in self._sections.values():
             title.ensurePolished()
             used += (max(title.heightForWidth(width - 32), title.sizeHint().height())
                      + max(0, section.layout().spacing()) + self.body.spacing())
         return used + spacing + 8  # and the spacing before the closing stretch
+
+    def _banner_height(self, width: int) -> int:
+        """The banner's two lines at their sizes, wrapped to `width` (a rich-text label's own heightForWidth is
+        far off for large type)."""
+        big = getattr(self, "_banner_px", 48)
+        height = 24  # its padding
+        for text, px, bold in ((self._banner_lines[0], big, True), (self._banner_lines[1], max(18, big // 2), False)):
+            font = QFont(self.font())
+            font.setPixelSize(px)
+            font.setBold(bold)
+            metrics = QFontMetrics(font)
+            lines = max(1, -(-metrics.horizontalAdvance(text) // max(1, width)))
+            height += lines * metrics.lineSpacing()
+        return int(height * 1.1)  # rich text's own line gaps
 
     def type_shares(self) -> tuple[float, float]:
         """The smallest stall number and state word shown, as shares of the screen's height (readable at 5 m: at
