@@ -28,8 +28,13 @@ def test_night_dimming_crosses_midnight(now: str, night: bool) -> None:
     assert not is_night(day_time(hours, minutes), day_time(7), day_time(7))  # equal times: never dim
 
 
+NOON = datetime(2026, 11, 22, 12, 0).timestamp()
+
+
 def window(qtbot: Any, tmp_path: Path, **kwargs: Any) -> tuple[DisplayBridge, DisplayWindow]:
+    """A display whose clock says noon unless the test passes its own: nothing here depends on the hour it runs."""
     bridge = DisplayBridge()
+    kwargs.setdefault("clock", lambda: NOON)
     display = DisplayWindow(bridge, AdminPin(tmp_path), tmp_path / "display.ini", **kwargs)
     qtbot.addWidget(display)
     display.resize(1280, 720)
@@ -40,12 +45,16 @@ def test_the_display_dims_at_night_and_the_cursor_is_hidden(qtbot: Any, tmp_path
     from kiosk.protocol.state import StallStateMessage
     from kiosk.ui.widgets.stall_tile import contrast_ratio
 
-    bridge, display = window(qtbot, tmp_path, dim_from="22:00", dim_to="06:00", dim_brightness=40)
+    moment = [NOON]
+    bridge, display = window(qtbot, tmp_path, dim_from="22:00", dim_to="06:00", dim_brightness=40,
+                             clock=lambda: moment[0])
     for n, state in enumerate(("vacant", "occupied", "no_signal", "attention")):
         bridge.stall_state(n, StallStateMessage(n, "West", "", str(n), n, 0, state, "door open", 0.0, 0.0))
     qtbot.waitUntil(lambda: len(display.tiles) == 4)
     day = {n: tile.style_for() for n, tile in display.tiles.items()}
-    display.tick(datetime(2026, 11, 22, 23, 30).timestamp())
+    assert display.brightness == 1.0
+    moment[0] = datetime(2026, 11, 22, 23, 30).timestamp()  # the window's own one-second timer reads it too
+    display.tick()
     assert display.brightness == 0.4
     for n, tile in display.tiles.items():
         night = tile.style_for()
@@ -54,7 +63,8 @@ def test_the_display_dims_at_night_and_the_cursor_is_hidden(qtbot: Any, tmp_path
     window_style = display.text_style()
     assert contrast_ratio(window_style.text, window_style.background) >= 4.5
     assert display.clock.palette().color(display.clock.foregroundRole()).name() == window_style.text
-    display.tick(datetime(2026, 11, 22, 9, 0).timestamp())
+    moment[0] = datetime(2026, 11, 22, 9, 0).timestamp()
+    display.tick()
     assert display.brightness == 1.0 and {n: t.style_for() for n, t in display.tiles.items()} == day
     assert display.cursor().shape().name == "BlankCursor"
 

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import time
 from datetime import datetime
 from datetime import time as day_time
@@ -72,9 +73,10 @@ class DisplayBridge(QObject):
 class DisplayWindow(QWidget):
     def __init__(self, bridge: DisplayBridge, pin: AdminPin, settings_file: Path, dim_from: str = "22:00",
                  dim_to: str = "06:00", dim_brightness: float = 40.0, parent: QWidget | None = None,
-                 show_lockers: bool = False) -> None:
+                 show_lockers: bool = False, clock: Callable[[], float] = time.time) -> None:
         super().__init__(parent)
         self.pin = pin
+        self._now = clock  # the wall clock; tests pass their own moment
         self.settings = QSettings(str(settings_file), QSettings.Format.IniFormat)
         self.dim_from, self.dim_to = parse_clock(dim_from), parse_clock(dim_to)
         self.dim_brightness = dim_brightness / 100
@@ -327,7 +329,7 @@ class DisplayWindow(QWidget):
         self._size_tiles()
 
     def tick(self, now: float | None = None) -> None:
-        moment = datetime.fromtimestamp(now if now is not None else time.time())
+        moment = datetime.fromtimestamp(now if now is not None else self._now())
         self.clock.setText(moment.strftime("%H:%M"))
         brightness = self.dim_brightness if is_night(moment.time(), self.dim_from, self.dim_to) else 1.0
         if brightness != self.brightness:
