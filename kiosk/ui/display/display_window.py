@@ -13,8 +13,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import time
+from collections.abc import Callable
 from datetime import datetime
 from datetime import time as day_time
 from pathlib import Path
