@@ -158,7 +158,11 @@ def _window(config: Config, arguments: Sequence[str]) -> int:
     bridge = Bridge()
     window = MainWindow(bridge, database=config.database_label, idle_lock_s=config.admin.idle_lock_s,
                         later_tabs=True, reader=(config.desk.reader_max_gap_ms, config.desk.reader_min_chars))
-    guard = CloseGuard(window, QSettings(str(config.config_dir / WINDOW_SETTINGS), QSettings.Format.IniFormat))
+    settings = QSettings(str(config.config_dir / WINDOW_SETTINGS), QSettings.Format.IniFormat)
+    from kiosk.ui.widgets.tables import ExportFolder
+
+    ExportFolder.keep_in(settings)
+    guard = CloseGuard(window, settings)
     guard.hosting = False  # until this window has started the hub itself
     window.close_guard = guard
     started: list[HubStarter] = []

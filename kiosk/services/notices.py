@@ -53,6 +53,9 @@ class Notices:
         """Devices the tracker marked "no signal" (silent for about three of their usual reports). A device that
         said it goes offline (a status message, its last will) raises nothing."""
         for snap in snapshots:
+            if snap.online is Online.ONLINE and snap.id in self._offline:
+                self.device_heard(snap.id)  # back (a status or a login says so): the list and the notice agree
+                continue
             if snap.online is not Online.NO_SIGNAL or snap.revoked:
                 continue
             with self._lock:
@@ -60,7 +63,7 @@ class Notices:
                     continue
                 self._offline[snap.id] = -1  # claimed: a second tick cannot make a second row
             seen = time.strftime("%H:%M", time.localtime(snap.last_seen)) if snap.last_seen else "never"
-            detail = (f"{snap.kind} device {snap.id} stopped reporting; last heard from at {seen}. Check its power "
+            detail = (f"{snap.name} ({snap.kind}) stopped reporting; last heard from at {seen}. Check its power "
                       "and network; this notice ends by itself when the device is back.")
             earlier = self._unacknowledged.get(snap.id)
             times = self._times.get(snap.id, 1) + 1

@@ -88,3 +88,26 @@ def test_overdue_lockers_are_one_notice_retitled_as_the_count_moves_and_ended_at
     restarted.lockers_counted(0)
     [notice] = store.notifications()
     assert notice.ended_at is not None and notice.title == "Overdue lockers: all released"
+
+
+def snapshot(online: Any, name: str = "Stall W-2") -> Any:
+    from kiosk.core.devices import DeviceSnapshot
+
+    return DeviceSnapshot("dev-1", name, "stall", 1_000.0, 5, 0, None, None, None, None, None, None, online)
+
+
+def test_a_device_listed_online_again_ends_its_notice_which_names_it(tmp_path: Path) -> None:
+    """A device that comes back by a status message or a login (no reading yet) is Online in the device list; its
+    no-signal notice must not say "going on" beside it."""
+    from kiosk.core.devices import Online
+
+    store = EnergyStore(open_store(f"sqlite:///{tmp_path / 'k.db'}"))
+    notices = Notices(store, lambda *_: None)
+    notices.load()
+    notices.devices_changed([snapshot(Online.NO_SIGNAL)])
+    [notice] = store.notifications()
+    assert notice.ended_at is None and notice.detail.startswith("Stall W-2 (stall) stopped reporting")
+    assert "dev-1" not in notice.detail and "dev-1" not in notice.title
+    notices.devices_changed([snapshot(Online.ONLINE)])
+    [notice] = store.notifications()
+    assert notice.ended_at is not None

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,8 @@ def view(qtbot: Any, hub: Hub) -> EnergyView:
 
 
 def test_an_empty_tab_says_how_to_get_ports(view: EnergyView) -> None:
-    assert view.empty.isVisible() and "kiosk port add" in view.empty.text()
+    assert view.empty.isVisible() and "Admin > Devices" in view.empty.text()
+    assert view.right.currentWidget() is view.pick and "Pick a port" in view.pick.text()  # no empty axes
 
 
 def test_a_port_shows_live_and_history_and_a_phantom_alert_can_be_acknowledged(qtbot: Any, hub: Hub,
@@ -53,6 +55,7 @@ def test_a_port_shows_live_and_history_and_a_phantom_alert_can_be_acknowledged(q
         device.close()
     view.ops._read_at = 0.0  # the port list is re-read every 10 s; now
     view.tick()
+    assert view.right.currentWidget() is view.pick  # nothing picked yet
     assert [(r["name"], r["status"]) for r in view.model.rows] == [("Desk lamp", PortStatus.ACTIVE)]
     assert view.model.index(0, 1).data() == "● in use" and not view.empty.isVisible()
     hub.writer.flush()
@@ -62,6 +65,8 @@ def test_a_port_shows_live_and_history_and_a_phantom_alert_can_be_acknowledged(q
     assert view.model.rows[0]["always_on"] == pytest.approx(103.75, abs=0.5)  # one minute's mean so far
     with qtbot.waitSignal(view.historyShown, timeout=5000):
         view.select_ports([lamp.id])
+    assert view.right.currentWidget() is view.graphs
+    assert [label for label, b in view.range_buttons.items() if b.isChecked()] == ["Day"]
     curve = view._live_curves[lamp.id]
     assert list(curve.getData()[1]) == [103.5, 104.0]
     assert view.series.tier == "minute"  # a day: per-minute rollups
@@ -69,12 +74,13 @@ def test_a_port_shows_live_and_history_and_a_phantom_alert_can_be_acknowledged(q
     with qtbot.waitSignal(view.historyShown, timeout=5000):
         view.show_range(3600)
     assert view.series.tier == "raw" and view.series.mean == [103.5, 104.0]
+    assert [label for label, b in view.range_buttons.items() if b.isChecked()] == ["Hour"]
     assert view.export_csv(str(tmp_path / "e.csv")) == 2
     with (tmp_path / "e.csv").open(encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
-    assert rows[0] == ["time", "mean_w", "min_w", "max_w", "tier"] and rows[1][1] == "103.5"
-    view.export_png(str(tmp_path / "e.png"))
-    assert (tmp_path / "e.png").stat().st_size > 1000
+    assert rows[0] == ["port", "time", "mean (W)", "min (W)", "max (W)", "resolution"]
+    assert rows[1][0] == "Desk lamp" and rows[1][2] == "103.5" and rows[1][5] == "each reading"
+    assert view.export_png(str(tmp_path / "e.png")) and (tmp_path / "e.png").stat().st_size > 1000
 
     note = hub.energy_store.notify("phantom", lamp.id, "Phantom load on Desk lamp: 4.0 W", "detail", 4.0, 900, 0.4)
     view.refresh_alerts()  # what the 1 s tick does every fifth time
@@ -107,3 +113,124 @@ def test_a_hidden_tab_does_no_work_and_catches_up_when_shown(view: EnergyView) -
     assert calls == []
     view.show()  # showing it refreshes at once
     assert "port_rows" in calls and "notifications" in calls
+
+
+def history_port(hub: Hub, name: str, hours: int, base: float, meter: Any = None) -> tuple[Any, str]:
+    """A port with one reading an hour for the last `hours` hours, through the real pipeline (raw rows and
+    rollups); returns (meter, port id)."""
+    from kiosk.protocol.payloads import EnergyReading
+
+    if meter is None:
+        meter, _ = hub.registry.create(f"{name} meter", "energy", "test")
+    channel = str(len(hub.energy_store.ports()) + 1)
+    port = hub.energy_store.add_port(meter.id, name, "test", channel=channel)
+    now = time.time()
+    for hour in range(hours, 0, -1):
+        hub.energy.reading(meter.id, EnergyReading(channel, 230.0, (base + hour % 3) / 230.0, base + hour % 3),
+                           now - hour * 3600)
+    hub.writer.flush()
+    return meter, port.id
+
+
+def show(qtbot: Any, view: EnergyView, ports: list[str], span: float) -> None:
+    view.ops._read_at = 0.0
+    view.tick()
+    with qtbot.waitSignal(view.historyShown, timeout=5000):
+        view.select_ports(ports)
+    with qtbot.waitSignal(view.historyShown, timeout=5000):
+        view.show_range(span)
+
+
+def test_few_points_show_as_markers_and_several_ports_share_the_history_in_their_live_colours(
+        qtbot: Any, hub: Hub, view: EnergyView) -> None:
+    meter, lamps = history_port(hub, "Desk lamps", 48, 100.0)
+    _, fridge = history_port(hub, "Staff fridge", 48, 40.0, meter)
+    show(qtbot, view, [lamps, fridge], 7 * 86400)
+    assert view.series.tier == "hour" and set(view.history) == {lamps, fridge}
+    curves = view._history_curves
+    assert [len(curves[p].getData()[0]) for p in (lamps, fridge)] == [48, 48]
+    assert all(curves[p].opts["symbol"] == "o" for p in (lamps, fridge))  # 48 points a week wide: each a dot
+    for port_id in (lamps, fridge):  # one colour per port, the same live and in the history
+        assert curves[port_id].opts["pen"].color().name() == view._live_curves[port_id].opts["pen"].color().name()
+    assert view.colour(lamps) != view.colour(fridge)
+    legend = [label.text for _, label in view.history_legend.items]
+    assert legend == [r["name"] for r in view.model.rows]  # in the port table's order
+    assert "Desk lamps" in view.readout.text() and "Staff fridge" in view.readout.text()
+    assert view.history_plot.plotItem.titleLabel.text.startswith("2 ports")
+
+    with qtbot.waitSignal(view.historyShown, timeout=5000):
+        view.select_ports([fridge])  # one port again: its colour stays, the lamps leave the history
+    assert set(view._history_curves) == {fridge} and view.colour(fridge) == curves[fridge].opts["pen"].color().name()
+
+
+def test_many_points_are_a_line_without_markers(qtbot: Any, hub: Hub, view: EnergyView) -> None:
+    _, port = history_port(hub, "Reading room", 24 * 6, 120.0)
+    show(qtbot, view, [port], 7 * 86400)
+    assert len(view.series.xs) == 144 and view._history_curves[port].opts["symbol"] is None
+
+
+def test_a_pan_leaves_the_range_button_and_the_hover_read_out_stays_while_the_mouse_does(
+        qtbot: Any, hub: Hub, view: EnergyView) -> None:
+    from PySide6.QtCore import QEvent, QPointF
+    from PySide6.QtWidgets import QApplication
+
+    _, port = history_port(hub, "Desk lamps", 30, 100.0)
+    show(qtbot, view, [port], 86400)
+    box = view.history_plot.getViewBox()
+    at = view.series.xs[10]
+    view._hover(box.mapViewToScene(QPointF(at, 100.0)))
+    stamp = time.strftime("%a %d %b %Y %H:%M", time.localtime(at))
+    assert view.pointer.text().startswith(stamp) and "Desk lamps" in view.pointer.text()
+    with qtbot.waitSignal(view.historyShown, timeout=5000):  # a reload (the range settled) keeps the read-out
+        view._load_history()
+    assert view.pointer.text().startswith(stamp)
+    QApplication.sendEvent(view.history_plot.viewport(), QEvent(QEvent.Type.Leave))
+    assert view.pointer.text() == ""
+
+    low, high = view.visible_range()
+    with qtbot.waitSignal(view.historyShown, timeout=5000):
+        view.history_plot.setXRange(low - 6 * 3600, high - 6 * 3600, padding=0)  # a pan
+    assert not any(b.isChecked() for b in view.range_buttons.values())
+    assert "_to_" in view.export_name("csv")  # a panned range is named by its dates
+
+
+def test_exports_are_named_by_port_and_range_confirm_where_they_went_and_remember_the_folder(
+        qtbot: Any, hub: Hub, view: EnergyView, tmp_path: Path) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    from kiosk.ui.widgets.tables import ExportFolder
+
+    _, port = history_port(hub, "Desk lamp (west)", 20, 100.0)
+    show(qtbot, view, [port], 7 * 86400)
+    today = time.strftime("%Y-%m-%d")
+    assert view.export_name("csv") == f"desk-lamp-west_week_{today}.csv"
+    ExportFolder._folder = ""
+    view.csv_button.click()
+    dialog = view.findChild(QFileDialog)
+    assert dialog is not None and dialog.selectedFiles()[0].endswith(f"desk-lamp-west_week_{today}.csv")
+    target = tmp_path / "exports" / "lamp.csv"
+    target.parent.mkdir()
+    dialog.selectFile(str(target))
+    dialog.accept()
+    assert view.saved.text() == f"Saved 20 rows to {target}"
+    with target.open(encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    assert len(rows) == 21 and {r[0] for r in rows[1:]} == {"Desk lamp (west)"}
+    assert {r[5] for r in rows[1:]} == {"per hour"}
+    assert ExportFolder.get() == target.parent
+    qtbot.waitUntil(lambda: view.findChild(QFileDialog) is None)  # the dialog deletes itself
+    view.png_button.click()  # the next export opens where the last one went
+    dialog = view.findChild(QFileDialog)
+    assert Path(dialog.directory().absolutePath()) == target.parent
+    dialog.reject()
+
+
+def test_an_alert_that_ended_says_since_when(hub: Hub, view: EnergyView) -> None:
+    meter, lamp = history_port(hub, "Desk lamp", 2, 100.0)
+    ended = time.time() - 600
+    hub.energy_store.notify("phantom", lamp, "Phantom load on Desk lamp: 4.0 W", "detail", 4.0, 900, 0.4,
+                            ended_at=ended)
+    view.refresh_alerts()
+    text = view.alerts.item(0).text()
+    assert f"over since {time.strftime('%H:%M', time.localtime(ended))}" in text or "over since yesterday" in text
+    assert meter.id not in text and lamp not in text  # names, never ids

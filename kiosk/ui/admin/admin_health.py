@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from kiosk import config
 from kiosk.ui.admin.admin_common import make_table
 from kiosk.ui.widgets.background import Background
+from kiosk.ui.widgets.notice_words import notice_state
 
 NOTIFICATION_KINDS = {"phantom": "Phantom load", "device_offline": "No signal",
                       "lockers_overdue": "Lockers overdue"}
@@ -206,12 +207,7 @@ class NotificationsPage(QWidget):
         self._rows = rows
         self.table.setRowCount(len(rows))
         for row, notice in enumerate(rows):
-            if notice.acknowledged_at is not None:
-                state = f"acknowledged by {notice.acknowledged_by}"
-            elif notice.ended_at is not None:
-                state = f"over since {time.strftime('%H:%M', time.localtime(notice.ended_at))}"
-            else:
-                state = "going on"
+            state = notice_state(notice)
             values = (time.strftime("%Y-%m-%d %H:%M", time.localtime(notice.created_at)),
                       NOTIFICATION_KINDS.get(notice.kind, notice.kind), notice.title, state, notice.detail)
             for column, text in enumerate(values):

@@ -20,11 +20,11 @@ from kiosk.ui.admin.devices_model import DevicesModel
 
 EMPTY_TEXT = """<h2>No devices yet</h2>
 <p>Devices appear here as soon as they are registered, and update live when they publish.</p>
-<p><b>Add a real device</b> from a terminal:<br>
-<code>kiosk device add --name "Stall W-2" --kind stall</code><br>
-It prints the device id and its token once; the device logs in to this hub's MQTT broker with them
-(username = device id, password = token).</p>
-<p><b>Or try it out</b> with demo devices: stall sensors, energy meters and an ESP32, provisioned with real tokens.</p>
+<p><b>Add a real device</b> with <b>Add device…</b> above: give it a name and a kind (a stall sensor, an energy meter,
+an ESP32 board, a desk station or a wall display). The hub shows its id and its token once, with a QR code for
+the device's setup; the device logs in to this hub's MQTT broker with them (username = device id, password = token).</p>
+<p><b>Or try it out</b> with demo devices: stall sensors, energy meters and an ESP32, provisioned with real
+tokens.</p>
 """
 
 

@@ -30,11 +30,11 @@ from kiosk.ui.widgets.stall_tile import STYLES, StallTile
 EMPTY_TEXT = """<h2>No restrooms yet</h2>
 <p>Add a restroom and its stalls with <b>Edit restrooms</b>, then give each stall its sensor:
 a door sensor, a thermal sensor, or both.</p>
-<p><b>Registered sensors</b> (<code>kiosk device add --kind stall</code>) and <b>legacy StallSense boards</b>
-appear in the edit dialog as soon as they report. StallSense boards log in anonymously, so they are accepted only
-with legacy mode on: start the kiosk with <code>--legacy-stallsense</code> (or set
-<code>stalls.legacy_stallsense = true</code>).</p>
-<p>The demo devices (Devices tab) come with a demo restroom.</p>
+<p><b>Sensors registered</b> on Admin &gt; Devices (<b>Add device…</b>, kind stall sensor) and <b>legacy StallSense
+boards</b> appear in the edit dialog as soon as they report. StallSense boards log in without a token, so they are
+accepted only when the hub runs in legacy StallSense mode: start it with <code>--legacy-stallsense</code>, or set
+<code>stalls.legacy_stallsense = true</code> in its configuration.</p>
+<p>The demo devices (Admin &gt; Devices, <b>Start demo devices</b>) come with a demo restroom.</p>
 """
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QAbstractItemView, QFileDialog, QHeaderView, QTableView, QWidget
 
 from kiosk.ui.widgets.rows_model import RowsModel
@@ -34,12 +34,38 @@ def make_table(parent: QWidget, model: RowsModel) -> QTableView:
     return table
 
 
+class ExportFolder:
+    """The folder the last export went to, offered by the next save dialog (kept in the window's settings file
+    when the app names one, else for as long as the program runs)."""
+
+    settings: QSettings | None = None
+    _folder = ""
+
+    @classmethod
+    def keep_in(cls, settings: QSettings | None) -> None:
+        cls.settings = settings
+
+    @classmethod
+    def get(cls) -> Path:
+        folder = str(cls.settings.value("exports/folder", "")) if cls.settings is not None else cls._folder
+        return Path(folder) if folder and Path(folder).is_dir() else Path.home()
+
+    @classmethod
+    def chose(cls, path: str) -> None:
+        cls._folder = str(Path(path).parent)
+        if cls.settings is not None:
+            cls.settings.setValue("exports/folder", cls._folder)
+            cls.settings.sync()
+
+
 def ask_save_path(parent: QWidget, title: str, suggested: str, then: Any) -> QFileDialog:
-    """A save dialog opened with open() (no nested event loop); `then(path)` once a file is chosen."""
-    dialog = QFileDialog(parent, title, str(Path.home() / suggested), "CSV files (*.csv)")
+    """A save dialog opened with open() (no nested event loop), in the folder of the last export; `then(path)` once
+    a file is chosen."""
+    dialog = QFileDialog(parent, title, str(ExportFolder.get() / suggested), "CSV files (*.csv)")
     dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
     dialog.setDefaultSuffix("csv")
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.fileSelected.connect(ExportFolder.chose)
     dialog.fileSelected.connect(then)
     dialog.open()
     return dialog
