@@ -35,6 +35,7 @@ from kiosk.ui.admin.devices_view import DevicesView
 from kiosk.ui.admin.token_dialog import TokenDialog
 from kiosk.ui.widgets.background import Background
 from kiosk.ui.widgets.reason_dialog import ask_reason
+from kiosk.ui.widgets.scrolling import scrolled
 
 DETAIL_REFRESH_MS = 2000
 
@@ -201,7 +202,7 @@ class AdminDevicesPage(QWidget):
         self.detail.actionRequested.connect(self._action)
         splitter = QSplitter(self)
         splitter.addWidget(view)
-        splitter.addWidget(self.detail)
+        splitter.addWidget(scrolled(self.detail, self))  # all of a device's facts and buttons, on any screen
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         top = QHBoxLayout()

@@ -30,6 +30,7 @@ from kiosk import config
 from kiosk.ui.admin.admin_common import make_table
 from kiosk.ui.widgets.background import Background
 from kiosk.ui.widgets.notice_words import notice_state
+from kiosk.ui.widgets.scrolling import scrolled
 
 NOTIFICATION_KINDS = {"phantom": "Phantom load", "device_offline": "No signal",
                       "lockers_overdue": "Lockers overdue"}
@@ -72,9 +73,10 @@ class HealthPage(QWidget):
         super().__init__(parent)
         self.ops: Any = None
         self.values: dict[tuple[str, str], QLabel] = {}
-        grid = QGridLayout(self)
+        body = QWidget(self)
+        grid = QGridLayout(body)
         for index, (title, names) in enumerate(self.FIELDS):
-            box = QGroupBox(title, self)
+            box = QGroupBox(title, body)
             form = QFormLayout(box)
             for name in names:
                 value = QLabel("—", box)
@@ -84,6 +86,9 @@ class HealthPage(QWidget):
                 form.addRow(name, value)
             grid.addWidget(box, index // 2, index % 2)
         grid.setRowStretch(3, 1)
+        layout = QVBoxLayout(self)  # taller than a 720-line screen leaves room for: it scrolls
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(scrolled(body, self))
 
     def attach(self, operations: Any) -> None:
         self.ops = operations
