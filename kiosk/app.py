@@ -25,6 +25,7 @@ _IMPORTED_AT = time.monotonic()
 EXIT_CONFIG = 2
 EXIT_ALREADY_RUNNING = 3  # another hub runs on this data folder (`kiosk stop` stops it)
 WINDOW_SETTINGS = "window.ini"  # the desk window's own choices (what closing it does), in the config folder
+STATION_SETTINGS = "station.ini"  # a station's window: its place per screen, the export folder
 FIRST_PAINT_GRACE_MS = 3000
 
 
@@ -200,7 +201,11 @@ def _window(config: Config, arguments: Sequence[str]) -> int:
                                                     "(start the kiosk again to bring the window back, or "
                                                     "`kiosk stop`)"))
     window.closed.connect(app.quit)
-    window.show()
+    from kiosk.ui.window_place import WindowPlace
+
+    place = WindowPlace(window, settings, "desk")  # size, position and maximised state, per screen
+    app.aboutToQuit.connect(place.save)
+    place.show()
 
     def quitting_on_purpose() -> None:
         guard.allow_close = True
@@ -461,6 +466,7 @@ def station_token(config: Config) -> str:
 
 def run_station(config: Config) -> int:
     """A second desk: the Lockers tab of the hub at station.hub_url, through its API (no database, no broker)."""
+    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
     from kiosk.client.energy import RemoteEnergy
@@ -496,7 +502,14 @@ def run_station(config: Config) -> int:
                            reader=(config.desk.reader_max_gap_ms, config.desk.reader_min_chars))
     stream = EventStream(client.websocket_target, window.events.event.emit, window.events.state.emit)
     stream.start()
-    window.show()
+    from kiosk.ui.widgets.tables import ExportFolder
+    from kiosk.ui.window_place import WindowPlace
+
+    settings = QSettings(str(config.config_dir / STATION_SETTINGS), QSettings.Format.IniFormat)
+    ExportFolder.keep_in(settings)
+    place = WindowPlace(window, settings, "station")
+    app.aboutToQuit.connect(place.save)
+    place.show()
     _quit_on_signals(app)
     app.aboutToQuit.connect(stream.stop)
     app.aboutToQuit.connect(client.close)

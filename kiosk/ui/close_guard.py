@@ -93,7 +93,10 @@ class CloseGuard(QObject):
         return False
 
     def bring_back(self) -> None:
-        self.window.showNormal()
+        if self.window.isMaximized():  # maximised before it went to the background: maximised again
+            self.window.showMaximized()
+        else:
+            self.window.showNormal()
         self.window.raise_()
         self.window.activateWindow()
 
