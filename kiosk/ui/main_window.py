@@ -116,6 +116,11 @@ class MainWindow(QMainWindow):
         self.reader = CardReader(self, *self._reader_settings)
         self.reader.leave_to = lambda widget: widget is self.lockers.desk.scan
         self.reader.swiped.connect(self.card_swiped)
+        from kiosk.ui.keyboard import PURPOSES, Mnemonics, TabWalker
+
+        self.keys = TabWalker(self, self.tabs, PURPOSES)
+        self.mnemonics = Mnemonics(self.tabs)
+        self.mnemonics.refresh()
 
     def card_swiped(self, text: str) -> None:
         """A card read on any tab: the locker desk comes forward and answers it."""

@@ -71,6 +71,10 @@ class StationWindow(QMainWindow):
         self.reader = CardReader(self, *reader)  # a swipe on any tab goes to the Lockers desk
         self.reader.leave_to = lambda widget: widget is self.lockers.desk.scan
         self.reader.swiped.connect(self.card_swiped)
+        from kiosk.ui.keyboard import PURPOSES, Mnemonics, TabWalker
+
+        self.keys = TabWalker(self, self.tabs, PURPOSES)
+        self.mnemonics = Mnemonics(self.tabs)
         self.events = StationEvents(self)
         self.events.event.connect(self._event, Qt.ConnectionType.QueuedConnection)
         self.events.state.connect(self._state, Qt.ConnectionType.QueuedConnection)

@@ -151,13 +151,14 @@ def test_the_second_scan_must_come_soon_and_esc_cancels(tab: LockersView, clock:
     assert tab.desk.map.status_of(1) is LockerStatus.IN_USE
 
 
-@pytest.mark.parametrize(("typed", "expected"), [
-    ("hello", "is not an enrollment number"),
-    ("XX2021999", "not on the roster"),
+@pytest.mark.parametrize(("typed", "headline", "expected"), [
+    ("hello", "Not an enrollment number", "is not an enrollment number"),
+    ("XX2021999", "Not on the roster", "not on the roster"),
 ])
-def test_bad_scans_say_what_to_do_next(tab: LockersView, typed: str, expected: str) -> None:
+def test_bad_scans_say_what_happened_and_what_to_do_next(tab: LockersView, typed: str, headline: str,
+                                                         expected: str) -> None:
     scan(tab, typed)
-    assert tab.desk.result_title.text() == "Not done" and expected in tab.desk.result_detail.text()
+    assert tab.desk.result_title.text() == headline and expected in tab.desk.result_detail.text()
     assert tab.desk.counts.text().startswith("12 free")
 
 
@@ -184,7 +185,7 @@ def test_no_free_locker_says_so(tab: LockersView, desk: LockerDesk) -> None:
     assert tab.desk.counts.text().startswith("0 free")
     desk.add_member("CS2022003", "C", "", Operator("t", Role.STAFF))
     scan(tab, "CS2022003")
-    assert "No locker is free" in tab.desk.result_detail.text()
+    assert "No locker is free" in tab.desk.result_detail.text() and tab.desk.result_title.text() == "No locker free"
 
 
 def test_a_locker_picked_on_the_map_goes_to_the_next_scan(tab: LockersView, qtbot: Any) -> None:
@@ -216,6 +217,9 @@ def test_force_release_needs_the_pin_and_a_reason_and_is_audited(tab: LockersVie
     give_pin(qtbot, tab)
     give_reason(qtbot, "left without the key")
     assert tab.desk.map.status_of(1) is LockerStatus.FREE
+    assert tab.desk.result_title.text() == "Force release done"  # it says it was done, and how
+    assert "force released" in tab.desk.result_detail.text() and "left without the key" in tab.desk.result_detail.text()
+    assert "locker 1 force released" in tab.desk.recent.item(0).text()
     rows, _ = desk.history_rows()
     assert (rows[0].release_kind, rows[0].released_by, rows[0].reason) == ("force", "admin (PIN)",
                                                                            "left without the key")
@@ -339,3 +343,65 @@ def test_figures_show_counts_and_per_day(tab: LockersView, qtbot: Any, tmp_path:
     assert sum(n for _, n in tab.figures.figures.per_day) == 2
     tab.figures.export_to(str(tmp_path / "figures.csv"))
     assert ["totals", "assignments", "2"] in read_csv(tmp_path / "figures.csv")
+
+
+def test_the_desk_lists_its_recent_scans_newest_first(tab: LockersView, clock: Clock) -> None:
+    for enrollment in ("CS2021001", "CS2021002", "EC2021001"):
+        scan(tab, enrollment)
+        clock.now += 5
+    scan(tab, "XX2021999")
+    lines = [tab.desk.recent.item(i).text() for i in range(tab.desk.recent.count())]
+    assert len(lines) == 4
+    assert "not on the roster\nXX2021999" in lines[0]
+    assert "locker 3 assigned" in lines[1] and lines[1].endswith("\nAmit Kumar · EC2021001")
+    assert "locker 2 assigned" in lines[2] and "CS2021002" in lines[2] and "locker 1 assigned" in lines[3]
+    for _ in range(10):  # it keeps the last few
+        scan(tab, "hello")
+        clock.now += 2
+    assert tab.desk.recent.count() == 8
+
+
+def test_the_release_hint_goes_when_its_30_s_are_over(tab: LockersView, clock: Clock) -> None:
+    scan(tab, "CS2021002")
+    clock.now += 2
+    scan(tab, "CS2021002")
+    assert "within 30 s" in tab.desk.result_detail.text()
+    assert tab.desk._hint.isActive() and tab.desk._hint.interval() == 30_000
+    clock.now += 31
+    tab.desk._hint.timeout.emit()  # what the timer does 30 s later
+    assert "within 30 s" not in tab.desk.result_detail.text()
+    assert tab.desk.result_detail.text() == "Has locker 1. To release it, scan the card twice."
+    scan(tab, "CS2021002")  # once: it says so again, and does not release
+    assert tab.desk.map.status_of(1) is LockerStatus.IN_USE and "within 30 s" in tab.desk.result_detail.text()
+
+
+def test_a_due_time_after_midnight_says_tomorrow(tab: LockersView, clock: Clock) -> None:
+    import time
+
+    late = time.mktime((*time.localtime(clock.now)[:3], 22, 30, 0, 0, 0, -1))
+    clock.now = late
+    scan(tab, "CS2021001")  # due 4 hours later: 02:30 tomorrow
+    assert tab.desk.result_detail.text() == "Locker 1 assigned, due back by 02:30 tomorrow."
+    assert "due by 02:30 tomorrow" in tab.desk.recent.item(0).text()
+    scan(tab, "1")
+    assert "02:30 tomorrow" in tab.desk.selection.text()
+
+
+def test_tapping_a_locker_shows_its_holder_in_the_big_panel(tab: LockersView, qtbot: Any, clock: Clock) -> None:
+    scan(tab, "CS2021001")
+    clock.now += 600
+    qtbot.mouseClick(tab.desk.map, Qt.MouseButton.LeftButton, pos=tab.desk.map.cell_rect(1).center())
+    assert tab.desk.result_number.text() == "1" and tab.desk.result_line.text() == "Rahul Sharma · CS2021001"
+    assert tab.desk.result_title.text().startswith("Locker 1 (Ground floor)")
+    assert "since" in tab.desk.result_detail.text() and "due back by" in tab.desk.result_detail.text()
+    qtbot.mouseClick(tab.desk.map, Qt.MouseButton.LeftButton, pos=tab.desk.map.cell_rect(7).center())
+    assert tab.desk.result_line.text() == "Free" and tab.desk.result_title.text() == "Locker 7 (First floor)"
+
+
+def test_out_of_order_does_not_look_like_in_use() -> None:
+    from PySide6.QtGui import QColor
+
+    in_use, broken = CELL_STYLES[LockerStatus.IN_USE], CELL_STYLES[LockerStatus.OUT_OF_ORDER]
+    assert in_use.background != broken.background and in_use.border != broken.border
+    hue = QColor(in_use.background).hsvHue()
+    assert QColor(in_use.background).hsvSaturation() > 40 and 190 <= hue <= 240  # blue, where broken is grey

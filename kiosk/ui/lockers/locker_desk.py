@@ -17,13 +17,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QListWidget,
+    QListWidgetItem,
     QMessageBox,
     QPushButton,
     QScrollArea,
@@ -33,7 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.core.lockers import AlreadyAssigned, LockerCounts, LockerError, LockerStatus, normalise_enrollment
-from kiosk.ui.lockers.locker_map import LockerMap, describe_locker
+from kiosk.ui.lockers.locker_map import LockerMap, describe_locker, due_words
 from kiosk.ui.widgets.pin_dialog import ask_admin
 from kiosk.ui.widgets.reason_dialog import ask_reason
 
@@ -41,6 +43,22 @@ CONFIRM_WINDOW_S = 30.0  # a second scan within this time releases the member's 
 REPEAT_S = 1.0  # the same card read again this soon is the reader repeating itself, not the desk asking again
 BIG_NUMBER_PT = 84
 IDLE_TEXT = "Scan a card or type an enrollment number, then Enter."
+RECENT_KEPT = 8  # the desk's recent scans, newest first: three students in a row all see their lockers
+HEADLINES = (  # the hub's reason -> what the big panel's headline says happened (else "Not done")
+    ("not on the roster", "Not on the roster"),
+    ("No locker is free", "No locker free"),
+    ("is out of order", "Locker out of order"),
+    ("is in use", "Locker in use"),
+    ("There is no locker", "No such locker"),
+    ("has no locker right now", "Has no locker"),
+    ("is not in use", "Locker not in use"),
+    ("could not do this", "The hub could not do this"),
+    ("is busy", "Try again"),
+)
+
+
+def headline(reason: str) -> str:
+    return next((words for part, words in HEADLINES if part in reason), "Not done")
 
 
 def counts_text(counts: LockerCounts) -> str:
@@ -76,7 +94,7 @@ class DeskPage(QWidget):
         self._last_scan: tuple[str, float] = ("", 0.0)
         self.scan = ScanField(self)
         self.scan.setObjectName("lockerScan")
-        self.scan.setPlaceholderText("Scan a card or type a number")
+        self.scan.setPlaceholderText("Scan or type a number")
         self.scan.setMaxLength(40)
         self.scan.setEnabled(False)
         self.scan.returnPressed.connect(self.scan_entered)
@@ -107,6 +125,19 @@ class DeskPage(QWidget):
             box.addWidget(widget)
         box.addWidget(self.result_action)
         self._tone("idle")
+        self._hint = QTimer(self)  # "scan again within 30 s" goes when the 30 s are over
+        self._hint.setSingleShot(True)
+        self._hint.setInterval(int(CONFIRM_WINDOW_S * 1000))
+        self._hint.timeout.connect(self._hint_expired)
+        self.recent_title = QLabel("Recent scans", self)
+        self.recent_title.setObjectName("lockerListTitle")
+        self.recent = QListWidget(self)  # newest first: who, which locker, what happened, when
+        self.recent.setObjectName("lockerRecent")
+        self.recent.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.recent.setSelectionMode(QListWidget.SelectionMode.NoSelection)
+        self.recent.setWordWrap(True)  # a long name wraps; the list never scrolls sideways
+        self.recent.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.recent.setMinimumHeight(4 * self.recent.fontMetrics().lineSpacing() + 8)
 
         self.selection = QLabel("Tap a locker on the map to pick it or to see who has it.", self)
         self.selection.setObjectName("lockerSelection")
@@ -120,9 +151,11 @@ class DeskPage(QWidget):
             actions.addWidget(button)
         left = QVBoxLayout()
         left.addWidget(self.scan)
-        left.addWidget(self.result, 1)
+        left.addWidget(self.result, 2)
         left.addWidget(self.selection)
         left.addLayout(actions)
+        left.addWidget(self.recent_title)
+        left.addWidget(self.recent, 1)
         left_widget = QWidget(self)
         left_widget.setLayout(left)
         left_widget.setFixedWidth(400)
@@ -181,7 +214,8 @@ class DeskPage(QWidget):
         try:
             enrollment = normalise_enrollment(text)
         except LockerError as exc:
-            self._show("error", "?", "Not an enrollment number", str(exc))
+            self._show("error", "?", "", str(exc), title="Not an enrollment number")
+            self._note(text[:20], "not an enrollment number")
             return
         last, self._last_scan = self._last_scan, (enrollment, self._clock())
         if last[0] == enrollment and self._clock() - last[1] < REPEAT_S:
@@ -199,20 +233,25 @@ class DeskPage(QWidget):
             assignment = self.ops.assign(enrollment, picked)
         except AlreadyAssigned as exc:
             self._pending = (enrollment, self._clock())
-            self._show("warn", str(exc.locker), self._who(enrollment),
+            who = self._who(enrollment)
+            self._show("warn", str(exc.locker), who,
                        f"Already has locker {exc.locker}. Scan the card again within {CONFIRM_WINDOW_S:.0f} s to "
                        "release it; Esc cancels.")
+            self._hint.start()
+            self._note(who, f"has locker {exc.locker}")
             return
         except LockerError as exc:
             unknown = "not on the roster" in str(exc)
             self._unknown = enrollment if unknown else ""
             self._show("error", "–", enrollment, str(exc), action=unknown)
+            self._note(enrollment, headline(str(exc)).lower())
             return
         self.map.select(None)
         self.changed.emit()
-        due = time.strftime("%H:%M", time.localtime(assignment.due_at))
-        self._show("ok", str(assignment.locker), self._who(enrollment), f"Locker {assignment.locker} assigned, "
-                   f"due back by {due}.")
+        who = self._who(enrollment)
+        due = due_words(assignment.due_at, self._clock())
+        self._show("ok", str(assignment.locker), who, f"Locker {assignment.locker} assigned, due back {due}.")
+        self._note(who, f"locker {assignment.locker} assigned, due {due}")
 
     def _release_member(self, enrollment: str) -> None:
         try:
@@ -221,21 +260,44 @@ class DeskPage(QWidget):
             self._show("error", "–", enrollment, str(exc))
             return
         self.changed.emit()
-        self._show_released(released, self._who(enrollment))
+        who = self._who(enrollment)
+        self._show_released(released, who)
+        self._note(who, f"locker {released.locker} released")
 
-    def _show_released(self, released: Any, who: str) -> None:
+    def _show_released(self, released: Any, who: str, forced: str = "") -> None:
         from kiosk.core.lockers import describe_duration
 
         held = describe_duration((released.released_at or self._clock()) - released.assigned_at)
+        if forced:
+            self._show("released", str(released.locker), who, f"Locker {released.locker} was force released and "
+                       f"is free again (held {held}). Reason, in the audit log: {forced}",
+                       title="Force release done")
+            return
         self._show("released", str(released.locker), who, f"Locker {released.locker} is free again (held {held}).")
+
+    def _hint_expired(self) -> None:
+        """The 30 s to release by a second scan are over: the panel stops offering it."""
+        pending, self._pending = self._pending, None
+        if pending is not None and self.result.property("tone") == "warn":
+            number = self.result_number.text()
+            self.result_detail.setText(f"Has locker {number}. To release it, scan the card twice.")
+
+    def _note(self, who: str, what: str) -> None:
+        """An entry in the recent scans: "14:02 · locker 3 assigned, due by 18:02" over "Rahul Sharma · CS2021001"."""
+        at = time.strftime("%H:%M", time.localtime(self._clock()))
+        self.recent.insertItem(0, QListWidgetItem(f"{at} · {what}\n{who}"))
+        while self.recent.count() > RECENT_KEPT:
+            self.recent.takeItem(self.recent.count() - 1)
 
     def _who(self, enrollment: str) -> str:
         member = self.ops.member(enrollment)
         return f"{member.name} · {enrollment}" if member else enrollment
 
-    def _show(self, tone: str, number: str, line: str, detail: str, action: bool = False) -> None:
-        self.result_title.setText({"ok": "Locker assigned", "released": "Locker released", "warn": "Has a locker",
-                                   "error": "Not done"}.get(tone, "Locker"))
+    def _show(self, tone: str, number: str, line: str, detail: str, action: bool = False, title: str = "") -> None:
+        if tone != "warn":
+            self._hint.stop()
+        self.result_title.setText(title or {"ok": "Locker assigned", "released": "Locker released",
+                                            "warn": "Has a locker", "error": headline(detail)}.get(tone, "Locker"))
         self.result_number.setText(number)
         self.result_line.setText(line)
         self.result_detail.setText(detail)
@@ -266,13 +328,36 @@ class DeskPage(QWidget):
     # --- the selected locker --------------------------------------------------------------------------------------
 
     def select_locker(self, number: int) -> None:
-        if self.map.state_of(number) is None:
-            self._show("error", str(number), "No such locker", f"There is no locker {number} on the map.")
+        state = self.map.state_of(number)
+        if state is None:
+            self._show("error", str(number), "", f"There is no locker {number} on the map.")
             return
         self.map.select(number)
         self._pending = None
         self._show_selection()
+        self._show_locker(number, state)
         self.scan.setFocus()
+
+    def _show_locker(self, number: int, state: Any) -> None:
+        """A tapped (or typed) locker in the big panel: who has it, since when, until when."""
+        status = self.map.status_of(number)
+        if status is LockerStatus.FREE:
+            self._show("idle", str(number), "Free", "The next scan gets this locker; Esc cancels.",
+                       title=f"Locker {number} ({state.bank})")
+        elif status is LockerStatus.OUT_OF_ORDER:
+            self._show("idle", str(number), "Out of order", state.note or "No note was given.",
+                       title=f"Locker {number} ({state.bank})")
+        else:
+            from kiosk.core.lockers import describe_duration
+
+            now = self._clock()
+            late = status is LockerStatus.OVERDUE
+            self._show("warn" if late else "idle", str(number), f"{state.name} · {state.member}",
+                       f"Has it since {time.strftime('%H:%M', time.localtime(state.assigned_at))} "
+                       f"({describe_duration(now - state.assigned_at)}); "
+                       + (f"OVERDUE: was due back {due_words(state.due_at, now)}." if late else
+                          f"due back {due_words(state.due_at, now)}."),
+                       title=f"Locker {number} ({state.bank})" + (": overdue" if late else ""))
 
     def clear_selection(self) -> None:
         self.map.select(None)
@@ -344,7 +429,9 @@ class DeskPage(QWidget):
             self._show("error", str(number), "", str(exc))
             return
         self.changed.emit()
-        self._show_released(released, f"{state.name} · {state.member}")
+        who = f"{state.name} · {state.member}"
+        self._show_released(released, who, forced=reason)
+        self._note(who, f"locker {number} force released")
 
     def _toggle_order(self) -> None:
         number = self.map.selected

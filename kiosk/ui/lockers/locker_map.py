@@ -10,6 +10,7 @@ Signals:
 
 from __future__ import annotations
 
+import datetime
 import time
 from dataclasses import dataclass
 
@@ -32,7 +33,7 @@ class CellStyle:
 
 CELL_STYLES = {
     LockerStatus.FREE: CellStyle("free", "#e6f4ea", "#0d5302", "#1e8e3e"),
-    LockerStatus.IN_USE: CellStyle("in use", "#dadce0", "#202124", "#80868b"),
+    LockerStatus.IN_USE: CellStyle("in use", "#d2e3fc", "#174ea6", "#1a73e8"),  # blue: taken, not broken
     LockerStatus.OVERDUE: CellStyle("OVERDUE", "#b3261e", "#ffffff", "#8c1d18"),
     LockerStatus.OUT_OF_ORDER: CellStyle("out of order", "#f1f3f4", "#3c4043", "#9aa0a6"),
 }
@@ -216,6 +217,21 @@ class LockerMap(QWidget):
         return super().event(event)
 
 
+def due_words(due_at: float, now: float) -> str:
+    """ "by 18:02" today, "by 09:00 tomorrow" after midnight, "by Sat 5 Dec 09:00" further on (or further back)."""
+    due, today = time.localtime(due_at), time.localtime(now)
+    clock = time.strftime("%H:%M", due)
+    days = (datetime.date(due.tm_year, due.tm_mon, due.tm_mday) -
+            datetime.date(today.tm_year, today.tm_mon, today.tm_mday)).days
+    if days == 0:
+        return f"by {clock}"
+    if days == 1:
+        return f"by {clock} tomorrow"
+    if days == -1:
+        return f"by {clock} yesterday"
+    return f"by {time.strftime('%a', due)} {due.tm_mday} {time.strftime('%b', due)} {clock}"
+
+
 def describe_locker(state, status: LockerStatus, now: float | None = None) -> str:  # noqa: ANN001
     """One line a person reads: "Locker 17 (Bank A): in use by Rahul Sharma (CS2021001), due 18:02"."""
     head = f"Locker {state.number} ({state.bank})"
@@ -224,7 +240,7 @@ def describe_locker(state, status: LockerStatus, now: float | None = None) -> st
     if status is LockerStatus.FREE:
         return f"{head}: free"
     at = time.time() if now is None else now
-    due = time.strftime("%H:%M", time.localtime(state.due_at))
+    due = due_words(state.due_at, at)[3:]  # "18:02", "09:00 tomorrow"
     held = describe_duration(at - state.assigned_at)
     word = "OVERDUE since" if status is LockerStatus.OVERDUE else "due"
     return f"{head}: {state.name} ({state.member}), for {held}, {word} {due}"
