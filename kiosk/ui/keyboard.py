@@ -178,13 +178,19 @@ class Mnemonics(QObject):
             scope = inner.currentWidget()
         else:
             scope = page
-        if scope is not None:
-            label(visible_buttons(scope), bars | self.reserved)
+        if scope is not None:  # hidden ones too: a button that appears later (a selection's actions) has its own
+            label(page_buttons(scope), bars | self.reserved)
 
 
 def visible_buttons(scope: QWidget) -> Iterator[QAbstractButton]:
     for button in scope.findChildren(QAbstractButton):
         if button.isVisibleTo(scope) and button.text() and type(button).__name__ != "QToolButton":
+            yield button
+
+
+def page_buttons(scope: QWidget) -> Iterator[QAbstractButton]:
+    for button in scope.findChildren(QAbstractButton):
+        if button.text() and type(button).__name__ != "QToolButton" and button.window() is scope.window():
             yield button
 
 
