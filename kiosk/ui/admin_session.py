@@ -39,6 +39,9 @@ class AdminSession(QObject):
         self._idle.setInterval(int(idle_s * 1000))
         self._idle.timeout.connect(lambda: self.lock("idle"))
         self.locked_because = ""
+        # True while the admin signed in for one action outside the Admin tab (a force release): that session ends
+        # when the action is done, and it never unlocks the Admin tab.
+        self.one_action = False
         # Input counts only while this says so (the admin tab is on screen): the front desk scanning cards in
         # another tab must not keep an admin session open.
         self.watching: Callable[[], bool] = lambda: True
@@ -59,9 +62,11 @@ class AdminSession(QObject):
     def needs_first_admin(self) -> bool:
         return self.directory is not None and self.directory.count() == 0
 
-    def sign_in(self, name: str, password: str) -> None:
-        """Checks off the GUI thread; `changed` or `refused` follows."""
+    def sign_in(self, name: str, password: str, one_action: bool = False) -> None:
+        """Checks off the GUI thread; `changed` or `refused` follows. `one_action`: for one action outside the
+        Admin tab (kiosk.ui.operator_gate), which ends the session when it is done."""
         directory = self.directory
+        self._for_one_action = one_action
 
         def failed(error: Exception) -> None:
             self.refused.emit(str(error) if isinstance(error, (SignInRefused, PermissionError, ValueError))
@@ -91,6 +96,7 @@ class AdminSession(QObject):
             self.refused.emit(f"{operator.name} is a staff account: the admin tab needs an admin.")
             return
         self._operator = operator
+        self.one_action = getattr(self, "_for_one_action", False)
         self.locked_because = ""
         app = QApplication.instance()
         if app is not None:
@@ -102,6 +108,7 @@ class AdminSession(QObject):
         if self._operator is None:
             return
         self._operator = None
+        self.one_action = False
         self.locked_because = why
         self._idle.stop()
         self._end_remote()

@@ -10,7 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QVBoxLayout,
+    QWidget,
+)
 
 from kiosk.core.operators import Operator
 from kiosk.ui.admin_session import AdminSession
@@ -66,7 +75,7 @@ class SignInDialog(QDialog):
             return
         self.ok.setEnabled(False)
         self.error.setText("Checking…")
-        self.session.sign_in(self.name.text().strip(), self.password.text())
+        self.session.sign_in(self.name.text().strip(), self.password.text(), one_action=True)
 
     def _changed(self, operator: Operator | None) -> None:
         if operator is not None and self.isVisible():
@@ -103,5 +112,17 @@ class OperatorGate:
         dialog = SignInDialog(self.session, purpose, parent)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(then)
+        dialog.accepted.connect(lambda: QTimer.singleShot(0, self._end_when_done))
         dialog.open()
         return dialog
+
+    def _end_when_done(self) -> None:
+        """A sign-in for one action ends with it: once the action's own dialogs (the reason for a force release)
+        are closed, the session is locked again (the actions run on the GUI thread as those dialogs close)."""
+        if not self.session.one_action:
+            return  # signed in on the Admin tab meanwhile, or already locked
+        modal = QApplication.activeModalWidget()
+        if modal is not None and modal.isVisible():
+            modal.finished.connect(lambda *_: QTimer.singleShot(0, self._end_when_done))  # type: ignore[attr-defined]
+            return
+        self.session.lock("the action it was signed in for is done")

@@ -393,13 +393,24 @@ def test_admin_actions_in_other_tabs_sign_in_and_name_the_operator(qtbot: Any, w
     dialog._submit()
     qtbot.waitUntil(lambda: main.admin_session.operator is not None, timeout=5000)
     qtbot.waitUntil(lambda: isinstance(page.dialog, ReasonDialog), timeout=3000)
+    assert main.admin.stack.currentIndex() == SIGN_IN  # signed in for this action: the Admin tab stays locked
     reason = page.dialog
     reason.reason.setText("key lost")
     reason.accept()
     qtbot.waitUntil(lambda: not lockers.ops.board()[assignment.locker - 1].member, timeout=3000)
     forced = [(a.actor, a.action) for a in hub.registry.audit() if a.action.startswith("locker.force")]
     assert forced == [("ada", forced[0][1])]
-    assert main.admin_session.operator is not None  # signed in once; the next admin action asks nothing
+    qtbot.waitUntil(lambda: main.admin_session.operator is None, timeout=3000)  # that one action only
+    assert main.admin.stack.currentIndex() == SIGN_IN
+
+
+def test_an_admin_signed_in_on_the_admin_tab_is_not_asked_again_elsewhere(qtbot: Any, window: Any) -> None:
+    main, _ = window
+    first_admin(qtbot, main)
+    ran: list[bool] = []
+    assert main.admin_gate.ask("force a locker free", main, lambda: ran.append(True)) is None
+    qtbot.waitUntil(lambda: ran == [True], timeout=3000)
+    assert main.admin_session.operator is not None and main.admin.stack.currentIndex() == SIGNED_IN
 
 
 def test_a_stallsense_board_is_re_paired_from_its_detail_pane(qtbot: Any, config: Any) -> None:

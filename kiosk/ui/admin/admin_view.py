@@ -119,7 +119,7 @@ class AdminView(QWidget):
         if self.ops is None:
             self.stack.setCurrentIndex(WAITING)
             return
-        if operator is None:
+        if operator is None or self.session.one_action:  # signed in for one action elsewhere: not this tab
             self.sign_in.prepare()
             self.stack.setCurrentIndex(SIGN_IN)
             return
