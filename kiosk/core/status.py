@@ -52,6 +52,8 @@ class BrokerStats:
     unsupported_protocols: dict[str, int] = field(default_factory=dict)  # "MQTT 5" -> connections refused
     slowed_logins: int = 0  # failed logins answered late (kiosk.core.throttle)
     held_sources: int = 0  # addresses and names whose failures are slowed down now
+    responding: bool = True  # False: its process runs but has not reported for a while (stopped, or hung)
+    silent_s: float = 0.0  # how long it has not reported, when not responding
 
     @property
     def refused_publish_total(self) -> int:

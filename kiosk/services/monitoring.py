@@ -87,7 +87,7 @@ class Monitoring:
             statuses[state.status.value] = statuses.get(state.status.value, 0) + 1
         metrics = [
             Metric("kiosk_broker_up", "gauge", "1 when the embedded broker runs.").add(
-                None if broker is None else broker.running),
+                None if broker is None else broker.running and broker.responding),
             Metric("kiosk_broker_clients", "gauge", "Connected MQTT clients.").add(broker and broker.connected),
             Metric("kiosk_broker_sessions", "gauge", "Sessions the broker holds.").add(broker and broker.sessions),
             Metric("kiosk_broker_messages_received_total", "counter", "Messages into the broker.").add(
@@ -193,10 +193,11 @@ class Monitoring:
         broker = self._p.broker.stats() if self._p.broker else None
         worker_ok = self._p.link.connected.is_set()
         journal_ok, journal = self.journal_health(broker)
-        healthy = db_ok and worker_ok and journal_ok and (broker is None or broker.running)
+        healthy = db_ok and worker_ok and journal_ok and (broker is None or (broker.running and broker.responding))
         body = {
             "status": "ok" if healthy else "degraded",
             "broker": {"embedded": broker is not None, "running": broker.running if broker else None,
+                       "responding": broker.responding if broker else None,
                        "connected": broker.connected if broker else None,
                        "sessions": broker.sessions if broker else None,
                        "retained": broker.retained if broker else None,

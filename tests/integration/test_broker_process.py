@@ -130,3 +130,28 @@ def test_the_broker_ignores_signals_meant_for_the_whole_process_group(child_hub:
     assert device.rc == 0
     device.close()
     assert child_hub.broker.pid == pid and child_hub.broker.restarts == 0
+
+
+def test_a_stopped_broker_process_is_said_to_be_not_responding(child_hub: Hub, monkeypatch: Any, qapp: Any) -> None:
+    """A broker process that is alive but silent (stopped with SIGSTOP, or hung) must not be shown as "up" with its
+    last client count: the window's status bar and /health say it does not respond, and it is up again after."""
+    import kiosk.services.broker.process as process
+    from kiosk.ui.widgets.status_bar import KioskStatusBar
+
+    monkeypatch.setattr(process, "SILENT_AFTER_S", 1.5)
+    wait_for(lambda: child_hub.broker.stats().responding and child_hub.broker.stats().connected >= 1, timeout=5)
+    pid = child_hub.broker.pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        wait_for(lambda: not child_hub.broker.stats().responding, timeout=6)
+        stats = child_hub.broker.stats()
+        assert stats.running and stats.silent_s >= 1.5 and stats.connected == 0
+        ok, health = child_hub.health()
+        assert not ok and health["status"] == "degraded" and health["broker"]["responding"] is False
+        bar = KioskStatusBar("test")
+        bar.show_status(child_hub.status())
+        assert bar.broker.text().startswith("Broker: NOT RESPONDING") and bar.clients.text() == "Clients: —"
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    wait_for(lambda: child_hub.broker.stats().responding, timeout=6)
+    assert child_hub.broker.pid == pid  # the same process, answering again

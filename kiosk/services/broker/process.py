@@ -8,6 +8,7 @@ connected_device_ids. In a child process the broker has its own interpreter and 
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import logging
 import multiprocessing
@@ -29,6 +30,7 @@ from kiosk.services.loop import ServiceLoop
 log = logging.getLogger(__name__)
 START_TIMEOUT_S = 30.0
 STATS_EVERY_S = 1.0
+SILENT_AFTER_S = 5.0  # a broker process that has sent no report for this long is not responding (stopped, hung)
 RESTART_DELAYS_S = (1.0, 2.0, 5.0, 10.0, 30.0)
 HEALTHY_AFTER_S = 60.0  # a broker that ran this long before it died is restarted after the first delay again
 
@@ -212,7 +214,7 @@ class BrokerProcess:
             process.join(5)
             raise BrokerStartError(f"the broker cannot start: {detail}")
         self._process, self._conn = process, parent
-        self._started_at = time.monotonic()
+        self._started_at = self._stats_at = time.monotonic()
         log.info("embedded broker running in process %d on %s:%d", process.pid, self._args.spec.bind,
                  self._args.spec.port)
 
@@ -224,6 +226,7 @@ class BrokerProcess:
                     kind, payload = conn.recv()
                     if kind == "stats":
                         self._stats, self._connected = payload
+                        self._stats_at = time.monotonic()
                     continue
             except (EOFError, OSError):
                 pass
@@ -281,6 +284,10 @@ class BrokerProcess:
 
     def stats(self) -> BrokerStats:
         if self._stats is not None and self.running:
+            silent = time.monotonic() - getattr(self, "_stats_at", time.monotonic())
+            if silent > SILENT_AFTER_S:  # alive, but its last report is old: what it said is not current
+                return dataclasses.replace(self._stats, responding=False, silent_s=silent, connected=0,
+                                           devices_connected=0)
             return self._stats
         return BrokerStats(self.running, 0, 0, 0, 0, {}, 0, 0.0)
 

@@ -105,6 +105,9 @@ class HealthPage(QWidget):
                                                                  else f"not reachable: {status.link_detail}") + ")")
         elif broker is None or not broker.running:
             self._set("Broker", "State", "DOWN")
+        elif not broker.responding:
+            self._set("Broker", "State", f"NOT RESPONDING: its process has sent no report for {broker.silent_s:.0f} s "
+                      "(stopped or hung); devices cannot send until it answers again")
         else:
             self._set("Broker", "State", "running (embedded)")
             self._set("Broker", "Uptime", _duration(broker.uptime_s))

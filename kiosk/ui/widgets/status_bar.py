@@ -25,6 +25,8 @@ class KioskStatusBar(QStatusBar):
         broker = status.broker
         if not status.broker_embedded:
             state = "external, " + ("connected" if status.link_connected else f"not reachable ({status.link_detail})")
+        elif broker is not None and broker.running and not broker.responding:
+            state = f"NOT RESPONDING (no report for {broker.silent_s:.0f} s; devices cannot send)"
         elif broker is not None and broker.running:
             state = "up" if status.link_connected else f"up, hub link down ({status.link_detail})"
             if broker.memory_bytes:
@@ -32,7 +34,7 @@ class KioskStatusBar(QStatusBar):
         else:
             state = "DOWN"
         self.broker.setText(f"Broker: {state}")
-        self.clients.setText(f"Clients: {broker.connected}" if broker else "Clients: —")
+        self.clients.setText(f"Clients: {broker.connected}" if broker and broker.responding else "Clients: —")
         if broker is not None:
             self.rate.setText(f"{status.broker_in_per_s:.1f} msg/s in · {status.broker_out_per_s:.1f} out")
             self.rate.setToolTip(f"Broker: {broker.sessions} sessions, {broker.retained} retained messages, "
