@@ -29,6 +29,22 @@ from kiosk.protocol.serial_lines import Hello, LineFramer, SequenceWatch, parse_
 
 log = logging.getLogger(__name__)
 SERIAL_LINKS_DIR = "serial"  # in the data folder: each entry is a serial port to open
+# A port without a USB serial number is named by its board's hello line. Lines read before the hello (a board
+# that was already running when the port opened, or the first lines after a reset) wait for it, for at most this
+# many lines or seconds, then count as the port's own board ("path-ttyACM0"): one board is one device, not one
+# device for the lines before its hello and another after it.
+HELLO_WAIT_LINES = 20
+HELLO_WAIT_S = 5.0
+
+
+@dataclass
+class _Naming:
+    """Whose lines a port's reader delivers, and what waits for the board's hello."""
+
+    key: str
+    named: bool  # the key is the board's own (a USB serial number or its hello), or the wait is over
+    opened_at: float
+    waiting: list[Any] = field(default_factory=list)
 
 
 def parse_usb_ids(text: str) -> tuple[tuple[int, int], ...]:
@@ -161,6 +177,7 @@ class SerialWorker:
         self._note(path, board=key, open=True, opens=opens, last_error=None)
         log.info("serial: reading %s (board %s, %d baud)", path, key, self._baud)
         framer, sequence = LineFramer(), SequenceWatch()
+        naming = _Naming(key, named=serial_number is not None, opened_at=self._clock())
         window_start, in_window = self._clock(), 0
         try:
             while not self._stop.is_set():
@@ -171,6 +188,8 @@ class SerialWorker:
                     log.warning("serial: %s went away: %s; will re-open when it is back", path, exc)
                     return
                 if not data:
+                    if not naming.named and self._clock() - naming.opened_at >= HELLO_WAIT_S:
+                        self._settle(path, naming)  # a quiet board that never says hello: its lines go now
                     continue
                 before = framer.overlong
                 lines = framer.feed(data)
@@ -185,35 +204,53 @@ class SerialWorker:
                     lines = lines[:room]
                 in_window += len(lines)
                 for line in lines:
-                    key = self._handle(path, key, line, sequence)
+                    self._handle(path, naming, line, sequence)
         finally:
+            self._settle(path, naming)  # unplugged before its hello: what waited is the port's own board's
             try:
                 port.close()
             except Exception:
                 pass
             self._note(path, open=False)
 
-    def _handle(self, path: str, key: str, line: bytes, sequence: SequenceWatch) -> str:
+    def _handle(self, path: str, naming: _Naming, line: bytes, sequence: SequenceWatch) -> None:
         self._count(path, "lines")
         try:
-            message = parse_line(line)
+            message: Any = parse_line(line)
         except Rejected as exc:
             with self._lock:
                 current = self._stats[path]
                 rejected = dict(current.rejected)
                 rejected[exc.reason.value] = rejected.get(exc.reason.value, 0) + 1
                 self._stats[path] = replace(current, rejected=rejected)
-            self._deliver(key, path, exc)
-            return key
-        if isinstance(message, Hello):
-            key = message.board
-            self._note(path, board=key)
+            message = exc
         else:
+            if isinstance(message, Hello):
+                naming.key = message.board
+                self._note(path, board=naming.key)
+                self._send(path, naming.key, message)
+                self._settle(path, naming)
+                return
             lost = sequence.see(message.seq)
             if lost:
                 self._count(path, "lost", lost)
+        if not naming.named:
+            naming.waiting.append(message)
+            if len(naming.waiting) < HELLO_WAIT_LINES and self._clock() - naming.opened_at < HELLO_WAIT_S:
+                return
+            self._settle(path, naming)
+            return
+        self._send(path, naming.key, message)
+
+    def _settle(self, path: str, naming: _Naming) -> None:
+        """The board's name is known (its hello came, or the wait is over): what waited goes to it, in order."""
+        naming.named = True
+        waiting, naming.waiting = naming.waiting, []
+        for message in waiting:
+            self._send(path, naming.key, message)
+
+    def _send(self, path: str, key: str, message: Any) -> None:
         try:
             self._deliver(key, path, message)
         except Exception:
             log.exception("serial: a line from %s could not be delivered", path)
-        return key

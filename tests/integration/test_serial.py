@@ -145,3 +145,27 @@ def test_a_locked_database_does_not_hold_up_new_boards_or_new_ports(serial_hub: 
         blocker.close()
     assert sorted(powers(serial_hub, "serial:LOCKED1")) == [23.0, 24.0, 25.0]
     assert {p.channel for p in serial_hub.energy_store.ports("serial:LOCKED1")} == {"1", "2", "3"}
+
+
+def test_lines_before_the_hello_belong_to_the_board_that_says_it(serial_hub: Hub, board: Board) -> None:
+    """A board already running when the port opens sends readings before its hello: they wait for it, and the
+    board is one device (today's demo USB board was two, a dead "path-..." one and the real one)."""
+    wait_for(lambda: any(s.open for s in serial_hub.serial.stats()))  # type: ignore[union-attr]
+    board.line({"voltage": 230.0, "current": 0.45, "power": 103.5, "seq": 7})
+    board.line({"voltage": 230.0, "current": 0.5, "power": 115.0, "seq": 8})
+    board.line({"hello": "kiosk-energy", "board": "C9", "firmware": "1.0.3"})
+    board.line({"voltage": 230.0, "current": 0.5, "power": 116.0, "seq": 9})
+    wait_for(lambda: powers(serial_hub, "serial:C9") == [103.5, 115.0, 116.0])
+    assert [b[0] for b in serial_hub.registry.serial_boards()] == ["C9"]
+    assert serial_hub.registry.get(f"serial:path-{board.link.name}") is None
+
+
+def test_a_board_that_never_says_hello_is_named_by_its_port(serial_hub: Hub, board: Board,
+                                                             monkeypatch: Any) -> None:
+    import kiosk.services.serial_worker as worker
+
+    monkeypatch.setattr(worker, "HELLO_WAIT_S", 0.5)
+    wait_for(lambda: any(s.open for s in serial_hub.serial.stats()))  # type: ignore[union-attr]
+    board.line({"voltage": 230.0, "current": 0.45, "power": 103.5, "seq": 1})  # then silence: no hello, no line
+    device_id = f"serial:path-{board.link.name}"
+    wait_for(lambda: powers(serial_hub, device_id) == [103.5], timeout=5)
