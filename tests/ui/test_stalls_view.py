@@ -133,6 +133,22 @@ def test_the_editor_adds_restrooms_and_stalls_and_assigns_a_pending_board(qtbot:
     assert [e.action for e in hub.registry.audit()][-1] == "stallsense.wifi_reset"
 
 
+def test_the_editor_selects_what_was_just_added(qtbot: Any, hub: Any) -> None:
+    """The next "Add stall" goes to the restroom just added, not to the one selected before."""
+    editor = RestroomEditor(StallOperations(hub))
+    qtbot.addWidget(editor)
+    for name in ("North", "South"):
+        editor.room_name.setText(name)
+        editor._add_room()
+        assert editor.tree.currentItem().text(0) == name
+        editor.stall_label.setText("1")
+        editor._add_stall()
+        assert editor.tree.currentItem().text(0) == "Stall 1"  # the stall just added, in that restroom
+    assert [(r.name, [s.label for s in r.stalls]) for r in hub.stall_directory.restrooms()] == \
+        [("North", ["1"]), ("South", ["1"])]
+    assert editor.tree.topLevelItem(0).text(1) == "1 stall"
+
+
 class FailingOps:
     def reset_wifi(self, device_id: str) -> None:
         raise ConnectionError("the broker is not reachable; the reset was not sent")

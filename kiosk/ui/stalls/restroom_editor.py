@@ -109,7 +109,7 @@ class RestroomEditor(QDialog):
         names: dict[int, str] = {}
         for room in self.ops.restrooms():
             item = QTreeWidgetItem([room.name + (f"  ·  floor {room.floor}" if room.floor else ""),
-                                    f"{len(room.stalls)} stall(s)"])
+                                    f"{len(room.stalls)} stall" + ("" if len(room.stalls) == 1 else "s")])
             item.setData(0, Qt.ItemDataRole.UserRole, (ROOM, room.id))
             self.tree.addTopLevelItem(item)
             for stall in room.stalls:
@@ -145,19 +145,23 @@ class RestroomEditor(QDialog):
                 tree.setCurrentItem(item)
                 return
 
-    def _run(self, action, done: str) -> bool:  # type: ignore[no-untyped-def]
+    def _run(self, action, done: str, select: str | None = None) -> bool:  # type: ignore[no-untyped-def]
+        """Runs `action`; what it made (its id, when `select` says ROOM or STALL) is selected afterwards, so the
+        next "Add stall" goes to the restroom just added."""
         try:
-            action()
+            made = action()
         except StallsError as exc:
             self.error.setText(str(exc))
             return False
         self.error.setText(done)
         self.refresh()
+        if select is not None and isinstance(made, int):
+            self._reselect(self.tree, (select, made))
         return True
 
     def _add_room(self) -> None:
         name, floor = self.room_name.text(), self.room_floor.text()
-        if self._run(lambda: self.ops.add_restroom(name, floor), f"Added {name.strip()}."):
+        if self._run(lambda: self.ops.add_restroom(name, floor), f"Added {name.strip()}.", select=ROOM):
             self.room_name.clear()
             self.room_floor.clear()
 
@@ -185,7 +189,7 @@ class RestroomEditor(QDialog):
             self.error.setText("Select a restroom first.")
             return
         label = self.stall_label.text()
-        if self._run(lambda: self.ops.add_stall(room, label), f"Added stall {label.strip()}."):
+        if self._run(lambda: self.ops.add_stall(room, label), f"Added stall {label.strip()}.", select=STALL):
             self.stall_label.clear()
 
     def _remove(self) -> None:
