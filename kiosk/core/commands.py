@@ -16,6 +16,8 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
+from kiosk.core.words import plural
+
 DEFAULT_TTL_S = 600.0
 KNOWN = ("restart",)  # commands whose effect the kiosk can see; others are done when acknowledged
 
@@ -137,7 +139,7 @@ def tick(command: Command, now: float) -> Command:
         acknowledged_by, refused_by = _answers(command)
         if not acknowledged_by and not refused_by:
             return _to(command, CommandState.EXPIRED, now, "no device answered")
-        return _to(command, CommandState.DONE, now, f"answered by {acknowledged_by + refused_by} device(s): "
+        return _to(command, CommandState.DONE, now, f"answered by {plural(acknowledged_by + refused_by, 'device')}: "
                    f"{acknowledged_by} acknowledged, {refused_by} refused")
     if not command.state.final and now >= command.expires_at:
         what = {CommandState.QUEUED: "the device stayed offline", CommandState.SENT: "no acknowledgement",

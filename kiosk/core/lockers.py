@@ -192,7 +192,8 @@ def preview_roster(text: str, existing: set[str]) -> RosterPreview:
     header = [h.strip().lower() for h in next(reader, [])]
     missing = [c for c in ("enrollment", "name") if c not in header]
     if missing:
-        return RosterPreview((), (), ((1, f"the header needs the column(s) {', '.join(missing)}"),))
+        columns = 'column' if len(missing) == 1 else 'columns'
+        return RosterPreview((), (), ((1, f"the header needs the {columns} {', '.join(missing)}"),))
     at = {name: header.index(name) for name in ("enrollment", "name", "programme") if name in header}
     new: list[RosterRow] = []
     known: list[RosterRow] = []

@@ -14,6 +14,7 @@ from typing import Any
 
 from kiosk.core.devices import KINDS, SCREEN_KINDS, DeviceInfo, ProvisionedDevice, provisioning_text
 from kiosk.core.operators import Operator, Role, require
+from kiosk.core.words import shown
 from kiosk.protocol.answers import SettingRow
 from kiosk.store.devices import DeviceRegistry
 
@@ -173,7 +174,7 @@ class RuntimeSettings:
         for key, value in changed.items():
             before = self._config[key]
             self._config.values[key] = Value(value, f"admin tab ({path})")
-            self._audit(by.name, "setting.change", key, f"{before!r} -> {value!r}")
+            self._audit(by.name, "setting.change", key, f"{shown(before)} -> {shown(value)}")
             self._apply(key, value)
             log.info("%s changed %s from %r to %r", by.name, key, before, value)
         return changed

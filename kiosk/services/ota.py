@@ -23,6 +23,7 @@ from kiosk.core import ota as rules
 from kiosk.core.devices import DeviceSnapshot, Online
 from kiosk.core.operators import Operator, Role, require
 from kiosk.core.ota import FirmwareError, ImageInfo, Job, JobState, RolloutLimit
+from kiosk.core.words import plural
 from kiosk.protocol.payloads import Heartbeat, OtaProgress, StatusReport, ota_order
 from kiosk.protocol.topics import ota_topic
 from kiosk.store.firmware import FirmwareStore
@@ -123,7 +124,7 @@ class OtaService:
         with self._lock:
             for job in jobs:
                 self._track(job, image.id)
-        log.info("%s started updating %d device(s) to %s %s", by.name, len(jobs), image.kind, image.version)
+        log.info("%s started updating %s to %s %s", by.name, plural(len(jobs), "device"), image.kind, image.version)
         self.pump()
         return jobs
 

@@ -28,6 +28,7 @@ from kiosk.core.energy import (
     calibrate_noise_floor,
     choose_tier,
 )
+from kiosk.core.words import shown
 from kiosk.store.devices import write_audit
 from kiosk.store.models import AuditEntry, Device, EnergyReading, EnergyRollup, Notification, Port
 
@@ -149,7 +150,7 @@ class EnergyStore:
             if phantom_after_s is not None:
                 port.phantom_after_s = phantom_after_s
             after = _info(port)
-            changes = ", ".join(f"{field} {getattr(before, field)!r} -> {getattr(after, field)!r}"
+            changes = ", ".join(f"{field} {shown(getattr(before, field))} -> {shown(getattr(after, field))}"
                                 for field in ("name", "active_w", "schedule", "phantom_after_s")
                                 if getattr(before, field) != getattr(after, field))
             write_audit(session, self._clock(), actor, "port.edit", port_id, changes or "no change")

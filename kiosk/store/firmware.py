@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from kiosk.core.devices import KINDS
 from kiosk.core.operators import Operator, Role, require
 from kiosk.core.ota import FirmwareError, ImageInfo, Job, JobState, check_image, check_version, version_key
+from kiosk.core.words import plural
 from kiosk.store.devices import write_audit
 from kiosk.store.models import FirmwareHistory, FirmwareImage, OtaJob
 from kiosk.store.site_key import SiteKey
@@ -118,7 +119,7 @@ class FirmwareStore:
             session.add_all(rows)
             session.flush()
             write_audit(session, now, by.name, "firmware.rollout", f"{image.kind} {image.version}",
-                        f"{len(rows)} device(s): " + ", ".join(device_id for device_id, _ in devices[:20]))
+                        f"{plural(len(rows), 'device')}: " + ", ".join(device_id for device_id, _ in devices[:20]))
         return [_job(row) for row in rows]
 
     def save_jobs(self, jobs: list[Job]) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from kiosk.core.operators import Operator, Role, require
 from kiosk.core.stalls import RestroomInfo, SensorInfo, SensorRole, StallInfo, StallsError
+from kiosk.core.words import plural, shown
 from kiosk.store.devices import LEGACY_KIND, write_audit
 from kiosk.store.models import AuditEntry, Device, Restroom, Stall, StallEvent, StallReading, StallSensor
 
@@ -105,7 +106,7 @@ class StallDirectory:
             room = _require(session, Restroom, restroom_id, "restroom")
             if session.scalar(select(Restroom.id).where(Restroom.name == name, Restroom.id != restroom_id)):
                 raise StallsError(f"There is already a restroom called {name!r}.")
-            detail = f"name {room.name!r} -> {name!r}, floor {room.floor!r} -> {floor!r}"
+            detail = f"name {shown(room.name)} -> {shown(name)}, floor {shown(room.floor)} -> {shown(floor)}"
             room.name, room.floor = name, floor
             write_audit(session, now, actor, "restroom.edit", str(restroom_id), detail)
 
@@ -120,7 +121,7 @@ class StallDirectory:
                 session.execute(delete(Stall).where(Stall.id.in_(stall_ids)))
             session.delete(room)
             write_audit(session, now, actor, "restroom.remove", str(restroom_id),
-                   f"name={room.name!r}, {len(stall_ids)} stall(s); their sensors are pending again")
+                   f"name={room.name!r}, {plural(len(stall_ids), 'stall')}; their sensors are pending again")
 
     def add_stall(self, restroom_id: int, label: str, actor: str | Operator) -> int:
         actor = acting(actor, "edit stalls")

@@ -15,6 +15,7 @@ import psutil
 from kiosk.config import Config
 from kiosk.core.status import BrokerStats, RefusedPublishes
 from kiosk.core.throttle import FailureThrottle
+from kiosk.core.words import plural
 from kiosk.services.broker.fixes import BrokerLimits, KioskBroker
 from kiosk.services.broker.gatekeeper import Credentials, Gatekeeper
 from kiosk.services.broker.journal import JournalAppender
@@ -147,7 +148,7 @@ class BrokerService:
         for handler in closing:
             await _close(handler)
         if closing:
-            log.info("dropped %d connection(s) of device %s", len(closing), device_id)
+            log.info("dropped %s of device %s", plural(len(closing), "connection"), device_id)
         return len(closing)
 
     def connected_device_ids(self) -> list[str]:

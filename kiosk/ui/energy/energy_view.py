@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.core.energy import PortStatus
+from kiosk.core.words import plural
 from kiosk.protocol.spreadsheet import SafeWriter
 from kiosk.ui.widgets.background import Background
 from kiosk.ui.widgets.notice_words import moment, notice_state
@@ -516,6 +517,3 @@ def slug(name: str) -> str:
     """A port's name as part of a file name: "Desk lamp (west)" -> "desk-lamp-west"."""
     return "-".join("".join(c if c.isalnum() else " " for c in name.lower()).split())[:40] or "port"
 
-
-def plural(count: int, word: str) -> str:
-    return f"{count:,} {word}{'' if count == 1 else 's'}"

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.core.stalls import StallState
+from kiosk.core.words import plural
 from kiosk.ui.stalls.restroom_editor import sensor_type
 from kiosk.ui.stalls.wifi_reset import confirm_wifi_reset, send_wifi_reset
 from kiosk.ui.widgets.pin_dialog import AdminPin, ask_admin
@@ -132,7 +133,7 @@ class StallDetail(QDialog):
         self.timeline.show_day([(ts, state) for ts, state, _ in day], midnight, midnight + 86400)
         uses = sum(1 for _, state, _ in day if state == StallState.OCCUPIED.value)
         listed = ", ".join(f"{clock_time(ts)} {STYLES[StallState(state)].word.lower()}" for ts, state, _ in day[-8:])
-        self.changes.setText(f"{uses} use(s) today. Latest changes: {listed or 'none today'}.")
+        self.changes.setText(f"{plural(uses, 'use')} today. Latest changes: {listed or 'none today'}.")
 
     def _sensor_selected(self) -> None:
         item = self.sensors.currentItem()

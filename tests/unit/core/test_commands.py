@@ -69,6 +69,20 @@ def test_a_broadcast_collects_answers_until_its_time_to_live() -> None:
     assert command.state is CommandState.ACKNOWLEDGED and command.detail == "dev-2: refused, flashing"
     done = tick(command, T0 + 60)
     assert done.state is CommandState.DONE
-    assert done.detail == "answered by 2 device(s): 1 acknowledged, 1 refused"
+    assert done.detail == "answered by 2 devices: 1 acknowledged, 1 refused"
     silent = tick(new_broadcast("library", "restart", None, T0, ttl_s=60), T0 + 61)
     assert silent.state is CommandState.EXPIRED and silent.detail == "no device answered"
+
+
+def test_counts_have_the_right_plural() -> None:
+    from kiosk.core.words import plural
+
+    assert [plural(n, "point") for n in (0, 1, 2, 1204)] == ["0 points", "1 point", "2 points", "1,204 points"]
+    assert plural(2, "entry", "entries") == "2 entries"
+
+
+def test_values_are_said_without_python_words() -> None:
+    from kiosk.core.words import shown
+
+    assert [shown(v) for v in (True, False, None, "", "Reading room", 0.2, 30)] == \
+        ["on", "off", "not set", "not set", '"Reading room"', "0.2", "30"]

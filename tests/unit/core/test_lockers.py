@@ -44,7 +44,7 @@ def test_a_roster_preview_reports_each_bad_row_and_changes_nothing() -> None:
     assert [r.enrollment for r in preview.known] == ["CS2021002"]
     assert [line for line, _ in preview.errors] == [4, 5, 6]
     assert "also on line 2" in preview.errors[2][1]
-    assert preview_roster("id,who\n1,2\n", set()).errors == ((1, "the header needs the column(s) enrollment, name"),)
+    assert preview_roster("id,who\n1,2\n", set()).errors == ((1, "the header needs the columns enrollment, name"),)
 
 
 def test_banks_are_named_by_the_labels_then_by_letter() -> None:

@@ -126,7 +126,7 @@ def test_editing_a_port_is_checked_and_audited(setup: tuple[EnergyStore, str, Cl
         store.edit_port("nope", "admin", name="X")
     with Session(store._engine) as session:
         detail = session.scalar(select(AuditEntry.detail).where(AuditEntry.action == "port.edit"))
-    assert detail == "active_w 10.0 -> 25.0, schedule '' -> 'sat-sun 10:00-17:00', phantom_after_s 900.0 -> 600"
+    assert detail == 'active_w 10.0 -> 25.0, schedule not set -> "sat-sun 10:00-17:00", phantom_after_s 900.0 -> 600'
 
 
 def test_the_baseline_is_the_same_percentile_sqlite_finds_as_the_core_computes(
