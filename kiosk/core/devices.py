@@ -139,6 +139,14 @@ class DeviceTracker:
         self._devices[device_id] = snap
         return snap
 
+    def present(self, device_id: str, online: Online, now: float, quiet: bool = False) -> DeviceSnapshot:
+        """A screen (station, display) connected to the hub's API (`online` ONLINE, last seen `now`) or gone from
+        it (OFFLINE). `quiet`: only keep its last-seen time fresh, so it never counts as silent while connected."""
+        old = self._devices[device_id]
+        snap = replace(old, last_seen=now if online is Online.ONLINE else old.last_seen, online=online)
+        self._devices[device_id] = snap
+        return snap
+
     def rejected(self, device_id: str, reason: Reason, detail: str, count: int = 1) -> DeviceSnapshot:
         """Count rejected messages; a device that sent them is still alive, so last seen moves too."""
         old = self._devices[device_id]

@@ -189,11 +189,17 @@ class Hub:
                    Job("serial mappings", self.serial_intake.forget_mappings, 5)]  # an admin may map a board anew
         if self.api is not None:
             every_5.append(Job("operator sessions", self.api.sessions.sweep, 5))  # past their idle or age limit
-        return [Job("devices", lambda: self.notices.devices_changed(self.ingest.tick())),
+        return [Job("devices", self._devices_tick),
                 Job("stalls", self.stalls.tick), Job("energy", self.energy.tick),
                 Job("broker refusals", refusals.count), Job("hub beat", self._beat, HUB_BEAT_EVERY_S),
                 Job("retention", self.retention.run_soon, RETENTION_EVERY_S, offset=30), *every_5,
                 Job("status", lambda: self._events.hub_status(self.status()))]
+
+    def _devices_tick(self) -> None:
+        changed = self.ingest.tick()
+        if self.api is not None:
+            changed += self.ingest.screens_connected(self.api.events.connected_screens())
+        self.notices.devices_changed(changed)
 
     def start(self) -> None:
         """Raises HubAlreadyRunning (before anything starts) when another hub runs on this data folder."""

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Protocol
 
-from kiosk.core.devices import BACKLOG_AFTER_S, DeviceInfo, DeviceSnapshot, DeviceTracker, LogLimiter
+from kiosk.core.devices import BACKLOG_AFTER_S, DeviceInfo, DeviceSnapshot, DeviceTracker, LogLimiter, Online
 from kiosk.core.stalls import Reading
 from kiosk.core.status import IngestStats
 from kiosk.protocol import payloads
@@ -130,6 +130,7 @@ class Ingest:
         self._max_bytes = max_payload_bytes
         self._clock = clock
         self._lock = threading.Lock()
+        self._screens_seen: set[str] = set()  # stations and displays on the event stream at the last tick
         self._offline_after_s = offline_after_s
         self.tracker = DeviceTracker(clock, offline_after_s)
         self._limiter = LogLimiter(clock)
@@ -449,6 +450,27 @@ class Ingest:
             self._last_rate = sum(c for c, _ in self._window) / sum(t for _, t in self._window)
             self._rate_count = 0
             self._rate_since = now
+        for snap in changed:
+            self._events.device_changed(snap)
+        return changed
+
+    def screens_connected(self, connected: set[str]) -> list[DeviceSnapshot]:
+        """Stations and wall displays speak to the hub over its API, not MQTT: one that follows the event stream is
+        online (last seen now); one that closed it said goodbye (offline, not "no signal": a display switched off
+        for the night raises no notice). Once a second, from the devices job; returns the ones that changed."""
+        now = self._clock()
+        changed = []
+        with self._lock:
+            for device_id in connected | self._screens_seen:
+                snap = self.tracker.get(device_id)
+                if snap is None:
+                    continue
+                online = Online.ONLINE if device_id in connected else Online.OFFLINE
+                if snap.online is not online or (online is Online.ONLINE and now - (snap.last_seen or 0) >= 30):
+                    changed.append(self.tracker.present(device_id, online, now))
+                elif online is Online.ONLINE:
+                    self.tracker.present(device_id, online, now, quiet=True)
+            self._screens_seen = set(connected)
         for snap in changed:
             self._events.device_changed(snap)
         return changed

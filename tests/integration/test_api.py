@@ -418,3 +418,25 @@ def test_a_wall_display_reads_the_stalls_and_counts_and_never_a_members_name(hub
     finally:
         stream.stop()
         display.close()
+
+
+def test_a_connected_display_or_station_is_listed_online_and_offline_when_it_leaves(hub: Hub) -> None:
+    """Screens speak to the hub over its API, not MQTT: the device list said "never seen" for a wall display that
+    was showing the stalls. Following the event stream is being online; closing it is going offline (not "no
+    signal": a display switched off at night raises no notice)."""
+    from kiosk.core.devices import Online
+
+    info, token = hub.registry.create("Wall by the lifts", "display", "test")
+    hub.device_added(info)
+    assert hub.ingest.tracker.get(info.id).online is Online.NEVER
+    client = ApiClient(base(hub), token)
+    stream = EventStream(client.websocket_target, lambda event: None, lambda up, detail: None)
+    stream.start()
+    try:
+        wait_for(lambda: hub.ingest.tracker.get(info.id).online is Online.ONLINE, timeout=5)
+        assert hub.ingest.tracker.get(info.id).last_seen is not None
+    finally:
+        stream.stop()
+        client.close()
+    wait_for(lambda: hub.ingest.tracker.get(info.id).online is Online.OFFLINE, timeout=5)
+    assert [n for n in hub.energy_store.notifications() if n.subject == info.id] == []

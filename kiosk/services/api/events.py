@@ -41,6 +41,7 @@ class EventHub:
         self.hub_id = secrets.token_hex(4)  # new at every start: a reconnecting screen knows to read everything
         self._loop: asyncio.AbstractEventLoop | None = None
         self._streams: set[asyncio.Queue[str | None]] = set()
+        self._screens: dict[str, int] = {}  # device id of a station or display -> its open streams
         self._readers: set[asyncio.Queue[str | None]] = set()  # wall displays: stalls and locker counts only
         self._lock = threading.Lock()
         self._seq = 0
@@ -85,6 +86,11 @@ class EventHub:
     def seq(self) -> int:
         return self._seq
 
+    def connected_screens(self) -> set[str]:
+        """The stations and wall displays (their device ids) following the hub now (any thread)."""
+        with self._lock:
+            return set(self._screens)
+
     def open_streams(self) -> int:
         return len(self._streams) + len(self._readers)
 
@@ -115,6 +121,10 @@ class EventHub:
                 seq = self._seq
             streams = self._readers if getattr(principal, "reader", False) else self._streams
             streams.add(queue)
+            screen = getattr(principal, "station_id", None)
+            if screen is not None:
+                with self._lock:
+                    self._screens[screen] = self._screens.get(screen, 0) + 1
             log.info("event stream opened by %s (%s)", principal.station, request.remote)
             reader = asyncio.ensure_future(self._read(socket))
             try:
@@ -137,6 +147,13 @@ class EventHub:
                 pass
             finally:
                 streams.discard(queue)
+                if screen is not None:
+                    with self._lock:
+                        left = self._screens.get(screen, 1) - 1
+                        if left > 0:
+                            self._screens[screen] = left
+                        else:
+                            self._screens.pop(screen, None)
                 reader.cancel()
                 if not socket.closed:
                     await socket.close(code=WSCloseCode.GOING_AWAY, message=b"hub stopping")
