@@ -130,6 +130,7 @@ class Stall:
     door: Debounced = field(default_factory=Debounced)
     heat: Debounced = field(default_factory=Debounced)
     verdict: Debounced = field(default_factory=Debounced)
+    retired: str = ""  # the name of a revoked sensor still assigned here, when no other sensor watches the stall
     _view: StallView | None = None
 
     def report(self, device_id: str, reading: Reading, now: float) -> None:
@@ -165,6 +166,8 @@ class Stall:
     def _decide(self, now: float, interval_of: Callable[[str], float | None]) -> tuple[StallState, str]:
         """The state and a short, stable reason (it is compared to detect changes, so no running times in it)."""
         if not self.sensors:
+            if self.retired:
+                return StallState.NO_SIGNAL, f"sensor {self.retired} revoked: assign another"
             return StallState.NO_SIGNAL, "no sensor assigned"
         for slot in self.sensors.values():
             if slot.last_seen is None:
@@ -202,8 +205,12 @@ class StallBoard:
         self._sensor_stall: dict[str, int] = {}
         self._published: dict[int, StallView] = {}
 
-    def configure(self, stalls: Iterable[int], sensors: Iterable[tuple[str, int, SensorRole]]) -> None:
-        """Set the stalls and sensor assignments (device id, stall id, role); keeps what each stall knew."""
+    def configure(self, stalls: Iterable[int], sensors: Iterable[tuple[str, int, SensorRole]],
+                  retired: dict[int, str] | None = None,
+                  last_seen_of: Callable[[str], float | None] = lambda _d: None) -> None:
+        """Set the stalls and sensor assignments (device id, stall id, role); keeps what each stall knew.
+        `retired`: stall -> a revoked sensor's name; `last_seen_of`: when a sensor new to the board (after a hub
+        restart) was last heard from, so it is "silent since", not "has not reported yet"."""
         wanted = set(stalls)
         for stall_id in list(self._stalls):
             if stall_id not in wanted:
@@ -220,8 +227,9 @@ class StallBoard:
         for stall_id, roles in assigned.items():
             stall = self._stalls[stall_id]
             old = stall.sensors
-            stall.sensors = {d: SensorSlot(d, r, old[d].last_seen if d in old and old[d].role is r else None)
-                             for d, r in roles.items()}
+            stall.sensors = {d: SensorSlot(d, r, old[d].last_seen if d in old and old[d].role is r
+                                           else last_seen_of(d)) for d, r in roles.items()}
+            stall.retired = (retired or {}).get(stall_id, "")
 
     def stall_of(self, device_id: str) -> int | None:
         return self._sensor_stall.get(device_id)

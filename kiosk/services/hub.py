@@ -92,7 +92,7 @@ class Hub:
         self.stalls = StallService(self.stall_directory, writer,
                                    StallRules(config.stalls.debounce_s, config.stalls.door_left_shut_s,
                                               report_interval_s=config.stalls.report_interval_s),
-                                   tee, self._publish_state, self._report_interval, clock)
+                                   tee, self._publish_state, self._report_interval, clock, self._last_seen)
         self.legacy_boards = LegacyBoards(registry, self.link)
         self.lockers: LockerDesk = locker_desk_for(config, engine, clock)
         self.energy_store = EnergyStore(engine, clock)
@@ -206,12 +206,12 @@ class Hub:
         self._lock.acquire({"broker_port": self.config.broker.port if self.broker is not None else None,
                             "http_port": self.config.http.port or None, "database": self.config.database_label,
                             "host": self.host})
-        self.stalls.reload()
         self.commands.load()
         self.ota.load()
         self.notices.load()
         for snap in self.ingest.load():
             self._events.device_changed(snap)
+        self.stalls.reload()  # after the devices: a sensor's last report survives a restart ("silent since")
         self.writer.start()
         if self.journal_reader is not None:
             self.journal_reader.start()  # what an earlier run acknowledged and did not store comes first
@@ -274,6 +274,10 @@ class Hub:
         snap = self.ingest.tracker.get(device_id)
         return snap.report_interval_s if snap is not None else None
 
+    def _last_seen(self, device_id: str) -> float | None:
+        snap = self.ingest.tracker.get(device_id)
+        return snap.last_seen if snap is not None else None
+
     def device_added(self, info: DeviceInfo) -> None:
         self.ingest.device_registered(info)
 
@@ -292,6 +296,8 @@ class Hub:
             self.ingest.device_registered(info)
         if self.broker is not None:
             self.broker.drop_device(device_id)
+        if self.stalls.board.stall_of(device_id) is not None:
+            self.stalls.reload()  # its stall now says which sensor was revoked
 
     def stalls_edited(self) -> None:
         """Restrooms, stalls or assignments changed: fuse and publish with the new layout."""

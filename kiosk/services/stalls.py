@@ -71,7 +71,9 @@ class StallEvents(Protocol):
 class StallService:
     def __init__(self, directory: StallDirectory, writer: StoreWriter, rules: StallRules, events: StallEvents,
                  publish: Callable[[str, bytes, bool], None], interval_of: Callable[[str], float | None],
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 last_seen_of: Callable[[str], float | None] = lambda _d: None) -> None:
+        self._last_seen_of = last_seen_of
         self._directory = directory
         self._writer = writer
         self._events = events
@@ -88,13 +90,14 @@ class StallService:
         self._layout_version = self._directory.layout_version()
         rooms = self._directory.restrooms()
         assignments = self._directory.assignments()
+        retired = self._directory.retired()
         places = {s.id: StallPlace(s.id, r.id, r.name, r.floor, s.label, s.position, r.position)
                   for r in rooms for s in r.stalls}
         now = self._clock()
         with self._lock:
             removed = set(self._places) - set(places)
             self._places = places
-            self.board.configure(places, assignments)
+            self.board.configure(places, assignments, retired, self._last_seen_of)
             views = self.board.views(now)
         for stall_id in removed:
             self._publish(stall_topic(stall_id), b"", True)

@@ -60,6 +60,14 @@ class StallDirectory:
                                    .join(Device).where(Device.revoked_at.is_(None)))
             return [(d, s, SensorRole(r)) for d, s, r in rows]
 
+    def retired(self) -> dict[int, str]:
+        """Stall id -> the name of a revoked sensor still assigned to it (the tile says which, not only "no
+        sensor")."""
+        with self._session() as session:
+            rows = session.execute(select(StallSensor.stall_id, Device.name).join(Device)
+                                   .where(Device.revoked_at.is_not(None)))
+            return {stall_id: name for stall_id, name in rows}
+
     def sensors(self) -> list[SensorInfo]:
         """Every device that can watch a stall, assigned or pending."""
         with self._session() as session:

@@ -2,6 +2,7 @@
 
 import json
 import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -251,3 +252,16 @@ def test_kiosk_device_list_shows_pending_boards_with_type_and_ip(legacy_hub: Hub
     assert "StallSense boards waiting to be assigned" in result.stdout
     line = next(line for line in result.stdout.splitlines() if line.strip().startswith("Stall8"))
     assert "thermal" in line and "10.9.8.7" in line
+
+
+def test_a_stall_whose_sensor_was_revoked_names_it(hub: Hub, events: RecordingEvents) -> None:
+    info, _ = hub.registry.create("Door W-2", "stall", "test")
+    hub.device_added(info)
+    room = hub.stall_directory.add_restroom("West", "G", "admin")
+    stall = hub.stall_directory.add_stall(room, "2", "admin")
+    hub.stall_directory.assign(info.id, stall, SensorRole.DOOR, "admin")
+    hub.stalls_edited()
+    hub.registry.revoke(info.id, "test")
+    hub.device_revoked(info.id)
+    view = {v.stall_id: v for v in hub.stalls.board.views(time.time())}[stall]
+    assert (view.state, view.reason) == (StallState.NO_SIGNAL, "sensor Door W-2 revoked: assign another")

@@ -25,6 +25,20 @@ def test_a_stall_without_sensors_or_readings_has_no_signal() -> None:
     assert b.views(0)[0].reason == "door sensor has not reported yet"
 
 
+def test_no_signal_says_which_of_its_three_kinds_it_is() -> None:
+    """No sensor yet, a revoked sensor (named), a silent one; after a hub restart a sensor heard from before is
+    "silent", not "has not reported yet"."""
+    b = StallBoard(RULES)
+    b.configure([7], [], {7: "Stall sensor W-2"})
+    assert b.views(0)[0].reason == "sensor Stall sensor W-2 revoked: assign another"
+    b.configure([7], [])
+    assert b.views(0)[0].reason == "no sensor assigned"
+    b = StallBoard(RULES)
+    b.configure([7], [(DOOR, 7, SensorRole.DOOR)], last_seen_of=lambda device: 1000.0)
+    view = b.views(1100.0)[0]
+    assert (view.state, view.reason, view.updated_at) == (StallState.NO_SIGNAL, "door sensor silent", 1000.0)
+
+
 @pytest.mark.parametrize(("door", "heat", "expected"), [
     (False, None, StallState.VACANT),
     (False, True, StallState.VACANT),  # door open wins: nobody is locked in an open stall
