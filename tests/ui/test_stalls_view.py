@@ -183,3 +183,25 @@ def test_stall_edits_check_the_acting_operators_role(hub: Any) -> None:
     assert hub.stall_directory.restrooms() == []
     StallOperations(hub, lambda: Operator("ada", Role.ADMIN)).add_restroom("Ground floor West", "0")
     assert [(a.actor, a.action) for a in hub.registry.audit() if a.action.startswith("restroom")][-1][0] == "ada"
+
+
+def test_the_today_bar_ends_at_now(qtbot: Any) -> None:
+    """The last state is not drawn over the hours that have not come yet, and the hour labels are not cut."""
+    from PySide6.QtGui import QColor
+
+    from kiosk.core.stalls import StallState
+    from kiosk.ui.stalls.stall_detail import TimelineBar
+    from kiosk.ui.widgets.stall_tile import STYLES
+
+    bar = TimelineBar()
+    qtbot.addWidget(bar)
+    bar.resize(480, 60)
+    midnight = 1_700_000_000.0
+    bar.show_day([(midnight + 8 * 3600, StallState.OCCUPIED.value)], midnight, midnight + 86400,
+                 now=midnight + 12 * 3600)
+    image = bar.grab().toImage()
+    middle = int(bar.area().center().y())
+    assert image.pixelColor(int(bar.x_of(midnight + 10 * 3600)), middle) == QColor(
+        STYLES[StallState.OCCUPIED].background)
+    assert image.pixelColor(int(bar.x_of(midnight + 18 * 3600)), middle) == QColor("#f1f3f4")  # not yet
+    assert bar.area().left() >= 14 and bar.width() - bar.area().right() >= 14

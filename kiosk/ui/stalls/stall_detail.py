@@ -10,8 +10,8 @@ import time
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QPainter, QPaintEvent
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
@@ -36,33 +36,45 @@ def clock_time(ts: float) -> str:
 
 
 class TimelineBar(QWidget):
-    """Today from midnight to now, each stretch coloured by the state shown then."""
+    """Today from midnight to midnight: each stretch up to now coloured by the state shown then, a line at now,
+    the rest of the day left blank (it has not happened yet). Hour labels every 3 hours, none cut at the ends."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setMinimumHeight(44)
         self.changes: list[tuple[float, str]] = []
-        self.start = self.end = 0.0
+        self.start = self.end = self.now = 0.0
 
-    def show_day(self, changes: list[tuple[float, str]], start: float, end: float) -> None:
+    def show_day(self, changes: list[tuple[float, str]], start: float, end: float, now: float | None = None) -> None:
         self.changes, self.start, self.end = changes, start, end
+        self.now = min(end, now if now is not None else time.time())
         self.update()
+
+    def x_of(self, at: float) -> float:
+        area = self.area()
+        return area.x() + (at - self.start) / max(self.end - self.start, 1.0) * area.width()
+
+    def area(self) -> QRectF:
+        return QRectF(self.rect()).adjusted(14, 4, -14, -18)  # room for the first and the last hour label
 
     def paintEvent(self, _event: QPaintEvent) -> None:
         painter = QPainter(self)
-        area = QRectF(self.rect()).adjusted(0, 4, 0, -18)
-        painter.fillRect(area, QColor("#e0e0e0"))
-        span = max(self.end - self.start, 1.0)
+        area = self.area()
+        painter.fillRect(area, QColor("#f1f3f4"))
+        past = QRectF(area.x(), area.y(), self.x_of(self.now) - area.x(), area.height())
+        painter.fillRect(past, QColor("#e0e0e0"))  # before the first change today: not known
         for index, (ts, state) in enumerate(self.changes):
-            until = self.changes[index + 1][0] if index + 1 < len(self.changes) else self.end
-            x0 = area.x() + (ts - self.start) / span * area.width()
-            x1 = area.x() + (until - self.start) / span * area.width()
-            painter.fillRect(QRectF(x0, area.y(), max(1.0, x1 - x0), area.height()),
-                             QColor(STYLES[StallState(state)].background))
+            until = min(self.changes[index + 1][0] if index + 1 < len(self.changes) else self.now, self.now)
+            x0, x1 = self.x_of(max(ts, self.start)), self.x_of(until)
+            if x1 > x0:
+                painter.fillRect(QRectF(x0, area.y(), max(1.0, x1 - x0), area.height()),
+                                 QColor(STYLES[StallState(state)].background))
+        painter.setPen(QPen(QColor("#202124"), 2))
+        painter.drawLine(QPointF(self.x_of(self.now), area.top() - 3), QPointF(self.x_of(self.now), area.bottom()))
         painter.setPen(QColor("#202124"))
-        for hour in range(0, 24, 3):
-            x = area.x() + hour * 3600 / span * area.width()
-            painter.drawText(QRectF(x - 20, area.bottom() + 2, 40, 14), Qt.AlignmentFlag.AlignCenter, f"{hour:02d}")
+        for hour in range(0, 25, 3):
+            x = area.x() + hour / 24 * area.width()
+            painter.drawText(QRectF(x - 14, area.bottom() + 2, 28, 14), Qt.AlignmentFlag.AlignCenter, f"{hour:02d}")
         painter.end()
 
 
@@ -130,7 +142,7 @@ class StallDetail(QDialog):
             self.messages.addTopLevelItem(QTreeWidgetItem([clock_time(ts), names.get(device_id, device_id), said]))
         midnight = datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
         day = self.ops.timeline(self.place.stall_id, midnight, now + 1)
-        self.timeline.show_day([(ts, state) for ts, state, _ in day], midnight, midnight + 86400)
+        self.timeline.show_day([(ts, state) for ts, state, _ in day], midnight, midnight + 86400, now)
         uses = sum(1 for _, state, _ in day if state == StallState.OCCUPIED.value)
         listed = ", ".join(f"{clock_time(ts)} {STYLES[StallState(state)].word.lower()}" for ts, state, _ in day[-8:])
         self.changes.setText(f"{plural(uses, 'use')} today. Latest changes: {listed or 'none today'}.")
