@@ -276,3 +276,27 @@ def test_hub_unreachable_is_one_big_state_of_its_own(qtbot: Any, tmp_path: Path)
     bottom = max(t.mapTo(display, t.rect().bottomRight()).y() for t in display.tiles.values())
     assert display.banner.geometry().bottom() < min(t.mapTo(display, t.rect().topLeft()).y()
                                                     for t in display.tiles.values()) and bottom <= 1080
+
+
+def test_a_narrow_wall_tile_shows_its_detail_line_whole(qtbot: Any) -> None:
+    """40 stalls on a 1080p wall make tiles about 180 px wide: "last heard 5 min ago" was cut to "last heard 5 mi…";
+    the line gets smaller, then its short form, never cut."""
+    import time
+
+    from PySide6.QtGui import QFontMetrics
+
+    from kiosk.core.stalls import StallState
+    from kiosk.ui.widgets.stall_tile import StallTile
+
+    tile = StallTile(12, "12", large=True)
+    qtbot.addWidget(tile)
+    now = time.time()
+    tile.show_state(StallState.NO_SIGNAL, "door sensor silent", now - 300)
+    for width, height in ((480, 300), (180, 200), (130, 160)):
+        tile.resize(width, height)
+        line, font = tile.fitted_detail(now)
+        room = width - 6 - 2 * tile._pad(height - 6, width - 6)
+        assert QFontMetrics(font).horizontalAdvance(line) <= room, (width, line)
+        assert line.endswith("5 min ago")
+    tile.resize(480, 300)
+    assert tile.fitted_detail(now)[0] == "last heard 5 min ago"  # room enough: the whole sentence

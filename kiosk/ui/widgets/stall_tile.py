@@ -6,6 +6,7 @@ The same painter serves the front-desk tab (small tiles, clickable) and the wall
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 
@@ -76,6 +77,14 @@ def ago(seconds: float | None) -> str:
     if seconds < 3600:
         return f"{seconds / 60:.0f} min ago"
     return f"{seconds / 3600:.0f} h ago"
+
+
+def short_form(line: str) -> str:
+    """A detail line for a narrow tile: "last heard 5 min ago" -> "5 min ago", "updated 3 s ago" -> "3 s ago"."""
+    for lead in ("last heard ", "updated ", "last known, "):
+        if line.startswith(lead):
+            return line[len(lead):]
+    return line
 
 
 def paint_icon(painter: QPainter, state: StallState | None, box: QRectF, colour: QColor) -> None:
@@ -197,14 +206,30 @@ class StallTile(QWidget):
         h = rect.height()
         pad = self._pad(h, rect.width())
         painter.setPen(QColor(style.text))
-        painter.setFont(self._small_font(h))
-        line = self.detail_line(time.time())
+        line, font = self.fitted_detail(time.time())
+        painter.setFont(font)
         painter.drawText(QRectF(rect.x() + pad, rect.y() + h * (0.80 if self.large else 0.74), rect.width() - 2 * pad,
                                 h * (0.17 if self.large else 0.2)),
                          Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                          painter.fontMetrics().elidedText(line, Qt.TextElideMode.ElideRight,
                                                           int(rect.width() - 2 * pad)))
         painter.end()
+
+    def fitted_detail(self, now: float) -> tuple[str, QFont]:
+        """The detail line and the font it is drawn in: smaller, then the short form ("5 min ago"), so a narrow
+        tile on a full wall shows it whole instead of "last heard 5 mi…"."""
+        rect = QRectF(self.rect()).adjusted(3, 3, -3, -3)
+        room = rect.width() - 2 * self._pad(rect.height(), rect.width())
+        font = self._small_font(rect.height())
+        line = self.detail_line(now)
+        size = fitting_size(font, re.sub(r"\d", "8", line), font.pixelSize(), room)  # one size for 3 s .. 59 s
+        probe = QFont(font)
+        probe.setPixelSize(size)
+        if QFontMetrics(probe).horizontalAdvance(line) > room or size < font.pixelSize() * 0.7:
+            line = short_form(line)
+            size = fitting_size(font, re.sub(r"\d", "8", line), font.pixelSize(), room)
+        font.setPixelSize(size)
+        return line, font
 
     def _small_font(self, h: float) -> QFont:
         small = QFont(self.font())
