@@ -39,9 +39,33 @@ def pump(app: QApplication, seconds: float) -> None:
         app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, max(1, int(left * 1000)))
 
 
+SIZES = ((1920, 1080), (1366, 768))  # a desk monitor and a laptop panel: every window page is shot at both
+
+
 def save(widget: QWidget, path: Path) -> None:
-    widget.grab().save(str(path))
-    print(f"wrote {path}")
+    """A dialog as it is; a window (the desk, a station) at each of SIZES: `name.png` at 1920x1080 and
+    `name-1366x768.png`, then back to the size it had."""
+    from PySide6.QtWidgets import QMainWindow
+
+    if not isinstance(widget, QMainWindow) or folder_only(path):
+        widget.grab().save(str(path))
+        print(f"wrote {path}")
+        return
+    app = QApplication.instance()
+    before = widget.size()
+    for width, height in SIZES:
+        widget.resize(width, height)
+        pump(app, 0.35)  # layouts settle, graphs redraw at the new size
+        target = path if (width, height) == SIZES[0] else path.with_name(f"{path.stem}-{width}x{height}.png")
+        widget.grab().save(str(target))
+        print(f"wrote {target}")
+    widget.resize(before)
+    pump(app, 0.1)
+
+
+def folder_only(path: Path) -> bool:
+    """Pictures taken only to look at while testing (not for docs/) are not shot twice."""
+    return "screenshots" not in path.parts
 
 
 def main(out: str) -> int:
@@ -54,7 +78,7 @@ def main(out: str) -> int:
                        "broker.bind": "127.0.0.1", "http.bind": "127.0.0.1"}, env={}, config_dir=tmp)
         bridge = Bridge()
         window = MainWindow(bridge, database=config.database_label)
-        window.resize(1200, 640)
+        window.resize(*SIZES[1])
         window.show()
         starter = AttachedHub(config, window)
         ready: list[bool] = []
@@ -335,6 +359,9 @@ def admin(app: QApplication, window: Any, starter: AttachedHub, folder: Path) ->
     pump(app, 0.3)
     save(window, folder / "admin-settings.png")
     ops.add_operator("desk", Role.STAFF, "reading room 7b")
+    view.pages.setCurrentWidget(view.operators)
+    pump(app, 0.5)
+    save(window, folder / "admin-operators.png")
     view.pages.setCurrentWidget(view.audit)
     pump(app, 0.8)
     save(window, folder / "admin-audit.png")

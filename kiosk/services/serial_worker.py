@@ -31,10 +31,10 @@ log = logging.getLogger(__name__)
 SERIAL_LINKS_DIR = "serial"  # in the data folder: each entry is a serial port to open
 # A port without a USB serial number is named by its board's hello line. Lines read before the hello (a board
 # that was already running when the port opened, or the first lines after a reset) wait for it, for at most this
-# many lines or seconds, then count as the port's own board ("path-ttyACM0"): one board is one device, not one
-# device for the lines before its hello and another after it.
+# many lines or seconds (two reports of a board reporting every 5 s), then count as the port's own board
+# ("path-ttyACM0"): one board is one device, not one device for the lines before its hello and another after it.
 HELLO_WAIT_LINES = 20
-HELLO_WAIT_S = 5.0
+HELLO_WAIT_S = 12.0
 
 
 @dataclass

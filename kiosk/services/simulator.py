@@ -157,6 +157,9 @@ def build_simulator(registry: DeviceRegistry, data_dir: Path, address: BrokerAdd
     return Simulator(address, devices, plan, data_dir=data_dir, http_url=url, http_ports=ports), devices
 
 
+HELLO_REPORTS = 6  # a virtual board greets before each of its first reports (see Simulator._serial)
+
+
 class VirtualBoard:
     """A USB energy board without the USB: a pseudo-terminal whose other end is linked into the hub's data folder
     (`serial/`), where the hub's serial worker finds and opens it like a real board."""
@@ -176,6 +179,7 @@ class VirtualBoard:
             self.link.unlink()
         self.link.symlink_to(self.path)
         self.said_hello = False
+        self.reports = 0
 
     def line(self, body: dict[str, object]) -> None:
         try:
@@ -299,10 +303,13 @@ class Simulator:
             self._stop.wait(max(0.05, min(due.values()) - time.monotonic()))
 
     def _serial(self, board: VirtualBoard) -> float:
-        """A virtual board's hello (every minute, as a board that restarts would), then one reading per port."""
-        if not board.said_hello or self._seq % 12 == 0:
+        """A virtual board's hello, then one reading per port. A real Arduino resets when the port is opened and
+        greets the hub first; a pseudo-terminal cannot tell when the hub opens it, so the virtual board greets before
+        each of its first reports (and every minute after), and the hub never sees its readings before a hello."""
+        if not board.said_hello or board.reports < HELLO_REPORTS or self._seq % 12 == 0:
             board.line({"hello": "kiosk-energy", "board": board.name, "firmware": "sim-1.0"})
             board.said_hello = True
+        board.reports += 1
         for port in range(1, self._plan.ports_per_meter + 1):
             voltage, current, power = demo_power(self._rng, self._plan, port, self._plan.ports_per_meter,
                                                  time.monotonic() - self._started)
