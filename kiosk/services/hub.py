@@ -225,6 +225,7 @@ class Hub:
             self.serial.start()
         self.ticker.start()
         self.locker_service.start()
+        self.demonstration.resume()
 
     def stop(self) -> None:
         self._stop.set()

@@ -102,6 +102,9 @@ def demo_power(rng: random.Random, plan: SimulationPlan, port: int, ports: int, 
     return round(voltage, 2), round(current, 4), round(voltage * current, 2)
 
 
+DEMO_MARKER = "demo-devices"  # in the data folder while the demonstration is on
+
+
 class Demonstration:
     """Demonstration devices (stall sensors, energy meters) with a demo restroom and roster when there are none:
     what the empty Devices page offers; started once, stopped with the hub."""
@@ -134,8 +137,21 @@ class Demonstration:
                 self._lockers_changed()
             self._simulator = simulator
         simulator.start()
+        try:  # remembered: after a restart of the hub the demo devices report again (resume)
+            (self._data_dir / DEMO_MARKER).write_text("the demonstration devices run; delete to stop them at the "
+                                                      "next start\n", encoding="utf-8")
+        except OSError as exc:
+            log.warning("could not remember the demonstration (%s): it will not restart by itself", exc)
         log.info("demonstration devices started")
         return True
+
+    def resume(self) -> bool:
+        """At the hub's start: the demonstration runs again if it ran before (its devices would go silent and raise
+        no-signal notices otherwise)."""
+        if not (self._data_dir / DEMO_MARKER).exists():
+            return False
+        log.info("the demonstration devices ran before this start: starting them again")
+        return self.start()
 
     def stop(self) -> None:
         with self._lock:

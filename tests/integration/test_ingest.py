@@ -219,3 +219,26 @@ def test_a_failure_inside_the_hub_is_counted_once_not_a_traceback_per_message(hu
     assert "KeyError" in found.last_detail and calls["n"] == 5
     tracebacks = [r for r in caplog.records if r.exc_info]
     assert len(tracebacks) == 1
+
+
+def test_demo_devices_come_back_after_a_restart_of_the_hub(config: Any, events: Any) -> None:
+    """Started once, the demonstration runs again at the next start (its devices went silent and raised no-signal
+    notices before), with the same devices, not a second set."""
+    from kiosk.services.hub import Hub
+
+    first = Hub(config, events)
+    first.start()
+    try:
+        assert first.demonstration.start()
+        demo = {s.id for s in first.ingest.tracker.all() if not s.id.startswith("serial:")}  # boards: on first line
+    finally:
+        first.stop()
+    second = Hub(config, events)
+    second.start()
+    try:
+        assert second.demonstration._simulator is not None  # running again by itself
+        wait_for(lambda: any(s.online.value == "online" and s.kind == "stall" for s in second.ingest.tracker.all()),
+                 timeout=10)
+        assert {s.id for s in second.ingest.tracker.all() if not s.id.startswith("serial:")} == demo
+    finally:
+        second.stop()
