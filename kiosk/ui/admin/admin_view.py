@@ -68,7 +68,7 @@ class AdminView(QWidget):
 
         page = QWidget(self)
         self.who = QLabel("", page)
-        self.lock_button = QPushButton("Lock now", page)
+        self.lock_button = QPushButton("Loc&k now", page)
         self.lock_button.setMinimumHeight(40)
         self.lock_button.clicked.connect(lambda: self.session.lock("signed out"))
         top = QHBoxLayout()
