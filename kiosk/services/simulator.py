@@ -66,13 +66,23 @@ def provision(registry: DeviceRegistry, data_dir: Path, plan: SimulationPlan,
               + [("energy", f"Demo HTTP meter {i + 1}") for i in range(plan.http_meters)])
     devices = []
     for kind, name in wanted:
-        reuse = next((d for d in known if d.name == name and registry.check(d.id, d.token).device), None)
-        if reuse is None:
-            info, token = registry.create(name, kind, actor="simulator", organization="demo")
-            announce(info)
-            reuse = DemoDevice(info.id, token, name, kind)
-        devices.append(reuse)
-    _write(path, devices)
+        earlier = next((d for d in known if d.name == name), None)
+        info = registry.get(earlier.id) if earlier is not None else None
+        if earlier is not None and info is not None:
+            if info.revoked:  # an admin revoked it: it stays so, and no second device of that name appears
+                log.info("demo device %s was revoked: not simulated (delete it to get a new one)", name)
+                continue
+            if registry.check(earlier.id, earlier.token).device:
+                devices.append(earlier)
+                continue
+            token = registry.rotate(earlier.id, "simulator", reason="the demo's token no longer matched")
+            devices.append(DemoDevice(earlier.id, token, name, kind))  # the same device, a token it knows
+            continue
+        info, token = registry.create(name, kind, actor="simulator", organization="demo")
+        announce(info)
+        devices.append(DemoDevice(info.id, token, name, kind))
+    named = {d.name for d in devices}
+    _write(path, devices + [d for d in known if d.name not in named and registry.get(d.id) is not None])  # revoked
     return devices
 
 

@@ -242,3 +242,21 @@ def test_demo_devices_come_back_after_a_restart_of_the_hub(config: Any, events: 
         assert {s.id for s in second.ingest.tracker.all() if not s.id.startswith("serial:")} == demo
     finally:
         second.stop()
+
+
+def test_a_revoked_demo_device_stays_revoked_and_is_not_made_twice(hub: Any) -> None:
+    """`kiosk simulate` after a revoke made a second "Demo stall 4"; a rotated token made a second device too."""
+    from kiosk.services.simulator import SimulationPlan, provision
+
+    plan = SimulationPlan(stalls=2, meters=1, esp32=0, http_meters=0)
+    first = {d.name: d for d in provision(hub.registry, hub.config.data_dir, plan)}
+    hub.registry.revoke(first["Demo stall 2"].id, "test")
+    hub.registry.rotate(first["Demo meter 1"].id, "test")
+    again = {d.name: d for d in provision(hub.registry, hub.config.data_dir, plan)}
+    assert set(again) == {"Demo stall 1", "Demo meter 1"}  # the revoked one is not simulated
+    assert again["Demo meter 1"].id == first["Demo meter 1"].id  # the same device, a new token
+    assert hub.registry.check(again["Demo meter 1"].id, again["Demo meter 1"].token).device
+    third = {d.name: d for d in provision(hub.registry, hub.config.data_dir, plan)}
+    assert third == again
+    names = [s.name for s in hub.registry.snapshots(60.0)]
+    assert sorted(names) == ["Demo meter 1", "Demo stall 1", "Demo stall 2"]  # one each, the revoked one kept
