@@ -42,6 +42,7 @@ class AdminSession(QObject):
         # True while the admin signed in for one action outside the Admin tab (a force release): that session ends
         # when the action is done, and it never unlocks the Admin tab.
         self.one_action = False
+        self._for_one_action = False  # what the sign-in under way is for
         # Input counts only while this says so (the admin tab is on screen): the front desk scanning cards in
         # another tab must not keep an admin session open.
         self.watching: Callable[[], bool] = lambda: True
@@ -96,7 +97,7 @@ class AdminSession(QObject):
             self.refused.emit(f"{operator.name} is a staff account: the admin tab needs an admin.")
             return
         self._operator = operator
-        self.one_action = getattr(self, "_for_one_action", False)
+        self.one_action = self._for_one_action
         self.locked_because = ""
         app = QApplication.instance()
         if app is not None:

@@ -184,6 +184,7 @@ class BrokerProcess:
         self._stats: BrokerStats | None = None
         self._connected: list[str] = []
         self._started_at = 0.0
+        self._stats_at = 0.0  # when the child's last report came
         self._stopping = threading.Event()
         self._supervisor: threading.Thread | None = None
         self.restarts = 0
@@ -284,7 +285,7 @@ class BrokerProcess:
 
     def stats(self) -> BrokerStats:
         if self._stats is not None and self.running:
-            silent = time.monotonic() - getattr(self, "_stats_at", time.monotonic())
+            silent = time.monotonic() - self._stats_at
             if silent > SILENT_AFTER_S:  # alive, but its last report is old: what it said is not current
                 return dataclasses.replace(self._stats, responding=False, silent_s=silent, connected=0,
                                            devices_connected=0)
