@@ -158,7 +158,8 @@ def _window(config: Config, arguments: Sequence[str]) -> int:
     theme.apply(app)
     bridge = Bridge()
     window = MainWindow(bridge, database=config.database_label, idle_lock_s=config.admin.idle_lock_s,
-                        later_tabs=True, reader=(config.desk.reader_max_gap_ms, config.desk.reader_min_chars))
+                        later_tabs=True, reader=(config.desk.reader_max_gap_ms, config.desk.reader_min_chars,
+                                   config.desk.reader_device))
     settings = QSettings(str(config.config_dir / WINDOW_SETTINGS), QSettings.Format.IniFormat)
     from kiosk.ui.widgets.tables import ExportFolder
 
@@ -499,7 +500,8 @@ def run_station(config: Config) -> int:
     window = StationWindow(client.base_url, RemoteLockers(client), RemoteOperators(client),
                            config.admin.idle_lock_s, energy_ops=RemoteEnergy(client),
                            stall_ops=RemoteStalls(client), tiles_of=tiles_of,
-                           reader=(config.desk.reader_max_gap_ms, config.desk.reader_min_chars))
+                           reader=(config.desk.reader_max_gap_ms, config.desk.reader_min_chars,
+                                   config.desk.reader_device))
     stream = EventStream(client.websocket_target, window.events.event.emit, window.events.state.emit)
     stream.start()
     from kiosk.ui.widgets.tables import ExportFolder

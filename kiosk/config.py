@@ -359,6 +359,10 @@ class DeskSettings(Section):
                                "locker desk from any tab.", minimum=5, maximum=500)
     reader_min_chars = option(int, 4, "A swipe has at least this many characters before its Enter.", minimum=2,
                               maximum=64)
+    reader_device = option(str, "", "A card reader read as its own input device instead of as keys in the window: its "
+                           "event device, best by id (/dev/input/by-id/usb-...-event-kbd). Its keys then reach no "
+                           "window; the kiosk's user needs the 'input' group. Empty: readers type into the window.",
+                           example="/dev/input/by-id/usb-ACME_Card_Reader-event-kbd")
 
 
 class AdminSettings(Section):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QPaintEvent
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QWidget
 
@@ -39,7 +39,8 @@ class MainWindow(QMainWindow):
     closed = Signal()
 
     def __init__(self, bridge: Bridge, database: str, parent: QWidget | None = None,
-                 idle_lock_s: float = 300.0, later_tabs: bool = False, reader: tuple[float, int] = (50.0, 4)) -> None:
+                 idle_lock_s: float = 300.0, later_tabs: bool = False,
+                 reader: tuple[float, int, str] = (50.0, 4, "")) -> None:
         """`later_tabs`: paint the Stalls tab first and build the Lockers, Energy and Admin tabs right after the
         first paint (`complete`), so the window appears sooner (bench/startup.py); their titles are there from the
         start, and `complete` runs before anything talks to the hub."""
@@ -59,7 +60,7 @@ class MainWindow(QMainWindow):
         for title in LATER_TABS:
             self.tabs.addTab(QWidget(self.tabs), title)  # its view comes in `complete`
         self.completed = False
-        self._reader_settings = reader  # (desk.reader_max_gap_ms, desk.reader_min_chars)
+        self._reader_settings = reader  # (desk.reader_max_gap_ms, desk.reader_min_chars, desk.reader_device)
         self.banner = HubBanner(self, "&Start the hub")  # while the hub cannot be reached
         self.banner.button.setToolTip("Start the hub on this computer again (the broker, the database, the devices)")
         self.banner.button.clicked.connect(self._start_hub_clicked)
@@ -113,9 +114,16 @@ class MainWindow(QMainWindow):
         self.devices.demoRequested.connect(self.demoRequested)
         from kiosk.ui.widgets.card_reader import CardReader
 
-        self.reader = CardReader(self, *self._reader_settings)
+        max_gap_ms, min_chars, device = self._reader_settings
+        self.reader = CardReader(self, max_gap_ms, min_chars)
         self.reader.leave_to = lambda widget: widget is self.lockers.desk.scan
         self.reader.swiped.connect(self.card_swiped)
+        self.reader_device = None
+        if device:
+            from kiosk.ui.widgets.reader_device import read_cards_from
+
+            self.reader_device = read_cards_from(device, min_chars, self, self.status)
+            self.reader_device.swiped.connect(self.card_swiped, Qt.ConnectionType.QueuedConnection)
         from kiosk.ui.keyboard import PURPOSES, Mnemonics, TabWalker
 
         self.keys = TabWalker(self, self.tabs, PURPOSES)

@@ -38,7 +38,7 @@ class StationEvents(QObject):
 class StationWindow(QMainWindow):
     def __init__(self, hub_url: str, lockers_ops: Any, operators: Any, idle_lock_s: float = 300.0,
                  parent: QWidget | None = None, energy_ops: Any = None, stall_ops: Any = None,
-                 tiles_of: Any = None, reader: tuple[float, int] = (50.0, 4)) -> None:
+                 tiles_of: Any = None, reader: tuple[float, int, str] = (50.0, 4, "")) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Front Desk Kiosk: station of {hub_url}")
         self.resize(1100, 700)
@@ -68,9 +68,16 @@ class StationWindow(QMainWindow):
         bar = QStatusBar(self)
         bar.addWidget(self.connection, 1)
         self.setStatusBar(bar)
-        self.reader = CardReader(self, *reader)  # a swipe on any tab goes to the Lockers desk
+        max_gap_ms, min_chars, device = reader
+        self.reader = CardReader(self, max_gap_ms, min_chars)  # a swipe on any tab goes to the Lockers desk
         self.reader.leave_to = lambda widget: widget is self.lockers.desk.scan
         self.reader.swiped.connect(self.card_swiped)
+        self.reader_device = None
+        if device:  # a reader read as its own input device (desk.reader_device)
+            from kiosk.ui.widgets.reader_device import read_cards_from
+
+            self.reader_device = read_cards_from(device, min_chars, self, bar)
+            self.reader_device.swiped.connect(self.card_swiped, Qt.ConnectionType.QueuedConnection)
         from kiosk.ui.keyboard import PURPOSES, Mnemonics, TabWalker
 
         self.keys = TabWalker(self, self.tabs, PURPOSES)

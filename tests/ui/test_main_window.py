@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
 
 from kiosk.ui.bridge import Bridge
 from kiosk.ui.main_window import MainWindow
@@ -274,3 +275,41 @@ def test_a_card_swiped_on_the_stalls_tab_is_answered_at_the_locker_desk(qtbot: A
     assert main.tabs.currentWidget() is main.lockers and main.lockers.pages.currentWidget() is main.lockers.desk
     qtbot.waitUntil(lambda: main.lockers.desk.result_title.text() == "Locker assigned")
     assert opened == []
+
+
+def test_a_card_read_from_its_own_input_device_is_answered_at_the_desk(qtbot: Any, config: Any, tmp_path: Any) -> None:
+    """desk.reader_device: a reader read as its own device reaches the desk from any tab, and its state (missing,
+    unplugged) shows in the status bar until it reads."""
+    import os
+
+    from kiosk.core.operators import Operator, Role
+    from tests.ui.test_reader_device import card_events
+
+    path = tmp_path / "reader"
+    bridge = Bridge()
+    main = MainWindow(bridge, database=config.database_label, reader=(50.0, 4, str(path)))
+    qtbot.addWidget(main)
+    main.show()
+    label = main.status.findChild(QLabel, "readerState")
+    qtbot.waitUntil(lambda: "not plugged in" in label.text() and label.isVisible(), timeout=5000)
+    starter = AttachedHub(config, main)
+    ready: list[bool] = []
+    bridge.servicesReady.connect(lambda: ready.append(True))
+    starter.start()
+    writer = None
+    try:
+        qtbot.waitUntil(lambda: bool(ready), timeout=15000)
+        starter._hub.lockers.add_member("CS2021001", "Rahul Sharma", "B.Tech", Operator("test", Role.STAFF))
+        qtbot.waitUntil(lambda: main.lockers.desk.ops is not None)
+        main.tabs.setCurrentWidget(main.energy)
+        os.mkfifo(path)
+        writer = os.open(path, os.O_RDWR)
+        qtbot.waitUntil(lambda: not label.isVisible(), timeout=5000)
+        os.write(writer, card_events("CS2021001"))
+        qtbot.waitUntil(lambda: main.lockers.desk.result_title.text() == "Locker assigned", timeout=5000)
+        assert main.tabs.currentWidget() is main.lockers and main.lockers.pages.currentWidget() is main.lockers.desk
+    finally:
+        if writer is not None:
+            os.close(writer)
+        main.reader_device.stop()
+        starter.stop()
