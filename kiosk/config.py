@@ -359,6 +359,9 @@ class DeskSettings(Section):
                                "locker desk from any tab.", minimum=5, maximum=500)
     reader_min_chars = option(int, 4, "A swipe has at least this many characters before its Enter.", minimum=2,
                               maximum=64)
+    signin_idle_s = option(int, 7200, "Staff who sign in at the desk (their name then goes into the audit log "
+                           "instead of 'front desk') are signed out after this many seconds without a desk action.",
+                           minimum=300, maximum=12 * 3600)
     reader_device = option(str, "", "A card reader read as its own input device instead of as keys in the window: its "
                            "event device, best by id (/dev/input/by-id/usb-...-event-kbd). Its keys then reach no "
                            "window; the kiosk's user needs the 'input' group. Empty: readers type into the window.",

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-from kiosk.client.http import ApiClient
+from kiosk.client.http import SESSION_ENDED, ApiClient
 from kiosk.client.session import RemoteOperators
 from kiosk.core.commands import Command
 from kiosk.core.devices import DeviceSnapshot, ProvisionedDevice, SerialBoardInfo
@@ -272,9 +272,6 @@ class RemoteAdmin:
                                                                    list[tuple[float, str, str, str, str]],
                                                                    text=text, limit=limit)
         return rows
-
-
-SESSION_ENDED = ("no_session", "bad_session", "session_expired")
 
 
 def _refusal(exc: ApiError) -> Exception:

@@ -13,6 +13,7 @@ import http.client
 import json
 import socket
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -27,6 +28,8 @@ class HubUnreachable(ConnectionError):
     """The hub did not answer (not running, wrong address, network down)."""
 
 
+SESSION_ENDED = ("no_session", "bad_session", "session_expired")  # a session the hub no longer has
+
 class ApiClient:
     def __init__(self, base_url: str, token: str, timeout_s: float = DEFAULT_TIMEOUT_S, actor: str = "") -> None:
         parts = urlsplit(base_url if "://" in base_url else "http://" + base_url)
@@ -40,6 +43,9 @@ class ApiClient:
         self._actor = actor  # the CLI on the hub's machine names its user for the audit log ("cli:root")
         self.timeout_s = timeout_s
         self.session_token: str | None = None  # an operator's session (kiosk.client.session)
+        self.desk_session_token: str | None = None  # staff signed in at the desk (kiosk.client.session.DeskSignIn)
+        self.desk_ended = ""  # why the desk's sign-in ended on the hub ("" while it lasts, or nobody signed in)
+        self.desk_used_at = 0.0  # time.monotonic() of the last change that carried the desk's sign-in
         self._idle: list[tuple[http.client.HTTPConnection, bool]] = []  # (connection, used before)
         self._pool_lock = threading.Lock()
         self._closed = False
@@ -56,9 +62,22 @@ class ApiClient:
              query: dict[str, Any] | None = None, session: bool = False, upload: bytes | None = None) -> Any:
         """The answer's `data` as `kind`; ApiError for a refusal, HubUnreachable when the hub does not answer.
         `session`: send the operator's session (admin actions). The desk's own calls go without it, so an admin
-        session that ended never stops the desk. `upload`: bytes sent as the body instead of JSON (firmware)."""
-        status, payload = self._exchange(method, self._target(path, query), body, session, upload)
+        session that ended never stops the desk. `upload`: bytes sent as the body instead of JSON (firmware).
+        The desk's changes (not its reads) carry the sign-in of the staff member at the desk, if any; when that
+        sign-in has ended on the hub, the change goes again as the front desk and `desk_ended` says why."""
+        target = self._target(path, query)
+        token = self.session_token if session else self.desk_session_token if method != "GET" else None
+        if token is not None and not session:
+            self.desk_used_at = time.monotonic()
+        status, payload = self._exchange(method, target, body, token, upload)
         answer = _decode(payload)
+        if status == 401 and token is not None and not session:
+            refusal = ApiError.from_body(status, answer)
+            if refusal.error in SESSION_ENDED:  # the desk's sign-in ended: the desk goes on as the front desk
+                self.desk_session_token = None
+                self.desk_ended = refusal.message
+                status, payload = self._exchange(method, target, body, None, upload)
+                answer = _decode(payload)
         if status >= 400:
             raise ApiError.from_body(status, answer)
         if not isinstance(answer, dict) or "data" not in answer:
@@ -69,7 +88,7 @@ class ApiClient:
         """A streamed answer (CSV exports): each chunk to `out`; the answer's headers returned."""
         connection, _ = self._take()
         try:
-            connection.request("GET", self._target(path, query), headers=self._headers(None, False))
+            connection.request("GET", self._target(path, query), headers=self._headers(None, None))
             response = connection.getresponse()
             if response.status >= 400:
                 raise ApiError.from_body(response.status, _decode(response.read()))
@@ -85,17 +104,17 @@ class ApiClient:
         wanted = {k: _query_text(v) for k, v in (query or {}).items() if v is not None}
         return API_PREFIX + path + ("?" + urlencode(wanted) if wanted else "")
 
-    def _headers(self, body: bytes | None, session: bool, binary: bool = False) -> dict[str, str]:
+    def _headers(self, body: bytes | None, session: str | None, binary: bool = False) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = "application/octet-stream" if binary else "application/json"
         if self._actor:
             headers[ACTOR_HEADER] = self._actor
-        if session and self.session_token:
-            headers[SESSION_HEADER] = self.session_token
+        if session:
+            headers[SESSION_HEADER] = session
         return headers
 
-    def _exchange(self, method: str, target: str, body: Any, session: bool,
+    def _exchange(self, method: str, target: str, body: Any, session: str | None,
                   upload: bytes | None = None) -> tuple[int, bytes]:
         data = upload if upload is not None else None if body is None else json.dumps(body, ensure_ascii=False).encode()
         for attempt in (1, 2):

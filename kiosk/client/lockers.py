@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, TextIO
 
 from kiosk.client.http import ApiClient, HubUnreachable, chunks_to
+from kiosk.client.session import DeskSignIn
 from kiosk.core.lockers import (
     AlreadyAssigned,
     Assignment,
@@ -36,6 +37,7 @@ class RemoteLockers:
 
     def __init__(self, client: ApiClient) -> None:
         self.client = client
+        self.desk_signin = DeskSignIn(client)  # staff signed in at the desk (their name in the audit log)
         self.last_change: LockerChange | None = None
         self._board: dict[int, LockerState] | None = None
         self._seq: dict[int, int] = {}  # locker -> the event seq its shown state came from

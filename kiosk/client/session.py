@@ -7,6 +7,8 @@ wrong; a hub that cannot be reached raises kiosk.client.http.HubUnreachable.
 
 from __future__ import annotations
 
+import time
+
 from kiosk.client.http import ApiClient
 from kiosk.core.operators import Operator, Role, SignInRefused
 from kiosk.protocol.answers import HubInfo, SessionOpened
@@ -59,3 +61,66 @@ class RemoteOperators:
         finally:
             self.client.session_token = None
             self.session_id = None
+
+
+class DeskSignIn:
+    """A staff member signed in at the desk: the desk's changes then name them in the audit log instead of "front
+    desk". The session acts as staff whoever signs in (an admin's too: admin actions keep asking for an admin), and
+    ends after `desk.signin_idle_s` without a desk change; the desk goes on as the front desk when it has ended
+    (`ended()` says why, once)."""
+
+    def __init__(self, client: ApiClient) -> None:
+        self.client = client
+        self.name: str | None = None
+        self.idle_s = 0.0  # the hub's desk.signin_idle_s, told at the sign-in
+
+    @property
+    def who(self) -> str | None:
+        """Who is signed in at the desk; None for the front desk (nobody, or the sign-in ended)."""
+        if self.client.desk_session_token is None:
+            self.name = None
+        return self.name
+
+    def sign_in(self, name: str, password: str) -> Operator:
+        try:
+            opened: SessionOpened = self.client.post("/sessions", {"name": name, "password": password, "desk": True},
+                                                     SessionOpened)
+        except ApiError as exc:
+            if exc.status in (400, 401, 429):
+                raise SignInRefused(exc.message) from None
+            raise
+        self.sign_out()
+        self.client.desk_session_token = opened.token
+        self.client.desk_ended = ""
+        self.name, self.idle_s = opened.operator.name, opened.idle_s
+        self.client.desk_used_at = time.monotonic()
+        return opened.operator
+
+    def expire_idle(self) -> str:
+        """Sign out when the hub will have ended the sign-in for want of use (so the screen never shows a name the
+        hub no longer records); why, or "" if it still lasts."""
+        if self.client.desk_session_token is None or time.monotonic() - self.client.desk_used_at < self.idle_s:
+            return ""
+        self.sign_out()
+        minutes = round(self.idle_s / 60)
+        span = f"{minutes // 60} h" if minutes >= 60 and minutes % 60 == 0 else f"{minutes} min"
+        return f"signed out after {span} without a desk action"
+
+    def sign_out(self) -> None:
+        if self.client.desk_session_token is None:
+            return
+        try:
+            self.client.call("DELETE", "/sessions/current")  # a change: it carries the desk's session
+        except (ApiError, ConnectionError):
+            pass
+        finally:
+            self.client.desk_session_token = None
+            self.client.desk_ended = ""
+            self.name = None
+
+    def ended(self) -> str:
+        """Why the sign-in ended on the hub since the last time asked ("" if it did not)."""
+        why, self.client.desk_ended = self.client.desk_ended, ""
+        if why:
+            self.name = None
+        return why

@@ -159,7 +159,7 @@ class Hub:
                 ApiParts(config.data_dir, self.lockers, lambda: self.locker_service.changed(True),
                          OperatorDirectory(engine, clock), lambda token: registry.check_token(token).device,
                          registry.record, lambda: float(config.admin.idle_lock_s), __version__, clock,
-                         self.energy_queries, stalls, admin),
+                         self.energy_queries, stalls, admin, lambda: float(config.desk.signin_idle_s)),
                 self.http.throttle, limits.max_body_bytes, limits.request_timeout_s)
             self.http.mount = self.api.mount
         self.serial_intake = SerialIntake(registry, writer, self.ingest)

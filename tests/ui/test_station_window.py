@@ -192,3 +192,62 @@ def test_the_station_edits_restrooms_as_an_admin_and_tiles_follow_devices(hub: H
             device.close()
         stream.stop()
         client.close()
+
+
+def test_staff_sign_in_at_the_desk_and_their_scans_carry_their_name(hub: Hub, remote, qtbot) -> None:
+    """Before, staff accounts had no use in a desk window: every desk action was "front desk"."""
+    from kiosk.store.operators import OperatorDirectory
+    from kiosk.ui.lockers.desk_staff import DeskSignInDialog
+
+    directory = OperatorDirectory(hub.engine)
+    directory.add("root", Role.ADMIN, "correct horse", None)
+    directory.add("priya", Role.STAFF, "desk pass 42", ROOT)
+    window, _, _ = remote
+    desk = window.lockers.desk
+    staff = desk.staff
+    assert staff.isVisible() and staff.label.text() == "At the desk: front desk"
+    qtbot.mouseClick(staff.button, Qt.MouseButton.LeftButton)
+    dialog = staff.dialog
+    assert isinstance(dialog, DeskSignInDialog) and dialog.isVisible()
+    qtbot.keyClicks(dialog.name, "priya")
+    qtbot.keyClicks(dialog.password, "wrong")
+    qtbot.keyClick(dialog.password, Qt.Key.Key_Return)
+    assert "Wrong name or password" in dialog.error.text() and dialog.isVisible()
+    qtbot.keyClicks(dialog.password, "desk pass 42")
+    with qtbot.waitSignal(staff.changed) as changed:
+        qtbot.keyClick(dialog.password, Qt.Key.Key_Return)
+    assert changed.args == ["priya"] and staff.label.text() == "At the desk: priya"
+    assert staff.button.text().replace("&", "") == "Sign out"
+    desk.scan.setFocus()
+    qtbot.keyClicks(desk.scan, "AB1000000")
+    qtbot.keyClick(desk.scan, Qt.Key.Key_Return)
+    assert desk.result_title.text() == "Locker assigned"
+    qtbot.mouseClick(staff.button, Qt.MouseButton.LeftButton)
+    assert staff.label.text() == "At the desk: front desk"
+    qtbot.keyClicks(desk.scan, "AB1000001")
+    qtbot.keyClick(desk.scan, Qt.Key.Key_Return)
+    with Session(hub.engine) as session:
+        actors = list(session.scalars(select(AuditEntry.actor).where(AuditEntry.action == "locker.assign")
+                                      .order_by(AuditEntry.id)))
+    assert actors == ["priya", "front desk (Desk 2)"]
+
+
+def test_a_desk_sign_in_that_ran_out_is_said_and_the_desk_goes_on(hub: Hub, remote, qtbot) -> None:
+    from kiosk.store.operators import OperatorDirectory
+
+    directory = OperatorDirectory(hub.engine)
+    directory.add("root", Role.ADMIN, "correct horse", None)
+    directory.add("priya", Role.STAFF, "desk pass 42", ROOT)
+    window, _, client = remote
+    desk = window.lockers.desk
+    desk.staff.signin.sign_in("priya", "desk pass 42")
+    desk.staff.check()
+    assert desk.staff.label.text() == "At the desk: priya"
+    client.desk_used_at -= desk.staff.signin.idle_s + 1  # two hours without a desk change
+    qtbot.keyClicks(desk.scan, "AB1000002")
+    qtbot.keyClick(desk.scan, Qt.Key.Key_Return)
+    assert desk.result_title.text() == "Locker assigned"
+    assert desk.staff.label.text() == "At the desk: front desk (signed out after 2 h without a desk action)"
+    with Session(hub.engine) as session:
+        actors = list(session.scalars(select(AuditEntry.actor).where(AuditEntry.action == "locker.assign")))
+    assert actors == ["front desk (Desk 2)"], "the screen showed nobody, and the log names nobody"

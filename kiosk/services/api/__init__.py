@@ -17,7 +17,14 @@ from aiohttp import web
 
 from kiosk.core.throttle import FailureThrottle
 from kiosk.protocol.api import API_PREFIX
-from kiosk.services.api.access import SESSION_MAX_AGE_S, Access, Sessions, local_cli_token, local_station_token
+from kiosk.services.api.access import (
+    DESK_IDLE_S,
+    SESSION_MAX_AGE_S,
+    Access,
+    Sessions,
+    local_cli_token,
+    local_station_token,
+)
 from kiosk.services.api.admin import AdminApi, AdminParts, DeviceFeed
 from kiosk.services.api.energy import EnergyApi
 from kiosk.services.api.events import EventHub
@@ -46,6 +53,7 @@ class ApiParts:
     energy: EnergyOperations | None = None
     stalls: StallApi | None = None
     admin: AdminParts | None = None
+    desk_idle_s: Callable[[], float] = lambda: DESK_IDLE_S
 
 
 class HubApi:
@@ -54,14 +62,14 @@ class HubApi:
         self.events = EventHub()
         self.devices = DeviceFeed(self.events)
         self.station_token = local_station_token(parts.data_dir) or ""
-        self.sessions = Sessions(parts.idle_s, parts.audit, parts.clock)
+        self.sessions = Sessions(parts.idle_s, parts.audit, parts.clock, desk_idle_s=parts.desk_idle_s)
         self.access = Access(self.station_token, parts.check_device_token, self.sessions, throttle,
                              parts.operators.current, local_cli_token(parts.data_dir) or "")
         self._audit = parts.audit
         self.api = Api(self.access.authenticate, self._refused, max_body_bytes, request_timeout_s,
                        slow_down=self.access.failed)
         self.api.add(*SessionApi(parts.operators, self.sessions, parts.idle_s(), SESSION_MAX_AGE_S, parts.version,
-                                 self.events.hub_id).routes())
+                                 self.events.hub_id, parts.desk_idle_s()).routes())
         self.api.add(*LockerApi(parts.desk, self.events, parts.lockers_changed).routes())
         if parts.energy is not None:
             self.api.add(*EnergyApi(parts.energy, self.events).routes())

@@ -49,6 +49,7 @@ LOCAL_STATION = "this machine"
 SESSION_PREFIX = "kss_"
 SESSION_MAX_AGE_S = 12 * 3600.0
 DESK_NAME = "front desk"
+DESK_IDLE_S = 7200.0
 CLI_ACTOR = re.compile(r"cli(:[A-Za-z0-9._-]{1,32})?")
 CLI_SESSION = "cli"  # the session id of the CLI's calls (it signs in with its token, not a password)
 
@@ -90,28 +91,40 @@ class SessionRecord:
     station_key: str  # hash of the station token that opened it
     opened_at: float
     used_at: float
+    desk: bool = False  # signed in at the desk: acts as staff under its own name, never as an admin
+
+    @property
+    def acting(self) -> Operator:
+        """Who the calls this session carries act as."""
+        return Operator(self.operator.name, Role.STAFF) if self.desk else self.operator
 
 
 class Sessions:
     """Operator sessions, in memory, by the SHA-256 of their token."""
 
     def __init__(self, idle_s: Callable[[], float], audit: Callable[[str, str, str, str], None],
-                 clock: Callable[[], float] = time.time, max_age_s: float = SESSION_MAX_AGE_S) -> None:
+                 clock: Callable[[], float] = time.time, max_age_s: float = SESSION_MAX_AGE_S,
+                 desk_idle_s: Callable[[], float] = lambda: DESK_IDLE_S) -> None:
         self._idle_s = idle_s
+        self._desk_idle_s = desk_idle_s
         self._audit = audit  # (actor, action, target, detail)
         self._clock = clock
         self._max_age_s = max_age_s
         self._lock = threading.Lock()
         self._by_hash: dict[str, SessionRecord] = {}
 
-    def open(self, operator: Operator, station: str, station_token: str) -> tuple[str, SessionRecord]:
+    def open(self, operator: Operator, station: str, station_token: str,
+             desk: bool = False) -> tuple[str, SessionRecord]:
         token = SESSION_PREFIX + secrets.token_urlsafe(32)
         now = self._clock()
-        record = SessionRecord(secrets.token_hex(6), operator, station, _digest(station_token), now, now)
+        record = SessionRecord(secrets.token_hex(6), operator, station, _digest(station_token), now, now, desk)
         with self._lock:
             self._by_hash[_digest(token)] = record
-        self._audit(operator.name, "session.open", record.id, f"at {station}")
+        self._audit(operator.name, "session.open", record.id, f"at {station}" + (", at the desk" if desk else ""))
         return token, record
+
+    def idle_limit(self, record: SessionRecord) -> float:
+        return self._desk_idle_s() if record.desk else self._idle_s()
 
     def check(self, token: str, station_token: str) -> SessionRecord:
         """The live session this token opens from this station; ApiError 401 otherwise."""
@@ -124,7 +137,7 @@ class Sessions:
                                                    "sign in again")
             if not hmac.compare_digest(record.station_key, _digest(station_token)):
                 raise ApiError(401, "bad_session", "this session was opened at another station")
-            if now - record.used_at > self._idle_s() or now - record.opened_at > self._max_age_s:
+            if now - record.used_at > self.idle_limit(record) or now - record.opened_at > self._max_age_s:
                 del self._by_hash[_digest(token)]
                 ended = record
             else:
@@ -154,10 +167,9 @@ class Sessions:
     def sweep(self) -> int:
         """Forget the sessions past their idle or age limit (the hub's ticker calls this)."""
         now = self._clock()
-        idle = self._idle_s()
         with self._lock:
             gone = [(key, r) for key, r in self._by_hash.items()
-                    if now - r.used_at > idle or now - r.opened_at > self._max_age_s]
+                    if now - r.used_at > self.idle_limit(r) or now - r.opened_at > self._max_age_s]
             for key, _ in gone:
                 del self._by_hash[key]
         for _, record in gone:
@@ -229,7 +241,7 @@ class Access:
                 self.sessions.end_operator(record.operator.name, "the account changed")
                 raise ApiError(401, "bad_session", "this account changed since the sign-in (disabled or a new "
                                                    "role): sign in again")
-            return Principal(name, station_id, record.operator, record.id), token, session_token
+            return Principal(name, station_id, record.acting, record.id), token, session_token
         via = request.headers.get(ACTOR_HEADER, "")
         if station_id is None and CLI_ACTOR.fullmatch(via):  # this machine's CLI, named as it names itself
             return Principal(name, None, Operator(via, Role.STAFF)), token, ""

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from kiosk.core.operators import Operator, Role
 from kiosk.protocol.answers import HubInfo, SessionOpened
 from kiosk.protocol.api import API_VERSION, ApiError, bad_input
-from kiosk.services.api.access import Sessions
+from kiosk.services.api.access import DESK_IDLE_S, Sessions
 from kiosk.services.api.framework import PUBLIC, WRONG_PASSWORD, Call, Route
 from kiosk.store.operators import OperatorDirectory, SignInRefused
 
@@ -16,6 +16,7 @@ from kiosk.store.operators import OperatorDirectory, SignInRefused
 class SignIn:
     name: str
     password: str
+    desk: bool = False  # at the desk: any operator, acting as staff under their own name (desk.signin_idle_s)
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,11 @@ class Caller:
 
 class SessionApi:
     def __init__(self, directory: OperatorDirectory, sessions: Sessions, idle_s: float, max_age_s: float,
-                 version: str, hub_id: str) -> None:
+                 version: str, hub_id: str, desk_idle_s: float = DESK_IDLE_S) -> None:
         self._directory = directory
         self._sessions = sessions
         self._idle_s = idle_s
+        self._desk_idle_s = desk_idle_s
         self._max_age_s = max_age_s
         self._version = version
         self._hub_id = hub_id
@@ -53,7 +55,10 @@ class SessionApi:
                   body=SignIn, answer=SessionOpened, tag="sessions", errors=((401, WRONG_PASSWORD),),
                   description="Wrong passwords lock the account after five in a row and are answered late once "
                               "an address has failed often. The session ends after admin.idle_lock_s without a "
-                              "call, after max_age_s in any case, on sign-out, and when the hub stops."),
+                              "call, after max_age_s in any case, on sign-out, and when the hub stops. With "
+                              "`desk: true` an operator signs in at the desk: the calls that carry the session act "
+                              "as staff under that name (an admin's too: admin actions need a session of their "
+                              "own), and it ends after desk.signin_idle_s without a call."),
             Route("DELETE", "/sessions/current", "Sign out: end the session this call sends", self.sign_out,
                   tag="sessions", errors=((400, "no_session"),)),
             Route("POST", "/operators/first-admin", "Make the first admin of a new installation and sign in",
@@ -79,7 +84,7 @@ class SessionApi:
             operator = self._directory.sign_in(body.name, body.password)
         except SignInRefused as exc:
             raise ApiError(401, WRONG_PASSWORD, str(exc)) from None
-        return self._open(operator, call)
+        return self._open(operator, call, body.desk)
 
     def first_admin(self, call: Call) -> SessionOpened:
         body: FirstAdmin = call.body
@@ -92,10 +97,11 @@ class SessionApi:
                            "refused" if isinstance(exc, PermissionError) else "invalid", str(exc)) from None
         return self._open(operator, call)
 
-    def _open(self, operator: Operator, call: Call) -> SessionOpened:
+    def _open(self, operator: Operator, call: Call, desk: bool = False) -> SessionOpened:
         assert call.principal is not None
-        token, record = self._sessions.open(operator, call.principal.station, call.token)
-        return SessionOpened(token, record.id, operator, self._idle_s, self._max_age_s)
+        token, record = self._sessions.open(operator, call.principal.station, call.token, desk)
+        return SessionOpened(token, record.id, record.acting, self._desk_idle_s if desk else self._idle_s,
+                             self._max_age_s)
 
     def sign_out(self, call: Call) -> None:
         if not call.session_token or self._sessions.close(call.session_token) is None:

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.core.lockers import AlreadyAssigned, LockerCounts, LockerError, LockerStatus, normalise_enrollment
+from kiosk.ui.lockers.desk_staff import DeskStaff
 from kiosk.ui.lockers.locker_map import LockerMap, describe_locker, due_words
 from kiosk.ui.widgets.pin_dialog import ask_admin
 from kiosk.ui.widgets.reason_dialog import ask_reason
@@ -92,6 +93,7 @@ class DeskPage(QWidget):
         self._pending: tuple[str, float] | None = None  # (enrollment, when) awaiting a second scan to release
         self._unknown = ""
         self._last_scan: tuple[str, float] = ("", 0.0)
+        self.staff = DeskStaff(self)  # who is at the desk (their name in the audit log), if anyone signed in
         self.scan = ScanField(self)
         self.scan.setObjectName("lockerScan")
         self.scan.setPlaceholderText("Scan or type a number")
@@ -150,6 +152,7 @@ class DeskPage(QWidget):
         for button in (self.release_button, self.force_button, self.order_button, self.clear_button):
             actions.addWidget(button)
         left = QVBoxLayout()
+        left.addWidget(self.staff)
         left.addWidget(self.scan)
         left.addWidget(self.result, 2)
         left.addWidget(self.selection)
@@ -189,6 +192,7 @@ class DeskPage(QWidget):
 
     def attach(self, operations: Any, pin: Any) -> None:
         self.ops, self.pin = operations, pin
+        self.staff.attach(getattr(operations, "desk_signin", None))  # the hub's desk sign-in (not in the views' tests)
         self.scan.setEnabled(True)
         self.scan.setFocus()
 
@@ -208,6 +212,7 @@ class DeskPage(QWidget):
         self.scan.clear()
         if not text or self.ops is None:
             return
+        self.staff.check()  # a sign-in that ran out is said before the scan goes as the front desk
         if text.isdigit():
             self.select_locker(int(text))
             return
@@ -284,6 +289,7 @@ class DeskPage(QWidget):
 
     def _note(self, who: str, what: str) -> None:
         """An entry in the recent scans: "14:02 · locker 3 assigned, due by 18:02" over "Rahul Sharma · CS2021001"."""
+        self.staff.check()  # the hub may have ended the sign-in: this change went as the front desk
         at = time.strftime("%H:%M", time.localtime(self._clock()))
         self.recent.insertItem(0, QListWidgetItem(f"{at} · {what}\n{who}"))
         while self.recent.count() > RECENT_KEPT:

@@ -66,3 +66,18 @@ def test_bound_to_the_station_and_ended_with_the_operator(
     sessions.open(Operator("sam", Role.STAFF), "Desk 2", "t")
     clock.now += 400
     assert sessions.sweep() == 1 and sessions.count() == 0
+
+
+def test_a_desk_sign_in_acts_as_staff_and_lasts_its_own_idle_time() -> None:
+    clock = Clock()
+    audit: list[tuple[str, str, str, str]] = []
+    sessions = Sessions(lambda: 300.0, lambda *row: audit.append(row), clock, max_age_s=36_000,
+                        desk_idle_s=lambda: 7200.0)
+    token, record = sessions.open(Operator("root", Role.ADMIN), "Desk 2", "t", desk=True)
+    assert record.acting == Operator("root", Role.STAFF), "an admin at the desk must not get admin rights there"
+    clock.now += 3600
+    assert sessions.check(token, "t") is record
+    assert sessions.sweep() == 0
+    clock.now += 7201
+    assert sessions.sweep() == 1
+    assert audit[0] == ("root", "session.open", record.id, "at Desk 2, at the desk")
