@@ -448,16 +448,17 @@ def test_staff_signed_in_at_the_desk_are_named_in_the_audit_log_and_get_no_admin
     directory.add("root", Role.ADMIN, "correct horse", None)
     directory.add("sam", Role.STAFF, "staff pass", ADMIN)
     desk = RemoteLockers(station)
+    signin = desk.desk_signin
     with pytest.raises(SignInRefused, match="Wrong name or password"):
-        desk.desk_signin.sign_in("sam", "wrong")
-    assert desk.desk_signin.sign_in("sam", "staff pass") == Operator("sam", Role.STAFF) and desk.desk_signin.who == "sam"
+        signin.sign_in("sam", "wrong")
+    assert signin.sign_in("sam", "staff pass") == Operator("sam", Role.STAFF) and signin.who == "sam"
     held = desk.assign(roster[0])
     assert desk.last_change is not None and desk.last_change.by == "sam"
     desk.add_member("AB2000000", "Walk In", "")
     assert ("sam", "member.add") in [(actor, action) for actor, action, _ in audit_actions(hub)]
     with pytest.raises(PermissionError, match="needs an admin signed in"):
         desk.force_exit(held.locker, "lost key")  # the desk's sign-in is not an admin's session
-    assert desk.desk_signin.sign_in("root", "correct horse") == Operator("root", Role.STAFF), "an admin at the desk is staff"
+    assert signin.sign_in("root", "correct horse") == Operator("root", Role.STAFF), "an admin at the desk is staff"
     with pytest.raises(PermissionError):
         desk.force_exit(held.locker, "lost key")
     assert hub.api is not None
@@ -465,7 +466,7 @@ def test_staff_signed_in_at_the_desk_are_named_in_the_audit_log_and_get_no_admin
         record.used_at -= 3 * 3600  # desk.signin_idle_s (2 h) without a desk change
     desk.exit(roster[0])  # not refused: it goes as the front desk, and the desk is told the sign-in ended
     assert desk.last_change is not None and desk.last_change.by == "front desk"
-    assert "sign in again" in desk.desk_signin.ended() and desk.desk_signin.who is None
-    assert desk.desk_signin.ended() == "", "said once"
+    assert "sign in again" in signin.ended() and signin.who is None
+    assert signin.ended() == "", "said once"
     actions = [(actor, action) for actor, action, _ in audit_actions(hub)]
     assert ("sam", "session.close") in actions and ("root", "session.expired") in actions
