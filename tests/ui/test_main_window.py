@@ -237,8 +237,11 @@ def test_the_other_tabs_are_built_just_after_the_first_paint(qtbot: Any) -> None
     qtbot.addWidget(main)
     assert [main.tabs.tabText(i) for i in range(main.tabs.count())] == ["Stalls", "Lockers", "Energy", "Admin"]
     assert not main.completed and not hasattr(main, "lockers")
+    built_when_told: list[bool] = []
+    main.firstPainted.connect(lambda: built_when_told.append(main.completed))
     with qtbot.waitSignal(main.firstPainted, timeout=5000):
         main.show()
+    assert built_when_told == [False], "the paint is announced (and start-up timed) before the other tabs are built"
     assert main.completed
     assert [main.tabs.tabText(i) for i in range(main.tabs.count())] == ["Stalls", "Lockers", "Energy", "Admin"]
     assert isinstance(main.lockers, LockersView) and main.tabs.widget(1) is main.lockers
