@@ -5,23 +5,63 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.protocol import payloads
+from kiosk.protocol import payloads, serial_lines
 from kiosk.protocol.payloads import Reason, Rejected
 from kiosk.protocol.topics import Channel
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "payloads"
 CHANNELS = {"datastream": Channel.DATASTREAM, "status": Channel.STATUS, "heartbeat": Channel.HEARTBEAT,
-            "logs": Channel.LOGS}
+            "logs": Channel.LOGS, "ack": Channel.ACK, "progress": Channel.PROGRESS}
 GOOD = sorted((FIXTURES / "good").iterdir())
 BAD = sorted((FIXTURES / "bad").iterdir())
 
 
 @pytest.mark.parametrize("path", GOOD, ids=[p.name for p in GOOD])
 def test_good_samples_parse(path: Path) -> None:
-    channel = CHANNELS[path.name.split("-")[0]]
-    message = payloads.parse(channel, path.read_bytes(), 16384)
+    """Each sample is taken whole (the `*-firmware-*` ones are what firmware/ builds, byte for byte)."""
+    kind = path.name.split("-")[0]
+    if kind == "serial":
+        line = serial_lines.parse_line(path.read_bytes())
+        assert line is not None
+        return
+    if kind == "datastream":
+        messages = payloads.parse_datastream(path.read_bytes(), 16384)
+        assert messages and not [m for m in messages if isinstance(m, Rejected)]
+        assert "secret" not in repr(messages)  # a token field never survives parsing
+        return
+    message = payloads.parse(CHANNELS[kind], path.read_bytes(), 16384)
     assert message is not None
-    assert "secret" not in repr(message)  # a token field never survives parsing
+    assert "secret" not in repr(message)
+
+
+def test_the_firmware_samples_say_what_the_firmware_means() -> None:
+    good = FIXTURES / "good"
+    backlog = payloads.parse_datastream((good / "datastream-firmware-stall-backlog.json").read_bytes(), 16384)
+    assert backlog == [payloads.StallReading(None, "open", False, 1795360000.0, "b3-40"),
+                       payloads.StallReading(None, "closed", True, 1795360012.5, "b3-41")]
+    beat = payloads.parse(Channel.HEARTBEAT, (good / "heartbeat-firmware.json").read_bytes(), 16384)
+    assert beat == payloads.Heartbeat(3600, -61, "1.0.0", "10.0.4.17", "A4:CF:12:B3:C4:D5")
+    assert payloads.parse(Channel.STATUS, (good / "status-firmware-offline.json").read_bytes(), 16384).status == \
+        "offline"
+    hello = serial_lines.parse_line((good / "serial-firmware-hello.txt").read_bytes())
+    assert hello == serial_lines.Hello("E3A1F0", "1.0.0")
+    reading = serial_lines.parse_line((good / "serial-firmware-reading.txt").read_bytes())
+    assert isinstance(reading, serial_lines.SerialReading) and reading.seq == 118
+    assert reading.body == {"port": "2", "voltage": 230.4, "current": 0.435, "power": 100.22}
+
+
+def test_what_the_hub_sends_devices_is_the_firmware_s_fixture_byte_for_byte() -> None:
+    """firmware/tests parse these same files: the hub's command and OTA order as the hub writes them."""
+    import json
+
+    from kiosk.core.commands import Command
+
+    sent = FIXTURES / "to-device"
+    command = Command("9f2c4e1a7b3d5c60", "dev", "restart", {"delay_s": 2}, 1795360042.5, 600.0)
+    assert json.dumps(command.payload()).encode() == (sent / "command-restart.json").read_bytes()
+    sha, signature = "3f5a" + "0" * 60, "9c1e" + "ab" * 62
+    order = payloads.ota_order(12, "1.1.0", f"http://10.0.4.2:8080/firmware/{sha}.bin", 912384, sha, signature)
+    assert order == (sent / "ota-order.json").read_bytes()
 
 
 @pytest.mark.parametrize("path", BAD, ids=[p.name for p in BAD])

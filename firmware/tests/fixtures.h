@@ -1,0 +1,20 @@
+// The golden fixtures the hub's parser is tested with (tests/fixtures/payloads): one contract, one set of files.
+#pragma once
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#ifndef KIOSK_FIXTURES
+#error "KIOSK_FIXTURES must name tests/fixtures/payloads (the Makefile sets it)"
+#endif
+
+inline std::string fixture(const std::string& name) {
+  std::ifstream file(std::string(KIOSK_FIXTURES) + "/" + name, std::ios::binary);
+  if (!file) throw std::runtime_error("no fixture " + name);
+  std::stringstream text;
+  text << file.rdbuf();
+  std::string body = text.str();
+  while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.pop_back();
+  return body;
+}
