@@ -3,7 +3,9 @@
 A board prints one JSON object per line at 9600 baud (docs/protocol.md, "USB serial"):
 - a reading: `{"voltage": 230.5, "current": 0.45, "power": 103.73}`, optionally with `"port"` (its channel) and
   `"seq"` (a counter, so that lost lines are noticed);
-- a hello, at start-up: `{"hello": "kiosk-energy", "board": "A1B2C3", "firmware": "1.0.3"}`.
+- a hello, at start-up: `{"hello": "kiosk-energy", "board": "A1B2C3", "firmware": "1.0.3"}`;
+- a comment: a line starting with `#` (a board's answer to its calibration console, firmware/energy-board): kept out
+  of the readings and the rejections.
 
 What a serial line really carries, and what happens to it: a line cut in two reads waits for its end; `\\r\\n` or
 `\\n` ends a line; a line longer than MAX_LINE_BYTES (a wrong baud rate produces endless garbage without newlines)
@@ -28,6 +30,13 @@ BOARD_ID = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
 class Hello:
     board: str
     firmware: str | None
+
+
+@dataclass(frozen=True)
+class Comment:
+    """A line for the person at the board's console, not for the hub (`# channel calibrated`)."""
+
+    text: str
 
 
 @dataclass(frozen=True)
@@ -71,13 +80,15 @@ class LineFramer:
                 lines.append(line)
 
 
-def parse_line(line: bytes) -> Hello | SerialReading:
-    """One line from a board; raises Rejected (not UTF-8, not JSON, not a reading or hello)."""
+def parse_line(line: bytes) -> Hello | SerialReading | Comment:
+    """One line from a board; raises Rejected (not UTF-8, not JSON, not a reading, hello or comment)."""
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError:
         raise Rejected(Reason.NOT_JSON, f"not UTF-8 text ({len(line)} bytes): a wrong baud rate or noise") from None
     text = text.strip().strip("\x00")
+    if text.startswith("#"):
+        return Comment(text[1:].strip()[:200])
     try:
         body = loads(text)
     except JsonRefused as exc:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kiosk.protocol.payloads import Rejected
-from kiosk.protocol.serial_lines import Hello, LineFramer, SequenceWatch, parse_line
+from kiosk.protocol.serial_lines import Comment, Hello, LineFramer, SequenceWatch, parse_line
 
 log = logging.getLogger(__name__)
 SERIAL_LINKS_DIR = "serial"  # in the data folder: each entry is a serial port to open
@@ -69,6 +69,7 @@ class PortStats:
     overlong: int = 0
     flood_dropped: int = 0
     lost: int = 0
+    comments: int = 0  # lines starting with '#': the board's console talking to a person (not readings, not refused)
     opens: int = 0
     last_error: str | None = None
 
@@ -225,6 +226,10 @@ class SerialWorker:
                 self._stats[path] = replace(current, rejected=rejected)
             message = exc
         else:
+            if isinstance(message, Comment):
+                self._count(path, "comments")
+                log.debug("serial %s says: %s", path, message.text)
+                return
             if isinstance(message, Hello):
                 naming.key = message.board
                 self._note(path, board=naming.key)

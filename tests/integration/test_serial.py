@@ -76,11 +76,12 @@ def test_a_board_says_hello_sends_readings_and_garbage_is_counted(serial_hub: Hu
     board.send(b'"power": 103.5, "seq": 1}\r\n')
     board.send(b"\xff\xfe garbage from a wrong baud rate\r\n")
     board.line({"voltage": 230.0, "current": 0.45, "power": 999.0, "seq": 2})  # power disagrees: refused
+    board.send(b"# channel calibrated\r\n")  # the board's console answering a person: neither read nor refused
     board.line({"voltage": 231.0, "current": 0.5, "power": 115.5, "seq": 5})  # 3 and 4 were lost on the line
     device_id = "serial:A1B2C3"
     wait_for(lambda: powers(serial_hub, device_id) == [103.5, 115.5])
     stats = serial_hub.serial.stats()[0]  # type: ignore[union-attr]
-    assert stats.board == "A1B2C3" and stats.lines == 5 and stats.lost == 2
+    assert stats.board == "A1B2C3" and stats.lines == 6 and stats.lost == 2 and stats.comments == 1
     assert stats.rejected == {"not_json": 1}
     boards = serial_hub.registry.serial_boards()
     assert [(b[0], b[1], b[3]) for b in boards] == [("A1B2C3", device_id, "1.0.3")]

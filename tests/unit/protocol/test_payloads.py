@@ -48,6 +48,7 @@ def test_the_firmware_samples_say_what_the_firmware_means() -> None:
     reading = serial_lines.parse_line((good / "serial-firmware-reading.txt").read_bytes())
     assert isinstance(reading, serial_lines.SerialReading) and reading.seq == 118
     assert reading.body == {"port": "2", "voltage": 230.4, "current": 0.435, "power": 100.22}
+    assert serial_lines.parse_line(b"# channel calibrated\r") == serial_lines.Comment("channel calibrated")
 
 
 def test_what_the_hub_sends_devices_is_the_firmware_s_fixture_byte_for_byte() -> None:
