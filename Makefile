@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test check bench faults clean screenshots
+.PHONY: run test check bench faults clean screenshots firmware-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,12 @@ check: $(STAMP)
 	$(VENV)/bin/ruff check kiosk tests bench main.py
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+
+# The firmware's logic on this machine (firmware/README.md): host tests, the energy board's AVR build with its size,
+# and the host builds run against the real hub. Installs the compilers it needs (firmware/deps.sh).
+firmware-test: $(STAMP)
+	bash firmware/deps.sh
+	$(MAKE) -C firmware test avr
 
 bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) bench/startup.py

@@ -3,6 +3,17 @@
 #include <math.h>
 #include <string.h>
 
+#if defined(__AVR__)
+#include <avr/pgmspace.h>
+#define KIOSK_FLASH(text) PSTR(text)  // the console's sentences stay in flash: the Uno has 2 KB of RAM
+#define KIOSK_STRLEN strlen_P
+#define KIOSK_MEMCPY memcpy_P
+#else
+#define KIOSK_FLASH(text) (text)
+#define KIOSK_STRLEN strlen
+#define KIOSK_MEMCPY memcpy
+#endif
+
 namespace kiosk {
 
 namespace {
@@ -13,9 +24,9 @@ void say(char* answer, size_t capacity, const char* text) {
   if (capacity < 3) return;
   answer[0] = '#';
   answer[1] = ' ';
-  size_t n = strlen(text);
+  size_t n = KIOSK_STRLEN(text);
   if (n > capacity - 3) n = capacity - 3;
-  memcpy(answer + 2, text, n);
+  KIOSK_MEMCPY(answer + 2, text, n);
   answer[2 + n] = '\0';
 }
 
@@ -153,7 +164,7 @@ bool console(const char* line, size_t length, const MainsWindow& last, Calibrati
              size_t capacity) {
   JsonReader reader(line, length);
   if (!reader.valid()) {
-    say(answer, capacity, "not understood: send a JSON line such as {\"show\": \"calibration\"}");
+    say(answer, capacity, KIOSK_FLASH("not understood: send a JSON line such as {\"show\": \"calibration\"}"));
     return false;
   }
   char word[16];
@@ -166,70 +177,70 @@ bool console(const char* line, size_t length, const MainsWindow& last, Calibrati
     out.closeArray().key("volts_per_count").fixed(calibration.voltsPerCount, 5);
     out.key("nominal_volts").fixed(calibration.nominalVolts, 1).key("mains_hz").unsignedInteger(calibration.mainsHz);
     out.key("reference").boolean(last.referenceSeen()).close();
-    if (!out.ok()) say(answer, capacity, "the calibration does not fit the answer line");
+    if (!out.ok()) say(answer, capacity, KIOSK_FLASH("the calibration does not fit the answer line"));
     return false;
   }
   if (JsonReader::text(reader.find("reset"), word, sizeof(word))) {
     defaultCalibration(calibration);
-    say(answer, capacity, "calibration back to the defaults (ACS712-5A, 230 V, no reference)");
+    say(answer, capacity, KIOSK_FLASH("calibration back to the defaults (ACS712-5A, 230 V, no reference)"));
     return true;
   }
   uint32_t whole;
   double number;
   if (JsonReader::whole(reader.find("channels"), whole)) {
     if (whole < 1 || whole > kMaxChannels) {
-      say(answer, capacity, "channels must be 1 to 4");
+      say(answer, capacity, KIOSK_FLASH("channels must be 1 to 4"));
       return false;
     }
     calibration.channels = static_cast<uint8_t>(whole);
-    say(answer, capacity, "channels set");
+    say(answer, capacity, KIOSK_FLASH("channels set"));
     return true;
   }
   if (JsonReader::number(reader.find("nominal_volts"), number)) {
     if (number < 90 || number > 260) {
-      say(answer, capacity, "nominal_volts must be 90 to 260");
+      say(answer, capacity, KIOSK_FLASH("nominal_volts must be 90 to 260"));
       return false;
     }
     calibration.nominalVolts = static_cast<float>(number);
-    say(answer, capacity, "nominal voltage set");
+    say(answer, capacity, KIOSK_FLASH("nominal voltage set"));
     return true;
   }
   if (JsonReader::whole(reader.find("mains_hz"), whole)) {
     if (whole != 50 && whole != 60) {
-      say(answer, capacity, "mains_hz must be 50 or 60");
+      say(answer, capacity, KIOSK_FLASH("mains_hz must be 50 or 60"));
       return false;
     }
     calibration.mainsHz = static_cast<uint8_t>(whole);
-    say(answer, capacity, "mains frequency set");
+    say(answer, capacity, KIOSK_FLASH("mains frequency set"));
     return true;
   }
   JsonValue target = reader.find("calibrate");
   if (target.type == JsonType::Missing) {
-    say(answer, capacity, "unknown setting: show, reset, channels, nominal_volts, mains_hz or calibrate");
+    say(answer, capacity, KIOSK_FLASH("unknown setting: show, reset, channels, nominal_volts, mains_hz or calibrate"));
     return false;
   }
   if (JsonReader::text(target, word, sizeof(word))) {
     if (strcmp(word, "voltage") != 0) {
-      say(answer, capacity, "calibrate takes a channel (1 to 4) or \"voltage\"");
+      say(answer, capacity, KIOSK_FLASH("calibrate takes a channel (1 to 4) or \"voltage\""));
       return false;
     }
     if (JsonReader::number(reader.find("volts_per_count"), number) && number > 0 && number < 10) {
       calibration.voltsPerCount = static_cast<float>(number);
     } else if (JsonReader::number(reader.find("volts"), number) && number >= 90 && number <= 260) {
       if (!last.referenceSeen() || last.voltsRmsCounts() < 20.0f) {
-        say(answer, capacity, "no voltage reference seen: check the AC adapter on A0");
+        say(answer, capacity, KIOSK_FLASH("no voltage reference seen: check the AC adapter on A0"));
         return false;
       }
       calibration.voltsPerCount = static_cast<float>(number) / last.voltsRmsCounts();
     } else {
-      say(answer, capacity, "give \"volts\" (90 to 260, measured now) or \"volts_per_count\"");
+      say(answer, capacity, KIOSK_FLASH("give \"volts\" (90 to 260, measured now) or \"volts_per_count\""));
       return false;
     }
-    say(answer, capacity, "voltage calibrated");
+    say(answer, capacity, KIOSK_FLASH("voltage calibrated"));
     return true;
   }
   if (!JsonReader::whole(target, whole) || whole < 1 || whole > calibration.channels) {
-    say(answer, capacity, "calibrate takes a channel (1 to the number of channels) or \"voltage\"");
+    say(answer, capacity, KIOSK_FLASH("calibrate takes a channel (1 to the number of channels) or \"voltage\""));
     return false;
   }
   uint8_t channel = static_cast<uint8_t>(whole - 1);
@@ -238,15 +249,15 @@ bool console(const char* line, size_t length, const MainsWindow& last, Calibrati
   } else if (JsonReader::number(reader.find("amps"), number) && number > 0 && number <= 100) {
     float counts = last.ampsRmsCounts(channel);
     if (counts < 2.0f) {
-      say(answer, capacity, "that channel reads no current now: switch the known load on, then send it again");
+      say(answer, capacity, KIOSK_FLASH("that channel reads no current now: switch the known load on, then send it again"));
       return false;
     }
     calibration.ampsPerCount[channel] = static_cast<float>(number) / counts;
   } else {
-    say(answer, capacity, "give \"amps\" (the current flowing now, up to 100) or \"amps_per_count\"");
+    say(answer, capacity, KIOSK_FLASH("give \"amps\" (the current flowing now, up to 100) or \"amps_per_count\""));
     return false;
   }
-  say(answer, capacity, "channel calibrated");
+  say(answer, capacity, KIOSK_FLASH("channel calibrated"));
   return true;
 }
 
