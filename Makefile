@@ -20,7 +20,7 @@ test: $(STAMP)
 
 # Habits checked by machine: lint and import order (ruff), types (mypy, strict on core and protocol), layers.
 check: $(STAMP)
-	$(VENV)/bin/ruff check kiosk tests bench main.py
+	$(VENV)/bin/ruff check kiosk tests bench main.py firmware/tests
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
@@ -28,7 +28,8 @@ check: $(STAMP)
 # and the host builds run against the real hub. Installs the compilers it needs (firmware/deps.sh).
 firmware-test: $(STAMP)
 	bash firmware/deps.sh
-	$(MAKE) -C firmware test avr
+	$(MAKE) -C firmware test avr host
+	$(PY) -m pytest -q -p no:cacheprovider firmware/tests
 
 bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) bench/startup.py
