@@ -287,6 +287,25 @@ TEST_CASE("a tampered image is refused with the reason the Admin tab shows, and 
   CHECK(board.pending.job == 0);
 }
 
+TEST_CASE("a new image that cannot reach the hub restarts after its trial time, counting the boot") {
+  PendingUpdate pending;
+  pending.job = 7;
+  strcpy(pending.version, "1.1.0");
+  strcpy(pending.previous, "1.0.0");
+  Site site;
+  StallSample storage[4];
+  OfflineBuffer buffer(storage, 4);
+  FakeBoard board;  // never online
+  StallSensorApp app(board, provisioned(), site.publicKey, 5, "1.1.0", buffer, pending);
+  CHECK(app.bootVerdict() == BootVerdict::Trial);
+  CHECK(board.pending.trialBoots == 1);
+  run(app, board, 1000ull * BootGuard::kTrialS - 100, 50);
+  CHECK(board.restarts == 0);
+  run(app, board, 1000ull * BootGuard::kTrialS + 100, 50);
+  CHECK(board.restarts >= 1);
+  CHECK_FALSE(board.confirmed);
+}
+
 TEST_CASE("an image that never reaches the hub is rolled back, and the failure reported by the old one") {
   PendingUpdate pending;
   pending.job = 7;

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from kiosk.ui.admin.admin_common import make_table
 from kiosk.ui.widgets.background import Background
 
-KNOWN_COMMANDS = ("restart", "identify", "sync_clock", "report_status")
+KNOWN_COMMANDS = ("restart", "identify", "sync_clock", "report_status", "reset_wifi")  # firmware/README.md
 STATE_COLOURS = {"done": "#1b7f3a", "failed": "#b3261e", "expired": "#b3261e", "queued": "#5f6368"}
 REFRESH_MS = 2000
 

@@ -235,6 +235,10 @@ void StallSensorApp::loop() {
     }
     if (orderWaiting_) runUpdate();
   }
+  if (verdict_ == BootVerdict::Trial && !trialConfirmed_ && now >= 1000ull * BootGuard::kTrialS) {
+    board_.restart();  // the new image did not reach the hub in time: another trial boot, or the rollback
+    return;
+  }
   if (restartPending_ && now >= restartAtMs_) {
     restartPending_ = false;
     if (forgetPending_) board_.forgetWifi();
