@@ -70,8 +70,9 @@ class Program:
         for line in self.process.stdout:
             self.lines.append(line.rstrip("\n"))
 
-    def said(self, text: str) -> bool:
-        return any(text in line for line in self.lines)
+    def said(self, text: str, since: int = 0) -> bool:
+        """Whether a line holding `text` came (after the first `since` lines)."""
+        return any(text in line for line in self.lines[since:])
 
     def tell(self, line: str) -> None:
         assert self.process.stdin is not None
@@ -214,3 +215,82 @@ def test_a_signed_update_is_installed_and_a_tampered_one_refused(hub: Hub, progr
         assert history[0] == "1.1.0" and "1.0.0" in history
     finally:
         sensor.stop()
+
+
+def test_what_kiosk_firmware_upload_signs_verifies_in_the_firmware_and_a_flipped_byte_does_not(
+        programs: Path, tmp_path: Path) -> None:
+    """The command an admin runs, in its own process, and the firmware's check (the same OtaUpdate a board runs)."""
+    import sys
+
+    env = {**os.environ, "KIOSK_DATA_DIR": str(tmp_path / "data"), "KIOSK_CONFIG_DIR": str(tmp_path / "config")}
+    image = tmp_path / "stall-1.2.0.bin"
+    image.write_bytes(host_image("1.2.0"))
+
+    def kiosk(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "kiosk", *args], env=env, capture_output=True, text=True,
+                              timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    uploaded = kiosk("firmware", "upload", str(image), "--version", "1.2.0", "--kind", "esp32")
+    fields = dict(line.split(None, 1) for line in uploaded.splitlines() if line.startswith(("sha256", "signature")))
+    key = kiosk("firmware", "public-key").strip()
+
+    def check(path: Path, signature: str = fields["signature"]) -> tuple[int, str]:
+        done = subprocess.run([str(programs / "ota-verify"), key, fields["sha256"], signature, str(path)],
+                              capture_output=True, text=True, timeout=30)
+        return done.returncode, done.stdout.strip()
+
+    assert check(image) == (0, "ok")
+    flipped = tmp_path / "flipped.bin"
+    data = bytearray(image.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    flipped.write_bytes(bytes(data))
+    assert check(flipped) == (1, "SHA-256 mismatch")
+    forged = fields["signature"][:-2] + f"{int(fields['signature'][-2:], 16) ^ 1:02x}"
+    assert check(image, forged) == (1, "signature does not verify")
+
+
+def test_readings_taken_while_the_hub_is_down_arrive_later_with_their_own_time(hub: Hub, programs: Path,
+                                                                                tmp_path: Path) -> None:
+    device_id, sensor = stall_sensor(hub, programs, tmp_path / "sensor")
+    again: Hub | None = None
+    try:
+        wait_for(lambda: (s := hub.ingest.tracker.get(device_id)) is not None and s.firmware == "1.0.0", timeout=10)
+        wait_for(lambda: len(stall_rows(hub, device_id)) >= 1, timeout=10)
+        before = {seq for _, _, seq in stall_rows(hub, device_id)}
+        hub.stop()  # the hub goes away (its broker with it); the sensor keeps what it reads
+        wait_for(lambda: sensor.said("disconnected"), timeout=10)
+        went, mark = hub.clock(), len(sensor.lines)
+        sensor.tell("door closed")
+        wait_for(lambda: sensor.said("offline buffer: 1", mark), timeout=10)
+        sensor.tell("door open")
+        wait_for(lambda: sensor.said("offline buffer: 2", mark), timeout=10)
+        taken = hub.clock()
+        # The point is the readings' own time, so time must pass before they can be sent: 2 s, well over the
+        # sensor's clock error (its time comes from an HTTP date, whole seconds: +-0.5 s).
+        wait_for(lambda: hub.clock() - taken >= 2.0, timeout=5)
+        again = Hub(hub.config, RecordingEvents())  # the same data folder and ports
+        again.start()
+        assert again.link.connected.wait(5)
+        back = again.clock()
+        wait_for(lambda: sensor.said("offline buffer: 0", mark), timeout=20)  # acknowledged: in the hub's journal
+
+        def rows() -> list[tuple[str | None, float, str | None]]:
+            assert again is not None
+            again.writer.flush()
+            with Session(again.engine) as session:
+                return [(r.door, r.ts, r.seq) for r in session.scalars(
+                    select(StallReading).where(StallReading.device_id == device_id).order_by(StallReading.ts))]
+
+        wait_for(lambda: len([r for r in rows() if r[2] not in before]) >= 2, timeout=10)
+        late = [(door, ts) for door, ts, seq in rows() if seq not in before][:2]
+        assert [door for door, _ in late] == ["closed", "open"], rows()
+        assert all(went - 0.6 <= ts <= taken + 0.6 for _, ts in late), (went, taken, back, late)  # when taken,
+        assert back - taken >= 2.0  # not when they arrived
+        seqs = [seq for _, _, seq in rows()]
+        assert len(seqs) == len(set(seqs))
+    finally:
+        sensor.stop()
+        if again is not None:
+            again.stop()
