@@ -20,6 +20,8 @@
 #include <mqtt_client.h>
 #include <sodium.h>
 
+#include <atomic>
+
 #include "kiosk_json.h"
 #include "kiosk_lines.h"
 #include "kiosk_provision.h"
@@ -63,6 +65,7 @@ struct Event {
 QueueHandle_t events;
 esp_mqtt_client_handle_t mqtt = nullptr;
 volatile bool online = false;
+std::atomic<int> inFlight{0};  // QoS 1 publishes not acknowledged yet (restart() lets them go out first)
 
 class Sink : public kiosk::FirmwareSink {
  public:
@@ -89,6 +92,7 @@ class Esp32Board : public kiosk::StallBoard {
   bool connected() override { return online; }
   bool publish(const char* topic, const char* payload, bool retain, int& messageId) override {
     messageId = esp_mqtt_client_enqueue(mqtt, topic, payload, 0, 1, retain ? 1 : 0, true);  // kept in the outbox
+    if (messageId >= 0) inFlight++;
     return messageId >= 0;
   }
   bool hubTime(uint64_t& epochMs) override {
@@ -150,8 +154,8 @@ class Esp32Board : public kiosk::StallBoard {
   void confirmImage() override { esp_ota_mark_app_valid_cancel_rollback(); }
   void rollBack() override { esp_ota_mark_app_invalid_rollback_and_reboot(); }
   void restart() override {
-    for (uint32_t started = millis(); online && esp_mqtt_client_get_outbox_size(mqtt) > 0 && millis() - started < 2000;) {
-      delay(10);  // the last answer or report goes out first
+    for (uint32_t started = millis(); online && inFlight > 0 && millis() - started < 2000;) {
+      delay(10);  // the last answer or report goes out first (counted down by the MQTT task's PUBLISHED events)
     }
     esp_mqtt_client_disconnect(mqtt);  // a clean DISCONNECT: no last will for a restart
     delay(100);
@@ -187,8 +191,16 @@ void mqttEvent(void*, esp_event_base_t, int32_t id, void* data) {
   Event e{};
   switch (static_cast<esp_mqtt_event_id_t>(id)) {
     case MQTT_EVENT_CONNECTED: online = true; e.kind = Event::Connected; break;
-    case MQTT_EVENT_DISCONNECTED: online = false; e.kind = Event::Disconnected; break;
-    case MQTT_EVENT_PUBLISHED: e.kind = Event::Published; e.messageId = event->msg_id; break;
+    case MQTT_EVENT_DISCONNECTED:
+      online = false;
+      inFlight = 0;  // the outbox sends them again after the next login
+      e.kind = Event::Disconnected;
+      break;
+    case MQTT_EVENT_PUBLISHED:
+      if (inFlight > 0) inFlight--;
+      e.kind = Event::Published;
+      e.messageId = event->msg_id;
+      break;
     case MQTT_EVENT_DATA:
       // a message in several pieces (larger than the client's buffer) is not one the hub sends: dropped
       if (event->total_data_len != event->data_len || event->data_len >= static_cast<int>(sizeof(e.payload)) ||
