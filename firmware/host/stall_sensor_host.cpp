@@ -5,7 +5,9 @@
 //   stall-sensor-host --state DIR [--provision JSON]...
 //
 // Standard input takes "door closed", "door open", "warm N" (N warm pixels of 64), "quit". An image it installs is a
-// file whose first line after the 0xE9 byte reads "KIOSK-HOST-IMAGE <version>": a restart runs that version.
+// file whose first line after the 0xE9 byte reads "KIOSK-HOST-IMAGE <version>": a restart runs that version; an
+// image whose line ends in " broken" never reaches the hub (to test the rollback). KIOSK_HOST_TRIAL_S shortens a new
+// image's trial (120 s on a board).
 // What it does is printed on standard output, one line each ("connected", "restarting", ...).
 
 #include <fcntl.h>
@@ -278,6 +280,8 @@ int main(int argc, char** argv) {
     std::rename(path("next.bin").c_str(), path("current.bin").c_str());
   }
   std::string version = exists("current.bin") ? imageVersion(readFile("current.bin")) : "";
+  bool broken = version.size() > 7 && version.compare(version.size() - 7, 7, " broken") == 0;
+  if (broken) version.resize(version.size() - 7);
   if (version.empty()) version = KIOSK_FIRMWARE_VERSION;
   // The settings: every provisioning line ever applied, in order (the ESP32 keeps the result in NVS).
   kiosk::Settings settings;
@@ -319,6 +323,8 @@ int main(int argc, char** argv) {
   board = &hostBoard;
   kiosk::StallSensorApp sensor(hostBoard, settings, siteKey, boot, version.c_str(), buffer, readPending());
   app = &sensor;
+  if (const char* trial = std::getenv("KIOSK_HOST_TRIAL_S")) sensor.setTrialSeconds(static_cast<uint32_t>(std::atoi(trial)));
+  if (sensor.bootVerdict() == kiosk::BootVerdict::Trial) say("on trial");
   mosquitto_will_set(mqtt, sensor.willTopic(), static_cast<int>(strlen(kiosk::kOfflineStatus)), kiosk::kOfflineStatus,
                      1, true);
   mosquitto_connect_callback_set(mqtt, onConnect);
@@ -326,7 +332,8 @@ int main(int argc, char** argv) {
   mosquitto_message_callback_set(mqtt, onMessage);
   mosquitto_publish_callback_set(mqtt, onPublish);
   say("running " + version + " (boot " + std::to_string(boot) + ")");
-  bool linked = mosquitto_connect(mqtt, settings.host, settings.port, 30) == MOSQ_ERR_SUCCESS;
+  if (broken) say("this image cannot reach the hub");
+  bool linked = !broken && mosquitto_connect(mqtt, settings.host, settings.port, 30) == MOSQ_ERR_SUCCESS;
   uint64_t retryAt = 0;
   std::string input;
   fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
@@ -335,7 +342,7 @@ int main(int argc, char** argv) {
     if (rc != MOSQ_ERR_SUCCESS) {
       if (board->online) onDisconnect(mqtt, nullptr, rc);
       usleep(10000);
-      if (monotonicMs() >= retryAt) {
+      if (!broken && monotonicMs() >= retryAt) {
         retryAt = monotonicMs() + 1000;  // the ESP32 build retries every second too
         linked = (linked ? mosquitto_reconnect(mqtt) : mosquitto_connect(mqtt, settings.host, settings.port, 30)) ==
                  MOSQ_ERR_SUCCESS;

@@ -57,10 +57,11 @@ def hub(tmp_path: Path) -> Iterator[Hub]:
 class Program:
     """A host build running as its own process, its output lines kept to wait on."""
 
-    def __init__(self, command: list[str], quits: bool = True) -> None:
+    def __init__(self, command: list[str], quits: bool = True, env: dict[str, str] | None = None) -> None:
         self.quits = quits  # it reads "quit" on its standard input (the stall sensor); else it is terminated
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True, bufsize=1)
+                                        stderr=subprocess.STDOUT, text=True, bufsize=1,
+                                        env={**os.environ, **(env or {})})
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -98,7 +99,7 @@ class Program:
                     pass
 
 
-def stall_sensor(hub: Hub, programs: Path, state: Path) -> tuple[str, Program]:
+def stall_sensor(hub: Hub, programs: Path, state: Path, trial_s: int | None = None) -> tuple[str, Program]:
     info, token = hub.registry.create("Door W-1", "esp32", "test")
     hub.device_added(info)
     state.mkdir(parents=True, exist_ok=True)
@@ -106,7 +107,7 @@ def stall_sensor(hub: Hub, programs: Path, state: Path) -> tuple[str, Program]:
     wifi = json.dumps({"ssid": "library-test", "password": "not used on Linux", "http_port": hub.config.http.port,
                        "site_key": hub.site_key.public_hex, "interval_s": 2})
     program = Program([str(programs / "stall-sensor-host"), "--state", str(state), "--provision", qr,
-                       "--provision", wifi])
+                       "--provision", wifi], env={"KIOSK_HOST_TRIAL_S": str(trial_s)} if trial_s else None)
     return info.id, program
 
 
@@ -294,3 +295,23 @@ def test_readings_taken_while_the_hub_is_down_arrive_later_with_their_own_time(h
         sensor.stop()
         if again is not None:
             again.stop()
+
+
+def test_an_image_that_cannot_reach_the_hub_is_rolled_back_and_the_old_one_says_so(hub: Hub, programs: Path,
+                                                                                    tmp_path: Path) -> None:
+    device_id, sensor = stall_sensor(hub, programs, tmp_path / "sensor", trial_s=2)  # a board: 2 minutes
+    try:
+        wait_for(lambda: (s := hub.ingest.tracker.get(device_id)) is not None and s.firmware == "1.0.0", timeout=10)
+        image = hub.firmware.upload(ADMIN, "esp32", "1.2.0", "broken.bin", host_image("1.2.0 broken"))
+        hub.ota.start_update(ADMIN, image.id, [device_id])
+
+        def job() -> tuple[JobState, str]:
+            return next((j.state, j.detail) for j, _, _ in hub.firmware.recent_jobs() if j.device_id == device_id)
+
+        wait_for(lambda: job()[0] is JobState.FAILED, timeout=40)  # 3 trial boots of 2 s, then the old image
+        assert "rolled back to 1.0.0: 1.2.0 did not reach the hub" in job()[1]
+        assert sensor.said("on trial") and sensor.said("rolling back")
+        wait_for(lambda: (s := hub.ingest.tracker.get(device_id)) is not None and s.firmware == "1.0.0"
+                 and s.online.value == "online", timeout=10)
+    finally:
+        sensor.stop()

@@ -235,7 +235,7 @@ void StallSensorApp::loop() {
     }
     if (orderWaiting_) runUpdate();
   }
-  if (verdict_ == BootVerdict::Trial && !trialConfirmed_ && now >= 1000ull * BootGuard::kTrialS) {
+  if (verdict_ == BootVerdict::Trial && !trialConfirmed_ && now >= trialMs_) {
     board_.restart();  // the new image did not reach the hub in time: another trial boot, or the rollback
     return;
   }

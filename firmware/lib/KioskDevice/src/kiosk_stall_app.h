@@ -62,6 +62,8 @@ class StallSensorApp : private ProgressReports {
   const char* otaTopic() const { return otaTopic_; }
   const char* willTopic() const { return statusTopic_; }   // the last will: kOfflineStatus, retained
   BootVerdict bootVerdict() const { return verdict_; }
+  // How long a new image may take to reach the hub before it restarts (BootGuard::kTrialS; shorter in tests).
+  void setTrialSeconds(uint32_t seconds) { trialMs_ = 1000ull * seconds; }
   const OfflineBuffer& buffer() const { return buffer_; }
   uint32_t sent() const { return sent_; }
 
@@ -105,6 +107,7 @@ class StallSensorApp : private ProgressReports {
   uint64_t lastThermalMs_ = 0;
   uint64_t lastClockMs_ = 0;
   uint64_t restartAtMs_ = 0;
+  uint64_t trialMs_ = 1000ull * BootGuard::kTrialS;
   bool restartPending_ = false;
   bool forgetPending_ = false;
   bool wasConnected_ = false;
