@@ -99,11 +99,16 @@ class _LogEvents:
 def run_headless(config: Config) -> int:
     from kiosk.services.hub import Hub
     from kiosk.services.hub_lock import HubAlreadyRunning
+    from kiosk.services.systemd import Notifier
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    hub = Hub(config, _LogEvents())
+    systemd = Notifier()  # does nothing unless systemd started us with Type=notify
+    hub: Hub | None = None
+    # The watchdog is fed while the store writer's thread lives: a hub that stores nothing is restarted.
+    hub = Hub(config, _LogEvents(), watchdog=systemd.watchdog_job(lambda: hub is not None and
+                                                                  hub.writer.health().alive))
     try:
         hub.start()
     except HubAlreadyRunning as exc:
@@ -115,11 +120,15 @@ def run_headless(config: Config) -> int:
         hub.stop()
         return 1
     freeze_startup_objects()
-    log.info("headless hub running: broker %s, HTTP port %s, database %s; SIGTERM or Ctrl+C stops",
-             hub.broker_address(), config.http.port or "off", config.database_label)
+    summary = (f"broker {hub.broker_address()}, HTTP port {config.http.port or 'off'}, "
+               f"database {config.database_label}")
+    log.info("headless hub running: %s; SIGTERM or Ctrl+C stops", summary)
+    systemd.ready(summary)
     stop.wait()
     log.info("stopping")
+    systemd.stopping()
     hub.stop()
+    systemd.close()
     return 0
 
 

@@ -71,8 +71,10 @@ HUB_BEAT_EVERY_S = 5  # displays call the hub unreachable when this beat stops (
 
 class Hub:
     def __init__(self, config: Config, events: HubEvents, clock: Callable[[], float] = time.time,
-                 host: str = "headless") -> None:
+                 host: str = "headless", watchdog: Callable[[], None] | None = None) -> None:
+        """`watchdog`: run by the ticker each second (systemd's watchdog, kiosk.services.systemd)."""
         self.config = config
+        self._watchdog = watchdog
         self.host = host  # written into hub.lock: who runs this hub
         self.clock = clock
         self._events = tee = ScreensTee(events)
@@ -193,7 +195,8 @@ class Hub:
                 Job("stalls", self.stalls.tick), Job("energy", self.energy.tick),
                 Job("broker refusals", refusals.count), Job("hub beat", self._beat, HUB_BEAT_EVERY_S),
                 Job("retention", self.retention.run_soon, RETENTION_EVERY_S, offset=30), *every_5,
-                Job("status", lambda: self._events.hub_status(self.status()))]
+                Job("status", lambda: self._events.hub_status(self.status())),
+                *([Job("systemd watchdog", self._watchdog)] if self._watchdog is not None else [])]
 
     def _devices_tick(self) -> None:
         changed = self.ingest.tick()
