@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -30,3 +31,36 @@ def test_the_hub_unit_is_valid_for_systemd_and_asks_for_what_the_hub_does(tmp_pa
     assert service["ProtectSystem"] == "strict" and service["NoNewPrivileges"] == "yes"
     assert service["StateDirectoryMode"] == "0700" and service["UMask"] == "0077"
     assert "KIOSK_DATA_DIR=/var/lib/front-desk-kiosk" in service["Environment"]
+
+
+UDEV_LINE = re.compile(r'^(?P<key>[A-Z_]+)(\{(?P<attr>[A-Za-z_]+)\})?(?P<op>==|!=|\+=|=|:=)"(?P<value>[^"]*)"$')
+UDEV_KEYS = {"ACTION", "SUBSYSTEM", "SUBSYSTEMS", "ATTRS", "GOTO", "LABEL", "GROUP", "MODE", "ENV", "IMPORT",
+             "SYMLINK"}
+
+
+def test_the_udev_rules_parse_and_cover_exactly_the_boards_the_hub_opens() -> None:
+    from kiosk.config import load
+
+    rules = (ROOT / "packaging" / "99-front-desk-kiosk.rules").read_text().splitlines()
+    labels, gotos, boards = set(), set(), set()
+    for number, line in enumerate(rules, start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        pairs = [part.strip() for part in line.split(", ")]
+        parsed = [UDEV_LINE.match(pair) for pair in pairs]
+        assert all(parsed), f"line {number} does not parse as udev keys: {line}"
+        keys = {m["key"]: m for m in parsed if m}
+        assert set(keys) <= UDEV_KEYS, f"line {number}: unknown key in {line}"
+        if "LABEL" in keys:
+            labels.add(keys["LABEL"]["value"])
+        if "GOTO" in keys:
+            gotos.add(keys["GOTO"]["value"])
+        vendor = [m["value"] for m in parsed if m and m["attr"] == "idVendor"]
+        product = [m["value"] for m in parsed if m and m["attr"] == "idProduct"]
+        if vendor and product:
+            boards.add(f"{vendor[0]}:{product[0]}")
+    assert gotos <= labels, "every GOTO has its LABEL"
+    default = load({}, env={}, config_dir=ROOT / "nonexistent").serial.usb_ids
+    assert boards == set(default.split(",")), "the rules and serial.usb_ids name the same boards"
+    text = "\n".join(rules)
+    assert 'ENV{ID_MM_DEVICE_IGNORE}="1"' in text and 'GROUP="dialout"' in text
