@@ -168,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("path", help="a new or empty folder (in a folder with other files: a new dated one inside)")
     stop = sub.add_parser("stop", help="stop the hub running on this data folder (headless or in a window) cleanly")
     stop.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for it to finish (default 30)")
+    sub.add_parser("doctor", help="check this installation (data folder, ports, USB serial, udev, display, "
+                   "database) and say what to fix")
     restore = sub.add_parser("restore", help="put a backup folder back into an empty data folder (hub stopped)")
     restore.add_argument("path", help="the backup folder (the one holding MANIFEST.json)")
     return parser
@@ -217,8 +219,16 @@ def run_command(args: argparse.Namespace) -> int:
     logs.setup("WARNING" if config.log.level == "INFO" else config.log.level, with_time=False)
     handler = {"config": _config, "device": _device, "simulate": _simulate, "backup": _backup,
                "admin": _admin, "lockers": _lockers, "port": _port, "serial": _serial,
-               "operator": _operator, "firmware": _firmware, "restore": _restore, "stop": _stop}[args.command]
+               "operator": _operator, "firmware": _firmware, "restore": _restore, "stop": _stop,
+               "doctor": _doctor}[args.command]
     return handler(args, config)
+
+
+def _doctor(args: argparse.Namespace, config: Config) -> int:
+    from kiosk import doctor
+
+    print(f"kiosk doctor: data folder {config.data_dir}, settings {config.config_dir}")
+    return doctor.report(doctor.examine(config))
 
 
 def _admin(args: argparse.Namespace, config: Config) -> int:
