@@ -30,8 +30,8 @@ def test_a_fresh_installation_has_nothing_to_fix(tmp_path: Path) -> None:
     env = {**os.environ, "KIOSK_DATA_DIR": str(tmp_path / "data"), "KIOSK_CONFIG_DIR": str(tmp_path / "config"),
            "QT_QPA_PLATFORM": "offscreen"}
     done = subprocess.run([sys.executable, "-m", "kiosk", "--broker-port", str(free_port()),
-                           "--http-port", str(free_port()), "doctor"], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+                           "--http-port", str(free_port()), "doctor"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.rstrip().endswith("nothing to fix")
     assert "ok   display: Qt opens a window here (offscreen)" in done.stdout
