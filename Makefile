@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test check bench faults clean screenshots firmware-test
+.PHONY: run test check bench faults clean screenshots firmware-test deb deb-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ firmware-test: $(STAMP)
 	bash firmware/deps.sh
 	$(MAKE) -C firmware test avr host
 	$(PY) -m pytest -q -p no:cacheprovider firmware/tests
+
+# The Debian package (packaging/deb/build.sh) into dist/; deb-test installs it here (root), tries it and purges it.
+deb: $(STAMP)
+	bash packaging/deb/build.sh
+deb-test: deb
+	bash packaging/deb/test.sh
 
 bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) bench/startup.py

@@ -107,9 +107,11 @@ def test_a_scan_assigns_shows_the_number_large_and_every_view_follows(qtbot: Any
     assert tab.desk.result_number.text() == "1"
     assert tab.desk.result_line.text() == "Rahul Sharma · CS2021001"
     assert tab.desk.result_number.sizeHint().height() >= 80  # large: read from across the desk
-    from kiosk.ui.theme import THEME
+    from kiosk.ui.theme import theme_file
 
-    tab.setStyleSheet(THEME.read_text(encoding="utf-8"))  # the theme's "QWidget { font-size }" must not shrink it
+    theme = theme_file()
+    assert theme is not None
+    tab.setStyleSheet(theme.read_text(encoding="utf-8"))  # the theme's "QWidget { font-size }" must not shrink it
     assert tab.desk.result_number.sizeHint().height() >= 80
     assert tab.desk.map.status_of(1) is LockerStatus.IN_USE
     assert tab.desk.counts.text().startswith("11 free  ·  1 in use")

@@ -1,0 +1,122 @@
+"""An installed kiosk, tried as its first user would (make deb-test, and the bundle's check): `kiosk --help`, then
+the headless hub on free ports with its own data folder: it starts, a device is added with the CLI, logs in with
+its token, publishes readings at QoS 1, they are stored, and SIGTERM stops the hub with exit code 0.
+
+    python packaging/smoke.py KIOSK_COMMAND [--user USER] [--data-dir DIR]
+
+Runs the installed program as `USER` (with that user's groups) when given. Needs paho-mqtt here (the checkout's
+.venv).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait(condition, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise SystemExit(f"smoke: {what} within {seconds:.0f} s")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("kiosk", help="the installed program, e.g. /usr/bin/kiosk or dist/front-desk-kiosk/kiosk")
+    parser.add_argument("--user", default="", help="run it as this user (needs root)")
+    parser.add_argument("--data-dir", default="", help="its data folder (default: a new temporary one)")
+    args = parser.parse_args()
+    import paho.mqtt.client as mqtt
+
+    data = Path(args.data_dir or tempfile.mkdtemp(prefix="kiosk-smoke-"))
+    if args.user:
+        subprocess.run(["install", "-d", "-m", "0700", "-o", args.user, str(data)], check=True)
+    broker, http = free_port(), free_port()
+    env = {"PATH": "/usr/bin:/bin", "KIOSK_DATA_DIR": str(data), "KIOSK_CONFIG_DIR": str(data / "config"),
+           "KIOSK_BROKER_BIND": "127.0.0.1", "KIOSK_HTTP_BIND": "127.0.0.1", "LANG": "C.UTF-8"}
+    # The program itself runs as the user (no runuser in between, which would take the SIGTERM for itself).
+    as_user: dict[str, object] = {}
+    if args.user:
+        import grp
+        import pwd
+
+        account = pwd.getpwnam(args.user)
+        as_user = {"user": account.pw_uid, "group": account.pw_gid,
+                   "extra_groups": [g.gr_gid for g in grp.getgrall() if args.user in g.gr_mem]}
+        env["HOME"] = account.pw_dir
+    common = ["--broker-port", str(broker), "--http-port", str(http)]
+
+    def kiosk(*words: str) -> str:
+        done = subprocess.run([args.kiosk, *common, *words], env=env, capture_output=True, text=True, timeout=120,
+                              **as_user)  # type: ignore[call-overload]
+        if done.returncode != 0:
+            raise SystemExit(f"smoke: `kiosk {' '.join(words)}` exited {done.returncode}: {done.stderr[-2000:]}")
+        return done.stdout
+
+    started = time.monotonic()
+    helped = kiosk("--help")
+    assert "--headless" in helped, helped
+    print(f"smoke: kiosk --help ok ({time.monotonic() - started:.1f} s)")
+    hub = subprocess.Popen([args.kiosk, *common, "--headless"], env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                           **as_user)  # type: ignore[call-overload]
+    try:
+        def healthy() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{http}/api/v1/health", timeout=1) as answer:
+                    return json.loads(answer.read())["status"] == "ok"
+            except OSError:
+                return False
+
+        wait(healthy, 60, "the hub did not say it is healthy")
+        print(f"smoke: hub healthy ({time.monotonic() - started:.1f} s after the start)")
+        made = kiosk("device", "add", "--name", "Smoke meter", "--kind", "energy")
+        device_id = made.split("device id:")[1].split()[0]
+        token = made.split("token:")[1].split()[0]
+        acked = []
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device_id)
+        client.username_pw_set(device_id, token)
+        client.on_publish = lambda _c, _u, mid, _rc, _p: acked.append(mid)
+        client.connect("127.0.0.1", broker)
+        client.loop_start()
+        for n in range(5):
+            client.publish(f"devices/{device_id}/datastream",
+                           json.dumps({"voltage": 230.0, "current": 0.1 * (n + 1), "power": 23.0 * (n + 1)}), qos=1)
+        wait(lambda: len(acked) == 5, 15, "5 readings were not acknowledged")
+        client.loop_stop()
+        client.disconnect()
+        wait(lambda: any(device_id in line and " 5 " in f" {line} " for line in kiosk("device", "list").splitlines()),
+             15, "the device list did not show 5 messages")
+        print("smoke: a device logged in with its token; 5 readings acknowledged and stored")
+    finally:
+        if hub.poll() is None:
+            os.killpg(hub.pid, signal.SIGTERM)
+        output, _ = hub.communicate(timeout=30)
+    if hub.returncode != 0:
+        print(output[-3000:])
+        raise SystemExit(f"smoke: the hub exited {hub.returncode} on SIGTERM")
+    print("smoke: SIGTERM stopped the hub with exit code 0")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
