@@ -9,12 +9,10 @@ anything.
 
 from __future__ import annotations
 
-import errno
 import grp
 import os
 import pwd
 import shutil
-import socket
 import sqlite3
 import stat
 import subprocess
@@ -24,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kiosk.config import Config
+from kiosk.services import ports
 
 UDEV_RULE = "99-front-desk-kiosk.rules"
 UDEV_DIRS = (Path("/etc/udev/rules.d"), Path("/lib/udev/rules.d"), Path("/usr/lib/udev/rules.d"))
@@ -48,7 +47,6 @@ class Machine:
     dev: Path = Path("/dev")
     udev_dirs: tuple[Path, ...] = UDEV_DIRS
     which: Callable[[str], str | None] = shutil.which
-    proc: Path = Path("/proc")
 
 
 def user_name(uid: int) -> str:
@@ -88,55 +86,17 @@ def check_data_dir(path: Path, machine: Machine) -> list[Finding]:
     return findings
 
 
-def port_holder(port: int, proc: Path) -> str | None:
-    """Which program listens on TCP `port` on this machine ("mosquitto (pid 812)"), if /proc tells."""
-    inodes = set()
-    for table in ("net/tcp", "net/tcp6"):
-        try:
-            lines = (proc / table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                inodes.add(fields[9])
-    if not inodes:
-        return None
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            for fd in (entry / "fd").iterdir():
-                target = os.readlink(fd)
-                if target.startswith("socket:[") and target[8:-1] in inodes:
-                    name = (entry / "comm").read_text().strip()
-                    return f"{name} (pid {entry.name})"
-        except OSError:
-            continue
-    return "another program (run `sudo kiosk doctor` to see which)"
-
-
 def check_port(label: str, bind: str, port: int, ours: dict[str, object] | None, key: str,
                machine: Machine) -> Finding:
     if not port:
         return Finding(True, f"{label}: off")
     if ours and ours.get(key) == port:
         return Finding(True, f"{label} port {port}: held by this data folder's hub (pid {ours.get('pid', '?')})")
-    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        probe.bind((bind or "0.0.0.0", port))
-    except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            holder = port_holder(port, machine.proc) or "another program"
-            return Finding(False, f"{label} port {port}: taken by {holder}",
-                           f"stop it (a Mosquitto from Debian: `sudo systemctl disable --now mosquitto`), or give "
-                           f"the kiosk another port ({'--broker-port' if key == 'broker_port' else '--http-port'})")
-        if exc.errno == errno.EACCES:
-            return Finding(False, f"{label} port {port}: below 1024, not allowed for {user_name(machine.uid)}",
-                           "use a port above 1023 (the defaults are 1883 and 8080)")
-        return Finding(False, f"{label} port {port} on {bind}: {exc.strerror}", "check the address in the settings")
-    finally:
-        probe.close()
+    flag = "--broker-port" if key == "broker_port" else "--http-port"
+    trouble = ports.problem(label, bind, port, flag)
+    if trouble is not None:
+        what, _, fix = trouble.partition(": ")
+        return Finding(False, what, fix)
     return Finding(True, f"{label} port {port}: free")
 
 

@@ -24,6 +24,7 @@ from kiosk.core.stalls import StallRules
 from kiosk.core.status import HubStatus
 from kiosk.protocol.legacy import LEGACY_SUBSCRIPTIONS
 from kiosk.protocol.state import HUB_TOPIC, hub_beat_payload
+from kiosk.services import ports
 from kiosk.services.admin import DeviceAdmin, RuntimeSettings
 from kiosk.services.api import ApiParts, HubApi
 from kiosk.services.api.admin import AdminParts
@@ -209,6 +210,7 @@ class Hub:
         self._lock.acquire({"broker_port": self.config.broker.port if self.broker is not None else None,
                             "http_port": self.config.http.port or None, "database": self.config.database_label,
                             "host": self.host})
+        self._ports_free()
         self.commands.load()
         self.ota.load()
         self.notices.load()
@@ -229,6 +231,16 @@ class Hub:
         self.ticker.start()
         self.locker_service.start()
         self.demonstration.resume()
+
+    def _ports_free(self) -> None:
+        """Raises PortTaken, naming the program, before anything listens (instead of the broker's traceback)."""
+        wanted = [("HTTP", self.config.http.bind, self.config.http.port, "--http-port")]
+        if self.broker is not None:
+            wanted.insert(0, ("broker", self.config.broker.bind, self.config.broker.port, "--broker-port"))
+        for label, bind, port, flag in wanted:
+            trouble = ports.problem(label, bind, port, flag)
+            if trouble is not None:
+                raise ports.PortTaken(trouble)
 
     def stop(self) -> None:
         self._stop.set()
