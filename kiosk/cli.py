@@ -166,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     backup = sub.add_parser("backup", help="consistent copy of the live database, journal, secrets (OTA signing "
                             "key), firmware images and settings, into a private folder")
     backup.add_argument("path", help="a new or empty folder (in a folder with other files: a new dated one inside)")
+    backup.add_argument("--keep-days", type=float, default=None,
+                        help="then remove the dated backups in PATH older than this many days (the newest stays)")
     stop = sub.add_parser("stop", help="stop the hub running on this data folder (headless or in a window) cleanly")
     stop.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for it to finish (default 30)")
     sub.add_parser("doctor", help="check this installation (data folder, ports, USB serial, udev, display, "
@@ -640,6 +642,12 @@ def _backup(args: argparse.Namespace, config: Config) -> int:
     print(f"backup written to {report.folder}: {report.files} files, {report.bytes / 1e6:.1f} MB, with the secrets "
           f"{', '.join(report.secrets) or '(none yet)'}.\nKeep it where only you can read it: it holds the OTA "
           "signing key. Restore with `kiosk restore FOLDER` into an empty data folder.")
+    if args.keep_days is not None:
+        from kiosk.store.backup import prune
+
+        removed = prune(Path(args.path), args.keep_days)
+        print(f"removed {len(removed)} backup{'s' if len(removed) != 1 else ''} older than {args.keep_days:g} days"
+              + (f": {', '.join(p.name for p in removed)}" if removed else ""))
     return 0
 
 

@@ -60,7 +60,7 @@ def backup(engine: Engine, data_dir: Path, config_dir: Path, target: Path) -> Ba
     if target.is_file():
         raise BackupError(f"{target} is a file; give a folder for the backup")
     if target.is_dir() and any(target.iterdir()):
-        target = target / time.strftime("kiosk-backup-%Y%m%d-%H%M%S")
+        target = target / time.strftime(DATED + "%Y%m%d-%H%M%S")
         if target.exists():
             raise BackupError(f"{target} exists; try again in a second")
     private_folder(target)
@@ -87,6 +87,31 @@ def backup(engine: Engine, data_dir: Path, config_dir: Path, target: Path) -> Ba
     _private_write(target / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     size = sum((target / name).stat().st_size for name in files)
     return BackupReport(target, len(files), size, tuple(secrets))
+
+
+DATED = "kiosk-backup-"
+
+
+def prune(folder: Path, keep_days: float, now: float | None = None) -> list[Path]:
+    """Remove the dated backups in `folder` (made by `backup` into a folder holding others) older than `keep_days`;
+    the newest is always kept, and nothing that is not such a backup (no manifest of ours) is touched."""
+    now = time.time() if now is None else now
+    made: list[tuple[float, Path]] = []
+    for candidate in Path(folder).glob(DATED + "*"):
+        try:
+            manifest = json.loads((candidate / MANIFEST).read_text(encoding="utf-8"))
+            when = float(manifest["made_at"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not ours, or unreadable: left alone
+        if candidate.is_dir() and manifest.get("format") == FORMAT:
+            made.append((when, candidate))
+    made.sort()
+    removed = []
+    for when, candidate in made[:-1]:  # never the newest
+        if now - when > keep_days * 86400:
+            shutil.rmtree(candidate)
+            removed.append(candidate)
+    return removed
 
 
 def restore(source: Path, data_dir: Path, config_dir: Path) -> BackupReport:

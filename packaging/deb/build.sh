@@ -56,8 +56,10 @@ trap - EXIT
 rm -rf "$PREFIX"
 
 ln -s "$PREFIX/venv/bin/kiosk" "$STAGE/usr/bin/kiosk"
-sed "s|^ExecStart=/opt/front-desk-kiosk/.venv/bin/kiosk|ExecStart=/usr/bin/kiosk|" packaging/kiosk-hub.service \
-    > "$STAGE/lib/systemd/system/kiosk-hub.service"
+for unit in kiosk-hub.service kiosk-backup.service kiosk-backup.timer; do
+    sed "s|^ExecStart=/opt/front-desk-kiosk/.venv/bin/kiosk|ExecStart=/usr/bin/kiosk|" "packaging/$unit" \
+        > "$STAGE/lib/systemd/system/$unit"
+done
 cp packaging/99-front-desk-kiosk.rules "$STAGE/lib/udev/rules.d/"
 sed "s|^Exec=.*|Exec=/usr/bin/kiosk|" packaging/front-desk-kiosk.desktop > "$STAGE/usr/share/applications/front-desk-kiosk.desktop"
 cp README.md docs/operations.md "$STAGE/usr/share/doc/front-desk-kiosk/"

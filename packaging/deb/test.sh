@@ -16,6 +16,9 @@ id -nG kiosk | grep -qw dialout || { echo "deb-test: kiosk is not in dialout" >&
 [ "$(stat -c %a:%U "$DATA")" = "700:kiosk" ] || { echo "deb-test: $DATA is $(stat -c %a:%U "$DATA")" >&2; exit 1; }
 test -f /lib/systemd/system/kiosk-hub.service && grep -q '^ExecStart=/usr/bin/kiosk --headless' /lib/systemd/system/kiosk-hub.service
 test -f /lib/udev/rules.d/99-front-desk-kiosk.rules
+grep -q '^ExecStart=/usr/bin/kiosk backup /var/lib/front-desk-kiosk/backups --keep-days 14' \
+    /lib/systemd/system/kiosk-backup.service
+test -f /lib/systemd/system/kiosk-backup.timer
 
 echo "deb-test: the installed program, as the kiosk user, in its own data folder"
 .venv/bin/python packaging/smoke.py /usr/bin/kiosk --user kiosk --data-dir "$DATA/smoke"
@@ -37,6 +40,7 @@ echo "deb-test: purge"
 apt-get purge -y -qq front-desk-kiosk >/dev/null
 left=""
 for path in /opt/front-desk-kiosk /usr/bin/kiosk /etc/front-desk-kiosk /lib/systemd/system/kiosk-hub.service \
+            /lib/systemd/system/kiosk-backup.service /lib/systemd/system/kiosk-backup.timer \
             /lib/udev/rules.d/99-front-desk-kiosk.rules /usr/share/applications/front-desk-kiosk.desktop \
             /usr/share/doc/front-desk-kiosk; do
     [ -e "$path" ] && left="$left $path"

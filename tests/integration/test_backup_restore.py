@@ -97,3 +97,39 @@ def test_a_restore_refuses_a_changed_backup_and_a_folder_that_has_a_database(hub
     assert not (tmp_path / "empty").exists()
     second = backup(hub.engine, config.data_dir, config.config_dir, tmp_path / "b")  # not empty: a dated folder
     assert second.folder.parent == tmp_path / "b" and second.folder.name.startswith("kiosk-backup-")
+
+
+def test_scheduled_backups_keep_their_days_and_touch_nothing_else(tmp_path: Path) -> None:
+    """What kiosk-backup.timer runs daily: `kiosk backup FOLDER --keep-days 14` into a folder of dated backups."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from kiosk.store.backup import MANIFEST, prune
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "KIOSK_DATA_DIR": str(tmp_path / "data"), "KIOSK_CONFIG_DIR": str(tmp_path / "config")}
+    shelf = tmp_path / "share" / "backups"
+    shelf.mkdir(parents=True)
+    (shelf / "notes.txt").write_text("the library's own file on the share")
+    stranger = shelf / "kiosk-backup-20200101-000000"  # named like ours, but no manifest of ours: left alone
+    stranger.mkdir()
+
+    def run() -> str:
+        done = subprocess.run([sys.executable, "-m", "kiosk", "backup", str(shelf), "--keep-days", "14"], cwd=root,
+                              env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert "removed 0 backups older than 14 days" in run()
+    [first] = [p for p in shelf.glob("kiosk-backup-*") if (p / MANIFEST).exists()]
+    manifest = json.loads((first / MANIFEST).read_text())
+    manifest["made_at"] = time.time() - 20 * 86400  # as if made 20 days ago (its name too)
+    (first / MANIFEST).write_text(json.dumps(manifest))
+    first = first.rename(shelf / time.strftime("kiosk-backup-%Y%m%d-%H%M%S", time.localtime(manifest["made_at"])))
+    assert prune(shelf, 14) == [], "the newest backup is never removed"
+    said = run()
+    assert f"removed 1 backup older than 14 days: {first.name}" in said
+    assert not first.exists() and stranger.exists() and (shelf / "notes.txt").exists()
+    assert len([p for p in shelf.glob("kiosk-backup-*") if (p / MANIFEST).exists()]) == 1

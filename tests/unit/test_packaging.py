@@ -11,17 +11,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_hub_unit_is_valid_for_systemd_and_asks_for_what_the_hub_does(tmp_path: Path) -> None:
-    unit = (ROOT / "packaging" / "kiosk-hub.service").read_text()
-    # systemd-analyze checks that ExecStart exists: point it at a program this machine has
-    checked = tmp_path / "kiosk-hub.service"
-    checked.write_text(unit.replace("/opt/front-desk-kiosk/.venv/bin/kiosk", "/bin/true"))
+def verified(tmp_path: Path, *names: str) -> None:
+    """systemd-analyze verify, with ExecStart pointed at a program this machine has (it checks that it exists)."""
+    for name in names:
+        text = (ROOT / "packaging" / name).read_text()
+        (tmp_path / name).write_text(text.replace("/opt/front-desk-kiosk/.venv/bin/kiosk", "/bin/true"))
     analyze = shutil.which("systemd-analyze")
     assert analyze, "systemd-analyze is missing: bash packaging/system-deps.sh installs systemd"
-    result = subprocess.run([analyze, "verify", str(checked)], capture_output=True, text=True, timeout=60,
-                            env={"SYSTEMD_LOG_LEVEL": "notice", "PATH": "/usr/bin:/bin"})
+    result = subprocess.run([analyze, "verify", *[str(tmp_path / n) for n in names]], capture_output=True,
+                            text=True, timeout=60, env={"SYSTEMD_LOG_LEVEL": "notice", "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0 and not result.stderr.strip() and not result.stdout.strip(), \
         result.stdout + result.stderr  # an unknown key is only a warning: none may be printed
+
+
+def test_the_hub_unit_is_valid_for_systemd_and_asks_for_what_the_hub_does(tmp_path: Path) -> None:
+    unit = (ROOT / "packaging" / "kiosk-hub.service").read_text()
+    verified(tmp_path, "kiosk-hub.service")
     parser = configparser.ConfigParser(strict=False, interpolation=None)
     parser.optionxform = str  # type: ignore[assignment,method-assign]
     parser.read_string(unit)
@@ -64,3 +69,12 @@ def test_the_udev_rules_parse_and_cover_exactly_the_boards_the_hub_opens() -> No
     assert boards == set(default.split(",")), "the rules and serial.usb_ids name the same boards"
     text = "\n".join(rules)
     assert 'ENV{ID_MM_DEVICE_IGNORE}="1"' in text and 'GROUP="dialout"' in text
+
+
+def test_the_daily_backup_units_are_valid_and_keep_two_weeks(tmp_path: Path) -> None:
+    verified(tmp_path, "kiosk-backup.service", "kiosk-backup.timer")
+    service = (ROOT / "packaging" / "kiosk-backup.service").read_text()
+    assert "kiosk backup /var/lib/front-desk-kiosk/backups --keep-days 14" in service
+    timer = configparser.ConfigParser(strict=False, interpolation=None)
+    timer.read_string((ROOT / "packaging" / "kiosk-backup.timer").read_text())
+    assert timer["Timer"]["Persistent"] == "true" and timer["Timer"]["OnCalendar"].endswith("02:30:00")
