@@ -56,9 +56,8 @@ trap - EXIT
 rm -rf "$PREFIX"
 
 ln -s "$PREFIX/venv/bin/kiosk" "$STAGE/usr/bin/kiosk"
-for unit in kiosk-hub.service kiosk-backup.service kiosk-backup.timer; do
-    sed "s|^ExecStart=/opt/front-desk-kiosk/.venv/bin/kiosk|ExecStart=/usr/bin/kiosk|" "packaging/$unit" \
-        > "$STAGE/lib/systemd/system/$unit"
+for unit in kiosk-hub.service kiosk-backup.service kiosk-backup.timer kiosk-display@.service kiosk-desk@.service; do
+    sed "s|/opt/front-desk-kiosk/.venv/bin/kiosk|/usr/bin/kiosk|g" "packaging/$unit" > "$STAGE/lib/systemd/system/$unit"
 done
 cp packaging/99-front-desk-kiosk.rules "$STAGE/lib/udev/rules.d/"
 sed "s|^Exec=.*|Exec=/usr/bin/kiosk|" packaging/front-desk-kiosk.desktop > "$STAGE/usr/share/applications/front-desk-kiosk.desktop"

@@ -19,6 +19,8 @@ test -f /lib/udev/rules.d/99-front-desk-kiosk.rules
 grep -q '^ExecStart=/usr/bin/kiosk backup /var/lib/front-desk-kiosk/backups --keep-days 14' \
     /lib/systemd/system/kiosk-backup.service
 test -f /lib/systemd/system/kiosk-backup.timer
+grep -q '^ExecStart=/usr/bin/cage -d -- /usr/bin/kiosk --display$' /lib/systemd/system/kiosk-display@.service
+grep -q '^ExecStart=/usr/bin/cage -d -- /usr/bin/kiosk$' /lib/systemd/system/kiosk-desk@.service
 
 echo "deb-test: the installed program, as the kiosk user, in its own data folder"
 .venv/bin/python packaging/smoke.py /usr/bin/kiosk --user kiosk --data-dir "$DATA/smoke"
@@ -41,6 +43,7 @@ apt-get purge -y -qq front-desk-kiosk >/dev/null
 left=""
 for path in /opt/front-desk-kiosk /usr/bin/kiosk /etc/front-desk-kiosk /lib/systemd/system/kiosk-hub.service \
             /lib/systemd/system/kiosk-backup.service /lib/systemd/system/kiosk-backup.timer \
+            /lib/systemd/system/kiosk-display@.service /lib/systemd/system/kiosk-desk@.service \
             /lib/udev/rules.d/99-front-desk-kiosk.rules /usr/share/applications/front-desk-kiosk.desktop \
             /usr/share/doc/front-desk-kiosk; do
     [ -e "$path" ] && left="$left $path"

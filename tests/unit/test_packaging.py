@@ -15,10 +15,11 @@ def verified(tmp_path: Path, *names: str) -> None:
     """systemd-analyze verify, with ExecStart pointed at a program this machine has (it checks that it exists)."""
     for name in names:
         text = (ROOT / "packaging" / name).read_text()
-        (tmp_path / name).write_text(text.replace("/opt/front-desk-kiosk/.venv/bin/kiosk", "/bin/true"))
+        (tmp_path / name).write_text(re.sub(r"(?m)^ExecStart=.*$", "ExecStart=/bin/true", text))
     analyze = shutil.which("systemd-analyze")
     assert analyze, "systemd-analyze is missing: bash packaging/system-deps.sh installs systemd"
-    result = subprocess.run([analyze, "verify", *[str(tmp_path / n) for n in names]], capture_output=True,
+    units = [str(tmp_path / n.replace("@.", "@tty1.")) for n in names]  # a template is checked as an instance
+    result = subprocess.run([analyze, "verify", *units], capture_output=True,
                             text=True, timeout=60, env={"SYSTEMD_LOG_LEVEL": "notice", "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0 and not result.stderr.strip() and not result.stdout.strip(), \
         result.stdout + result.stderr  # an unknown key is only a warning: none may be printed
@@ -78,3 +79,16 @@ def test_the_daily_backup_units_are_valid_and_keep_two_weeks(tmp_path: Path) -> 
     timer = configparser.ConfigParser(strict=False, interpolation=None)
     timer.read_string((ROOT / "packaging" / "kiosk-backup.timer").read_text())
     assert timer["Timer"]["Persistent"] == "true" and timer["Timer"]["OnCalendar"].endswith("02:30:00")
+
+
+def test_the_screens_boot_into_full_screen_under_cage_as_the_kiosk_user(tmp_path: Path) -> None:
+    verified(tmp_path, "kiosk-display@.service", "kiosk-desk@.service")
+    for name, command in (("kiosk-display@.service", "kiosk --display"), ("kiosk-desk@.service", "kiosk")):
+        unit = configparser.ConfigParser(strict=False, interpolation=None)
+        unit.optionxform = str  # type: ignore[assignment,method-assign]
+        unit.read_string((ROOT / "packaging" / name).read_text())
+        service = unit["Service"]
+        assert service["ExecStart"].startswith("/usr/bin/cage -d -- ") and service["ExecStart"].endswith(command)
+        assert service["User"] == "kiosk" and service["PAMName"] == "login" and service["TTYPath"] == "/dev/%I"
+        assert "QT_QPA_PLATFORM=wayland" in service["Environment"]
+        assert unit["Unit"]["Conflicts"] == "getty@%i.service"
