@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test check bench faults clean screenshots firmware-test deb deb-test
+.PHONY: run test check bench faults clean screenshots firmware-test deb deb-test bundle bundle-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,13 @@ deb: $(STAMP)
 	bash packaging/deb/build.sh
 deb-test: deb
 	bash packaging/deb/test.sh
+
+# A one-folder PyInstaller build (packaging/bundle/build.sh) into dist/front-desk-kiosk/; bundle-test runs the same
+# smoke test as the package's from it.
+bundle: $(STAMP)
+	bash packaging/bundle/build.sh
+bundle-test: bundle
+	$(PY) packaging/smoke.py dist/front-desk-kiosk/front-desk-kiosk --window
 
 bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) bench/startup.py

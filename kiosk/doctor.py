@@ -152,6 +152,8 @@ def check_display(machine: Machine) -> Finding:
     if not platform and not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"):
         return Finding(True, "display: none here (no DISPLAY or WAYLAND_DISPLAY): the headless hub runs; the desk "
                              "window and the wall display need a screen")
+    if getattr(sys, "frozen", False):  # a PyInstaller bundle has no interpreter to run the probe with
+        return Finding(True, "display: not checked from the bundle (start the window once to see that it opens)")
     try:
         probe = subprocess.run([sys.executable, "-c", QT_PROBE], env=dict(env), capture_output=True, text=True,
                                timeout=30)

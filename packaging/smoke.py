@@ -2,7 +2,10 @@
 the headless hub on free ports with its own data folder: it starts, a device is added with the CLI, logs in with
 its token, publishes readings at QoS 1, they are stored, and SIGTERM stops the hub with exit code 0.
 
-    python packaging/smoke.py KIOSK_COMMAND [--user USER] [--data-dir DIR]
+    python packaging/smoke.py KIOSK_COMMAND [--user USER] [--data-dir DIR] [--window]
+
+With --window, then the desk window too (offscreen): it starts its own hub as a separate process, and SIGTERM to
+the window stops both.
 
 Runs the installed program as `USER` (with that user's groups) when given. Needs paho-mqtt here (the checkout's
 .venv).
@@ -44,6 +47,7 @@ def main() -> int:
     parser.add_argument("kiosk", help="the installed program, e.g. /usr/bin/kiosk or dist/front-desk-kiosk/kiosk")
     parser.add_argument("--user", default="", help="run it as this user (needs root)")
     parser.add_argument("--data-dir", default="", help="its data folder (default: a new temporary one)")
+    parser.add_argument("--window", action="store_true", help="also start the desk window (offscreen)")
     args = parser.parse_args()
     import paho.mqtt.client as mqtt
 
@@ -115,6 +119,21 @@ def main() -> int:
         print(output[-3000:])
         raise SystemExit(f"smoke: the hub exited {hub.returncode} on SIGTERM")
     print("smoke: SIGTERM stopped the hub with exit code 0")
+    if args.window:
+        window = subprocess.Popen([args.kiosk, *common], env={**env, "QT_QPA_PLATFORM": "offscreen"},
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                  start_new_session=True, **as_user)  # type: ignore[call-overload]
+        try:
+            wait(healthy, 60, "the window did not start its hub")
+            print("smoke: the desk window started its hub (a process of its own) and it is healthy")
+        finally:
+            window.send_signal(signal.SIGTERM)  # the window, not its group: the hub must be stopped by the window
+            output, _ = window.communicate(timeout=30)
+        if window.returncode != 0:
+            print(output[-3000:])
+            raise SystemExit(f"smoke: the window exited {window.returncode} on SIGTERM")
+        wait(lambda: not healthy(), 30, "the hub the window started kept running after the window stopped")
+        print("smoke: SIGTERM to the window stopped it and the hub it started")
     return 0
 
 

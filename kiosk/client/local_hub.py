@@ -161,6 +161,8 @@ def stop_hub(data_dir: Path, pid: int, timeout_s: float = 30.0) -> bool:
 
 def hub_command(arguments: Sequence[str]) -> list[str]:
     """argv of the headless hub with the window's own settings flags (data folder, ports, config folder...)."""
+    if getattr(sys, "frozen", False):  # a PyInstaller bundle: its program is the kiosk itself
+        return [sys.executable, *arguments, "--headless"]
     return [sys.executable, "-m", "kiosk", *arguments, "--headless"]
 
 

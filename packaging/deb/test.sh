@@ -23,7 +23,7 @@ grep -q '^ExecStart=/usr/bin/cage -d -- /usr/bin/kiosk --display$' /lib/systemd/
 grep -q '^ExecStart=/usr/bin/cage -d -- /usr/bin/kiosk$' /lib/systemd/system/kiosk-desk@.service
 
 echo "deb-test: the installed program, as the kiosk user, in its own data folder"
-.venv/bin/python packaging/smoke.py /usr/bin/kiosk --user kiosk --data-dir "$DATA/smoke"
+.venv/bin/python packaging/smoke.py /usr/bin/kiosk --user kiosk --data-dir "$DATA/smoke" --window
 echo "deb-test: kiosk doctor (Qt offscreen)"
 runuser -u kiosk -- env QT_QPA_PLATFORM=offscreen KIOSK_DATA_DIR="$DATA/smoke" KIOSK_CONFIG_DIR="$DATA/smoke/config" \
     /usr/bin/kiosk doctor > /tmp/deb-doctor.txt || true  # (a port this machine uses may be taken: not the point)

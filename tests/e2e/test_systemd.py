@@ -75,5 +75,6 @@ def test_the_watchdog_is_not_fed_while_the_hub_is_unhealthy_and_a_lost_socket_is
     healthy[0] = True
     feed()
     feed()
+    notifier.close()
     assert [r.getMessage() for r in caplog.records].count(
         "systemd notification failed (WATCHDOG): [Errno 2] No such file or directory") == 1
