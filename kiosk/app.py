@@ -104,11 +104,22 @@ def run_headless(config: Config) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    from kiosk.doctor import unusable_data_dir
+
+    problem = unusable_data_dir(config.data_dir)
+    if problem is not None:
+        print(f"kiosk: {problem}", file=sys.stderr)
+        return 1
     systemd = Notifier()  # does nothing unless systemd started us with Type=notify
     hub: Hub | None = None
-    # The watchdog is fed while the store writer's thread lives: a hub that stores nothing is restarted.
-    hub = Hub(config, _LogEvents(), watchdog=systemd.watchdog_job(lambda: hub is not None and
-                                                                  hub.writer.health().alive))
+    try:
+        # The watchdog is fed while the store writer's thread lives: a hub that stores nothing is restarted.
+        hub = Hub(config, _LogEvents(), watchdog=systemd.watchdog_job(lambda: hub is not None and
+                                                                      hub.writer.health().alive))
+    except OSError as exc:  # a database file it may not open, a disk that is gone: one line, not a traceback
+        print(f"kiosk: the hub could not start: {exc.strerror or exc}: {exc.filename or config.data_dir}",
+              file=sys.stderr)
+        return 1
     try:
         hub.start()
     except HubAlreadyRunning as exc:

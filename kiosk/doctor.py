@@ -100,6 +100,26 @@ def check_port(label: str, bind: str, port: int, ours: dict[str, object] | None,
     return Finding(True, f"{label} port {port}: free")
 
 
+def unusable_data_dir(path: Path) -> str | None:
+    """Why this user cannot run a hub on `path` (another user's, not writable, not creatable), None when it can:
+    the one line a start says instead of a traceback."""
+    me = user_name(os.getuid())
+    if path.exists():
+        if os.access(path, os.R_OK | os.W_OK | os.X_OK):
+            return None
+        info = path.stat()
+        owner = user_name(info.st_uid)
+        if info.st_uid != os.getuid():
+            return (f"the data folder {path} belongs to {owner} (mode {stat.S_IMODE(info.st_mode):04o}) and {me} "
+                    f"may not use it: run the kiosk as {owner}, or `sudo chown -R {me} {path}`")
+        return f"the data folder {path} is not writable for {me}: `chmod u+rwx {path}`"
+    parent = next((p for p in path.parents if p.exists()), Path("/"))
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return (f"the data folder {path} does not exist and {me} may not make it in {parent}: "
+                f"`sudo install -d -m 700 -o {me} {path}`, or give another --data-dir")
+    return None
+
+
 def check_serial(machine: Machine) -> list[Finding]:
     findings = []
     try:

@@ -7,6 +7,13 @@ cd "$ROOT"
 [ "$(id -u)" -eq 0 ] || { echo "make deb-test: run as root (it installs and removes a package)" >&2; exit 1; }
 DEB=$(ls -t dist/front-desk-kiosk_*.deb | head -1)
 DATA=/var/lib/front-desk-kiosk
+# It installs, purges and deletes /var/lib/front-desk-kiosk: never on a machine that has a kiosk of its own.
+if dpkg-query -W -f='${Status}' front-desk-kiosk 2>/dev/null | grep -q "installed" || [ -e "$DATA" ]; then
+    echo "make deb-test: this machine has the kiosk installed or its data in $DATA; run deb-test in a container" >&2
+    exit 1
+fi
+trap 'code=$?; if [ $code -ne 0 ]; then echo "deb-test: failed; purging the package" >&2;
+      apt-get purge -y -qq front-desk-kiosk >/dev/null 2>&1 || true; rm -rf "$DATA"; fi' EXIT
 echo "deb-test: installing $DEB"
 export DEBIAN_FRONTEND=noninteractive
 apt-get install -y -qq "./$DEB" >/dev/null
@@ -37,6 +44,25 @@ dpkg -i "$DEB" >/dev/null
 ls -d "$DATA"/backups/before-* >/dev/null || { echo "deb-test: no backup before the upgrade" >&2; exit 1; }
 runuser -u kiosk -- env KIOSK_DATA_DIR="$DATA" KIOSK_CONFIG_DIR=/etc/front-desk-kiosk /usr/bin/kiosk device list |
     grep -q "Kept upgraded" || { echo "deb-test: the device was lost in the upgrade" >&2; exit 1; }
+
+echo "deb-test: a data folder of another user is said in one line, with a non-zero exit"
+install -d -m 0700 -o root -g root /tmp/deb-test-roots-folder
+set +e
+runuser -u kiosk -- env KIOSK_DATA_DIR=/tmp/deb-test-roots-folder KIOSK_CONFIG_DIR=/tmp/deb-test-config \
+    /usr/bin/kiosk --headless --http-port 0 > /tmp/deb-test-other.txt 2>&1
+code=$?
+set -e
+rm -rf /tmp/deb-test-roots-folder
+cat /tmp/deb-test-other.txt
+[ "$code" -ne 0 ] || { echo "deb-test: it started on another user's folder" >&2; exit 1; }
+! grep -q Traceback /tmp/deb-test-other.txt || { echo "deb-test: a traceback instead of a sentence" >&2; exit 1; }
+
+echo "deb-test: removed (not purged), then installed again: the data and the user are still there"
+apt-get remove -y -qq front-desk-kiosk >/dev/null
+[ -f "$DATA/kiosk.db" ] && getent passwd kiosk >/dev/null
+apt-get install -y -qq "./$DEB" >/dev/null
+runuser -u kiosk -- env KIOSK_DATA_DIR="$DATA" KIOSK_CONFIG_DIR=/etc/front-desk-kiosk /usr/bin/kiosk device list |
+    grep -q "Kept upgraded" || { echo "deb-test: the device was lost between remove and install" >&2; exit 1; }
 
 echo "deb-test: purge"
 apt-get purge -y -qq front-desk-kiosk >/dev/null
