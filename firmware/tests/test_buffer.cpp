@@ -8,20 +8,6 @@
 
 using namespace kiosk;
 
-namespace {
-
-StallSample sample(uint32_t seq, bool closed, bool warm, uint64_t takenMs) {
-  StallSample s;
-  s.seq = seq;
-  s.hasDoor = s.hasThermal = true;
-  s.doorClosed = closed;
-  s.thermal = warm;
-  s.takenMs = takenMs;
-  return s;
-}
-
-}  // namespace
-
 TEST_CASE("HTTP dates to epoch seconds") {
   uint32_t epoch = 0;
   CHECK(parseHttpDate("Fri, 04 Dec 2026 01:31:47 GMT", epoch));

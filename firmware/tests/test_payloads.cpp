@@ -21,15 +21,6 @@ kiosk::Facts board() {
   return facts;
 }
 
-StallSample sample(uint32_t seq, bool closed, bool warm, uint64_t takenMs = 0) {
-  StallSample s;
-  s.seq = seq;
-  s.hasDoor = s.hasThermal = true;
-  s.doorClosed = closed;
-  s.thermal = warm;
-  s.takenMs = takenMs;
-  return s;
-}
 
 }  // namespace
 

@@ -8,15 +8,8 @@ using namespace kiosk;
 
 namespace {
 
-// An AMG8833 frame: every pixel at `background` C, the first `warm` pixels at `body` C (0.25 C steps).
 void frame(uint8_t raw[128], float background, uint8_t warm, float body) {
-  for (uint8_t i = 0; i < 64; ++i) {
-    float celsius = i < warm ? body : background;
-    int16_t counts = static_cast<int16_t>(celsius * 4.0f);
-    uint16_t bits = static_cast<uint16_t>(counts) & 0x0FFF;
-    raw[2 * i] = static_cast<uint8_t>(bits & 0xFF);
-    raw[2 * i + 1] = static_cast<uint8_t>(bits >> 8);
-  }
+  thermalFrame(raw, background, warm, body);
 }
 
 }  // namespace

@@ -38,11 +38,7 @@ class FakeBoard : public StallBoard {
   uint64_t uptimeMs() override { return now; }
   bool doorClosed() override { return door; }
   bool readThermal(uint8_t raw[128]) override {
-    for (int i = 0; i < 64; ++i) {
-      uint16_t counts = static_cast<uint16_t>((i < warmPixels ? 34.0 : 22.0) * 4);
-      raw[2 * i] = static_cast<uint8_t>(counts & 0xFF);
-      raw[2 * i + 1] = static_cast<uint8_t>(counts >> 8);
-    }
+    kiosk::thermalFrame(raw, 22.0f, static_cast<uint8_t>(warmPixels), 34.0f);  // a room at 22 C, a person at 34 C
     return true;
   }
   bool connected() override { return online; }

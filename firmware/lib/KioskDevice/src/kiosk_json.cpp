@@ -45,14 +45,16 @@ void JsonWriter::separate() {
   needComma_ |= bit;
 }
 
-JsonWriter& JsonWriter::open() {
+JsonWriter& JsonWriter::openWith(char opening) {
   separate();
-  put('{');
+  put(opening);
   if (depth_ >= 15) ok_ = false;
   depth_++;
   needComma_ &= static_cast<uint16_t>(~(1u << depth_));
   return *this;
 }
+
+JsonWriter& JsonWriter::open() { return openWith('{'); }
 
 JsonWriter& JsonWriter::closeWith(char closing) {
   if (depth_ == 0 || afterKey_) {
@@ -66,14 +68,7 @@ JsonWriter& JsonWriter::closeWith(char closing) {
 
 JsonWriter& JsonWriter::close() { return closeWith('}'); }
 
-JsonWriter& JsonWriter::openArray() {
-  separate();
-  put('[');
-  if (depth_ >= 15) ok_ = false;
-  depth_++;
-  needComma_ &= static_cast<uint16_t>(~(1u << depth_));
-  return *this;
-}
+JsonWriter& JsonWriter::openArray() { return openWith('['); }
 
 JsonWriter& JsonWriter::closeArray() { return closeWith(']'); }
 

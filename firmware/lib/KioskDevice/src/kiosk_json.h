@@ -38,6 +38,7 @@ class JsonWriter {
   void puts(const char* text);
   void separate();  // a comma before the next value or key, where one is due
   void quoted(const char* text);
+  JsonWriter& openWith(char opening);
   JsonWriter& closeWith(char closing);
   void digits(uint64_t value);
   void digits32(uint32_t value);

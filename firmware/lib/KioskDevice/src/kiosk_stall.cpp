@@ -45,4 +45,13 @@ bool someoneThere(const uint8_t raw[2 * kThermalPixels], const ThermalRule& rule
   return hotPixels(raw, rule) >= rule.minPixels;
 }
 
+void thermalFrame(uint8_t raw[2 * kThermalPixels], float backgroundC, uint8_t warm, float bodyC) {
+  for (uint8_t i = 0; i < kThermalPixels; ++i) {
+    int16_t counts = static_cast<int16_t>((i < warm ? bodyC : backgroundC) * 4.0f);  // 0.25 C per count
+    uint16_t bits = static_cast<uint16_t>(counts) & 0x0FFF;
+    raw[2 * i] = static_cast<uint8_t>(bits & 0xFF);
+    raw[2 * i + 1] = static_cast<uint8_t>(bits >> 8);
+  }
+}
+
 }  // namespace kiosk

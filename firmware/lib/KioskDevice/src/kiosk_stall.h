@@ -38,6 +38,9 @@ float amg8833ThermistorCelsius(uint8_t low, uint8_t high);
 // Pixels at or above the rule's threshold; `raw` is the 128 bytes read from register 0x80.
 uint8_t hotPixels(const uint8_t raw[2 * kThermalPixels], const ThermalRule& rule);
 bool someoneThere(const uint8_t raw[2 * kThermalPixels], const ThermalRule& rule);
+// The registers of a frame whose first `warm` pixels read `bodyC` and the rest `backgroundC` (for simulated
+// boards: the Linux build and the tests).
+void thermalFrame(uint8_t raw[2 * kThermalPixels], float backgroundC, uint8_t warm, float bodyC);
 
 // What a combined board knows about its stall at one moment.
 struct StallSample {
