@@ -16,6 +16,7 @@ from typing import Any
 
 from kiosk import __version__, logs
 from kiosk.config import Config, ConfigError, describe, load
+from kiosk.core.words import plural
 
 EPILOG = """\
 roles:
@@ -639,8 +640,8 @@ def _backup(args: argparse.Namespace, config: Config) -> int:
     except BackupError as exc:
         print(f"kiosk: {exc}", file=sys.stderr)
         return 1
-    print(f"backup written to {report.folder}: {report.files} files, {report.bytes / 1e6:.1f} MB, with the secrets "
-          f"{', '.join(report.secrets) or '(none yet)'}.\nKeep it where only you can read it: it holds the OTA "
+    print(f"backup written to {report.folder}: {plural(report.files, 'file')}, {report.bytes / 1e6:.1f} MB, with the "
+          f"secrets {', '.join(report.secrets) or '(none yet)'}.\nKeep it where only you can read it: it holds the OTA "
           "signing key. Restore with `kiosk restore FOLDER` into an empty data folder.")
     if args.keep_days is not None:
         from kiosk.store.backup import prune
@@ -692,7 +693,8 @@ def _restore(args: argparse.Namespace, config: Config) -> int:
     except BackupError as exc:
         print(f"kiosk: {exc}", file=sys.stderr)
         return 1
-    print(f"restored {report.files} files into {report.folder} (secrets: {', '.join(report.secrets) or 'none'}); "
+    secrets = ", ".join(report.secrets) or "none"
+    print(f"restored {plural(report.files, 'file')} into {report.folder} (secrets: {secrets}); "
           "start the kiosk as usual")
     return 0
 

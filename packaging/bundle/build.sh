@@ -27,4 +27,4 @@ QT="$OUT/_internal/PySide6/Qt"
 rm -rf "$QT/translations" "$QT/qml" "$QT/plugins/qmltooling" "$QT/plugins/designer" "$QT/plugins/sqldrivers" \
        "$QT/plugins/multimedia" "$QT/plugins/webview" 2>/dev/null || true
 after=$(du -sm "$OUT" | cut -f1)
-echo "make bundle: $OUT: ${before} MB as PyInstaller made it, ${after} MB after dropping Qt's translations, QML and unused plugins"
+echo "make bundle: $OUT: ${before} MB from PyInstaller (unused Qt modules left out), ${after} MB after dropping Qt's translations, QML and unused plugins"

@@ -64,6 +64,19 @@ apt-get install -y -qq "./$DEB" >/dev/null
 runuser -u kiosk -- env KIOSK_DATA_DIR="$DATA" KIOSK_CONFIG_DIR=/etc/front-desk-kiosk /usr/bin/kiosk device list |
     grep -q "Kept upgraded" || { echo "deb-test: the device was lost between remove and install" >&2; exit 1; }
 
+echo "deb-test: a backup restored onto an empty machine (purged, data gone, installed again)"
+runuser -u kiosk -- env KIOSK_DATA_DIR="$DATA" KIOSK_CONFIG_DIR=/etc/front-desk-kiosk /usr/bin/kiosk \
+    backup "$DATA/backups/before-the-move" >/dev/null
+cp -a "$DATA/backups/before-the-move" /var/tmp/deb-test-backup  # kept away from what the purge removes
+apt-get purge -y -qq front-desk-kiosk >/dev/null
+rm -rf "$DATA"
+apt-get install -y -qq "./$DEB" >/dev/null
+runuser -u kiosk -- env KIOSK_DATA_DIR="$DATA" KIOSK_CONFIG_DIR=/etc/front-desk-kiosk /usr/bin/kiosk \
+    restore /var/tmp/deb-test-backup
+rm -rf /var/tmp/deb-test-backup
+runuser -u kiosk -- env KIOSK_DATA_DIR="$DATA" KIOSK_CONFIG_DIR=/etc/front-desk-kiosk /usr/bin/kiosk device list |
+    grep -q "Kept upgraded" || { echo "deb-test: the restored machine lost the device" >&2; exit 1; }
+
 echo "deb-test: purge"
 apt-get purge -y -qq front-desk-kiosk >/dev/null
 left=""
