@@ -21,6 +21,7 @@ test -x /usr/bin/kiosk
 getent passwd kiosk >/dev/null || { echo "deb-test: no kiosk user" >&2; exit 1; }
 id -nG kiosk | grep -qw dialout || { echo "deb-test: kiosk is not in dialout" >&2; exit 1; }
 [ "$(stat -c %a:%U "$DATA")" = "700:kiosk" ] || { echo "deb-test: $DATA is $(stat -c %a:%U "$DATA")" >&2; exit 1; }
+[ "$(stat -c %a:%U /etc/front-desk-kiosk)" = "750:kiosk" ] || { echo "deb-test: the settings folder is not the hub's" >&2; exit 1; }
 test -f /lib/systemd/system/kiosk-hub.service && grep -q '^ExecStart=/usr/bin/kiosk --headless' /lib/systemd/system/kiosk-hub.service
 test -f /lib/udev/rules.d/99-front-desk-kiosk.rules
 grep -q '^ExecStart=/usr/bin/kiosk backup /var/lib/front-desk-kiosk/backups --keep-days 14' \

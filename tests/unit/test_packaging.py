@@ -37,6 +37,9 @@ def test_the_hub_unit_is_valid_for_systemd_and_asks_for_what_the_hub_does(tmp_pa
     assert service["ProtectSystem"] == "strict" and service["NoNewPrivileges"] == "yes"
     assert service["StateDirectoryMode"] == "0700" and service["UMask"] == "0077"
     assert "KIOSK_DATA_DIR=/var/lib/front-desk-kiosk" in service["Environment"]
+    # ProtectSystem=strict makes /etc read-only: the settings folder (runtime.toml, Admin > Settings) must be let in
+    assert "KIOSK_CONFIG_DIR=/etc/front-desk-kiosk" in service["Environment"]
+    assert "/etc/front-desk-kiosk" in service["ReadWritePaths"].split()
 
 
 UDEV_LINE = re.compile(r'^(?P<key>[A-Z_]+)(\{(?P<attr>[A-Za-z_]+)\})?(?P<op>==|!=|\+=|=|:=)"(?P<value>[^"]*)"$')
