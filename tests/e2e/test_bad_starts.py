@@ -31,3 +31,4 @@ def test_a_broker_port_another_program_holds_is_named_in_one_line(tmp_path: Path
     assert "Traceback" not in output, output
     [line] = [line for line in output.splitlines() if "could not start" in line]
     assert f"broker port {port} is taken by " in line and f"(pid {os.getpid()})" in line and "--broker-port" in line
+    assert "embedded broker stopped" not in output, "it never started"

@@ -15,6 +15,7 @@ import pytest
 from kiosk.config import Config
 from kiosk.services.broker.process import BrokerStartError
 from kiosk.services.hub import Hub
+from kiosk.services.ports import PortTaken
 from tests.helpers import connect, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,9 +79,17 @@ def test_a_port_in_use_is_a_clear_error(config: Config, events: Any) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         hub = Hub(config.with_overrides(broker__process="child", broker__port=port), events)
-        with pytest.raises(BrokerStartError, match="address already in use"):
-            hub.start()
+        with pytest.raises(PortTaken, match=rf"broker port {port} is taken by .*\(pid {os.getpid()}\)"):
+            hub.start()  # said before anything listens, naming the program that holds the port
         hub.stop()
+        # The broker process itself, when the port is taken between that check and its start
+        from kiosk.services.broker.process import BrokerProcess
+        from kiosk.services.broker.service import ListenerSpec
+
+        broker = BrokerProcess(ListenerSpec("127.0.0.1", port), config.database_url, config.data_dir)
+        with pytest.raises(BrokerStartError, match="address already in use"):
+            broker.start()
+        broker.stop()
 
 
 ORPHAN_SCRIPT = """

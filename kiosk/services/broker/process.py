@@ -273,7 +273,8 @@ class BrokerProcess:
         if conn is not None:
             conn.close()
         self._stats = None
-        log.info("embedded broker stopped")
+        if process is not None:  # not for a broker that never started (a start refused before it)
+            log.info("embedded broker stopped")
 
     @property
     def running(self) -> bool:
