@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make deb`: the Debian package, from a clean checkout, into dist/.
 #   front-desk-kiosk_VERSION_ARCH.deb: /opt/front-desk-kiosk/venv (its own Python environment on the system's
-#   python3.11: Debian has no PySide6), /usr/bin/kiosk, the kiosk-hub service, the udev rule, the desktop entry.
+#   python3.11: Debian has no PySide6), /usr/bin/kiosk, the services (hub, backups, screens), the udev rule.
 # Needs: /usr/bin/python3.11 with venv, dpkg-deb; network access to PyPI (or a pip cache).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -19,7 +19,9 @@ command -v dpkg-deb >/dev/null || { echo "make deb: dpkg-deb is missing (Debian'
 echo "make deb: staging $STAGE"
 rm -rf "$STAGE"
 mkdir -p "$STAGE$PREFIX" "$STAGE/DEBIAN" "$STAGE/usr/bin" "$STAGE/lib/systemd/system" "$STAGE/lib/udev/rules.d" \
-         "$STAGE/usr/share/applications" "$STAGE/usr/share/doc/front-desk-kiosk"
+         "$STAGE/usr/share/doc/front-desk-kiosk"
+# No menu entry: a window started by the person at the desktop would start a hub of its own in their data folder,
+# not attach to kiosk-hub (whose folder is the kiosk user's). The desk window is kiosk-desk@.service, or a station.
 # The environment is made where it will live, then moved into the stage: its scripts name their interpreter by
 # absolute path, and a venv cannot be moved afterwards.
 if [ -e "$PREFIX" ] && [ ! -f "$PREFIX/.made-by-make-deb" ]; then
@@ -60,7 +62,6 @@ for unit in kiosk-hub.service kiosk-backup.service kiosk-backup.timer kiosk-disp
     sed "s|/opt/front-desk-kiosk/.venv/bin/kiosk|/usr/bin/kiosk|g" "packaging/$unit" > "$STAGE/lib/systemd/system/$unit"
 done
 cp packaging/99-front-desk-kiosk.rules "$STAGE/lib/udev/rules.d/"
-sed "s|^Exec=.*|Exec=/usr/bin/kiosk|" packaging/front-desk-kiosk.desktop > "$STAGE/usr/share/applications/front-desk-kiosk.desktop"
 cp README.md docs/operations.md "$STAGE/usr/share/doc/front-desk-kiosk/"
 printf 'Front Desk Kiosk %s; the bundled Python packages keep their own licences (%s/venv/lib/python3.11/site-packages/*.dist-info).\n' \
     "$VERSION" "$PREFIX" > "$STAGE/usr/share/doc/front-desk-kiosk/copyright"

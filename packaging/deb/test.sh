@@ -14,9 +14,16 @@ if dpkg-query -W -f='${Status}' front-desk-kiosk 2>/dev/null | grep -q "installe
 fi
 trap 'code=$?; if [ $code -ne 0 ]; then echo "deb-test: failed; purging the package" >&2;
       apt-get purge -y -qq front-desk-kiosk >/dev/null 2>&1 || true; rm -rf "$DATA"; fi' EXIT
-echo "deb-test: installing $DEB"
 export DEBIAN_FRONTEND=noninteractive
-apt-get install -y -qq "./$DEB" >/dev/null
+# An older release of the same package, to upgrade from: the package built here, labelled 0.0.1~older.
+OLDER=/tmp/front-desk-kiosk_older.deb
+rm -rf /tmp/deb-test-older
+dpkg-deb -R "$DEB" /tmp/deb-test-older
+sed -i 's/^Version: .*/Version: 0.0.1~older/' /tmp/deb-test-older/DEBIAN/control
+dpkg-deb --root-owner-group -Zgzip -z1 --build /tmp/deb-test-older "$OLDER" >/dev/null
+rm -rf /tmp/deb-test-older
+echo "deb-test: installing the older release, $OLDER"
+apt-get install -y -qq "$OLDER" >/dev/null
 test -x /usr/bin/kiosk
 getent passwd kiosk >/dev/null || { echo "deb-test: no kiosk user" >&2; exit 1; }
 id -nG kiosk | grep -qw dialout || { echo "deb-test: kiosk is not in dialout" >&2; exit 1; }
@@ -38,11 +45,14 @@ runuser -u kiosk -- env QT_QPA_PLATFORM=offscreen KIOSK_DATA_DIR="$DATA/smoke" K
 cat /tmp/deb-doctor.txt
 grep -q "ok   display: Qt opens a window here (offscreen)" /tmp/deb-doctor.txt
 
-echo "deb-test: the same package again over itself (an upgrade keeps the data, with a backup first)"
+echo "deb-test: $DEB over the older release (an upgrade keeps the data, with a backup first)"
 runuser -u kiosk -- env KIOSK_DATA_DIR="$DATA" KIOSK_CONFIG_DIR=/etc/front-desk-kiosk /usr/bin/kiosk \
     device add --name "Kept upgraded" --kind stall >/dev/null
 dpkg -i "$DEB" >/dev/null
-ls -d "$DATA"/backups/before-* >/dev/null || { echo "deb-test: no backup before the upgrade" >&2; exit 1; }
+rm -f "$OLDER"
+[ "$(dpkg-query -W -f='${Version}' front-desk-kiosk)" != "0.0.1~older" ] || { echo "deb-test: not upgraded" >&2; exit 1; }
+ls -d "$DATA"/backups/before-*-from-0.0.1~older >/dev/null ||
+    { echo "deb-test: no backup before the upgrade" >&2; exit 1; }
 runuser -u kiosk -- env KIOSK_DATA_DIR="$DATA" KIOSK_CONFIG_DIR=/etc/front-desk-kiosk /usr/bin/kiosk device list |
     grep -q "Kept upgraded" || { echo "deb-test: the device was lost in the upgrade" >&2; exit 1; }
 
@@ -84,7 +94,7 @@ left=""
 for path in /opt/front-desk-kiosk /usr/bin/kiosk /etc/front-desk-kiosk /lib/systemd/system/kiosk-hub.service \
             /lib/systemd/system/kiosk-backup.service /lib/systemd/system/kiosk-backup.timer \
             /lib/systemd/system/kiosk-display@.service /lib/systemd/system/kiosk-desk@.service \
-            /lib/udev/rules.d/99-front-desk-kiosk.rules /usr/share/applications/front-desk-kiosk.desktop \
+            /lib/udev/rules.d/99-front-desk-kiosk.rules \
             /usr/share/doc/front-desk-kiosk; do
     [ -e "$path" ] && left="$left $path"
 done
