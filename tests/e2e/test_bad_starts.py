@@ -32,3 +32,14 @@ def test_a_broker_port_another_program_holds_is_named_in_one_line(tmp_path: Path
     [line] = [line for line in output.splitlines() if "could not start" in line]
     assert f"broker port {port} is taken by " in line and f"(pid {os.getpid()})" in line and "--broker-port" in line
     assert "embedded broker stopped" not in output, "it never started"
+
+
+def test_the_wall_display_without_a_screen_says_so_in_one_line(tmp_path: Path) -> None:
+    """As kiosk-display@.service would, on a machine where the compositor did not come up."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env.update(KIOSK_DATA_DIR=str(tmp_path / "data"), KIOSK_CONFIG_DIR=str(tmp_path / "config"))
+    done = subprocess.run([sys.executable, "main.py", "--display"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode != 0
+    output = (done.stdout + done.stderr).strip()
+    assert output == "kiosk: the wall display needs a screen (DISPLAY/WAYLAND_DISPLAY unset)", output
