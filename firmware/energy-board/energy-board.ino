@@ -127,12 +127,8 @@ void loop() {
   kiosk::readings(window, calibration, readings);
   digitalWrite(kLed, HIGH);
   for (uint8_t i = 0; i < calibration.channels; ++i) {
-    kiosk::EnergyReading reading;
-    reading.channel = calibration.channels > 1 ? static_cast<uint8_t>(i + 1) : 0;
-    reading.volts = readings[i].volts;
-    reading.amps = readings[i].amps;
-    reading.watts = readings[i].watts;
-    reading.seq = seq++;
+    kiosk::EnergyReading reading = kiosk::energyReading(i, calibration.channels, readings[i].volts,
+                                                        readings[i].amps, readings[i].watts, seq++);
     kiosk::JsonWriter line(out, sizeof(out));
     if (kiosk::energyLine(line, reading)) Serial.println(line.c_str());
     pollConsole();

@@ -173,12 +173,8 @@ int main(int argc, char** argv) {
     kiosk::ChannelReading r[kiosk::kMaxChannels];
     kiosk::readings(window, calibration, r);
     for (uint8_t i = 0; i < calibration.channels; ++i) {
-      kiosk::EnergyReading reading;
-      reading.channel = calibration.channels > 1 ? static_cast<uint8_t>(i + 1) : 0;
-      reading.volts = r[i].volts;
-      reading.amps = r[i].amps;
-      reading.watts = r[i].watts;
-      reading.seq = seq++;
+      kiosk::EnergyReading reading =
+          kiosk::energyReading(i, calibration.channels, r[i].volts, r[i].amps, r[i].watts, seq++);
       kiosk::JsonWriter line(out, sizeof(out));
       if (kiosk::energyLine(line, reading) && !writeLine(master, line.c_str())) greeted = false;
     }

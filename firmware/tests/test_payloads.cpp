@@ -87,6 +87,18 @@ TEST_CASE("answers to commands and update reports") {
   CHECK(std::string(log.c_str()) == fixture("good/logs-firmware.json"));
 }
 
+TEST_CASE("a channel's measurement as its line's reading: no port on a one-channel board") {
+  EnergyReading second = energyReading(1, 4, 230.4f, 0.435f, 100.22f, 118);
+  CHECK(second.channel == 2);
+  CHECK(second.seq == 118);
+  CHECK(energyReading(0, 1, 229.8f, 0.02f, 4.6f, 0).channel == 0);
+  char text[12];
+  CHECK(decimal(4294967295u, text) == 10);
+  CHECK(std::string(text) == "4294967295");
+  CHECK(decimal(0, text) == 1);
+  CHECK(std::string(text) == "0");
+}
+
 TEST_CASE("the energy board's lines") {
   char buffer[160];
   JsonWriter line(buffer, sizeof(buffer));

@@ -71,6 +71,7 @@ struct ChannelReading {
 };
 
 // A complete window turned into readings with the calibration (`out` holds calibration.channels entries).
+// (kiosk_payloads.h's energyReading() makes each a line's reading.)
 void readings(const MainsWindow& window, const Calibration& calibration, ChannelReading* out);
 
 // The serial console: a JSON line in, one answer line out (starting with "# ", which the hub ignores).

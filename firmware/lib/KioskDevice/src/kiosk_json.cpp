@@ -123,13 +123,22 @@ void JsonWriter::digits(uint64_t value) {
 }
 
 void JsonWriter::digits32(uint32_t value) {  // apart from digits(): 32-bit division only, for the AVR
-  char reversed[11];
+  char text[11];
+  decimal(value, text);
+  puts(text);
+}
+
+uint8_t decimal(uint32_t value, char* out) {
+  char reversed[10];
   uint8_t n = 0;
   do {
     reversed[n++] = static_cast<char>('0' + value % 10);
     value /= 10;
   } while (value);
-  while (n) put(reversed[--n]);
+  uint8_t length = n;
+  for (uint8_t i = 0; n;) out[i++] = reversed[--n];
+  out[length] = '\0';
+  return length;
 }
 
 JsonWriter& JsonWriter::integer(int32_t value) {

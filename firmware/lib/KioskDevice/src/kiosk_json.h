@@ -88,6 +88,9 @@ class JsonReader {
   bool valid_;
 };
 
+// `value` in decimal into `out` (room for 11 characters), NUL-terminated; its length. 32-bit division only (AVR).
+uint8_t decimal(uint32_t value, char* out);
+
 // Writes a hex string of `count` bytes (2 * count characters + NUL) / reads one back (exactly 2 * count digits).
 void toHex(const uint8_t* bytes, size_t count, char* out);
 bool fromHex(const char* hex, uint8_t* out, size_t count);

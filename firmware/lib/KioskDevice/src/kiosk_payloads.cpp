@@ -17,18 +17,6 @@ bool append(char* out, size_t capacity, size_t& at, const char* text) {
   return true;
 }
 
-void decimal(char* out, uint32_t value) {
-  char reversed[11];
-  uint8_t n = 0;
-  do {
-    reversed[n++] = static_cast<char>('0' + value % 10);
-    value /= 10;
-  } while (value);
-  uint8_t i = 0;
-  while (n) out[i++] = reversed[--n];
-  out[i] = '\0';
-}
-
 }  // namespace
 
 bool topic(char* out, size_t capacity, const char* prefix, const char* deviceId, const char* leaf) {
@@ -43,9 +31,9 @@ void readingId(char* out, size_t capacity, uint32_t boot, uint32_t seq) {
   char number[11];
   size_t at = 0;
   out[0] = '\0';
-  decimal(number, boot);
+  decimal(boot, number);
   bool fits = append(out, capacity, at, "b") && append(out, capacity, at, number);
-  decimal(number, seq);
+  decimal(seq, number);
   fits = fits && append(out, capacity, at, "-") && append(out, capacity, at, number);
   if (!fits && capacity) out[0] = '\0';
 }
@@ -108,12 +96,22 @@ bool energyLine(JsonWriter& out, const EnergyReading& reading) {
   out.open();
   if (reading.channel) {
     char port[4];
-    decimal(port, reading.channel);
+    decimal(reading.channel, port);
     out.key("port").string(port);
   }
   out.key("voltage").fixed(reading.volts, 1).key("current").fixed(reading.amps, 3);
   out.key("power").fixed(reading.watts, 2).key("seq").unsignedInteger(reading.seq).close();
   return out.ok();
+}
+
+EnergyReading energyReading(uint8_t index, uint8_t channels, float volts, float amps, float watts, uint32_t seq) {
+  EnergyReading reading;
+  reading.channel = channels > 1 ? static_cast<uint8_t>(index + 1) : 0;
+  reading.volts = volts;
+  reading.amps = amps;
+  reading.watts = watts;
+  reading.seq = seq;
+  return reading;
 }
 
 bool helloLine(JsonWriter& out, const char* board, const char* firmware, uint8_t channels, const float* noiseAmps) {

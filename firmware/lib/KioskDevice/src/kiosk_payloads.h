@@ -49,6 +49,9 @@ struct EnergyReading {
 };
 
 bool energyLine(JsonWriter& out, const EnergyReading& reading);
+// Channel `index` (0-based) of `channels` measured as volts, amps, watts, as the line's reading: `port` is left out
+// on a board with one channel.
+EnergyReading energyReading(uint8_t index, uint8_t channels, float volts, float amps, float watts, uint32_t seq);
 // {"hello":"kiosk-energy","board":..,"firmware":..,"channels":N,"noise_a":[..]}: sent once at start, with each
 // channel's RMS current over its first second (the noise floor where nothing is switched on yet).
 bool helloLine(JsonWriter& out, const char* board, const char* firmware, uint8_t channels, const float* noiseAmps);

@@ -81,22 +81,22 @@ void StallSensorApp::syncClock() {
   }
 }
 
+Facts StallSensorApp::facts() {
+  Facts now;
+  board_.facts(now);
+  now.firmware = firmware_;
+  now.uptimeS = static_cast<uint32_t>(board_.uptimeMs() / 1000);
+  return now;
+}
+
 void StallSensorApp::sendStatus() {
-  Facts facts;
-  board_.facts(facts);
-  facts.firmware = firmware_;
-  facts.uptimeS = static_cast<uint32_t>(board_.uptimeMs() / 1000);
   JsonWriter out(text_, sizeof(text_));
-  if (onlineStatus(out, facts)) send(statusTopic_, text_, true);
+  if (onlineStatus(out, facts())) send(statusTopic_, text_, true);
 }
 
 void StallSensorApp::sendHeartbeat() {
-  Facts facts;
-  board_.facts(facts);
-  facts.firmware = firmware_;
-  facts.uptimeS = static_cast<uint32_t>(board_.uptimeMs() / 1000);
   JsonWriter out(text_, sizeof(text_));
-  if (heartbeat(out, facts)) send(heartbeatTopic_, text_, false);
+  if (heartbeat(out, facts())) send(heartbeatTopic_, text_, false);
   lastHeartbeatMs_ = board_.uptimeMs();
 }
 

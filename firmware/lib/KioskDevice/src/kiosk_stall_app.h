@@ -70,6 +70,7 @@ class StallSensorApp : private ProgressReports {
  private:
   void report(const char* state, const char* version, int8_t percent, const char* detail) override;
   void sample(bool changed, uint64_t now);
+  Facts facts();  // the board's, with the firmware and uptime
   void sendStatus();
   void sendHeartbeat();
   void sendBacklog();
