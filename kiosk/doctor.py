@@ -86,8 +86,7 @@ def check_data_dir(path: Path, machine: Machine) -> list[Finding]:
     return findings
 
 
-def check_port(label: str, bind: str, port: int, ours: dict[str, object] | None, key: str,
-               machine: Machine) -> Finding:
+def check_port(label: str, bind: str, port: int, ours: dict[str, object] | None, key: str) -> Finding:
     if not port:
         return Finding(True, f"{label}: off")
     if ours and ours.get(key) == port:
@@ -221,8 +220,8 @@ def examine(config: Config, machine: Machine | None = None) -> list[Finding]:
     if config.broker.url:
         findings.append(Finding(True, f"broker: external, {config.broker.url}"))
     else:
-        findings.append(check_port("broker", config.broker.bind, config.broker.port, ours, "broker_port", machine))
-    findings.append(check_port("HTTP", config.http.bind, config.http.port, ours, "http_port", machine))
+        findings.append(check_port("broker", config.broker.bind, config.broker.port, ours, "broker_port"))
+    findings.append(check_port("HTTP", config.http.bind, config.http.port, ours, "http_port"))
     findings += check_serial(machine)
     findings.append(check_udev(machine))
     reader = check_reader(config.desk.reader_device)
