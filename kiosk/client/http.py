@@ -30,6 +30,7 @@ class HubUnreachable(ConnectionError):
 
 SESSION_ENDED = ("no_session", "bad_session", "session_expired")  # a session the hub no longer has
 
+
 class ApiClient:
     def __init__(self, base_url: str, token: str, timeout_s: float = DEFAULT_TIMEOUT_S, actor: str = "") -> None:
         parts = urlsplit(base_url if "://" in base_url else "http://" + base_url)
