@@ -14,15 +14,14 @@ from PySide6.QtWidgets import (
     QApplication,
     QDialog,
     QDialogButtonBox,
-    QFormLayout,
     QLabel,
-    QLineEdit,
     QVBoxLayout,
     QWidget,
 )
 
 from kiosk.core.operators import Operator
 from kiosk.ui.admin_session import AdminSession
+from kiosk.ui.widgets.sign_in_fields import SignInFields
 
 
 class SignInDialog(QDialog):
@@ -37,19 +36,9 @@ class SignInDialog(QDialog):
                         "<code>kiosk operator add NAME --admin</code>), then " + purpose + ".") if first
                        else f"Sign in as an admin to {purpose}.", self)
         intro.setWordWrap(True)
-        self.name = QLineEdit(self)
-        self.password = QLineEdit(self)
-        self.password.setEchoMode(QLineEdit.EchoMode.Password)
-        for field in (self.name, self.password):
-            field.setMinimumHeight(44)
-            field.setMaxLength(200)
-            field.setEnabled(not first)
-        self.error = QLabel("", self)
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #b3261e; font-weight: bold")
-        form = QFormLayout()
-        form.addRow("Name", self.name)
-        form.addRow("Password", self.password)
+        fields = SignInFields(self)
+        fields.set_enabled(not first)
+        self.name, self.password, self.error, form = fields.name, fields.password, fields.error, fields.form
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
         self.ok = self.buttons.addButton("Sign in", QDialogButtonBox.ButtonRole.AcceptRole)
         self.ok.setMinimumHeight(44)

@@ -16,16 +16,15 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
-    QFormLayout,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
 from kiosk.core.operators import SignInRefused
+from kiosk.ui.widgets.sign_in_fields import SignInFields
 
 CHECK_MS = 30_000  # how often the line looks whether the sign-in ran out
 
@@ -41,19 +40,8 @@ class DeskSignInDialog(QDialog):
                        "then recorded under your name in the audit log. You are signed out by yourself after a time "
                        "without a desk action, and with Sign out.", self)
         intro.setWordWrap(True)
-        self.name = QLineEdit(self)
-        self.password = QLineEdit(self)
-        self.password.setEchoMode(QLineEdit.EchoMode.Password)
-        for field in (self.name, self.password):
-            field.setMinimumHeight(44)
-            field.setMaxLength(200)
-        self.error = QLabel("", self)
-        self.error.setWordWrap(True)
-        self.error.setObjectName("deskSignInError")
-        self.error.setStyleSheet("color: #b3261e; font-weight: bold")
-        form = QFormLayout()
-        form.addRow("&Name", self.name)
-        form.addRow("&Password", self.password)
+        fields = SignInFields(self, "deskSignInError")
+        self.name, self.password, self.error, form = fields.name, fields.password, fields.error, fields.form
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
         self.ok = buttons.addButton("&Sign in", QDialogButtonBox.ButtonRole.AcceptRole)
         self.ok.setMinimumHeight(44)
