@@ -30,7 +30,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from PySide6.QtCore import QElapsedTimer, QTimer  # noqa: E402
+from PySide6.QtCore import QElapsedTimer, QEventLoop, QObject, Qt, QTimer, Signal  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from bench.stats import pct  # noqa: E402
@@ -41,6 +41,10 @@ from kiosk.services.hub import Hub  # noqa: E402
 from kiosk.ui.bridge import Bridge  # noqa: E402
 from kiosk.ui.main_window import MainWindow  # noqa: E402
 from tests.helpers import free_port  # noqa: E402
+
+
+class _Done(QObject):
+    finished = Signal()  # emitted on the reader's thread once the load generator printed its result
 
 
 def latencies(changes: list, seen: list) -> tuple[list[float], int]:
@@ -118,11 +122,21 @@ def main() -> None:
         hub_pid = getattr(hub, "pid", os.getpid())
         cpu_before = cpu_seconds(hub_pid, load_process.pid)
         result_line: list[str] = []
-        reader = threading.Thread(target=lambda: result_line.append(load_process.stdout.readline()), daemon=True)
+        # The window waits in its event loop as the product's does (blocked in the dispatcher until a timer or an
+        # event is due), not in a processEvents-and-sleep loop: that one took the GIL back every millisecond and
+        # added its own sleep and GIL waits to the ticks it measured.
+        loop = QEventLoop()
+        done = _Done()
+        done.finished.connect(loop.quit, Qt.ConnectionType.QueuedConnection)
+
+        def read_result() -> None:
+            result_line.append(load_process.stdout.readline())
+            done.finished.emit()
+
+        reader = threading.Thread(target=read_result, daemon=True)
         reader.start()
-        while reader.is_alive():
-            app.processEvents()
-            time.sleep(0.001)
+        loop.exec()
+        reader.join()
         ticker.stop()
         cpu = {name: cpu_seconds(hub_pid, load_process.pid)[name] - cpu_before[name] for name in cpu_before}
         load_process.wait(30)
