@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test check bench faults clean screenshots firmware-test deb deb-test bundle bundle-test
+.PHONY: run test check bench faults clean screenshots firmware-test deb deb-test boot-test bundle bundle-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,11 +31,15 @@ firmware-test: $(STAMP)
 	$(MAKE) -C firmware test avr host
 	$(PY) -m pytest -q -p no:cacheprovider firmware/tests
 
-# The Debian package (packaging/deb/build.sh) into dist/; deb-test installs it here (root), tries it and purges it.
+# The Debian package (packaging/deb/build.sh) into dist/; deb-test installs it here (root), tries it and purges it,
+# then boot-test installs it in this system booted in a container, to see what systemd does with its units.
 deb: $(STAMP)
 	bash packaging/deb/build.sh
 deb-test: deb
 	bash packaging/deb/test.sh
+	bash packaging/deb/boot-test.sh
+boot-test: deb
+	bash packaging/deb/boot-test.sh
 
 # A one-folder PyInstaller build (packaging/bundle/build.sh) into dist/front-desk-kiosk/; bundle-test runs the same
 # smoke test as the package's from it.

@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from kiosk import logs
@@ -200,7 +201,8 @@ def _window(config: Config, arguments: Sequence[str]) -> int:
         link = HubLink(bridge, window)
         window.follow(link)
         connect_window(window, link)
-        starter = HubStarter(config, arguments, link.found.emit, bridge.servicesFailed.emit, link.foundHub.emit)
+        starter = HubStarter(config, arguments, link.found.emit, bridge.servicesFailed.emit, link.foundHub.emit,
+                             link.unreachable)
         link.foundHub.connect(lambda started_here: setattr(guard, "hosting", started_here))
         app.aboutToQuit.connect(link.stop)
         app.aboutToQuit.connect(starter.finish)
@@ -268,9 +270,13 @@ class HubStarter:
     """Finds (or starts, as `kiosk --headless`) the hub on this machine on a thread after the first paint, and
     hands the window an API client for it; stops the hub at exit only if this window started it and was asked to."""
 
+    SHARED_RETRY_S = 2.0  # a window waiting for the hub service (desk.hub_file) looks again this often
+
     def __init__(self, config: Config, arguments: Sequence[str], found: Any, failed: Any,
-                 restarted: Any = lambda started_here: None) -> None:
+                 restarted: Any = lambda started_here: None, waiting: Any = lambda reason: None) -> None:
         self._config = config
+        self._waiting = waiting  # (reason): the hub service cannot be reached yet (desk.hub_file); tried again
+        self._finished = threading.Event()
         self._restarted = restarted  # (started here) after start_again
         self._arguments = list(arguments)
         self._found = found  # (ApiClient, started here): queued to the GUI thread
@@ -289,6 +295,8 @@ class HubStarter:
         """Whether a hub can be started here now: none holds the data folder (a stopped one, not a network cut)."""
         from kiosk.client.local_hub import lock_info
 
+        if self._config.desk.hub_file:  # the hub service's: started by systemd, never by this window
+            return False
         return lock_info(self._config.data_dir) is None and not (self._thread is not None and self._thread.is_alive())
 
     def start_again(self) -> None:
@@ -302,6 +310,9 @@ class HubStarter:
         from kiosk.client.http import ApiClient
         from kiosk.client.local_hub import HubNotStarted, hub_command, read_station_token, start_hub
 
+        if self._config.desk.hub_file:
+            self._attach_shared(Path(self._config.desk.hub_file))
+            return
         data_dir = self._config.data_dir
         try:
             self.hub = start_hub(data_dir, hub_command(self._arguments), self._config.http.bind, _answers)
@@ -320,6 +331,31 @@ class HubStarter:
             return
         self._found(ApiClient(self.hub.url, token), self.hub.started_here)
 
+    def _attach_shared(self, path: Path) -> None:
+        """desk.hub_file: the hub service's (another user's) as its share file describes it, waited for while it
+        is not there or does not answer; the window says why meanwhile, once per reason."""
+        from kiosk.client.http import ApiClient
+        from kiosk.client.local_hub import HubNotStarted, shared_hub
+
+        said = None
+        while not self._finished.is_set():
+            try:
+                hub, token = shared_hub(path)
+                if not _answers(hub.url):
+                    raise HubNotStarted(f"the hub service on this PC does not answer at {hub.url} (`systemctl status "
+                                        "kiosk-hub` says why)")
+            except HubNotStarted as exc:
+                if str(exc) != said:
+                    said = str(exc)
+                    log.warning("waiting for the hub: %s", exc)
+                    self._waiting(said)
+                self._finished.wait(self.SHARED_RETRY_S)
+                continue
+            self.hub = hub
+            log.info("attached to the hub service (process %s) at %s", hub.pid, hub.url)
+            self._found(ApiClient(hub.url, token), False)
+            return
+
     def stop_hub_at_exit(self, wanted: bool) -> None:
         self._stop_at_exit = wanted
 
@@ -327,6 +363,7 @@ class HubStarter:
         """At exit: stop the hub when this window started it and quitting means stopping it."""
         from kiosk.client.local_hub import START_TIMEOUT_S, stop_hub
 
+        self._finished.set()
         if self._thread is not None:  # a hub still starting is waited for when it is to be stopped
             self._thread.join(START_TIMEOUT_S + 15 if self._stop_at_exit else 10)
         hub = self.hub

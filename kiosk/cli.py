@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--hub", dest="hub", nargs="?", const="", default=None, metavar="URL",
                         help="run as the hub (the default); with --station: the hub's address, "
                         "e.g. http://hub.local:8080")
+    parser.add_argument("--hub-file", metavar="FILE", help="the desk window: attach to the hub this file describes "
+                        "(written by the hub service, e.g. /run/front-desk-kiosk/desk.json), never start one")
     parser.add_argument("--config-dir", help="folder of kiosk.toml (env KIOSK_CONFIG_DIR)")
     parser.add_argument("--data-dir", help="folder of the database and secrets (env KIOSK_DATA_DIR)")
     parser.add_argument("--broker-port", type=int, help="embedded broker TCP port (default 1883)")
@@ -168,7 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "key), firmware images and settings, into a private folder")
     backup.add_argument("path", help="a new or empty folder (in a folder with other files: a new dated one inside)")
     backup.add_argument("--keep-days", type=float, default=None,
-                        help="then remove the dated backups in PATH older than this many days (the newest stays)")
+                        help="PATH is a folder of backups (the daily timer's): a new dated one goes inside it, then "
+                        "the dated backups there older than this many days are removed (the newest stays)")
     stop = sub.add_parser("stop", help="stop the hub running on this data folder (headless or in a window) cleanly")
     stop.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for it to finish (default 30)")
     sub.add_parser("doctor", help="check this installation (data folder, ports, USB serial, udev, display, "
@@ -182,7 +185,7 @@ def settings(args: argparse.Namespace, strict_file: bool = True) -> Config:
     role = args.role or ("hub" if getattr(args, "hub", None) is not None else None)
     flags = {"role": role, "station.hub_url": getattr(args, "hub", None) or None, "data_dir": args.data_dir,
              "broker.port": args.broker_port, "http.port": args.http_port, "broker.url": args.broker,
-             "log.level": args.log_level,
+             "log.level": args.log_level, "desk.hub_file": getattr(args, "hub_file", None),
              "stalls.legacy_stallsense": args.legacy_stallsense}
     return load(flags, config_dir=args.config_dir, strict_file=strict_file)
 
@@ -636,7 +639,8 @@ def _backup(args: argparse.Namespace, config: Config) -> int:
     from kiosk.store.db import open_store
 
     try:
-        report = backup(open_store(config.database_url), config.data_dir, config.config_dir, Path(args.path))
+        report = backup(open_store(config.database_url), config.data_dir, config.config_dir, Path(args.path),
+                        dated=args.keep_days is not None)
     except BackupError as exc:
         print(f"kiosk: {exc}", file=sys.stderr)
         return 1

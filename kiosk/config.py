@@ -366,6 +366,16 @@ class DeskSettings(Section):
                            "event device, best by id (/dev/input/by-id/usb-...-event-kbd). Its keys then reach no "
                            "window; the kiosk's user needs the 'input' group. Empty: readers type into the window.",
                            example="/dev/input/by-id/usb-ACME_Card_Reader-event-kbd")
+    hub_file = option(str, "", "The desk window attaches to the hub this file describes (one that desk.share_file "
+                      "of a hub run as a service writes) and never starts a hub of its own: the package's menu entry "
+                      "uses /run/front-desk-kiosk/desk.json. Empty: the hub of this data folder, started when none "
+                      "runs.", flag="--hub-file", example="/run/front-desk-kiosk/desk.json")
+    share_file = option(str, "", "While it runs, the hub writes its address and this machine's station token to "
+                        "this file (removed at its stop), readable by desk.share_group, so that people signed in "
+                        "at this PC may open the desk window (desk.hub_file). The package's service: "
+                        "/run/front-desk-kiosk/desk.json. Empty: none.", example="/run/front-desk-kiosk/desk.json")
+    share_group = option(str, "", "The group that may read desk.share_file (the package: kiosk-desk; the hub's user "
+                         "must be in it). Empty: the hub's user only.", example="kiosk-desk")
 
 
 class AdminSettings(Section):

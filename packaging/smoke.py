@@ -7,6 +7,11 @@ its token, publishes readings at QoS 1, they are stored, and SIGTERM stops the h
 With --window, then the desk window too (offscreen): it starts its own hub as a separate process, and SIGTERM to
 the window stops both.
 
+With --desk-users MEMBER,OUTSIDER (and --user, the hub's): the hub again, sharing itself as the package's service
+does (desk.share_file in a folder like /run/front-desk-kiosk, for the group kiosk-desk), and the desk window of the
+menu entry (`kiosk --hub-file FILE`) as two other people: MEMBER (in kiosk-desk) attaches and quitting leaves the
+hub running; OUTSIDER is told which group to join.
+
 Runs the installed program as `USER` (with that user's groups) when given. Needs paho-mqtt here (the checkout's
 .venv).
 """
@@ -48,6 +53,8 @@ def main() -> int:
     parser.add_argument("--user", default="", help="run it as this user (needs root)")
     parser.add_argument("--data-dir", default="", help="its data folder (default: a new temporary one)")
     parser.add_argument("--window", action="store_true", help="also start the desk window (offscreen)")
+    parser.add_argument("--desk-users", default="", metavar="MEMBER,OUTSIDER",
+                        help="also open the hub service's desk window as these two users (needs --user)")
     args = parser.parse_args()
     import paho.mqtt.client as mqtt
 
@@ -60,13 +67,8 @@ def main() -> int:
     # The program itself runs as the user (no runuser in between, which would take the SIGTERM for itself).
     as_user: dict[str, object] = {}
     if args.user:
-        import grp
-        import pwd
-
-        account = pwd.getpwnam(args.user)
-        as_user = {"user": account.pw_uid, "group": account.pw_gid,
-                   "extra_groups": [g.gr_gid for g in grp.getgrall() if args.user in g.gr_mem]}
-        env["HOME"] = account.pw_dir
+        as_user = run_as(args.user)
+        env["HOME"] = str(as_user.pop("home"))
     common = ["--broker-port", str(broker), "--http-port", str(http)]
 
     def kiosk(*words: str) -> str:
@@ -134,7 +136,72 @@ def main() -> int:
             raise SystemExit(f"smoke: the window exited {window.returncode} on SIGTERM")
         wait(lambda: not healthy(), 30, "the hub the window started kept running after the window stopped")
         print("smoke: SIGTERM to the window stopped it and the hub it started")
+    if args.desk_users:
+        member, outsider = args.desk_users.split(",")
+        shared_desk(args.kiosk, common, env, as_user, healthy, member, outsider)
     return 0
+
+
+def run_as(user: str) -> dict[str, object]:
+    """Popen's arguments to run a program as `user` with all its groups (and its home, under "home")."""
+    import grp
+    import pwd
+
+    account = pwd.getpwnam(user)
+    return {"user": account.pw_uid, "group": account.pw_gid,
+            "extra_groups": [g.gr_gid for g in grp.getgrall() if user in g.gr_mem], "home": account.pw_dir}
+
+
+def shared_desk(kiosk: str, common: list[str], env: dict[str, str], as_hub: dict[str, object], healthy,
+                member: str, outsider: str) -> None:
+    """The hub sharing itself as kiosk-hub.service has it do; the menu entry's window as a member of kiosk-desk and
+    as someone outside it."""
+    run = Path(tempfile.mkdtemp(prefix="kiosk-smoke-run-"))
+    os.chown(run, int(as_hub["user"]), -1)  # type: ignore[call-overload]
+    os.chmod(run, 0o755)  # as systemd makes RuntimeDirectory= with RuntimeDirectoryMode=0755
+    share = run / "desk.json"
+    hub = subprocess.Popen([kiosk, *common, "--headless"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           env={**env, "KIOSK_DESK_SHARE_FILE": str(share), "KIOSK_DESK_SHARE_GROUP": "kiosk-desk"},
+                           start_new_session=True, **as_hub)  # type: ignore[call-overload]
+    try:
+        wait(healthy, 60, "the sharing hub did not say it is healthy")
+        mode = share.stat()
+        import grp
+
+        assert oct(mode.st_mode & 0o777) == "0o640" and grp.getgrgid(mode.st_gid).gr_name == "kiosk-desk", \
+            f"{share} is {oct(mode.st_mode & 0o777)} for group {mode.st_gid}"
+        for person, expected in ((member, "attached to the hub service"),
+                                 (outsider, "only members of the group kiosk-desk may open its desk window")):
+            account = run_as(person)
+            home = str(account.pop("home"))
+            log = Path(tempfile.mkdtemp(prefix="kiosk-smoke-desk-")) / "window.log"
+            window_env = {"PATH": "/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8", "QT_QPA_PLATFORM": "offscreen"}
+            with open(log, "w") as output:
+                window = subprocess.Popen([kiosk, "--hub-file", str(share)], env=window_env, stdout=output,
+                                          stderr=subprocess.STDOUT, start_new_session=True,
+                                          **account)  # type: ignore[call-overload]
+            try:
+                wait(lambda log=log, expected=expected: expected in log.read_text(errors="replace"), 60,
+                     f"the desk window of {person} did not say {expected!r}")
+            except SystemExit:
+                print(log.read_text(errors="replace")[-3000:])
+                raise
+            finally:
+                window.send_signal(signal.SIGTERM)
+                code = window.wait(30)
+            text = log.read_text(errors="replace")
+            assert code == 0 and "Traceback" not in text, f"the window of {person} exited {code}: {text[-3000:]}"
+            assert healthy(), f"the hub stopped when the window of {person} quit"
+            print(f"smoke: the menu entry's desk window as {person}: {expected}")
+    finally:
+        if hub.poll() is None:
+            os.killpg(hub.pid, signal.SIGTERM)
+        output_text, _ = hub.communicate(timeout=30)
+    if hub.returncode != 0:
+        print(output_text[-3000:])
+        raise SystemExit(f"smoke: the sharing hub exited {hub.returncode} on SIGTERM")
+    assert not share.exists(), "the hub left its share file behind"
+    print("smoke: the sharing hub stopped with exit code 0 and removed its share file")
 
 
 if __name__ == "__main__":

@@ -66,6 +66,34 @@ def read_station_token(data_dir: Path, name: str = STATION_TOKEN_FILE) -> str | 
         return None
 
 
+def shared_hub(path: Path) -> tuple[LocalHub, str]:
+    """The hub a hub service shares through `path` (its desk.share_file) with this machine's station token, for a
+    desk window of another user; raises HubNotStarted saying what is wrong and what to do."""
+    import getpass
+    import grp
+
+    try:
+        with open(path, encoding="utf-8") as source:
+            data = json.load(source)
+    except FileNotFoundError:
+        raise HubNotStarted(f"the hub service on this PC is not running ({path} is missing): start it with `sudo "
+                            "systemctl start kiosk-hub`; `systemctl status kiosk-hub` says why it stopped") from None
+    except PermissionError:
+        try:
+            group = grp.getgrgid(os.stat(path).st_gid).gr_name
+        except (KeyError, OSError):
+            group = "kiosk-desk"
+        raise HubNotStarted(f"the hub on this PC runs as a service, and only members of the group {group} may open "
+                            f"its desk window: ask an administrator to run `sudo adduser {getpass.getuser()} "
+                            f"{group}`, then sign out and in again") from None
+    except (OSError, ValueError) as exc:
+        raise HubNotStarted(f"{path} cannot be read ({exc})") from None
+    url, token, pid = (data.get("url"), data.get("token"), data.get("pid")) if isinstance(data, dict) else (0, 0, 0)
+    if not isinstance(url, str) or not url or not isinstance(token, str) or not token:
+        raise HubNotStarted(f"{path} does not describe a hub (no url or token in it)")
+    return LocalHub(pid if isinstance(pid, int) else None, url, False), token
+
+
 def api_url(info: dict[str, Any], http_bind: str) -> str | None:
     """Where this machine reaches the running hub's API; None when its HTTP server is off."""
     port = info.get("http_port")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk import __version__
+from kiosk.client.local_hub import api_url
 from kiosk.config import Config
 from kiosk.core.devices import DeviceInfo, DeviceSnapshot
 from kiosk.core.ota import RolloutLimit
@@ -34,6 +35,7 @@ from kiosk.services.broker.process import BrokerProcess, InProcessBroker
 from kiosk.services.broker.service import BrokerService, ListenerSpec, gatekeeper_for
 from kiosk.services.broker.upkeep import RefusalCounter, drop_invalid_logins
 from kiosk.services.commands import CommandService
+from kiosk.services.desk_share import DeskShare, ShareFailed
 from kiosk.services.energy import EnergyService
 from kiosk.services.energy_queries import EnergyOperations
 from kiosk.services.http import HttpLimits, HttpRefusals, HttpServer
@@ -165,6 +167,11 @@ class Hub:
                          self.energy_queries, stalls, admin, lambda: float(config.desk.signin_idle_s)),
                 self.http.throttle, limits.max_body_bytes, limits.request_timeout_s)
             self.http.mount = self.api.mount
+        self.desk_share: DeskShare | None = None
+        if self.api is not None and config.desk.share_file:
+            self.desk_share = DeskShare(Path(config.desk.share_file), config.desk.share_group,
+                                        api_url({"http_port": config.http.port}, config.http.bind) or "",
+                                        self.api.station_token)
         self.serial_intake = SerialIntake(registry, writer, self.ingest)
         self.serial: SerialWorker | None = None
         if config.serial.enabled:
@@ -225,6 +232,11 @@ class Hub:
             self.broker.start()
         if self.http is not None:
             self.loop.run(self.http.start())
+        if self.desk_share is not None:
+            try:
+                self.desk_share.write()
+            except ShareFailed as exc:  # the hub runs on; only other people's desk windows cannot attach
+                log.error("desk windows of other users cannot attach: %s", exc)
         self.link.start()
         if self.serial is not None:
             self.serial.start()
@@ -251,6 +263,8 @@ class Hub:
         if self.serial is not None:
             self.serial.stop()
         self.link.stop()
+        if self.desk_share is not None:
+            self.desk_share.remove()
         if self.loop.running and self.http is not None:
             self.loop.run(self.http.stop())
         if self.broker is not None:

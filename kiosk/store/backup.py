@@ -51,15 +51,20 @@ class BackupReport:
     secrets: tuple[str, ...]
 
 
-def backup(engine: Engine, data_dir: Path, config_dir: Path, target: Path) -> BackupReport:
-    """Write a backup folder at `target` (new or empty; inside an existing non-empty folder, a new dated one)."""
+def backup(engine: Engine, data_dir: Path, config_dir: Path, target: Path, dated: bool = False) -> BackupReport:
+    """Write a backup folder at `target` (new or empty; inside an existing non-empty folder, a new dated one).
+
+    `dated`: `target` is a folder of backups (the daily timer's): always a new dated one inside it, also when it is
+    new or empty (the first run wrote its backup into the folder itself, and the next ones inside that backup)."""
     if engine.url.get_backend_name() != "sqlite":
         raise BackupError("kiosk backup copies SQLite files; for PostgreSQL use pg_dump for the database and copy "
                           f"the secrets in {data_dir} ({', '.join(SECRETS)}) yourself")
     target = Path(target)
     if target.is_file():
         raise BackupError(f"{target} is a file; give a folder for the backup")
-    if target.is_dir() and any(target.iterdir()):
+    if dated or (target.is_dir() and any(target.iterdir())):
+        if dated:
+            private_folder(target)
         target = target / time.strftime(DATED + "%Y%m%d-%H%M%S")
         if target.exists():
             raise BackupError(f"{target} exists; try again in a second")

@@ -85,6 +85,10 @@ class HubLink(QObject):
         self.stream = EventStream(client.websocket_target, self._from_stream, self._state.emit)
         self.stream.start()
 
+    def unreachable(self, detail: str) -> None:
+        """From any thread: the hub cannot be reached yet (its service is not running, say); shown as a lost link."""
+        self._state.emit(False, detail)
+
     def stop(self) -> None:
         if self.stream is not None:
             self.stream.stop()

@@ -19,9 +19,7 @@ command -v dpkg-deb >/dev/null || { echo "make deb: dpkg-deb is missing (Debian'
 echo "make deb: staging $STAGE"
 rm -rf "$STAGE"
 mkdir -p "$STAGE$PREFIX" "$STAGE/DEBIAN" "$STAGE/usr/bin" "$STAGE/lib/systemd/system" "$STAGE/lib/udev/rules.d" \
-         "$STAGE/usr/share/doc/front-desk-kiosk"
-# No menu entry: a window started by the person at the desktop would start a hub of its own in their data folder,
-# not attach to kiosk-hub (whose folder is the kiosk user's). The desk window is kiosk-desk@.service, or a station.
+         "$STAGE/usr/share/doc/front-desk-kiosk" "$STAGE/usr/share/applications"
 # The environment is made where it will live, then moved into the stage: its scripts name their interpreter by
 # absolute path, and a venv cannot be moved afterwards.
 if [ -e "$PREFIX" ] && [ ! -f "$PREFIX/.made-by-make-deb" ]; then
@@ -62,6 +60,10 @@ for unit in kiosk-hub.service kiosk-backup.service kiosk-backup.timer kiosk-disp
     sed "s|/opt/front-desk-kiosk/.venv/bin/kiosk|/usr/bin/kiosk|g" "packaging/$unit" > "$STAGE/lib/systemd/system/$unit"
 done
 cp packaging/99-front-desk-kiosk.rules "$STAGE/lib/udev/rules.d/"
+# The menu entry: the desk window of the person signed in, attached to kiosk-hub through its share file (members of
+# kiosk-desk), never a hub of its own in their data folder.
+sed "s|/opt/front-desk-kiosk/.venv/bin/kiosk|/usr/bin/kiosk|g" packaging/front-desk-kiosk.desktop \
+    > "$STAGE/usr/share/applications/front-desk-kiosk.desktop"
 cp README.md docs/operations.md "$STAGE/usr/share/doc/front-desk-kiosk/"
 printf 'Front Desk Kiosk %s; the bundled Python packages keep their own licences (%s/venv/lib/python3.11/site-packages/*.dist-info).\n' \
     "$VERSION" "$PREFIX" > "$STAGE/usr/share/doc/front-desk-kiosk/copyright"

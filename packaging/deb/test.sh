@@ -12,7 +12,11 @@ if dpkg-query -W -f='${Status}' front-desk-kiosk 2>/dev/null | grep -q "installe
     echo "make deb-test: this machine has the kiosk installed or its data in $DATA; run deb-test in a container" >&2
     exit 1
 fi
-trap 'code=$?; if [ $code -ne 0 ]; then echo "deb-test: failed; purging the package" >&2;
+# Two people signed in at the PC for the menu entry's desk window: one in kiosk-desk, one not (removed at the end).
+DESK_MEMBER=deb-test-member
+DESK_OUTSIDER=deb-test-outsider
+trap 'code=$?; userdel -r "$DESK_MEMBER" >/dev/null 2>&1 || true; userdel -r "$DESK_OUTSIDER" >/dev/null 2>&1 || true;
+      if [ $code -ne 0 ]; then echo "deb-test: failed; purging the package" >&2;
       apt-get purge -y -qq front-desk-kiosk >/dev/null 2>&1 || true; rm -rf "$DATA"; fi' EXIT
 export DEBIAN_FRONTEND=noninteractive
 # An older release of the same package, to upgrade from: the package built here, labelled 0.0.1~older.
@@ -37,8 +41,16 @@ test -f /lib/systemd/system/kiosk-backup.timer
 grep -q '^ExecStart=/usr/bin/cage -d -- /usr/bin/kiosk --display$' /lib/systemd/system/kiosk-display@.service
 grep -q '^ExecStart=/usr/bin/cage -d -- /usr/bin/kiosk$' /lib/systemd/system/kiosk-desk@.service
 
-echo "deb-test: the installed program, as the kiosk user, in its own data folder"
-.venv/bin/python packaging/smoke.py /usr/bin/kiosk --user kiosk --data-dir "$DATA/smoke" --window
+getent group kiosk-desk >/dev/null && id -nG kiosk | grep -qw kiosk-desk ||
+    { echo "deb-test: no group kiosk-desk with the kiosk user in it" >&2; exit 1; }
+grep -q '^Exec=/usr/bin/kiosk --hub-file /run/front-desk-kiosk/desk.json$' \
+    /usr/share/applications/front-desk-kiosk.desktop || { echo "deb-test: no menu entry for the desk window" >&2; exit 1; }
+useradd --create-home --groups kiosk-desk "$DESK_MEMBER"
+useradd --create-home "$DESK_OUTSIDER"
+
+echo "deb-test: the installed program, as the kiosk user, in its own data folder; the menu entry's desk window"
+.venv/bin/python packaging/smoke.py /usr/bin/kiosk --user kiosk --data-dir "$DATA/smoke" --window \
+    --desk-users "$DESK_MEMBER,$DESK_OUTSIDER"
 echo "deb-test: kiosk doctor (Qt offscreen)"
 runuser -u kiosk -- env QT_QPA_PLATFORM=offscreen KIOSK_DATA_DIR="$DATA/smoke" KIOSK_CONFIG_DIR="$DATA/smoke/config" \
     /usr/bin/kiosk doctor > /tmp/deb-doctor.txt || true  # (a port this machine uses may be taken: not the point)
@@ -94,11 +106,12 @@ left=""
 for path in /opt/front-desk-kiosk /usr/bin/kiosk /etc/front-desk-kiosk /lib/systemd/system/kiosk-hub.service \
             /lib/systemd/system/kiosk-backup.service /lib/systemd/system/kiosk-backup.timer \
             /lib/systemd/system/kiosk-display@.service /lib/systemd/system/kiosk-desk@.service \
-            /lib/udev/rules.d/99-front-desk-kiosk.rules \
+            /lib/udev/rules.d/99-front-desk-kiosk.rules /usr/share/applications/front-desk-kiosk.desktop \
             /usr/share/doc/front-desk-kiosk; do
     [ -e "$path" ] && left="$left $path"
 done
 getent passwd kiosk >/dev/null && left="$left user:kiosk"
+getent group kiosk-desk >/dev/null && left="$left group:kiosk-desk"
 [ -z "$left" ] || { echo "deb-test: left after the purge:$left" >&2; exit 1; }
 [ -f "$DATA/kiosk.db" ] || { echo "deb-test: the purge removed the library's data" >&2; exit 1; }
 echo "deb-test: purged; only the data folder $DATA is left, as it should be"

@@ -126,3 +126,49 @@ def test_sigterm_right_after_the_first_paint_stops_the_hub_that_window_starts(tm
             kiosk.process.kill()
             kiosk.process.communicate()
         stop_leftover_hub(kiosk)
+
+
+@pytest.mark.slow
+def test_a_desk_window_of_another_user_waits_for_the_hub_service_and_attaches_through_its_share_file(
+        tmp_path: Path) -> None:
+    """The packaged PC: the hub runs as a service of its own user (its data folder private to it) and writes
+    desk.share_file; a person signed in at the desktop opens the menu entry (`kiosk --hub-file FILE`), with a data
+    folder of their own. Started before the hub, the window says the service is not running and waits; then it
+    attaches, starts no hub of its own, and quitting it leaves the service running."""
+    import grp
+
+    from kiosk.client.local_hub import lock_info
+
+    share = tmp_path / "run" / "desk.json"
+    share.parent.mkdir()
+    person = {**os.environ, "KIOSK_DATA_DIR": str(tmp_path / "person" / "data"),
+              "KIOSK_CONFIG_DIR": str(tmp_path / "person" / "config"), "QT_QPA_PLATFORM": "offscreen"}
+    window = subprocess.Popen([sys.executable, "main.py", "--hub-file", str(share)], cwd=ROOT, env=person,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    out: list[str] = []
+    reader = threading.Thread(target=lambda: out.extend(window.stdout or ()), daemon=True)
+    reader.start()
+    hub: Kiosk | None = None
+    try:
+        wait_for(lambda: any("the hub service on this PC is not running" in line for line in out), timeout=30)
+        group = grp.getgrgid(os.getgid()).gr_name
+        hub = Kiosk(tmp_path / "service", "--headless",
+                    env={"KIOSK_DESK_SHARE_FILE": str(share), "KIOSK_DESK_SHARE_GROUP": group})
+        wait_for(lambda: any("attached to the hub service" in line for line in out), timeout=40)
+        assert any(f"process {hub.process.pid}" in line for line in out if "attached to the hub service" in line)
+        assert lock_info(Path(person["KIOSK_DATA_DIR"])) is None, "the window started no hub of its own"
+        window.send_signal(signal.SIGTERM)
+        assert window.wait(15) == 0
+        reader.join(5)
+        assert health(hub.http_port)["status"] == "ok", "quitting the window left the service running"
+        code, _took, output = hub.stop()
+        assert code == 0, output
+        assert not share.exists(), "the stopped hub removed its share file"
+        assert "Traceback" not in "".join(out)
+    finally:
+        if window.poll() is None:
+            window.kill()
+        window.communicate()
+        if hub is not None and hub.process.poll() is None:
+            hub.process.kill()
+            hub.process.communicate()

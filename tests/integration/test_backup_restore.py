@@ -133,3 +133,24 @@ def test_scheduled_backups_keep_their_days_and_touch_nothing_else(tmp_path: Path
     assert f"removed 1 backup older than 14 days: {first.name}" in said
     assert not first.exists() and stranger.exists() and (shelf / "notes.txt").exists()
     assert len([p for p in shelf.glob("kiosk-backup-*") if (p / MANIFEST).exists()]) == 1
+
+
+def test_the_first_scheduled_backup_on_a_new_machine_goes_into_a_dated_folder_too(tmp_path: Path) -> None:
+    """Found by make boot-test: on a fresh install the timer's folder does not exist yet, and the first run wrote
+    its backup into the folder itself (MANIFEST.json at its top), so the next night's went inside that backup."""
+    import os
+    import subprocess
+    import sys
+
+    from kiosk.store.backup import MANIFEST
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "KIOSK_DATA_DIR": str(tmp_path / "data"), "KIOSK_CONFIG_DIR": str(tmp_path / "config")}
+    shelf = tmp_path / "data" / "backups"
+    done = subprocess.run([sys.executable, "-m", "kiosk", "backup", str(shelf), "--keep-days", "14"], cwd=root,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert not (shelf / MANIFEST).exists(), "the backup was written into the folder of backups itself"
+    [dated] = list(shelf.iterdir())
+    assert dated.name.startswith("kiosk-backup-") and (dated / MANIFEST).exists()
+    assert oct(shelf.stat().st_mode & 0o777) == "0o700"

@@ -95,3 +95,31 @@ def test_the_screens_boot_into_full_screen_under_cage_as_the_kiosk_user(tmp_path
         assert service["User"] == "kiosk" and service["PAMName"] == "login" and service["TTYPath"] == "/dev/%I"
         assert "QT_QPA_PLATFORM=wayland" in service["Environment"]
         assert unit["Unit"]["Conflicts"] == "getty@%i.service"
+
+
+def test_the_menu_entry_opens_the_desk_window_of_the_hub_service_that_shares_itself_with_kiosk_desk() -> None:
+    """A person signed in at the PC: the menu entry attaches to kiosk-hub through the file the unit has the hub
+    write (kiosk.services.desk_share), in the folder systemd makes for it, for the group the package makes."""
+    validate = shutil.which("desktop-file-validate")
+    assert validate, "desktop-file-validate is missing: bash packaging/system-deps.sh installs desktop-file-utils"
+    entry_path = ROOT / "packaging" / "front-desk-kiosk.desktop"
+    checked = subprocess.run([validate, str(entry_path)], capture_output=True, text=True, timeout=30)
+    assert checked.returncode == 0 and not checked.stdout.strip(), checked.stdout + checked.stderr
+    entry = configparser.ConfigParser(interpolation=None)
+    entry.optionxform = str  # type: ignore[assignment,method-assign]
+    entry.read_string(entry_path.read_text())
+    command = entry["Desktop Entry"]["Exec"].split()
+    shared = command[command.index("--hub-file") + 1]
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str  # type: ignore[assignment,method-assign]
+    unit.read_string((ROOT / "packaging" / "kiosk-hub.service").read_text())
+    service = unit["Service"]
+    environment = dict(word.split("=", 1) for word in service["Environment"].replace("\\", " ").split())
+    assert environment["KIOSK_DESK_SHARE_FILE"] == shared
+    assert shared == f"/run/{service['RuntimeDirectory']}/desk.json" and service["RuntimeDirectoryMode"] == "0755"
+    group = environment["KIOSK_DESK_SHARE_GROUP"]
+    assert group in service["SupplementaryGroups"].split(), "the hub's user gives the file that group"
+    postinst = (ROOT / "packaging" / "deb" / "postinst").read_text()
+    assert f"addgroup --system {group}" in postinst and f"adduser kiosk {group}" in postinst
+    assert f"delgroup --system {group}" in (ROOT / "packaging" / "deb" / "postrm").read_text()
+    assert "usr/share/applications/front-desk-kiosk.desktop" in (ROOT / "packaging" / "deb" / "build.sh").read_text()
