@@ -114,12 +114,8 @@ def main() -> int:
              15, "the device list did not show 5 messages")
         print("smoke: a device logged in with its token; 5 readings acknowledged and stored")
     finally:
-        if hub.poll() is None:
-            os.killpg(hub.pid, signal.SIGTERM)
-        output, _ = hub.communicate(timeout=30)
-    if hub.returncode != 0:
-        print(output[-3000:])
-        raise SystemExit(f"smoke: the hub exited {hub.returncode} on SIGTERM")
+        output = stop(hub)
+    exited_zero(hub, output, "the hub")
     print("smoke: SIGTERM stopped the hub with exit code 0")
     if args.window:
         window = subprocess.Popen([args.kiosk, *common], env={**env, "QT_QPA_PLATFORM": "offscreen"},
@@ -140,6 +136,20 @@ def main() -> int:
         member, outsider = args.desk_users.split(",")
         shared_desk(args.kiosk, common, env, as_user, healthy, member, outsider)
     return 0
+
+
+def stop(hub: subprocess.Popen) -> str:
+    """SIGTERM to the hub's process group (as systemd does); what it printed."""
+    if hub.poll() is None:
+        os.killpg(hub.pid, signal.SIGTERM)
+    output, _ = hub.communicate(timeout=30)
+    return str(output)
+
+
+def exited_zero(hub: subprocess.Popen, output: str, what: str) -> None:
+    if hub.returncode != 0:
+        print(output[-3000:])
+        raise SystemExit(f"smoke: {what} exited {hub.returncode} on SIGTERM")
 
 
 def run_as(user: str) -> dict[str, object]:
@@ -194,12 +204,8 @@ def shared_desk(kiosk: str, common: list[str], env: dict[str, str], as_hub: dict
             assert healthy(), f"the hub stopped when the window of {person} quit"
             print(f"smoke: the menu entry's desk window as {person}: {expected}")
     finally:
-        if hub.poll() is None:
-            os.killpg(hub.pid, signal.SIGTERM)
-        output_text, _ = hub.communicate(timeout=30)
-    if hub.returncode != 0:
-        print(output_text[-3000:])
-        raise SystemExit(f"smoke: the sharing hub exited {hub.returncode} on SIGTERM")
+        output = stop(hub)
+    exited_zero(hub, output, "the sharing hub")
     assert not share.exists(), "the hub left its share file behind"
     print("smoke: the sharing hub stopped with exit code 0 and removed its share file")
 
